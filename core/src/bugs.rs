@@ -1,0 +1,176 @@
+//! The known-bug catalog: every reported race as a runtime switch that
+//! reinstates its pre-fix behaviour.
+//!
+//! Owns [`KnownBug`] (ids, systems, one-line mechanisms) and [`BugSet`]. With
+//! the `known-bugs` feature off (normal builds) [`BugSet::on`] is a constant
+//! `false`, so no pre-fix path survives into production code. The harness and
+//! the `relaysim` binary build with the feature on, so one binary can prove
+//! both that a scenario catches a bug and that its fix holds.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One catalogued race. Its `id()` is what users type (`--bug ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KnownBug {
+    /// A VOD fetch spawned on every supervisor tick while no override is set;
+    /// Twitch slower than the tick → several IVS sessions, egress restarted.
+    VodFetchStacking,
+    /// A fetch that returns after the publisher disconnected writes a dead
+    /// session's URL into the next stream.
+    VodFetchStaleEpoch,
+    /// The single-flight latch is not released on the failure / stale paths,
+    /// so no VOD fetch ever runs again.
+    VodLatchLeak,
+}
+
+impl KnownBug {
+    pub const ALL: &'static [KnownBug] = &[
+        KnownBug::VodFetchStacking,
+        KnownBug::VodFetchStaleEpoch,
+        KnownBug::VodLatchLeak,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            KnownBug::VodFetchStacking => "vod-fetch-stacking",
+            KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
+            KnownBug::VodLatchLeak => "vod-latch-leak",
+        }
+    }
+
+    /// The component whose code carries the switch.
+    pub fn system(self) -> &'static str {
+        match self {
+            KnownBug::VodFetchStacking | KnownBug::VodFetchStaleEpoch | KnownBug::VodLatchLeak => {
+                "restream"
+            }
+        }
+    }
+
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            KnownBug::VodFetchStacking => {
+                "a VOD fetch is spawned on every 2 s tick while no override is set; a slow Twitch stacks fetches, each allocating an IVS session and restarting egress"
+            }
+            KnownBug::VodFetchStaleEpoch => {
+                "a fetch that completes after the publisher disconnected applies a dead session's IVS URL to the next stream"
+            }
+            KnownBug::VodLatchLeak => {
+                "the single-flight latch is released only on success, so one failed or stale fetch blocks every later fetch"
+            }
+        }
+    }
+
+    pub fn fix(self) -> &'static str {
+        match self {
+            KnownBug::VodFetchStacking => {
+                "single-flight latch; the claim re-checks the override under its lock"
+            }
+            KnownBug::VodFetchStaleEpoch => {
+                "session epoch bumped with the override cleared under one lock on disconnect; apply only if unchanged"
+            }
+            KnownBug::VodLatchLeak => {
+                "complete_vod_fetch releases the latch on every outcome, in one place"
+            }
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<KnownBug> {
+        KnownBug::ALL.iter().copied().find(|b| b.id() == id)
+    }
+
+    /// Every valid id, comma separated (for error messages).
+    pub fn valid_ids() -> String {
+        KnownBug::ALL
+            .iter()
+            .map(|b| b.id())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl fmt::Display for KnownBug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// The set of known bugs switched on for one run. `Copy`, so every component
+/// holds its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct BugSet(u32);
+
+impl BugSet {
+    pub const NONE: BugSet = BugSet(0);
+
+    pub fn only(bug: KnownBug) -> BugSet {
+        BugSet::NONE.with(bug)
+    }
+
+    pub fn with(self, bug: KnownBug) -> BugSet {
+        BugSet(self.0 | (1 << bug as u32))
+    }
+
+    /// Is `bug`'s pre-fix behaviour switched on? Always false without the
+    /// `known-bugs` feature.
+    #[inline]
+    pub fn on(self, bug: KnownBug) -> bool {
+        #[cfg(feature = "known-bugs")]
+        {
+            self.0 & (1 << bug as u32) != 0
+        }
+        #[cfg(not(feature = "known-bugs"))]
+        {
+            let _ = bug;
+            false
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = KnownBug> {
+        KnownBug::ALL
+            .iter()
+            .copied()
+            .filter(move |b| self.0 & (1 << *b as u32) != 0)
+    }
+}
+
+impl fmt::Display for BugSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        let ids: Vec<&str> = self.iter().map(KnownBug::id).collect();
+        f.write_str(&ids.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_are_unique() {
+        for b in KnownBug::ALL {
+            assert_eq!(KnownBug::from_id(b.id()), Some(*b));
+        }
+        let mut ids: Vec<_> = KnownBug::ALL.iter().map(|b| b.id()).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), KnownBug::ALL.len());
+        assert_eq!(KnownBug::from_id("nope"), None);
+    }
+
+    #[test]
+    fn bugset_display_and_switch() {
+        let s = BugSet::only(KnownBug::VodLatchLeak);
+        assert_eq!(s.to_string(), "vod-latch-leak");
+        assert_eq!(BugSet::NONE.to_string(), "none");
+        assert!(!BugSet::NONE.on(KnownBug::VodLatchLeak));
+        assert_eq!(s.on(KnownBug::VodLatchLeak), cfg!(feature = "known-bugs"));
+    }
+}

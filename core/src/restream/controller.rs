@@ -1,0 +1,203 @@
+//! The controller: publisher state machine, destination registry and media
+//! fan-out.
+//!
+//! Owns `ingest_alive`, the publisher token, the publish lock, the
+//! destination map and the frame broadcast. Ingest calls in
+//! ([`Controller::begin_publish`], [`Controller::on_frame`],
+//! [`Controller::mark_ingest_dead`]); the supervisor and pumps read. It never
+//! spawns and never does I/O.
+
+use crate::bugs::BugSet;
+use crate::event::{Emitter, Event};
+use crate::media::Frame;
+use crate::restream::destination::DestinationState;
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::broadcast;
+
+/// Frames buffered for pumps; a pump further behind than this skips ahead.
+pub const MEDIA_RING_FRAMES: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishError {
+    /// The stream key does not match the relay's ingest key.
+    BadKey,
+    /// A publisher is already live (one publisher at a time).
+    AlreadyExists,
+}
+
+impl PublishError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PublishError::BadKey => "bad-key",
+            PublishError::AlreadyExists => "already-publishing",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Controller {
+    ingest_key: String,
+    bugs: BugSet,
+    emitter: Emitter,
+    ingest_alive: AtomicBool,
+    publisher_token: AtomicU64,
+    publish_lock: tokio::sync::Mutex<()>,
+    destinations: RwLock<BTreeMap<String, Arc<DestinationState>>>,
+    media: broadcast::Sender<Frame>,
+}
+
+impl Controller {
+    pub fn new(ingest_key: impl Into<String>, bugs: BugSet, emitter: Emitter) -> Controller {
+        let (media, _) = broadcast::channel(MEDIA_RING_FRAMES);
+        Controller {
+            ingest_key: ingest_key.into(),
+            bugs,
+            emitter,
+            ingest_alive: AtomicBool::new(false),
+            publisher_token: AtomicU64::new(0),
+            publish_lock: tokio::sync::Mutex::new(()),
+            destinations: RwLock::new(BTreeMap::new()),
+            media,
+        }
+    }
+
+    pub fn emitter(&self) -> &Emitter {
+        &self.emitter
+    }
+
+    pub fn bugs(&self) -> BugSet {
+        self.bugs
+    }
+
+    pub fn ingest_alive(&self) -> bool {
+        self.ingest_alive.load(Ordering::Acquire)
+    }
+
+    pub fn publisher_token(&self) -> u64 {
+        self.publisher_token.load(Ordering::Acquire)
+    }
+
+    /// Admits one publisher: checks the key, rejects a second publisher,
+    /// bumps the token and marks ingest alive. Returns the new token.
+    pub async fn begin_publish(&self, stream_key: &str) -> Result<u64, PublishError> {
+        let result = self.begin_publish_inner(stream_key).await;
+        match &result {
+            Ok(token) => self.emitter.emit(Event::PublishBegin { token: *token }),
+            Err(e) => self.emitter.emit(Event::PublishRejected { reason: e.reason() }),
+        }
+        result
+    }
+
+    async fn begin_publish_inner(&self, stream_key: &str) -> Result<u64, PublishError> {
+        if stream_key != self.ingest_key {
+            return Err(PublishError::BadKey);
+        }
+        let _guard = self.publish_lock.lock().await;
+        if self.ingest_alive() {
+            return Err(PublishError::AlreadyExists);
+        }
+        let token = self.publisher_token.fetch_add(1, Ordering::AcqRel) + 1;
+        self.ingest_alive.store(true, Ordering::Release);
+        Ok(token)
+    }
+
+    /// One frame from the live publisher, fanned out to every pump.
+    pub fn on_frame(&self, frame: Frame) {
+        // No receivers (no pump yet) is fine: frames are live, not stored.
+        let _ = self.media.send(frame);
+    }
+
+    /// A receiver for pumps: sees frames from now on.
+    pub fn subscribe_media(&self) -> broadcast::Receiver<Frame> {
+        self.media.subscribe()
+    }
+
+    /// Acts on the alive→dead edge only: invalidates every destination's
+    /// session override (clear + epoch bump, under the override's lock). Does
+    /// not touch the VOD latches.
+    pub fn mark_ingest_dead(&self) {
+        if !self.ingest_alive.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let token = self.publisher_token();
+        for state in self.destination_states() {
+            let epoch = state.invalidate_session_override();
+            self.emitter.emit(Event::OverrideInvalidated {
+                dest: state.id().to_string(),
+                epoch,
+            });
+        }
+        self.emitter.emit(Event::IngestDead { token });
+    }
+
+    /// The destination's state, created on first use (pointer-stable).
+    pub fn destination_state(&self, id: &str) -> Arc<DestinationState> {
+        if let Some(s) = self.read_destinations().get(id) {
+            return s.clone();
+        }
+        let mut map = self.destinations.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_string())
+            .or_insert_with(|| Arc::new(DestinationState::new(id, self.bugs)))
+            .clone()
+    }
+
+    /// Every destination's state, in id order.
+    pub fn destination_states(&self) -> Vec<Arc<DestinationState>> {
+        self.read_destinations().values().cloned().collect()
+    }
+
+    pub fn remove_destination(&self, id: &str) {
+        let mut map = self.destinations.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(id);
+    }
+
+    fn read_destinations(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<DestinationState>>> {
+        self.destinations.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(all(test, not(relaysim_loom)))]
+mod tests {
+    use super::*;
+
+    fn ctl() -> Controller {
+        Controller::new("key", BugSet::NONE, Emitter::tracing_only("relay"))
+    }
+
+    #[tokio::test]
+    async fn one_publisher_at_a_time() {
+        let c = ctl();
+        assert_eq!(c.begin_publish("key").await, Ok(1));
+        assert_eq!(c.begin_publish("key").await, Err(PublishError::AlreadyExists));
+        assert_eq!(c.begin_publish("bad").await, Err(PublishError::BadKey));
+        c.mark_ingest_dead();
+        assert_eq!(c.begin_publish("key").await, Ok(2));
+    }
+
+    #[tokio::test]
+    async fn mark_ingest_dead_clears_all_overrides_on_the_edge_only() {
+        let c = ctl();
+        c.begin_publish("key").await.unwrap();
+        let a = c.destination_state("twitch");
+        let b = c.destination_state("twitch-2");
+        a.set_override(Some("u1".into()));
+        b.set_override(Some("u2".into()));
+        c.mark_ingest_dead();
+        assert_eq!((a.override_url(), b.override_url()), (None, None));
+        assert_eq!((a.session_epoch(), b.session_epoch()), (1, 1));
+        c.mark_ingest_dead();
+        assert_eq!(a.session_epoch(), 1, "only the alive→dead edge acts");
+    }
+
+    #[tokio::test]
+    async fn destination_state_is_pointer_stable() {
+        let c = ctl();
+        let a = c.destination_state("x");
+        let b = c.destination_state("x");
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}

@@ -1,0 +1,117 @@
+//! The restream component: one publisher's ingest fanned out to Twitch,
+//! YouTube, Kick and custom RTMP destinations, with Twitch's VOD-audio
+//! session fetch.
+//!
+//! Keeps the upstream's concurrency structure (seed-systems.md §0): ingest
+//! calls into a shared [`Controller`]; each destination has its own egress
+//! pump task; a supervisor loop on a 2 s tick decides fetches and restarts;
+//! VOD fetches run as spawned tasks completing into the destination's shared
+//! state.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`destination`] | override URL, single-flight latch, session epoch |
+//! | [`decision`] | the sans-IO per-tick decision |
+//! | [`controller`] | publisher state machine, destination registry, media fan-out |
+//! | [`ingest`] | the publisher-facing listener |
+//! | [`pump`] | one egress connection streaming frames |
+//! | [`supervisor`] | the 2 s tick loop |
+//! | [`twitch`] | the Twitch API client (HTTP over the seam, hyper) |
+//! | [`relay`] | wiring it all into one runnable relay |
+//!
+//! Known bugs carried here: `vod-fetch-stacking`, `vod-fetch-stale-epoch`,
+//! `vod-latch-leak` (see [`crate::bugs`]).
+
+pub mod controller;
+pub mod decision;
+pub mod destination;
+pub mod ingest;
+pub mod pump;
+pub mod relay;
+pub mod supervisor;
+pub mod twitch;
+
+pub use controller::{Controller, PublishError};
+pub use destination::{DestinationState, VodFetchOutcome};
+pub use relay::{run_relay, RelayConfig, RelayHandle};
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The upstream supervisor's tick.
+pub const SUPERVISOR_TICK: Duration = Duration::from_secs(2);
+/// How long a removed destination's pump gets to stop before it is aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1500);
+
+/// Where a destination streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    Twitch,
+    YouTube,
+    Kick,
+    Custom,
+}
+
+/// One configured destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationConfig {
+    /// Unique id (also the trace's `dest=`).
+    pub id: String,
+    pub platform: Platform,
+    /// Ingest base URL, `rtmp://host:port/app`.
+    pub url: String,
+    pub stream_key: String,
+    /// Twitch only: carry the VOD audio track (needs an IVS session URL).
+    pub vod_audio: bool,
+}
+
+impl DestinationConfig {
+    pub fn new(id: &str, platform: Platform, url: &str, stream_key: &str) -> DestinationConfig {
+        DestinationConfig {
+            id: id.to_string(),
+            platform,
+            url: url.to_string(),
+            stream_key: stream_key.to_string(),
+            vod_audio: false,
+        }
+    }
+
+    pub fn twitch(id: &str, url: &str, stream_key: &str, vod_audio: bool) -> DestinationConfig {
+        DestinationConfig {
+            vod_audio,
+            ..DestinationConfig::new(id, Platform::Twitch, url, stream_key)
+        }
+    }
+
+    /// The URL streamed to when no override is set: `url/stream_key`.
+    pub fn configured_url(&self) -> String {
+        format!("{}/{}", self.url.trim_end_matches('/'), self.stream_key)
+    }
+}
+
+/// `rtmp://host:port/path` → `host:port`.
+pub fn url_authority(url: &str) -> std::io::Result<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let auth = rest.split('/').next().unwrap_or("");
+    if auth.is_empty() || !auth.contains(':') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("url {url:?} has no host:port"),
+        ));
+    }
+    Ok(auth.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let d = DestinationConfig::twitch("twitch", "rtmp://twitch-ingest:1935/app/", "k", true);
+        assert_eq!(d.configured_url(), "rtmp://twitch-ingest:1935/app/k");
+        assert_eq!(url_authority(&d.configured_url()).unwrap(), "twitch-ingest:1935");
+        assert!(url_authority("rtmp:///x").is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! An egress pump: one connection to one destination, streaming live frames.
+//!
+//! Owns the connect, the hello naming the URL (the destination's session),
+//! and the frame loop. Ends on cancellation (cooperative shutdown), on the
+//! media source closing, or with the I/O error that killed it — the
+//! supervisor sees a finished pump and restarts it on its next tick. Never
+//! retries by itself and never touches destination state.
+
+use crate::event::{Emitter, Event};
+use crate::media::{Frame, MediaMsg};
+use crate::net::Net;
+use crate::restream::url_authority;
+use futures_util::SinkExt;
+use std::io;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
+
+/// How long a pump waits for its destination to accept the connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one pump to completion.
+pub async fn run_egress<N: Net>(
+    net: N,
+    dest: String,
+    url: String,
+    mut frames: broadcast::Receiver<Frame>,
+    cancel: CancellationToken,
+    emitter: Emitter,
+) -> io::Result<()> {
+    let work = async {
+        let addr = url_authority(&url)?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, net.connect(&addr))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        emitter.emit(Event::EgressConnected { dest: dest.clone() });
+        let mut out = FramedWrite::new(stream, LengthDelimitedCodec::new());
+        out.send(MediaMsg::Hello { url: url.clone() }.encode()).await?;
+        loop {
+            match frames.recv().await {
+                Ok(f) => out.send(MediaMsg::Frame(f).encode()).await?,
+                // Fell behind the ring: skip to the oldest retained frame.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Ok(()),
+        r = work => r,
+    }
+}
