@@ -56,15 +56,31 @@ pub enum Event {
     /// The supervisor claimed the VOD latch and spawned a fetch.
     VodFetchStart { dest: String, epoch: u64 },
     /// The fetch returned (before its outcome was applied).
-    VodFetchDone { dest: String, epoch: u64, result: FetchResult },
+    VodFetchDone {
+        dest: String,
+        epoch: u64,
+        result: FetchResult,
+    },
     /// The fetched URL became the override.
-    VodFetchApplied { dest: String, epoch: u64, url: String },
+    VodFetchApplied {
+        dest: String,
+        epoch: u64,
+        url: String,
+    },
     /// The fetch belonged to an earlier publish session and was dropped.
-    VodFetchDiscardedStale { dest: String, epoch: u64, current: u64 },
+    VodFetchDiscardedStale {
+        dest: String,
+        epoch: u64,
+        current: u64,
+    },
     /// The fetch failed; the latch is free for the next tick.
     VodFetchFailed { dest: String, epoch: u64 },
     /// A pump was spawned for `url`.
-    EgressStart { dest: String, url: String, reason: RestartReason },
+    EgressStart {
+        dest: String,
+        url: String,
+        reason: RestartReason,
+    },
     /// A pump connected to its destination.
     EgressConnected { dest: String },
     /// A pump ended with an error.
@@ -203,7 +219,10 @@ mod tests {
             epoch: 0,
             result: FetchResult::Timeout,
         };
-        assert_eq!(d.to_string(), "vod.fetch.done dest=twitch epoch=0 result=timeout");
+        assert_eq!(
+            d.to_string(),
+            "vod.fetch.done dest=twitch epoch=0 result=timeout"
+        );
     }
 
     #[tracing_test::traced_test]

@@ -1,1 +1,14 @@
-pub fn _x(){}
+//! relaysim-scenarios: the scenario catalog, its checks, and the `relaysim`
+//! command-line tool.
+//!
+//! A newcomer finds everything by name: scenario `vod-slow-twitch` is
+//! [`restream::VOD_SLOW_TWITCH`], its test is `scenarios::vod_slow_twitch` in
+//! `tests/sim`, its passing-trace snapshot is
+//! `snapshots/traces/vod-slow-twitch.snap`, and the card of the bug it
+//! targets is `snapshots/cards/vod-fetch-stacking.snap`.
+
+pub mod catalog;
+pub mod cli;
+pub mod restream;
+
+pub use catalog::{all, find, find_bug_scenario};

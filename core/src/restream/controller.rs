@@ -85,7 +85,9 @@ impl Controller {
         let result = self.begin_publish_inner(stream_key).await;
         match &result {
             Ok(token) => self.emitter.emit(Event::PublishBegin { token: *token }),
-            Err(e) => self.emitter.emit(Event::PublishRejected { reason: e.reason() }),
+            Err(e) => self
+                .emitter
+                .emit(Event::PublishRejected { reason: e.reason() }),
         }
         result
     }
@@ -172,7 +174,10 @@ mod tests {
     async fn one_publisher_at_a_time() {
         let c = ctl();
         assert_eq!(c.begin_publish("key").await, Ok(1));
-        assert_eq!(c.begin_publish("key").await, Err(PublishError::AlreadyExists));
+        assert_eq!(
+            c.begin_publish("key").await,
+            Err(PublishError::AlreadyExists)
+        );
         assert_eq!(c.begin_publish("bad").await, Err(PublishError::BadKey));
         c.mark_ingest_dead();
         assert_eq!(c.begin_publish("key").await, Ok(2));

@@ -41,7 +41,11 @@ pub struct TickDecision {
 
 /// Does the VOD-audio branch apply? Only for a live Twitch destination with
 /// `vod_audio`, a stream key and no override.
-pub fn vod_branch_applies(ingest_alive: bool, dest: &DestinationConfig, has_override: bool) -> bool {
+pub fn vod_branch_applies(
+    ingest_alive: bool,
+    dest: &DestinationConfig,
+    has_override: bool,
+) -> bool {
     ingest_alive
         && !has_override
         && dest.platform == Platform::Twitch
@@ -107,8 +111,15 @@ mod tests {
             override_url: ov,
             pump,
         };
-        assert_eq!(decide(input(true, None, None)).restart, Some(RestartReason::Initial));
-        assert_eq!(decide(input(false, None, None)).restart, None, "never while ingest is dead");
+        assert_eq!(
+            decide(input(true, None, None)).restart,
+            Some(RestartReason::Initial)
+        );
+        assert_eq!(
+            decide(input(false, None, None)).restart,
+            None,
+            "never while ingest is dead"
+        );
         let running = PumpView {
             url: &configured,
             finished: false,
@@ -121,7 +132,10 @@ mod tests {
             url: &configured,
             finished: true,
         };
-        assert_eq!(decide(input(true, None, Some(dead))).restart, Some(RestartReason::PumpDied));
+        assert_eq!(
+            decide(input(true, None, Some(dead))).restart,
+            Some(RestartReason::PumpDied)
+        );
         assert_eq!(decide(input(false, None, Some(dead))).restart, None);
     }
 }

@@ -119,7 +119,11 @@ impl DestinationState {
 
     /// Finishes a claimed fetch: applies, discards or fails it, then releases
     /// the latch — on every path, here and nowhere else.
-    pub fn complete_vod_fetch(&self, result: Option<String>, captured_epoch: u64) -> VodFetchOutcome {
+    pub fn complete_vod_fetch(
+        &self,
+        result: Option<String>,
+        captured_epoch: u64,
+    ) -> VodFetchOutcome {
         let outcome = match result {
             None => VodFetchOutcome::Failed,
             Some(url) => {
@@ -160,7 +164,10 @@ mod tests {
         let d = dest();
         assert!(d.try_claim_vod_fetch());
         for _ in 0..5 {
-            assert!(!d.try_claim_vod_fetch(), "a tick while the latch is held must not fetch");
+            assert!(
+                !d.try_claim_vod_fetch(),
+                "a tick while the latch is held must not fetch"
+            );
         }
         d.force_latch(false);
         assert!(d.try_claim_vod_fetch());
@@ -171,7 +178,10 @@ mod tests {
         let d = dest();
         d.set_override(Some("rtmp://x/ivs-1/k".into()));
         assert!(!d.try_claim_vod_fetch());
-        assert!(!d.vod_fetch_pending(), "a refused claim must not leave the latch held");
+        assert!(
+            !d.vod_fetch_pending(),
+            "a refused claim must not leave the latch held"
+        );
     }
 
     #[test]
@@ -187,8 +197,13 @@ mod tests {
     fn try_claim_vod_fetch_admits_exactly_one_under_contention() {
         let d = dest();
         let winners = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..32).map(|_| s.spawn(|| d.try_claim_vod_fetch())).collect();
-            hs.into_iter().map(|h| h.join().unwrap()).filter(|won| *won).count()
+            let hs: Vec<_> = (0..32)
+                .map(|_| s.spawn(|| d.try_claim_vod_fetch()))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|won| *won)
+                .count()
         });
         assert_eq!(winners, 1);
     }
@@ -234,7 +249,10 @@ mod tests {
         let d = dest();
         assert!(d.try_claim_vod_fetch());
         let e = d.session_epoch();
-        assert_eq!(d.complete_vod_fetch(Some("u".into()), e), VodFetchOutcome::Applied);
+        assert_eq!(
+            d.complete_vod_fetch(Some("u".into()), e),
+            VodFetchOutcome::Applied
+        );
         assert_eq!(d.override_url().as_deref(), Some("u"));
         assert!(!d.vod_fetch_pending());
     }
@@ -261,7 +279,10 @@ mod tests {
         assert_eq!(d.complete_vod_fetch(None, e), VodFetchOutcome::Failed);
         assert_eq!(d.override_url(), None);
         assert!(!d.vod_fetch_pending());
-        assert!(d.try_claim_vod_fetch(), "the next tick must be able to retry");
+        assert!(
+            d.try_claim_vod_fetch(),
+            "the next tick must be able to retry"
+        );
     }
 
     #[test]
@@ -278,7 +299,11 @@ mod tests {
             barrier.wait();
             d.invalidate_session_override();
             t.join().unwrap();
-            assert_eq!(d.override_url(), None, "invalidate ran last or the apply was refused");
+            assert_eq!(
+                d.override_url(),
+                None,
+                "invalidate ran last or the apply was refused"
+            );
         }
     }
 
@@ -286,16 +311,25 @@ mod tests {
     #[test]
     fn known_bug_switches_reinstate_the_pre_fix_paths() {
         let d = DestinationState::new("twitch", BugSet::only(KnownBug::VodFetchStacking));
-        assert!(d.try_claim_vod_fetch() && d.try_claim_vod_fetch(), "no latch");
+        assert!(
+            d.try_claim_vod_fetch() && d.try_claim_vod_fetch(),
+            "no latch"
+        );
 
         let d = DestinationState::new("twitch", BugSet::only(KnownBug::VodFetchStaleEpoch));
         let e = d.session_epoch();
         d.invalidate_session_override();
-        assert!(d.apply_vod_session_if_current("stale".into(), e), "epoch ignored");
+        assert!(
+            d.apply_vod_session_if_current("stale".into(), e),
+            "epoch ignored"
+        );
 
         let d = DestinationState::new("twitch", BugSet::only(KnownBug::VodLatchLeak));
         assert!(d.try_claim_vod_fetch());
         d.complete_vod_fetch(None, 0);
-        assert!(d.vod_fetch_pending() && !d.try_claim_vod_fetch(), "latch leaked");
+        assert!(
+            d.vod_fetch_pending() && !d.try_claim_vod_fetch(),
+            "latch leaked"
+        );
     }
 }

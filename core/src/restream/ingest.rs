@@ -41,15 +41,12 @@ async fn handle_publisher<S: crate::net::NetStream>(stream: S, ctl: Arc<Controll
     let Ok(token) = ctl.begin_publish(&stream_key).await else {
         return;
     };
-    loop {
-        match tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
-            Ok(Some(Ok(b))) => match MediaMsg::decode(b.freeze()) {
-                Ok(MediaMsg::Frame(f)) => ctl.on_frame(f),
-                Ok(_) => {}
-                Err(_) => break,
-            },
-            // EOF, read error or idle: the publisher is gone.
-            _ => break,
+    // EOF, a read error, a bad message or an idle link: the publisher is gone.
+    while let Ok(Some(Ok(b))) = tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+        match MediaMsg::decode(b.freeze()) {
+            Ok(MediaMsg::Frame(f)) => ctl.on_frame(f),
+            Ok(_) => {}
+            Err(_) => break,
         }
     }
     // Only the publisher that is still the live one may end ingest.

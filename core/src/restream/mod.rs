@@ -111,7 +111,10 @@ mod tests {
     fn urls() {
         let d = DestinationConfig::twitch("twitch", "rtmp://twitch-ingest:1935/app/", "k", true);
         assert_eq!(d.configured_url(), "rtmp://twitch-ingest:1935/app/k");
-        assert_eq!(url_authority(&d.configured_url()).unwrap(), "twitch-ingest:1935");
+        assert_eq!(
+            url_authority(&d.configured_url()).unwrap(),
+            "twitch-ingest:1935"
+        );
         assert!(url_authority("rtmp:///x").is_err());
     }
 }

@@ -36,7 +36,8 @@ pub async fn run_egress<N: Net>(
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         emitter.emit(Event::EgressConnected { dest: dest.clone() });
         let mut out = FramedWrite::new(stream, LengthDelimitedCodec::new());
-        out.send(MediaMsg::Hello { url: url.clone() }.encode()).await?;
+        out.send(MediaMsg::Hello { url: url.clone() }.encode())
+            .await?;
         loop {
             match frames.recv().await {
                 Ok(f) => out.send(MediaMsg::Frame(f).encode()).await?,

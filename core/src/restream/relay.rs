@@ -32,7 +32,11 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(ingest_key: &str, twitch_api: &str, destinations: Vec<DestinationConfig>) -> RelayConfig {
+    pub fn new(
+        ingest_key: &str,
+        twitch_api: &str,
+        destinations: Vec<DestinationConfig>,
+    ) -> RelayConfig {
         RelayConfig {
             ingest_listen: "0.0.0.0:1935".into(),
             ingest_key: ingest_key.into(),

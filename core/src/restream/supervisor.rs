@@ -108,7 +108,8 @@ impl<N: Net> Supervisor<N> {
                 abort.abort();
             }
             self.ctl.remove_destination(&id);
-            self.emitter().emit(Event::DestinationRemoved { dest: id, forced });
+            self.emitter()
+                .emit(Event::DestinationRemoved { dest: id, forced });
         }
     }
 
@@ -158,12 +159,16 @@ impl<N: Net> Supervisor<N> {
                         epoch,
                         url: applied_url.unwrap_or_default(),
                     }),
-                    VodFetchOutcome::DiscardedStale => emitter.emit(Event::VodFetchDiscardedStale {
-                        dest: id,
-                        epoch,
-                        current: state.session_epoch(),
-                    }),
-                    VodFetchOutcome::Failed => emitter.emit(Event::VodFetchFailed { dest: id, epoch }),
+                    VodFetchOutcome::DiscardedStale => {
+                        emitter.emit(Event::VodFetchDiscardedStale {
+                            dest: id,
+                            epoch,
+                            current: state.session_epoch(),
+                        })
+                    }
+                    VodFetchOutcome::Failed => {
+                        emitter.emit(Event::VodFetchFailed { dest: id, epoch })
+                    }
                 }
             });
         }

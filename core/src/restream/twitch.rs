@@ -77,14 +77,16 @@ impl<N: Net> TwitchApi<N> {
     /// Fetches a VOD-audio session URL for `stream_key` (`want_eb`: the
     /// Enhanced Broadcasting track count). Any failure is a typed result.
     pub async fn fetch_vod_session(&self, stream_key: &str, want_eb: bool) -> FetchResult {
-        match tokio::time::timeout(self.timeouts.outer, self.fetch_total(stream_key, want_eb)).await {
+        match tokio::time::timeout(self.timeouts.outer, self.fetch_total(stream_key, want_eb)).await
+        {
             Ok(r) => r,
             Err(_) => FetchResult::Timeout,
         }
     }
 
     async fn fetch_total(&self, stream_key: &str, want_eb: bool) -> FetchResult {
-        match tokio::time::timeout(self.timeouts.total, self.fetch_inner(stream_key, want_eb)).await {
+        match tokio::time::timeout(self.timeouts.total, self.fetch_inner(stream_key, want_eb)).await
+        {
             Ok(Ok(url)) => FetchResult::Session(url),
             Ok(Err(e)) => e,
             Err(_) => FetchResult::Timeout,
@@ -92,12 +94,14 @@ impl<N: Net> TwitchApi<N> {
     }
 
     async fn fetch_inner(&self, stream_key: &str, want_eb: bool) -> Result<String, FetchResult> {
-        let err = |what: &str, e: &dyn std::fmt::Display| FetchResult::Error(format!("{what}: {e}"));
-        let stream = match tokio::time::timeout(self.timeouts.connect, self.net.connect(&self.addr)).await {
-            Err(_) => return Err(FetchResult::Timeout),
-            Ok(Err(e)) => return Err(err("connect", &e)),
-            Ok(Ok(s)) => s,
-        };
+        let err =
+            |what: &str, e: &dyn std::fmt::Display| FetchResult::Error(format!("{what}: {e}"));
+        let stream =
+            match tokio::time::timeout(self.timeouts.connect, self.net.connect(&self.addr)).await {
+                Err(_) => return Err(FetchResult::Timeout),
+                Ok(Err(e)) => return Err(err("connect", &e)),
+                Ok(Ok(s)) => s,
+            };
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| err("handshake", &e))?;
@@ -116,7 +120,10 @@ impl<N: Net> TwitchApi<N> {
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| err("request", &e))?;
         let result = async {
-            let resp = sender.send_request(req).await.map_err(|e| err("send", &e))?;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| err("send", &e))?;
             let status = resp.status();
             let bytes = resp
                 .into_body()
@@ -137,8 +144,8 @@ impl<N: Net> TwitchApi<N> {
 
 /// The first endpoint's template with `{stream_key}` filled in.
 pub fn parse_session_url(body: &[u8], stream_key: &str) -> Result<String, FetchResult> {
-    let resp: ClientConfigResponse = serde_json::from_slice(body)
-        .map_err(|e| FetchResult::Error(format!("bad body: {e}")))?;
+    let resp: ClientConfigResponse =
+        serde_json::from_slice(body).map_err(|e| FetchResult::Error(format!("bad body: {e}")))?;
     let first = resp
         .ingest_endpoints
         .first()
@@ -153,7 +160,10 @@ mod tests {
     #[test]
     fn parses_first_endpoint() {
         let body = br#"{"ingest_endpoints":[{"url_template":"rtmp://t:1935/ivs-3/{stream_key}"},{"url_template":"x"}]}"#;
-        assert_eq!(parse_session_url(body, "k").unwrap(), "rtmp://t:1935/ivs-3/k");
+        assert_eq!(
+            parse_session_url(body, "k").unwrap(),
+            "rtmp://t:1935/ivs-3/k"
+        );
         assert!(parse_session_url(br#"{"ingest_endpoints":[]}"#, "k").is_err());
         assert!(parse_session_url(b"nope", "k").is_err());
     }

@@ -1,0 +1,95 @@
+//! A simulated platform ingest (`twitch-ingest`, `youtube-ingest`, …, port
+//! 1935): records every stream's URL and frame count.
+
+use crate::trace::{Recorder, WorldEvent};
+use futures_util::StreamExt;
+use relaysim_core::media::MediaMsg;
+use std::sync::{Arc, Mutex};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+pub const PORT: u16 = 1935;
+
+/// One stream as the sink saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkStream {
+    pub url: String,
+    pub frames: u64,
+    pub open: bool,
+}
+
+/// Shared state of one sink host.
+#[derive(Debug)]
+pub struct IngestSink {
+    pub host: &'static str,
+    streams: Mutex<Vec<SinkStream>>,
+    recorder: Arc<Recorder>,
+}
+
+impl IngestSink {
+    pub fn new(host: &'static str, recorder: Arc<Recorder>) -> Arc<IngestSink> {
+        Arc::new(IngestSink {
+            host,
+            streams: Mutex::new(Vec::new()),
+            recorder,
+        })
+    }
+
+    /// Every stream seen, in arrival order.
+    pub fn streams(&self) -> Vec<SinkStream> {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn update(&self, idx: usize, f: impl FnOnce(&mut SinkStream)) {
+        if let Some(s) = self
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(idx)
+        {
+            f(s);
+        }
+    }
+}
+
+/// The host's software.
+pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            let mut input = FramedRead::new(stream, LengthDelimitedCodec::new());
+            let url = match input.next().await {
+                Some(Ok(b)) => match MediaMsg::decode(b.freeze()) {
+                    Ok(MediaMsg::Hello { url }) => url,
+                    _ => return,
+                },
+                _ => return,
+            };
+            let idx = {
+                let mut streams = sink.streams.lock().unwrap_or_else(|p| p.into_inner());
+                streams.push(SinkStream {
+                    url: url.clone(),
+                    frames: 0,
+                    open: true,
+                });
+                streams.len() - 1
+            };
+            sink.recorder
+                .world(sink.host, WorldEvent::SinkOpen { url: url.clone() });
+            let mut frames = 0;
+            while let Some(Ok(b)) = input.next().await {
+                if let Ok(MediaMsg::Frame(_)) = MediaMsg::decode(b.freeze()) {
+                    frames += 1;
+                    sink.update(idx, |s| s.frames = frames);
+                }
+            }
+            sink.update(idx, |s| s.open = false);
+            sink.recorder
+                .world(sink.host, WorldEvent::SinkClose { url, frames });
+        });
+    }
+}

@@ -1,0 +1,15 @@
+//! Simulated external systems, each a turmoil host.
+//!
+//! | peer | plays |
+//! |---|---|
+//! | [`twitch_api`] | Twitch's client-configuration API: allocates numbered IVS sessions, with latency and errors from the fault plan |
+//! | [`ingest_sink`] | a platform's RTMP ingest: records which session URL each stream arrives on, and how many frames |
+//! | [`publisher`] | OBS: connects, publishes frames, disconnects and reconnects on the plan's command |
+//!
+//! Peers record [`crate::trace::WorldEvent`]s; they are the harness's
+//! omniscient view of the outside world, which checks compare against what
+//! the core did. They never link into core.
+
+pub mod ingest_sink;
+pub mod publisher;
+pub mod twitch_api;

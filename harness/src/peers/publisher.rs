@@ -1,0 +1,114 @@
+//! The simulated publisher (`obs` host): publishes frames to the relay while
+//! the plan wants it connected.
+
+use crate::trace::{Recorder, WorldEvent};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use relaysim_core::media::{Frame, MediaMsg};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+/// Frames per second the publisher sends.
+pub const FPS: u64 = 10;
+/// A keyframe every this many frames.
+pub const GOP: u64 = 10;
+/// Wait before retrying a failed connect.
+pub const RETRY: Duration = Duration::from_millis(500);
+
+/// Control and state of the publisher, shared with the world.
+#[derive(Debug)]
+pub struct Publisher {
+    want: watch::Sender<bool>,
+    connections: AtomicU64,
+    frames_sent: AtomicU64,
+    recorder: Arc<Recorder>,
+    relay_addr: String,
+    stream_key: String,
+}
+
+impl Publisher {
+    pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
+        let (want, _) = watch::channel(false);
+        Arc::new(Publisher {
+            want,
+            connections: AtomicU64::new(0),
+            frames_sent: AtomicU64::new(0),
+            recorder,
+            relay_addr: relay_addr.to_string(),
+            stream_key: stream_key.to_string(),
+        })
+    }
+
+    /// The plan's command: be connected (or not).
+    pub fn set_wanted(&self, connected: bool) {
+        self.want.send_replace(connected);
+    }
+
+    pub fn wanted(&self) -> bool {
+        *self.want.borrow()
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    pub fn frames_sent(&self) -> u64 {
+        self.frames_sent.load(Ordering::Acquire)
+    }
+
+    /// One connection: publish until unwanted or the link breaks.
+    async fn session(&self, want: &mut watch::Receiver<bool>) -> std::io::Result<()> {
+        let (host, port) = relaysim_core::net::split_host_port(&self.relay_addr)?;
+        let stream = turmoil::net::TcpStream::connect((host, port)).await?;
+        let mut out = FramedWrite::new(stream, LengthDelimitedCodec::new());
+        out.send(
+            MediaMsg::Publish {
+                stream_key: self.stream_key.clone(),
+            }
+            .encode(),
+        )
+        .await?;
+        let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        self.recorder.world("obs", WorldEvent::PublisherUp { n });
+        let mut seq = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / FPS));
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = want.wait_for(|w| !*w) => break Ok(()),
+                _ = tick.tick() => {
+                    let frame = Frame {
+                        seq,
+                        ts_ms: seq * 1000 / FPS,
+                        keyframe: seq % GOP == 0,
+                        payload: Bytes::from_static(&[0xAB; 32]),
+                    };
+                    seq += 1;
+                    if let Err(e) = out.send(MediaMsg::Frame(frame).encode()).await {
+                        break Err(e);
+                    }
+                    self.frames_sent.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+        };
+        drop(out);
+        self.recorder.world("obs", WorldEvent::PublisherDown { n });
+        result
+    }
+}
+
+/// The host's software.
+pub async fn serve(publisher: Arc<Publisher>) -> turmoil::Result {
+    let mut want = publisher.want.subscribe();
+    loop {
+        if want.wait_for(|w| *w).await.is_err() {
+            return Ok(());
+        }
+        if publisher.session(&mut want).await.is_err() {
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+}

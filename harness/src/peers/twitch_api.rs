@@ -1,0 +1,159 @@
+//! The simulated Twitch API (`twitch-api` host, port 80).
+
+use crate::trace::{Recorder, WorldEvent};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use relaysim_core::entropy::SimRng;
+use relaysim_core::restream::twitch::{ClientConfigRequest, ClientConfigResponse, IngestEndpoint};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The port the API listens on.
+pub const PORT: u16 = 80;
+/// Latency once healed.
+pub const HEALTHY_LATENCY_MS: (u64, u64) = (20, 200);
+
+#[derive(Debug)]
+struct Inner {
+    next_session: u64,
+    latency_ms: (u64, u64),
+    error_percent: u8,
+    rng: SimRng,
+    allocated: Vec<u64>,
+}
+
+/// Shared state of the API: survives a bounce of its host.
+#[derive(Debug)]
+pub struct TwitchApi {
+    inner: Mutex<Inner>,
+    recorder: Arc<Recorder>,
+    /// Host of the ingest the allocated URLs point at (`host:port`).
+    ingest_authority: String,
+}
+
+impl TwitchApi {
+    pub fn new(seed: u64, recorder: Arc<Recorder>, ingest_authority: &str) -> Arc<TwitchApi> {
+        Arc::new(TwitchApi {
+            inner: Mutex::new(Inner {
+                next_session: 1,
+                latency_ms: HEALTHY_LATENCY_MS,
+                error_percent: 0,
+                rng: SimRng::fork(seed, "twitch-api"),
+                allocated: Vec::new(),
+            }),
+            recorder,
+            ingest_authority: ingest_authority.to_string(),
+        })
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_latency(&self, min_ms: u64, max_ms: u64) {
+        self.inner().latency_ms = (min_ms, max_ms.max(min_ms));
+    }
+
+    pub fn set_errors(&self, percent: u8) {
+        self.inner().error_percent = percent.min(100);
+    }
+
+    pub fn heal(&self) {
+        let mut i = self.inner();
+        i.latency_ms = HEALTHY_LATENCY_MS;
+        i.error_percent = 0;
+    }
+
+    /// Sessions allocated so far.
+    pub fn allocated(&self) -> Vec<u64> {
+        self.inner().allocated.clone()
+    }
+
+    /// Decides one request: `Ok(session)` or `Err(status)`, and its latency.
+    fn decide(&self) -> (Result<u64, u16>, Duration) {
+        let mut i = self.inner();
+        let (lo, hi) = i.latency_ms;
+        let latency = Duration::from_millis(i.rng.range(lo, hi));
+        let pct = f64::from(i.error_percent) / 100.0;
+        if i.rng.chance(pct) {
+            return (Err(503), latency);
+        }
+        let n = i.next_session;
+        i.next_session += 1;
+        i.allocated.push(n);
+        (Ok(n), latency)
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let Ok(request) = serde_json::from_slice::<ClientConfigRequest>(&body) else {
+            return Ok(response(
+                400,
+                Bytes::from_static(b"{\"error\":\"bad request\"}"),
+            ));
+        };
+        let (decision, latency) = self.decide();
+        match decision {
+            Ok(n) => {
+                self.recorder
+                    .world("twitch-api", WorldEvent::TwitchAlloc { session: n });
+                tokio::time::sleep(latency).await;
+                let body = ClientConfigResponse {
+                    ingest_endpoints: vec![IngestEndpoint {
+                        url_template: format!(
+                            "rtmp://{}/ivs-{n}/{{stream_key}}",
+                            self.ingest_authority
+                        ),
+                    }],
+                };
+                let _ = request.vod_track_audio;
+                Ok(response(
+                    200,
+                    Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+                ))
+            }
+            Err(status) => {
+                tokio::time::sleep(latency).await;
+                self.recorder
+                    .world("twitch-api", WorldEvent::TwitchError { status });
+                Ok(response(
+                    status,
+                    Bytes::from_static(b"{\"error\":\"unavailable\"}"),
+                ))
+            }
+        }
+    }
+}
+
+fn response(status: u16, body: Bytes) -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(body));
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+/// The host's software: serve HTTP/1.1 on port 80 forever.
+pub async fn serve(api: Arc<TwitchApi>) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let api = api.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| api.clone().handle(req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,107 @@
+//! The seed banner and the failure report.
+//!
+//! Owns the text a user reads when a run starts and when it fails. The
+//! report is the contract with users reproducing a race: kind, check,
+//! scenario, seed, known bugs, simulated time, two copy-paste replay commands
+//! (CLI and `cargo test`), the fault plan as a pasteable literal, and the last
+//! trace lines. Its exact format is snapshot-tested
+//! (`snapshots/cards/report-format.snap`); change both together.
+
+use crate::check::Failure;
+use crate::fault::FaultPlan;
+use crate::scenario::Scenario;
+use crate::seed::Seed;
+use relaysim_core::BugSet;
+use std::fmt::Write;
+use std::time::Duration;
+
+fn bug_flags(bugs: BugSet) -> String {
+    bugs.iter().map(|b| format!(" --bug {}", b.id())).collect()
+}
+
+fn secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    format!("{}.{:03}s", ms / 1000, ms % 1000)
+}
+
+/// The CLI command that replays one seed.
+pub fn replay_cli(scenario: &str, seed: Seed, bugs: BugSet) -> String {
+    format!(
+        "cargo run --release --bin relaysim -- replay {scenario} --seed {seed}{}",
+        bug_flags(bugs)
+    )
+}
+
+/// The `cargo test` command that replays one seed.
+pub fn replay_test(scenario: &str, seed: Seed, bugs: BugSet) -> String {
+    let bug_env = if bugs.is_empty() {
+        String::new()
+    } else {
+        format!("RELAYSIM_BUG={bugs} ")
+    };
+    format!(
+        "RELAYSIM_SEED={seed} {bug_env}cargo test -p relaysim-scenarios --test sim -- scenarios::{} --exact",
+        scenario.replace('-', "_")
+    )
+}
+
+/// The line printed before a run starts (TigerBeetle's seed banner): enough
+/// to replay it even if the process is killed mid-run.
+pub fn banner(scn: &Scenario, seed: Seed, bugs: BugSet, plan: &FaultPlan) -> String {
+    let kinds: std::collections::BTreeSet<&str> =
+        plan.events.iter().map(|e| e.fault.kind()).collect();
+    format!(
+        "relaysim: scenario={} seed={seed} bugs={bugs} tick={}ms duration={}s heal_at={}s faults={} kinds={}",
+        scn.name,
+        scn.tick.as_millis(),
+        scn.duration.as_secs(),
+        scn.heal_at.as_secs(),
+        plan.len(),
+        if kinds.is_empty() {
+            "none".to_string()
+        } else {
+            kinds.into_iter().collect::<Vec<_>>().join(",")
+        }
+    )
+}
+
+/// The full failure report.
+pub fn failure_report(f: &Failure) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "---- relaysim: scenario `{}` FAILED ({}) at seed {} ----",
+        f.scenario, f.kind, f.seed
+    );
+    let _ = writeln!(s, "  check    : {}", f.check);
+    let mut detail = f.detail.lines();
+    let _ = writeln!(s, "  detail   : {}", detail.next().unwrap_or(""));
+    for more in detail {
+        let _ = writeln!(s, "             {more}");
+    }
+    let _ = writeln!(s, "  seed     : {}", f.seed);
+    let _ = writeln!(s, "  bugs     : {}", f.bugs);
+    let _ = writeln!(s, "  sim time : {}", secs(f.at));
+    let _ = writeln!(s, "  replay   : {}", replay_cli(f.scenario, f.seed, f.bugs));
+    let _ = writeln!(
+        s,
+        "  test     : {}",
+        replay_test(f.scenario, f.seed, f.bugs)
+    );
+    let _ = writeln!(s, "  plan     : (paste into a regression test)");
+    for line in f.plan.to_literal().lines() {
+        let _ = writeln!(s, "    {line}");
+    }
+    if !f.tail.is_empty() {
+        let _ = writeln!(s, "  last events (up to {}):", secs(f.at));
+        for line in &f.tail {
+            let _ = writeln!(s, "    {line}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "note: rerun with the environment variable `RELAYSIM_SEED={}` to reproduce this failure",
+        f.seed
+    );
+    s
+}

@@ -1,0 +1,147 @@
+//! Seeds and seed ranges.
+//!
+//! Seeds are `u64`, printed in hex (`0x2a`), parsed from hex or decimal.
+//! Environment variables, all read here and nowhere else:
+//!
+//! - `RELAYSIM_SEED=S` — run exactly seed `S` (hex `0x…` or decimal).
+//! - `RELAYSIM_SEEDS=N` — run `N` seeds from 0; `RELAYSIM_SEEDS=A..B` — run
+//!   seeds `A` (inclusive) to `B` (exclusive).
+//! - `RELAYSIM_BUG=ID[,ID]` — switch known bugs on (see `KnownBug::id`).
+
+use std::fmt;
+
+/// One simulation seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seed(pub u64);
+
+impl Seed {
+    /// Parses `0x2a` (hex) or `42` (decimal).
+    pub fn parse(s: &str) -> Result<Seed, String> {
+        let t = s.trim();
+        let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex.replace('_', "").as_str(), 16),
+            None => t.replace('_', "").parse::<u64>(),
+        };
+        parsed.map(Seed).map_err(|_| {
+            format!("invalid seed {s:?}: expected a u64 in hex (0x2a) or decimal (42)")
+        })
+    }
+
+    /// `RELAYSIM_SEED`, if set (an invalid value is an error, not ignored).
+    pub fn from_env() -> Result<Option<Seed>, String> {
+        match std::env::var("RELAYSIM_SEED") {
+            Ok(v) if !v.trim().is_empty() => Seed::parse(&v).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl fmt::Display for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// A half-open range of seeds, `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl SeedRange {
+    pub fn new(start: u64, end: u64) -> SeedRange {
+        SeedRange { start, end }
+    }
+
+    /// `N` (0..N), `A..B`, or a single seed `S` when `single_ok`.
+    pub fn parse(s: &str) -> Result<SeedRange, String> {
+        let bad = || {
+            format!("invalid seed range {s:?}: expected N (seeds 0..N) or A..B (A inclusive, B exclusive)")
+        };
+        if let Some((a, b)) = s.split_once("..") {
+            let a = Seed::parse(a).map_err(|_| bad())?.0;
+            let b = Seed::parse(b).map_err(|_| bad())?.0;
+            if b <= a {
+                return Err(format!(
+                    "invalid seed range {s:?}: the end must be greater than the start"
+                ));
+            }
+            Ok(SeedRange::new(a, b))
+        } else {
+            let n = Seed::parse(s).map_err(|_| bad())?.0;
+            if n == 0 {
+                return Err(format!("invalid seed range {s:?}: zero seeds"));
+            }
+            Ok(SeedRange::new(0, n))
+        }
+    }
+
+    /// `RELAYSIM_SEEDS`, if set.
+    pub fn from_env() -> Result<Option<SeedRange>, String> {
+        match std::env::var("RELAYSIM_SEEDS") {
+            Ok(v) if !v.trim().is_empty() => SeedRange::parse(&v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    pub fn seeds(&self) -> impl Iterator<Item = Seed> {
+        (self.start..self.end).map(Seed)
+    }
+
+    /// Shard `k` of `n` (1-based `k`): a contiguous slice of this range.
+    pub fn shard(&self, k: u64, n: u64) -> Result<SeedRange, String> {
+        if n == 0 || k == 0 || k > n {
+            return Err(format!(
+                "invalid shard {k}/{n}: expected K/N with 1 <= K <= N"
+            ));
+        }
+        let len = self.len();
+        let lo = self.start + len * (k - 1) / n;
+        let hi = self.start + len * k / n;
+        Ok(SeedRange::new(lo, hi))
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}..{:#x}", self.start, self.end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_seeds_and_ranges() {
+        assert_eq!(Seed::parse("0x2a"), Ok(Seed(42)));
+        assert_eq!(Seed::parse("42"), Ok(Seed(42)));
+        assert!(Seed::parse("0xzz").unwrap_err().contains("invalid seed"));
+        assert_eq!(Seed(42).to_string(), "0x2a");
+        assert_eq!(SeedRange::parse("200"), Ok(SeedRange::new(0, 200)));
+        assert_eq!(SeedRange::parse("0x10..0x20"), Ok(SeedRange::new(16, 32)));
+        assert!(SeedRange::parse("5..5").is_err());
+        assert!(SeedRange::parse("0").is_err());
+        assert!(SeedRange::parse("x").is_err());
+    }
+
+    #[test]
+    fn shards_cover_the_range_exactly() {
+        let r = SeedRange::new(0, 10);
+        let shards: Vec<_> = (1..=3).map(|k| r.shard(k, 3).unwrap()).collect();
+        assert_eq!(shards[0].start, 0);
+        assert_eq!(shards[2].end, 10);
+        assert!(shards.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(r.shard(5, 4).is_err());
+        assert!(r.shard(0, 4).is_err());
+    }
+}

@@ -1,0 +1,280 @@
+//! The event trace of a run: `(sim time, host, event)`.
+//!
+//! Owns the [`Recorder`] (core's `EventSink`, plus world and fault entries),
+//! the normalized line form, the trace hash and first-divergence search. A
+//! trace line carries simulated time only — never wall time, ports or
+//! addresses — so the same seed gives the same text, byte for byte:
+//!
+//! ```text
+//!    6.012s relay          vod.fetch.applied dest=twitch epoch=2 url=rtmp://twitch-ingest:1935/ivs-3/live_key
+//! ```
+
+use crate::fault::Fault;
+use relaysim_core::event::{Event, EventSink};
+use std::fmt::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Events of the simulated outside world (peers) and of the harness itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorldEvent {
+    /// The Twitch API allocated IVS session `ivs-{session}`.
+    TwitchAlloc { session: u64 },
+    /// The Twitch API answered an error status.
+    TwitchError { status: u16 },
+    /// An ingest sink accepted a stream for `url`.
+    SinkOpen { url: String },
+    /// That stream ended after `frames` frames.
+    SinkClose { url: String, frames: u64 },
+    /// The publisher is connected (its `n`-th connection).
+    PublisherUp { n: u64 },
+    /// The publisher dropped its `n`-th connection.
+    PublisherDown { n: u64 },
+    /// Faults stopped: the liveness phase begins.
+    Heal,
+}
+
+impl fmt::Display for WorldEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorldEvent::TwitchAlloc { session } => write!(f, "twitch.alloc session=ivs-{session}"),
+            WorldEvent::TwitchError { status } => write!(f, "twitch.error status={status}"),
+            WorldEvent::SinkOpen { url } => write!(f, "sink.open url={url}"),
+            WorldEvent::SinkClose { url, frames } => {
+                write!(f, "sink.close url={url} frames={frames}")
+            }
+            WorldEvent::PublisherUp { n } => write!(f, "obs.up n={n}"),
+            WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
+            WorldEvent::Heal => write!(f, "heal"),
+        }
+    }
+}
+
+/// What an entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    Core(Event),
+    World(WorldEvent),
+    Fault(Fault),
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryKind::Core(e) => e.fmt(f),
+            EntryKind::World(e) => e.fmt(f),
+            EntryKind::Fault(e) => e.fmt(f),
+        }
+    }
+}
+
+/// One trace entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub at: Duration,
+    pub host: &'static str,
+    pub kind: EntryKind,
+}
+
+impl Entry {
+    pub fn core(&self) -> Option<&Event> {
+        match &self.kind {
+            EntryKind::Core(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn world(&self) -> Option<&WorldEvent> {
+        match &self.kind {
+            EntryKind::World(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.at.as_millis();
+        write!(
+            f,
+            "{:>5}.{:03}s {:<14} {}",
+            ms / 1000,
+            ms % 1000,
+            self.host,
+            self.kind
+        )
+    }
+}
+
+/// Collects a run's entries. Shared (`Arc`) by every host of one simulation;
+/// with capture off it records nothing (benchmarks of the bare world).
+#[derive(Debug)]
+pub struct Recorder {
+    entries: Mutex<Vec<Entry>>,
+    capture: bool,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            entries: Mutex::new(Vec::with_capacity(256)),
+            capture: true,
+        })
+    }
+
+    /// A recorder that drops everything.
+    pub fn disabled() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            entries: Mutex::new(Vec::new()),
+            capture: false,
+        })
+    }
+
+    fn push(&self, entry: Entry) {
+        if self.capture {
+            self.entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(entry);
+        }
+    }
+
+    /// Records a peer's event, stamped with the current simulated time.
+    pub fn world(&self, host: &'static str, event: WorldEvent) {
+        let at = turmoil::sim_elapsed().unwrap_or_default();
+        self.push(Entry {
+            at,
+            host,
+            kind: EntryKind::World(event),
+        });
+    }
+
+    /// Records an entry at an explicit time (the runner, outside any host).
+    pub fn at(&self, at: Duration, host: &'static str, kind: EntryKind) {
+        self.push(Entry { at, host, kind });
+    }
+
+    /// The trace so far.
+    pub fn snapshot(&self) -> Trace {
+        Trace {
+            entries: self
+                .entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+impl EventSink for Recorder {
+    fn record(&self, host: &'static str, event: Event) {
+        let at = turmoil::sim_elapsed().unwrap_or_default();
+        self.push(Entry {
+            at,
+            host,
+            kind: EntryKind::Core(event),
+        });
+    }
+}
+
+/// A finished run's entries, in recording order (which is simulated-time
+/// order: turmoil runs hosts one at a time).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub entries: Vec<Entry>,
+}
+
+impl Trace {
+    /// The normalized text: one line per entry.
+    pub fn text(&self) -> String {
+        let mut s = String::with_capacity(self.entries.len() * 64);
+        for e in &self.entries {
+            let _ = writeln!(s, "{e}");
+        }
+        s
+    }
+
+    /// The lines up to and including simulated time `until`.
+    pub fn text_until(&self, until: Duration) -> String {
+        let mut s = String::new();
+        for e in self.entries.iter().take_while(|e| e.at <= until) {
+            let _ = writeln!(s, "{e}");
+        }
+        s
+    }
+
+    /// FNV-1a 64 of the normalized text, as 16 hex digits.
+    pub fn hash(&self) -> String {
+        hash_text(&self.text())
+    }
+
+    /// The last `n` lines at or before `until`.
+    pub fn tail(&self, until: Duration, n: usize) -> Vec<String> {
+        let upto: Vec<&Entry> = self.entries.iter().take_while(|e| e.at <= until).collect();
+        upto[upto.len().saturating_sub(n)..]
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+}
+
+/// FNV-1a 64 of a text, as 16 hex digits.
+pub fn hash_text(text: &str) -> String {
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(text.as_bytes());
+    format!("{:016x}", h.finish())
+}
+
+/// Where two traces first differ: `(line number from 1, left, right)`.
+pub fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
+    let mut la = a.lines();
+    let mut lb = b.lines();
+    let mut n = 0;
+    loop {
+        n += 1;
+        match (la.next(), lb.next()) {
+            (None, None) => return None,
+            (x, y) if x == y => continue,
+            (x, y) => {
+                return Some((
+                    n,
+                    x.unwrap_or("<end of trace>").to_string(),
+                    y.unwrap_or("<end of trace>").to_string(),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_format_is_stable() {
+        let e = Entry {
+            at: Duration::from_millis(6012),
+            host: "relay",
+            kind: EntryKind::Core(Event::PublishBegin { token: 1 }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "    6.012s relay          publish.begin token=1"
+        );
+    }
+
+    #[test]
+    fn divergence() {
+        assert_eq!(first_divergence("a\nb\n", "a\nb\n"), None);
+        assert_eq!(
+            first_divergence("a\nb\nc\n", "a\nx\n"),
+            Some((2, "b".into(), "x".into()))
+        );
+        assert_eq!(
+            first_divergence("a\n", "a\nb\n"),
+            Some((2, "<end of trace>".into(), "b".into()))
+        );
+        assert_ne!(hash_text("a"), hash_text("b"));
+    }
+}

@@ -1,0 +1,412 @@
+//! The restream checks: independent oracles over the trace and final facts.
+//!
+//! Each check re-derives what it needs from the trace (publish sessions from
+//! `publish.begin`/`ingest.dead`, epochs from `override.invalidated`, IVS
+//! allocations from the `twitch-api` peer), never from the relay's own
+//! bookkeeping, so a bug in the relay cannot hide itself.
+
+use relaysim_core::event::{Event, FetchResult, RestartReason};
+use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
+use relaysim_harness::trace::{Entry, WorldEvent};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::world::TWITCH_INGEST;
+use relaysim_core::restream::SUPERVISOR_TICK;
+
+/// After the later of the heal and the last publish, the override must be
+/// applied and streamed to within this bound: a fetch in flight at the heal
+/// times out by 12 s, the next tick adds 2 s, a healthy fetch 0.2 s, the
+/// pump restart another tick.
+pub const LIVENESS_BOUND: Duration = Duration::from_secs(20);
+/// URL-changed restarts of the Twitch pump allowed per publish session:
+/// back to the configured URL on reconnect, then to the IVS URL.
+pub const RESTARTS_PER_PUBLISH_MAX: usize = 2;
+
+/// Publish-session bookkeeping as the trace tells it.
+#[derive(Default)]
+struct Sessions {
+    /// The latest token that began, and whether it is still live.
+    token: u64,
+    live: bool,
+    /// dest → current epoch.
+    epochs: BTreeMap<String, u64>,
+}
+
+impl Sessions {
+    fn observe(&mut self, e: &Entry) {
+        match e.core() {
+            Some(Event::PublishBegin { token }) => {
+                self.token = *token;
+                self.live = true;
+            }
+            Some(Event::IngestDead { .. }) => self.live = false,
+            Some(Event::OverrideInvalidated { dest, epoch }) => {
+                self.epochs.insert(dest.clone(), *epoch);
+            }
+            _ => {}
+        }
+    }
+
+    fn epoch(&self, dest: &str) -> u64 {
+        self.epochs.get(dest).copied().unwrap_or(0)
+    }
+}
+
+fn vod_single_flight(v: &RunView<'_>) -> Verdict {
+    let mut in_flight: BTreeMap<&str, u32> = BTreeMap::new();
+    for e in &v.trace.entries {
+        match e.core() {
+            Some(Event::VodFetchStart { dest, .. }) => {
+                let n = in_flight.entry(dest).or_default();
+                *n += 1;
+                if *n > 1 {
+                    return Verdict::fail(
+                        e.at,
+                        format!("dest={dest} has {n} VOD fetches in flight"),
+                    );
+                }
+            }
+            Some(Event::VodFetchDone { dest, .. }) => {
+                let n = in_flight.entry(dest).or_default();
+                *n = n.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    Verdict::Pass
+}
+
+fn one_ivs_session_per_publish(v: &RunView<'_>) -> Verdict {
+    let mut delivered: BTreeMap<(&str, u64), Vec<&str>> = BTreeMap::new();
+    for e in &v.trace.entries {
+        if let Some(Event::VodFetchDone {
+            dest,
+            epoch,
+            result: FetchResult::Session(url),
+        }) = e.core()
+        {
+            let urls = delivered.entry((dest, *epoch)).or_default();
+            urls.push(url);
+            if urls.len() > 1 {
+                return Verdict::fail(
+                    e.at,
+                    format!(
+                        "dest={dest} received {} IVS sessions in publish epoch {epoch}: {}",
+                        urls.len(),
+                        urls.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+/// The `ivs-N` session named by a URL, if any.
+fn ivs_session(url: &str) -> Option<u64> {
+    url.split('/')
+        .find_map(|seg| seg.strip_prefix("ivs-")?.parse().ok())
+}
+
+fn no_stale_override(v: &RunView<'_>) -> Verdict {
+    let mut s = Sessions::default();
+    // IVS session → (token live at allocation, whether a publisher was live).
+    let mut allocated: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
+    for e in &v.trace.entries {
+        s.observe(e);
+        if let Some(Event::VodFetchApplied { dest, epoch, url }) = e.core() {
+            let current = s.epoch(dest);
+            if *epoch != current {
+                return Verdict::fail(
+                    e.at,
+                    format!("dest={dest} applied {url} fetched in epoch {epoch}, but the current epoch is {current}"),
+                );
+            }
+        }
+        match e.world() {
+            Some(WorldEvent::TwitchAlloc { session }) => {
+                allocated.insert(*session, (s.token, s.live));
+            }
+            Some(WorldEvent::SinkOpen { url }) if e.host == TWITCH_INGEST => {
+                if let Some(n) = ivs_session(url) {
+                    match allocated.get(&n) {
+                        Some((token, true)) if *token == s.token => {}
+                        Some((token, live)) => {
+                            return Verdict::fail(
+                                e.at,
+                                format!(
+                                    "publish session {} streamed to ivs-{n}, allocated {} publish session {token}",
+                                    s.token,
+                                    if *live { "during" } else { "after the end of" }
+                                ),
+                            )
+                        }
+                        None => return Verdict::fail(e.at, format!("streamed to ivs-{n}, which Twitch never allocated")),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Verdict::Pass
+}
+
+fn vod_override_eventually(v: &RunView<'_>) -> Verdict {
+    let mut s = Sessions::default();
+    let mut last_begin = Duration::ZERO;
+    let mut applied: Option<(Duration, String, u64)> = None;
+    let mut streamed: Option<Duration> = None;
+    for e in &v.trace.entries {
+        s.observe(e);
+        match e.core() {
+            Some(Event::PublishBegin { .. }) => {
+                last_begin = e.at;
+                applied = None;
+                streamed = None;
+            }
+            Some(Event::OverrideInvalidated { dest, .. }) if dest == "twitch" => {
+                applied = None;
+                streamed = None;
+            }
+            Some(Event::VodFetchApplied { dest, epoch, url }) if dest == "twitch" => {
+                applied = Some((e.at, url.clone(), *epoch));
+                streamed = None;
+            }
+            _ => {}
+        }
+        if let (Some(WorldEvent::SinkOpen { url }), Some((_, applied_url, _))) =
+            (e.world(), &applied)
+        {
+            if e.host == TWITCH_INGEST && url == applied_url && streamed.is_none() {
+                streamed = Some(e.at);
+            }
+        }
+    }
+    let ready = v.heal_at.max(last_begin);
+    let deadline = ready + LIVENESS_BOUND;
+    if v.end < deadline {
+        // The run ended too early to judge; scenarios size runs so this
+        // does not happen.
+        return Verdict::fail(
+            v.end,
+            format!(
+                "run ended at {:?}, before the liveness deadline {deadline:?}",
+                v.end
+            ),
+        );
+    }
+    if !s.live {
+        return Verdict::fail(
+            v.end,
+            "the publisher is not live at the end of the liveness phase",
+        );
+    }
+    match (applied, streamed) {
+        (None, _) => Verdict::fail(
+            deadline,
+            format!(
+                "no VOD session applied to dest=twitch within {}s of {:.3}s (latch held at end: {})",
+                LIVENESS_BOUND.as_secs(),
+                ready.as_secs_f64(),
+                v.facts.get("relay.twitch.latch").map(String::as_str).unwrap_or("?")
+            ),
+        ),
+        (Some((at, url, _)), _) if at > deadline => {
+            Verdict::fail(deadline, format!("dest=twitch got {url} only at {:.3}s", at.as_secs_f64()))
+        }
+        (Some((_, url, _)), None) => Verdict::fail(deadline, format!("{url} was applied but never streamed to")),
+        (Some((_, url, _)), Some(t)) if t > deadline => {
+            Verdict::fail(deadline, format!("{url} streamed to only at {:.3}s", t.as_secs_f64()))
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+fn egress_restarts_bounded(v: &RunView<'_>) -> Verdict {
+    let mut s = Sessions::default();
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in &v.trace.entries {
+        s.observe(e);
+        if let Some(Event::EgressStart {
+            dest,
+            reason: RestartReason::UrlChanged,
+            url,
+        }) = e.core()
+        {
+            if dest == "twitch" {
+                let n = counts.entry(s.token).or_default();
+                *n += 1;
+                if *n > RESTARTS_PER_PUBLISH_MAX {
+                    return Verdict::fail(
+                        e.at,
+                        format!(
+                            "dest=twitch restarted {n} times for a URL change in publish session {} (max {RESTARTS_PER_PUBLISH_MAX}), now to {url}",
+                            s.token
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+fn vod_path_spares_others(v: &RunView<'_>) -> Verdict {
+    for e in &v.trace.entries {
+        let touched = match e.core() {
+            Some(Event::EgressStart {
+                dest,
+                reason: RestartReason::UrlChanged,
+                ..
+            }) => Some(dest),
+            Some(
+                Event::VodFetchStart { dest, .. }
+                | Event::VodFetchDone { dest, .. }
+                | Event::VodFetchApplied { dest, .. },
+            ) => Some(dest),
+            _ => None,
+        };
+        if let Some(dest) = touched {
+            if dest != "twitch" {
+                return Verdict::fail(
+                    e.at,
+                    format!("the VOD path touched dest={dest}: {}", e.kind),
+                );
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+fn fetch_outlives_tick(v: &RunView<'_>) -> Verdict {
+    let mut started: Option<Duration> = None;
+    for e in &v.trace.entries {
+        match e.core() {
+            Some(Event::VodFetchStart { .. }) => started = started.or(Some(e.at)),
+            Some(Event::VodFetchDone { .. }) => {
+                if started.is_some_and(|t| e.at >= t + SUPERVISOR_TICK) {
+                    return Verdict::Hit;
+                }
+                started = None;
+            }
+            _ => {}
+        }
+    }
+    Verdict::Miss
+}
+
+fn fetch_completes_after_disconnect(v: &RunView<'_>) -> Verdict {
+    let mut s = Sessions::default();
+    for e in &v.trace.entries {
+        s.observe(e);
+        if let Some(Event::VodFetchDone { dest, epoch, .. }) = e.core() {
+            if *epoch < s.epoch(dest) {
+                return Verdict::Hit;
+            }
+        }
+    }
+    Verdict::Miss
+}
+
+fn reconnect_while_latch_held(v: &RunView<'_>) -> Verdict {
+    let mut in_flight = 0u32;
+    for e in &v.trace.entries {
+        match e.core() {
+            Some(Event::VodFetchStart { .. }) => in_flight += 1,
+            Some(Event::VodFetchDone { .. }) => in_flight = in_flight.saturating_sub(1),
+            Some(Event::PublishBegin { token }) if *token > 1 && in_flight > 0 => {
+                return Verdict::Hit
+            }
+            _ => {}
+        }
+    }
+    Verdict::Miss
+}
+
+fn twitch_recovers_after_failure(v: &RunView<'_>) -> Verdict {
+    let mut failed = false;
+    for e in &v.trace.entries {
+        match e.core() {
+            Some(Event::VodFetchFailed { .. }) => failed = true,
+            Some(Event::VodFetchApplied { .. }) if failed => return Verdict::Hit,
+            _ => {}
+        }
+    }
+    Verdict::Miss
+}
+
+pub const VOD_SINGLE_FLIGHT: Check = Check {
+    name: "vod-single-flight",
+    kind: CheckKind::Always,
+    about: "at most one VOD fetch in flight per destination",
+    eval: vod_single_flight,
+};
+pub const ONE_IVS_SESSION_PER_PUBLISH: Check = Check {
+    name: "one-ivs-session-per-publish",
+    kind: CheckKind::Always,
+    about: "at most one IVS session delivered to the relay per destination and publish session",
+    eval: one_ivs_session_per_publish,
+};
+pub const NO_STALE_OVERRIDE: Check = Check {
+    name: "no-stale-override",
+    kind: CheckKind::Always,
+    about: "an override from an earlier publish session is never applied nor streamed to",
+    eval: no_stale_override,
+};
+pub const VOD_OVERRIDE_EVENTUALLY: Check = Check {
+    name: "vod-override-eventually",
+    kind: CheckKind::Eventually,
+    about: "after Twitch heals, a VOD session is applied and streamed to within 20 s",
+    eval: vod_override_eventually,
+};
+pub const EGRESS_RESTARTS_BOUNDED: Check = Check {
+    name: "egress-restarts-bounded",
+    kind: CheckKind::Always,
+    about: "at most two URL-change restarts of the Twitch pump per publish session",
+    eval: egress_restarts_bounded,
+};
+pub const VOD_PATH_SPARES_OTHERS: Check = Check {
+    name: "vod-path-spares-others",
+    kind: CheckKind::Always,
+    about: "non-Twitch destinations are never fetched for nor restarted by the VOD path",
+    eval: vod_path_spares_others,
+};
+pub const FETCH_OUTLIVES_TICK: Check = Check {
+    name: "fetch-outlives-tick",
+    kind: CheckKind::Sometimes,
+    about: "a VOD fetch takes longer than the 2 s supervisor tick",
+    eval: fetch_outlives_tick,
+};
+pub const FETCH_COMPLETES_AFTER_DISCONNECT: Check = Check {
+    name: "fetch-completes-after-disconnect",
+    kind: CheckKind::Sometimes,
+    about: "a VOD fetch returns after its publish session ended",
+    eval: fetch_completes_after_disconnect,
+};
+pub const RECONNECT_WHILE_LATCH_HELD: Check = Check {
+    name: "reconnect-while-latch-held",
+    kind: CheckKind::Sometimes,
+    about: "the publisher reconnects while a VOD fetch still holds the latch",
+    eval: reconnect_while_latch_held,
+};
+pub const TWITCH_RECOVERS_AFTER_FAILURE: Check = Check {
+    name: "twitch-recovers-after-failure",
+    kind: CheckKind::Sometimes,
+    about: "a VOD fetch fails and a later one is applied",
+    eval: twitch_recovers_after_failure,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ivs_session_parsing() {
+        assert_eq!(
+            ivs_session("rtmp://twitch-ingest:1935/ivs-12/key"),
+            Some(12)
+        );
+        assert_eq!(ivs_session("rtmp://twitch-ingest:1935/app/key"), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! The restream scenario family: Twitch VOD-audio session races
+//! (seed-systems.md §0).
+//!
+//! | scenario | targets | what it drives |
+//! |---|---|---|
+//! | `vod-slow-twitch` | `vod-fetch-stacking` | Twitch latency 0–15 s, timeouts, 503s, partitions |
+//! | `vod-disconnect-race` | `vod-fetch-stale-epoch` | OBS disconnects mid-fetch, reconnects fast and slow |
+//! | `vod-twitch-down` | `vod-latch-leak` | Twitch errors or unreachable, then recovers |
+//!
+//! Tick: 10 ms. The races here live at the scale of the 2 s supervisor tick
+//! and of 0.1–15 s API latencies; 10 ms resolves every ordering that matters
+//! (network latency is 1–5 ms, so one TCP round trip is one or two steps) at a
+//! tenth of the cost of turmoil's 1 ms default.
+
+pub mod checks;
+pub mod plans;
+pub mod world;
+
+use checks::*;
+use relaysim_core::KnownBug;
+use relaysim_harness::check::Check;
+use relaysim_harness::scenario::{NetParams, Scenario};
+use std::time::Duration;
+
+/// The tick of every restream scenario (see the module docs).
+pub const TICK: Duration = Duration::from_millis(10);
+
+const NET: NetParams = NetParams {
+    min_latency: Duration::from_millis(1),
+    max_latency: Duration::from_millis(5),
+    tcp_capacity: 256,
+};
+
+static SLOW_CHECKS: [Check; 7] = [
+    VOD_SINGLE_FLIGHT,
+    ONE_IVS_SESSION_PER_PUBLISH,
+    NO_STALE_OVERRIDE,
+    EGRESS_RESTARTS_BOUNDED,
+    VOD_PATH_SPARES_OTHERS,
+    VOD_OVERRIDE_EVENTUALLY,
+    FETCH_OUTLIVES_TICK,
+];
+static DISCONNECT_CHECKS: [Check; 8] = [
+    VOD_SINGLE_FLIGHT,
+    ONE_IVS_SESSION_PER_PUBLISH,
+    NO_STALE_OVERRIDE,
+    EGRESS_RESTARTS_BOUNDED,
+    VOD_PATH_SPARES_OTHERS,
+    VOD_OVERRIDE_EVENTUALLY,
+    FETCH_COMPLETES_AFTER_DISCONNECT,
+    RECONNECT_WHILE_LATCH_HELD,
+];
+static DOWN_CHECKS: [Check; 7] = [
+    VOD_SINGLE_FLIGHT,
+    ONE_IVS_SESSION_PER_PUBLISH,
+    NO_STALE_OVERRIDE,
+    EGRESS_RESTARTS_BOUNDED,
+    VOD_PATH_SPARES_OTHERS,
+    VOD_OVERRIDE_EVENTUALLY,
+    TWITCH_RECOVERS_AFTER_FAILURE,
+];
+
+pub static VOD_SLOW_TWITCH: Scenario = Scenario {
+    name: "vod-slow-twitch",
+    family: "restream",
+    about: "Twitch answers VOD-session requests in 0-15 s (timeouts, 503s, partitions) while OBS publishes to Twitch, YouTube and Kick",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::VodFetchStacking],
+    default_seeds: 200,
+    plan: plans::vod_slow_twitch,
+    build: world::build,
+    checks: &SLOW_CHECKS,
+};
+
+pub static VOD_DISCONNECT_RACE: Scenario = Scenario {
+    name: "vod-disconnect-race",
+    family: "restream",
+    about: "OBS disconnects while a VOD fetch is in flight and reconnects, fast and slow, several times",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::VodFetchStaleEpoch],
+    default_seeds: 200,
+    plan: plans::vod_disconnect_race,
+    build: world::build,
+    checks: &DISCONNECT_CHECKS,
+};
+
+pub static VOD_TWITCH_DOWN: Scenario = Scenario {
+    name: "vod-twitch-down",
+    family: "restream",
+    about: "Twitch answers errors or is unreachable, then recovers; the VOD session must follow",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::VodLatchLeak],
+    default_seeds: 200,
+    plan: plans::vod_twitch_down,
+    build: world::build,
+    checks: &DOWN_CHECKS,
+};

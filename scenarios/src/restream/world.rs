@@ -1,0 +1,177 @@
+//! The restream world: `obs` → `relay` → {`twitch-ingest`, `youtube-ingest`,
+//! `kick-ingest`}, with `twitch-api` answering the relay's VOD fetches.
+//!
+//! Owns host names, the relay's destination configuration and the mapping
+//! from application faults to peers. The relay host runs the real
+//! `relaysim_core::restream` over `SimNet`.
+
+use relaysim_core::restream::relay::{relay_handle, RelayHandle};
+use relaysim_core::restream::{run_relay, DestinationConfig, Platform, RelayConfig};
+use relaysim_core::Emitter;
+use relaysim_harness::check::Facts;
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::ingest_sink::{self, IngestSink};
+use relaysim_harness::peers::publisher::{self, Publisher};
+use relaysim_harness::peers::twitch_api::{self, TwitchApi};
+use relaysim_harness::scenario::{World, WorldCtx};
+use relaysim_harness::SimNet;
+use std::sync::{Arc, Mutex};
+
+pub const OBS: &str = "obs";
+pub const RELAY: &str = "relay";
+pub const TWITCH_API: &str = "twitch-api";
+pub const TWITCH_INGEST: &str = "twitch-ingest";
+pub const YOUTUBE_INGEST: &str = "youtube-ingest";
+pub const KICK_INGEST: &str = "kick-ingest";
+
+/// The relay's ingest key, which OBS publishes with.
+pub const INGEST_KEY: &str = "obs_key";
+/// The Twitch stream key (also in every IVS URL).
+pub const TWITCH_KEY: &str = "live_twitch_key";
+
+/// The relay's destinations: Twitch with VOD audio, YouTube, Kick.
+pub fn destinations() -> Vec<DestinationConfig> {
+    vec![
+        DestinationConfig::new(
+            "kick",
+            Platform::Kick,
+            "rtmp://kick-ingest:1935/app",
+            "kick_key",
+        ),
+        DestinationConfig::twitch("twitch", "rtmp://twitch-ingest:1935/app", TWITCH_KEY, true),
+        DestinationConfig::new(
+            "youtube",
+            Platform::YouTube,
+            "rtmp://youtube-ingest:1935/live2",
+            "yt_key",
+        ),
+    ]
+}
+
+pub struct RestreamWorld {
+    twitch: Arc<TwitchApi>,
+    sinks: Vec<Arc<IngestSink>>,
+    publisher: Arc<Publisher>,
+    relay: Arc<Mutex<Option<RelayHandle>>>,
+}
+
+/// Registers every host; the publisher starts disconnected (the plan
+/// connects it).
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    let rec = ctx.recorder.clone();
+    let twitch = TwitchApi::new(
+        ctx.seed.0,
+        rec.clone(),
+        &format!("{TWITCH_INGEST}:{}", ingest_sink::PORT),
+    );
+    let t = twitch.clone();
+    sim.host(TWITCH_API, move || twitch_api::serve(t.clone()));
+
+    let mut sinks = Vec::new();
+    for host in [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST] {
+        let sink = IngestSink::new(host, rec.clone());
+        let s = sink.clone();
+        sim.host(host, move || ingest_sink::serve(s.clone()));
+        sinks.push(sink);
+    }
+
+    let mut cfg = RelayConfig::new(
+        INGEST_KEY,
+        &format!("{TWITCH_API}:{}", twitch_api::PORT),
+        destinations(),
+    );
+    cfg.bugs = ctx.bugs;
+    let slot: Arc<Mutex<Option<RelayHandle>>> = Arc::new(Mutex::new(None));
+    let relay_slot = slot.clone();
+    let relay_rec = rec.clone();
+    sim.host(RELAY, move || {
+        let cfg = cfg.clone();
+        let handle = relay_handle(&cfg, Emitter::new(RELAY, relay_rec.clone()));
+        *relay_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.clone());
+        async move {
+            run_relay(SimNet, cfg, handle).await?;
+            Ok(())
+        }
+    });
+
+    let publisher = Publisher::new(&format!("{RELAY}:1935"), INGEST_KEY, rec);
+    let p = publisher.clone();
+    sim.host(OBS, move || publisher::serve(p.clone()));
+
+    Box::new(RestreamWorld {
+        twitch,
+        sinks,
+        publisher,
+        relay: slot,
+    })
+}
+
+impl World for RestreamWorld {
+    fn apply(&mut self, fault: &Fault) {
+        match fault {
+            Fault::TwitchLatency { min_ms, max_ms } => self.twitch.set_latency(*min_ms, *max_ms),
+            Fault::TwitchErrors { percent } => self.twitch.set_errors(*percent),
+            Fault::PublisherDisconnect => self.publisher.set_wanted(false),
+            Fault::PublisherConnect => self.publisher.set_wanted(true),
+            // Network faults are the runner's.
+            _ => {}
+        }
+    }
+
+    fn heal(&mut self) {
+        self.twitch.heal();
+        self.publisher.set_wanted(true);
+    }
+
+    fn facts(&self) -> Facts {
+        let mut f = Facts::new();
+        f.insert("obs.wanted".into(), self.publisher.wanted().to_string());
+        f.insert(
+            "obs.connections".into(),
+            self.publisher.connections().to_string(),
+        );
+        f.insert(
+            "obs.frames_sent".into(),
+            self.publisher.frames_sent().to_string(),
+        );
+        f.insert(
+            "twitch.allocated".into(),
+            self.twitch.allocated().len().to_string(),
+        );
+        for sink in &self.sinks {
+            let streams = sink.streams();
+            let frames: u64 = streams.iter().map(|s| s.frames).sum();
+            f.insert(format!("{}.streams", sink.host), streams.len().to_string());
+            f.insert(format!("{}.frames", sink.host), frames.to_string());
+            if let Some(last) = streams.last() {
+                f.insert(format!("{}.last_url", sink.host), last.url.clone());
+            }
+        }
+        if let Some(relay) = self
+            .relay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let ctl = &relay.controller;
+            f.insert("relay.ingest_alive".into(), ctl.ingest_alive().to_string());
+            f.insert(
+                "relay.publisher_token".into(),
+                ctl.publisher_token().to_string(),
+            );
+            for d in ctl.destination_states() {
+                let id = d.id();
+                f.insert(format!("relay.{id}.epoch"), d.session_epoch().to_string());
+                f.insert(
+                    format!("relay.{id}.latch"),
+                    d.vod_fetch_pending().to_string(),
+                );
+                f.insert(
+                    format!("relay.{id}.override"),
+                    d.override_url().unwrap_or_else(|| "none".into()),
+                );
+            }
+        }
+        f
+    }
+}
