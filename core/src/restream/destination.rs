@@ -70,14 +70,20 @@ impl DestinationState {
     /// Claims the single-flight latch. True means: the caller must spawn one
     /// fetch and hand its result to [`Self::complete_vod_fetch`].
     ///
-    /// The override is re-checked under its lock after the swap: the
+    /// The override is re-checked under its lock after the claim: the
     /// supervisor read it a moment before, and a fetch may have applied since.
     pub fn try_claim_vod_fetch(&self) -> bool {
         if self.bugs.on(KnownBug::VodFetchStacking) {
             // Pre-fix: no latch; every tick without an override fetches.
             return lock(&self.override_url).is_none();
         }
-        if self.vod_fetch_pending.swap(true, Ordering::AcqRel) {
+        // A compare-exchange, not a swap: a refused claim writes nothing, so
+        // the latch's only writers are the claimant and its completion.
+        if self
+            .vod_fetch_pending
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return false;
         }
         if lock(&self.override_url).is_some() {

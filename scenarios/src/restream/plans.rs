@@ -109,7 +109,11 @@ pub fn vod_disconnect_race(seed: Seed) -> FaultPlan {
         } else {
             rng.range(2_000, 10_000)
         };
-        plan.push(ms(t + gap), Fault::PublisherConnect);
+        // The heal reconnects anyway; keep the plan itself inside the fault phase.
+        plan.push(
+            ms((t + gap).min(HEAL_AT.as_millis() as u64 - 1)),
+            Fault::PublisherConnect,
+        );
         t += gap + rng.range(2_500, 10_000);
     }
     plan.sorted()

@@ -1,0 +1,53 @@
+//! Every known bug is caught within 50 seeds of its scenario's default
+//! range, by a check that states what the bug breaks. Together with
+//! `scenarios` (every scenario clean with bugs off) this proves both
+//! directions for each bug.
+
+use relaysim_core::KnownBug;
+use relaysim_scenarios::cli::detect_one;
+
+/// Seeds a bug may take to be caught.
+const BUDGET: u64 = 50;
+
+fn expect_caught(bug: KnownBug, checks: &[&str]) {
+    let d = detect_one(bug, BUDGET, 2);
+    let seed = d
+        .first_failing_seed
+        .unwrap_or_else(|| panic!("{bug} was NOT caught in {BUDGET} seeds of {}", d.scenario));
+    let check = d.check.unwrap_or_default();
+    assert!(
+        checks.contains(&check.as_str()),
+        "{bug} was caught at seed {seed} by `{check}`, expected one of {checks:?}"
+    );
+}
+
+#[test]
+fn vod_fetch_stacking_is_caught() {
+    expect_caught(
+        KnownBug::VodFetchStacking,
+        &["vod-single-flight", "one-ivs-session-per-publish"],
+    );
+}
+
+#[test]
+fn vod_fetch_stale_epoch_is_caught() {
+    expect_caught(KnownBug::VodFetchStaleEpoch, &["no-stale-override"]);
+}
+
+#[test]
+fn vod_latch_leak_is_caught() {
+    expect_caught(KnownBug::VodLatchLeak, &["vod-override-eventually"]);
+}
+
+#[test]
+fn every_known_bug_has_a_detection_test() {
+    // Keep this list in step with the tests above.
+    let tested = [
+        KnownBug::VodFetchStacking,
+        KnownBug::VodFetchStaleEpoch,
+        KnownBug::VodLatchLeak,
+    ];
+    for b in KnownBug::ALL {
+        assert!(tested.contains(b), "add a detection test for {b}");
+    }
+}

@@ -1,0 +1,48 @@
+//! The same seed gives the same trace: twice in one process, and in a
+//! second process (`relaysim replay`).
+
+use relaysim_harness::runner::{run_seed, RunOptions};
+use relaysim_harness::Seed;
+use relaysim_scenarios::all;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+#[test]
+fn same_seed_same_trace_in_process() {
+    for scn in all() {
+        for seed in [Seed(3), Seed(0xdead_beef)] {
+            let never = AtomicBool::new(false);
+            let a = run_seed(scn, seed, &RunOptions::default(), &never);
+            let b = run_seed(scn, seed, &RunOptions::default(), &never);
+            assert_eq!(a.trace.text(), b.trace.text(), "{} seed {seed}", scn.name);
+            assert!(!a.trace.entries.is_empty());
+        }
+    }
+}
+
+#[test]
+fn same_seed_same_trace_across_processes() {
+    let exe = env!("CARGO_BIN_EXE_relaysim");
+    let scn = all()[0];
+    let hash = |seed: &str| {
+        let out = Command::new(exe)
+            .args(["replay", scn.name, "--seed", seed])
+            .output()
+            .expect("run relaysim");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let last = stdout.lines().last().unwrap_or_default().to_string();
+        assert!(last.starts_with("trace-hash: "), "last line was {last:?}");
+        last
+    };
+    assert_eq!(hash("0x7"), hash("7"));
+    let in_process = run_seed(
+        scn,
+        Seed(7),
+        &RunOptions::default(),
+        &AtomicBool::new(false),
+    );
+    assert_eq!(
+        hash("0x7"),
+        format!("trace-hash: {}", in_process.trace_hash)
+    );
+}

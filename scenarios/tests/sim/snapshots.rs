@@ -1,0 +1,129 @@
+//! insta snapshots under `snapshots/` at the workspace root:
+//!
+//! - `traces/<scenario>.snap`: a passing trace per scenario (seed 0, bugs off);
+//! - `cards/<bug>.snap`: a reproduction card per known bug — its failing
+//!   trace at its canonical seed (the first failing seed of its scenario);
+//! - `cards/report-format.snap`: the failure report's exact format.
+//!
+//! Review changes with `cargo insta review`; a commit that changes a
+//! snapshot says why the new trace is right.
+
+use relaysim_core::{BugSet, KnownBug};
+use relaysim_harness::check::{Failure, FailureKind};
+use relaysim_harness::fault::{Fault, FaultEvent, FaultPlan};
+use relaysim_harness::report::failure_report;
+use relaysim_harness::runner::{run_seed, RunOptions};
+use relaysim_harness::Seed;
+use relaysim_scenarios::cli::detect_one;
+use relaysim_scenarios::{all, find};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+fn settings(dir: &str) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(format!("{}/../snapshots/{dir}", env!("CARGO_MANIFEST_DIR")));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_omit_expression(true);
+    s
+}
+
+#[test]
+fn passing_traces() {
+    for scn in all() {
+        let o = run_seed(
+            scn,
+            Seed(0),
+            &RunOptions::default(),
+            &AtomicBool::new(false),
+        );
+        assert!(
+            o.passed(),
+            "{}",
+            o.failure.as_ref().map(failure_report).unwrap_or_default()
+        );
+        let text = format!("{}trace-hash: {}\n", o.trace.text(), o.trace_hash);
+        settings("traces").bind(|| insta::assert_snapshot!(scn.name, text));
+    }
+}
+
+/// The reproduction card of one known bug.
+pub fn card(bug: KnownBug) -> String {
+    let d = detect_one(bug, 50, 2);
+    let seed = d
+        .first_failing_seed
+        .expect("the bug is caught (see detection tests)");
+    let scn = find(d.scenario).expect("scenario");
+    let o = run_seed(
+        scn,
+        seed,
+        &RunOptions {
+            bugs: BugSet::only(bug),
+            ..RunOptions::default()
+        },
+        &AtomicBool::new(false),
+    );
+    let f = o.failure.expect("the canonical seed fails");
+    format!(
+        "bug       : {} ({})\nmechanism : {}\nfix       : {}\nscenario  : {}\nseed      : {} (first failing seed of 0..50)\ncaught by : {} ({}) at {:.3}s\n\n{}\ntrace up to the failure:\n{}",
+        bug.id(),
+        bug.system(),
+        bug.mechanism(),
+        bug.fix(),
+        scn.name,
+        seed,
+        f.check,
+        f.kind,
+        f.at.as_secs_f64(),
+        failure_report(&f),
+        o.trace.text_until(f.at),
+    )
+}
+
+#[test]
+fn reproduction_cards() {
+    for bug in KnownBug::ALL {
+        let text = card(*bug);
+        settings("cards").bind(|| insta::assert_snapshot!(bug.id(), text));
+    }
+}
+
+#[test]
+fn report_format() {
+    let f = Failure {
+        kind: FailureKind::Safety,
+        check: "vod-single-flight".into(),
+        detail: "dest=twitch has 2 VOD fetches in flight".into(),
+        scenario: "vod-slow-twitch",
+        seed: Seed(0x2a),
+        bugs: BugSet::only(KnownBug::VodFetchStacking),
+        at: Duration::from_millis(4010),
+        plan: FaultPlan::new(vec![
+            FaultEvent {
+                at_ms: 0,
+                fault: Fault::TwitchLatency {
+                    min_ms: 2500,
+                    max_ms: 9000,
+                },
+            },
+            FaultEvent {
+                at_ms: 700,
+                fault: Fault::PublisherConnect,
+            },
+        ]),
+        tail: vec![
+            "    2.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
+            "    4.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
+        ],
+    };
+    let text = failure_report(&f);
+    // The contract a user relies on, independent of the snapshot:
+    assert!(text.contains("seed     : 0x2a"));
+    assert!(text.contains(
+        "replay   : cargo run --release --bin relaysim -- replay vod-slow-twitch --seed 0x2a --bug vod-fetch-stacking"
+    ));
+    assert!(text.contains(
+        "test     : RELAYSIM_SEED=0x2a RELAYSIM_BUG=vod-fetch-stacking cargo test -p relaysim-scenarios --test sim -- scenarios::vod_slow_twitch --exact"
+    ));
+    assert!(text.contains("FaultEvent { at_ms: 700, fault: Fault::PublisherConnect },"));
+    settings("cards").bind(|| insta::assert_snapshot!("report-format", text));
+}
