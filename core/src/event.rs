@@ -87,6 +87,8 @@ pub enum Event {
     EgressDied { dest: String, error: String },
     /// A removed destination was shut down (`forced`: aborted after 1.5 s).
     DestinationRemoved { dest: String, forced: bool },
+    /// A fault point fired (see [`crate::faults`]).
+    FaultPointFired { site: &'static str },
 }
 
 impl Event {
@@ -106,6 +108,7 @@ impl Event {
             Event::EgressConnected { .. } => "egress.connected",
             Event::EgressDied { .. } => "egress.died",
             Event::DestinationRemoved { .. } => "dest.removed",
+            Event::FaultPointFired { .. } => "fault-point.fired",
         }
     }
 }
@@ -149,6 +152,7 @@ impl fmt::Display for Event {
             Event::DestinationRemoved { dest, forced } => {
                 write!(f, " dest={dest} forced={forced}")
             }
+            Event::FaultPointFired { site } => write!(f, " site={site}"),
         }
     }
 }
@@ -183,6 +187,18 @@ impl Emitter {
 
     pub fn host(&self) -> &'static str {
         self.host
+    }
+
+    /// Should the code fail at fault point `site` now? Fires only when the
+    /// harness switched the site on for this run (see [`crate::faults`]);
+    /// a firing is emitted like any other event.
+    #[inline]
+    pub fn fault_point(&self, site: &'static str) -> bool {
+        let fired = crate::faults::fire(site);
+        if fired {
+            self.emit(Event::FaultPointFired { site });
+        }
+        fired
     }
 
     pub fn emit(&self, event: Event) {

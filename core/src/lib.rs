@@ -13,6 +13,7 @@
 //! | [`entropy`] | seeded randomness ([`entropy::SimRng`]) | read an OS random source |
 //! | [`event`] | the one typed [`event::Event`] vocabulary and its single emit point | format an event twice, or read a clock |
 //! | [`bugs`] | the [`bugs::KnownBug`] catalog and its runtime switches | be on in a normal build (feature `known-bugs`) |
+//! | [`faults`] | buggify-style fault points the harness can fire | fire in a normal build (feature `fault-points`) |
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client | call `std::time` or spawn OS threads |
 //!
@@ -24,6 +25,7 @@
 pub mod bugs;
 pub mod entropy;
 pub mod event;
+pub mod faults;
 pub mod media;
 pub mod net;
 pub mod restream;

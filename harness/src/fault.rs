@@ -8,7 +8,9 @@
 //! faults are nouns of the domain. A plan never holds anything that is not
 //! plain data.
 
+use relaysim_core::entropy::SimRng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 use std::time::Duration;
 
@@ -32,6 +34,9 @@ pub enum Fault {
     PublisherDisconnect,
     /// The publisher connects (again).
     PublisherConnect,
+    /// Switch a core fault point on (`permille` chance per pass; 0 = off)
+    /// until the heal (see `relaysim_core::faults`).
+    FaultPoint { site: String, permille: u16 },
 }
 
 impl Fault {
@@ -57,6 +62,7 @@ impl Fault {
             Fault::TwitchErrors { .. } => "twitch-errors",
             Fault::PublisherDisconnect => "publisher-disconnect",
             Fault::PublisherConnect => "publisher-connect",
+            Fault::FaultPoint { .. } => "fault-point",
         }
     }
 
@@ -80,6 +86,9 @@ impl Fault {
             }
             Fault::PublisherDisconnect => "Fault::PublisherDisconnect".into(),
             Fault::PublisherConnect => "Fault::PublisherConnect".into(),
+            Fault::FaultPoint { site, permille } => {
+                format!("Fault::FaultPoint {{ site: {site:?}.into(), permille: {permille} }}")
+            }
         }
     }
 }
@@ -99,6 +108,7 @@ impl fmt::Display for Fault {
             }
             Fault::TwitchErrors { percent } => write!(f, " percent={percent}"),
             Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
+            Fault::FaultPoint { site, permille } => write!(f, " site={site} permille={permille}"),
         }
     }
 }
@@ -116,9 +126,13 @@ impl FaultEvent {
     }
 }
 
-/// Every fault of one run, in time order.
+/// Every fault of one run, in time order, plus the swarm draw that chose
+/// them (informational: the events alone decide the run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultPlan {
+    /// Fault kind → intensity in permille (0: the kind is off this seed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub swarm: BTreeMap<String, u16>,
     pub events: Vec<FaultEvent>,
 }
 
@@ -126,7 +140,10 @@ impl FaultPlan {
     pub fn new(mut events: Vec<FaultEvent>) -> FaultPlan {
         // Stable: events at the same instant keep their generation order.
         events.sort_by_key(|e| e.at_ms);
-        FaultPlan { events }
+        FaultPlan {
+            swarm: BTreeMap::new(),
+            events,
+        }
     }
 
     pub fn push(&mut self, at: Duration, fault: Fault) {
@@ -138,7 +155,29 @@ impl FaultPlan {
 
     /// Sorts into time order (after pushes).
     pub fn sorted(self) -> FaultPlan {
-        FaultPlan::new(self.events)
+        let swarm = self.swarm;
+        FaultPlan {
+            swarm,
+            ..FaultPlan::new(self.events)
+        }
+    }
+
+    /// The swarm as `kind=0.420,other=off`, for banners.
+    pub fn swarm_summary(&self) -> String {
+        if self.swarm.is_empty() {
+            return "none".into();
+        }
+        self.swarm
+            .iter()
+            .map(|(k, v)| {
+                if *v == 0 {
+                    format!("{k}=off")
+                } else {
+                    format!("{k}={:.3}", f64::from(*v) / 1000.0)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn len(&self) -> usize {
@@ -173,6 +212,99 @@ impl FaultPlan {
         serde_json::from_str::<FaultPlan>(s)
             .map(FaultPlan::sorted)
             .map_err(|e| format!("not a fault plan: {e}"))
+    }
+}
+
+/// A plan saved to disk: everything needed to replay a run without drawing
+/// the plan from the RNG (`relaysim replay <scenario> --plan FILE`), so a
+/// pinned regression keeps meaning the same thing after code changes that
+/// move RNG draws. The seed still seeds turmoil and the peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Format version.
+    pub relaysim_plan: u32,
+    pub scenario: String,
+    /// Hex, as printed.
+    pub seed: String,
+    /// Known-bug ids switched on when the plan was saved.
+    #[serde(default)]
+    pub bugs: Vec<String>,
+    /// For regression plans: the check that fails with `bugs` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// For regression plans: what happened and why it matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem: Option<String>,
+    pub plan: FaultPlan,
+}
+
+impl PlanFile {
+    pub const VERSION: u32 = 1;
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
+    }
+
+    /// Reads a plan file, with one-line errors naming the file.
+    pub fn read(path: &std::path::Path) -> Result<PlanFile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read plan file {}: {e}", path.display()))?;
+        let mut file: PlanFile = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a relaysim plan file: {e}", path.display()))?;
+        if file.relaysim_plan != PlanFile::VERSION {
+            return Err(format!(
+                "{} is plan format {}, this relaysim reads format {}",
+                path.display(),
+                file.relaysim_plan,
+                PlanFile::VERSION
+            ));
+        }
+        file.plan = file.plan.sorted();
+        Ok(file)
+    }
+
+    pub fn write(&self, path: &std::path::Path) -> Result<(), String> {
+        std::fs::write(path, self.to_json() + "\n")
+            .map_err(|e| format!("cannot write plan file {}: {e}", path.display()))
+    }
+}
+
+/// Swarm testing (TigerBeetle's VOPR): each seed first draws which fault
+/// kinds are on and how hard, then generates events from that draw, so a
+/// batch of seeds explores many fault mixes instead of one average mix.
+#[derive(Debug)]
+pub struct Swarm {
+    rng: SimRng,
+    picks: BTreeMap<String, u16>,
+}
+
+impl Swarm {
+    /// A swarm for one seed of one scenario.
+    pub fn new(seed: u64, scenario: &str) -> Swarm {
+        Swarm {
+            rng: SimRng::fork(seed, &format!("swarm/{scenario}")),
+            picks: BTreeMap::new(),
+        }
+    }
+
+    /// Is `kind` on this seed (with probability `p_on`)? If so, its
+    /// intensity in `0.0..=1.0`, recorded for the banner.
+    pub fn kind(&mut self, kind: &str, p_on: f64) -> Option<f64> {
+        let on = self.rng.chance(p_on);
+        let permille = if on {
+            self.rng.range(1, 1000) as u16
+        } else {
+            0
+        };
+        self.picks.insert(kind.to_string(), permille);
+        on.then_some(f64::from(permille) / 1000.0)
+    }
+
+    /// Records the draw in `plan` (call last).
+    pub fn finish(self, mut plan: FaultPlan) -> FaultPlan {
+        plan.swarm = self.picks;
+        plan.sorted()
     }
 }
 

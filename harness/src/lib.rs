@@ -14,7 +14,9 @@
 //! | [`check`] | always / eventually / sometimes checks and typed failures | mutate the run |
 //! | [`scenario`] | the `Scenario` shape and the `World` hooks a scenario implements | know a concrete scenario |
 //! | [`runner`] | one seed (step loop, faults, heal, watchdog, panic capture) and seed batches on worker threads | let wall time reach a decision inside a run |
+//! | [`shrink`] | delta-debugging a failing plan to a 1-minimal one | change event times or values |
 //! | [`report`] | the seed banner and the failure report | change format without its snapshot test changing |
+//! | [`timeline`] | the HTML/SVG timeline of a run | run anything |
 //! | [`peers`] | simulated external systems: Twitch API, ingest sinks, the OBS publisher | be linked into core |
 //!
 //! # Reproducing a failure
@@ -32,11 +34,13 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod shrink;
 pub mod simnet;
+pub mod timeline;
 pub mod trace;
 
 pub use check::{Check, CheckKind, Failure, FailureKind, Verdict};
-pub use fault::{Fault, FaultEvent, FaultPlan};
+pub use fault::{Fault, FaultEvent, FaultPlan, PlanFile, Swarm};
 pub use runner::{run_batch, run_seed, BatchOptions, BatchReport, SeedOutcome};
 pub use scenario::{Scenario, World, WorldCtx};
 pub use seed::{Seed, SeedRange};

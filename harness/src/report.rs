@@ -51,7 +51,7 @@ pub fn banner(scn: &Scenario, seed: Seed, bugs: BugSet, plan: &FaultPlan) -> Str
     let kinds: std::collections::BTreeSet<&str> =
         plan.events.iter().map(|e| e.fault.kind()).collect();
     format!(
-        "relaysim: scenario={} seed={seed} bugs={bugs} tick={}ms duration={}s heal_at={}s faults={} kinds={}",
+        "relaysim: scenario={} seed={seed} bugs={bugs} tick={}ms duration={}s heal_at={}s faults={} kinds={} swarm={}",
         scn.name,
         scn.tick.as_millis(),
         scn.duration.as_secs(),
@@ -61,7 +61,8 @@ pub fn banner(scn: &Scenario, seed: Seed, bugs: BugSet, plan: &FaultPlan) -> Str
             "none".to_string()
         } else {
             kinds.into_iter().collect::<Vec<_>>().join(",")
-        }
+        },
+        plan.swarm_summary()
     )
 }
 

@@ -50,7 +50,9 @@ pub trait World {
     fn facts(&self) -> Facts;
 }
 
-/// One scenario of the catalog.
+/// One scenario of the catalog. `Clone` so a test can vary one part (say,
+/// the plan generator) and keep the rest.
+#[derive(Clone)]
 pub struct Scenario {
     /// Kebab-case; the CLI name. Its snake_case form names its test.
     pub name: &'static str,
@@ -74,6 +76,8 @@ pub struct Scenario {
     /// Registers the world's hosts on the simulation.
     pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World>,
     pub checks: &'static [Check],
+    /// Causal arrows drawn on the HTML timeline (`relaysim replay --html`).
+    pub links: &'static [crate::timeline::LinkRule],
 }
 
 impl Scenario {

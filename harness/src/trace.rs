@@ -32,6 +32,9 @@ pub enum WorldEvent {
     PublisherDown { n: u64 },
     /// Faults stopped: the liveness phase begins.
     Heal,
+    /// The determinism canary (`RELAYSIM_CANARY_NONDETERMINISM`): a line
+    /// that differs between processes, to prove the checks catch it.
+    Canary { pid: u32 },
 }
 
 impl fmt::Display for WorldEvent {
@@ -46,6 +49,7 @@ impl fmt::Display for WorldEvent {
             WorldEvent::PublisherUp { n } => write!(f, "obs.up n={n}"),
             WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
             WorldEvent::Heal => write!(f, "heal"),
+            WorldEvent::Canary { pid } => write!(f, "canary pid={pid}"),
         }
     }
 }

@@ -43,6 +43,9 @@ async fn handle_publisher<S: crate::net::NetStream>(stream: S, ctl: Arc<Controll
     };
     // EOF, a read error, a bad message or an idle link: the publisher is gone.
     while let Ok(Some(Ok(b))) = tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+        if ctl.emitter().fault_point("restream.ingest.read") {
+            break;
+        }
         match MediaMsg::decode(b.freeze()) {
             Ok(MediaMsg::Frame(f)) => ctl.on_frame(f),
             Ok(_) => {}

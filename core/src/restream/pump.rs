@@ -40,7 +40,12 @@ pub async fn run_egress<N: Net>(
             .await?;
         loop {
             match frames.recv().await {
-                Ok(f) => out.send(MediaMsg::Frame(f).encode()).await?,
+                Ok(f) => {
+                    if emitter.fault_point("restream.pump.write") {
+                        return Err(io::Error::new(io::ErrorKind::BrokenPipe, "fault point"));
+                    }
+                    out.send(MediaMsg::Frame(f).encode()).await?
+                }
                 // Fell behind the ring: skip to the oldest retained frame.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),

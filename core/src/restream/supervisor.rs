@@ -142,7 +142,10 @@ impl<N: Net> Supervisor<N> {
             });
             let state = state.clone();
             tokio::spawn(async move {
-                let result = twitch.fetch_vod_session(&key, false).await;
+                let mut result = twitch.fetch_vod_session(&key, false).await;
+                if emitter.fault_point("restream.twitch.response") {
+                    result = FetchResult::Error("response lost".into());
+                }
                 emitter.emit(Event::VodFetchDone {
                     dest: id.clone(),
                     epoch,

@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 use relaysim_scenarios::cli;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -47,14 +48,47 @@ enum Cmd {
         /// Print the coverage table of `sometimes` checks.
         #[arg(long)]
         coverage: bool,
+        /// Rerun the seeds in a second process and compare trace hashes.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Run only shard K of N of the seed range (e.g. 3/8).
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
     },
-    /// Replay one seed and print its trace; the last line is `trace-hash: <hex>`.
+    /// Replay one seed (or a plan file) and print its trace; the last line is `trace-hash: <hex>`.
     Replay {
+        scenario: String,
+        /// The seed (default with --plan: the plan file's seed).
+        #[arg(long)]
+        seed: Option<String>,
+        #[arg(long = "bug", value_name = "ID")]
+        bugs: Vec<String>,
+        /// Replay this plan file instead of the seed's own plan.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Write the run's plan (faults and workload) to FILE.
+        #[arg(long, value_name = "FILE")]
+        save_plan: Option<PathBuf>,
+        /// Write an HTML/SVG timeline of the run to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Print only the trace lines and the trace hash.
+        #[arg(long)]
+        trace_only: bool,
+    },
+    /// Shrink a failing run's plan to a minimal one that fails the same check.
+    Shrink {
         scenario: String,
         #[arg(long)]
         seed: String,
         #[arg(long = "bug", value_name = "ID")]
         bugs: Vec<String>,
+        /// Start from this plan file instead of the seed's plan.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Also write the shrunk plan file here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Check that every known bug is caught and every scenario passes with bugs off.
     Detect {
@@ -68,6 +102,12 @@ enum Cmd {
         clean_seeds: u64,
         #[arg(long)]
         jobs: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Combine the `run --json` outputs of several shards into one verdict.
+    Merge {
+        files: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -85,6 +125,8 @@ fn main() -> ExitCode {
             jobs,
             json,
             coverage,
+            check_determinism,
+            shard,
         } => cli::run(cli::RunArgs {
             scenario,
             all,
@@ -93,12 +135,33 @@ fn main() -> ExitCode {
             jobs,
             json,
             coverage,
+            check_determinism,
+            shard,
         }),
         Cmd::Replay {
             scenario,
             seed,
             bugs,
-        } => cli::replay(&scenario, &seed, &bugs),
+            plan,
+            save_plan,
+            html,
+            trace_only,
+        } => cli::replay(cli::ReplayArgs {
+            scenario,
+            seed,
+            bugs,
+            plan,
+            save_plan,
+            html,
+            trace_only,
+        }),
+        Cmd::Shrink {
+            scenario,
+            seed,
+            bugs,
+            plan,
+            out,
+        } => cli::shrink_cmd(&scenario, &seed, &bugs, plan.as_deref(), out.as_deref()),
         Cmd::Detect {
             ids,
             budget,
@@ -106,6 +169,7 @@ fn main() -> ExitCode {
             jobs,
             json,
         } => cli::detect(&ids, budget, clean_seeds, jobs, json),
+        Cmd::Merge { files, json } => cli::merge(&files, json),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use checks::*;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
 use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
 /// The tick of every restream scenario (see the module docs).
@@ -60,6 +61,36 @@ static DOWN_CHECKS: [Check; 7] = [
     TWITCH_RECOVERS_AFTER_FAILURE,
 ];
 
+/// Timeline arrows: publisher → relay, relay → Twitch API and back, relay
+/// pump → platform ingest.
+const LINKS: &[LinkRule] = &[
+    LinkRule {
+        from: "obs.up",
+        to: "publish.begin",
+        key: None,
+    },
+    LinkRule {
+        from: "vod.fetch.start",
+        to: "twitch.alloc",
+        key: None,
+    },
+    LinkRule {
+        from: "vod.fetch.start",
+        to: "twitch.error",
+        key: None,
+    },
+    LinkRule {
+        from: "twitch.alloc",
+        to: "vod.fetch.done",
+        key: None,
+    },
+    LinkRule {
+        from: "egress.start",
+        to: "sink.open",
+        key: Some("url"),
+    },
+];
+
 pub static VOD_SLOW_TWITCH: Scenario = Scenario {
     name: "vod-slow-twitch",
     family: "restream",
@@ -73,6 +104,7 @@ pub static VOD_SLOW_TWITCH: Scenario = Scenario {
     plan: plans::vod_slow_twitch,
     build: world::build,
     checks: &SLOW_CHECKS,
+    links: LINKS,
 };
 
 pub static VOD_DISCONNECT_RACE: Scenario = Scenario {
@@ -88,6 +120,7 @@ pub static VOD_DISCONNECT_RACE: Scenario = Scenario {
     plan: plans::vod_disconnect_race,
     build: world::build,
     checks: &DISCONNECT_CHECKS,
+    links: LINKS,
 };
 
 pub static VOD_TWITCH_DOWN: Scenario = Scenario {
@@ -103,4 +136,5 @@ pub static VOD_TWITCH_DOWN: Scenario = Scenario {
     plan: plans::vod_twitch_down,
     build: world::build,
     checks: &DOWN_CHECKS,
+    links: LINKS,
 };

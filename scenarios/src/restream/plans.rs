@@ -7,7 +7,7 @@
 
 use super::world::{RELAY, TWITCH_API, TWITCH_INGEST};
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -25,10 +25,44 @@ fn start(plan: &mut FaultPlan, rng: &mut SimRng) {
     plan.push(ms(rng.range(200, 1500)), Fault::PublisherConnect);
 }
 
+/// Swarm kind `fault-points`: switch core fault points on for part of the
+/// fault phase (chosen sites, chance per pass scaled by the intensity).
+fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng, p_on: f64) {
+    let Some(intensity) = swarm.kind("fault-points", p_on) else {
+        return;
+    };
+    for (site, _) in relaysim_core::faults::SITES
+        .iter()
+        .filter(|(s, _)| s.starts_with("restream."))
+    {
+        if rng.chance(0.5) {
+            let permille = (1.0 + intensity * 49.0) as u16; // 0.1 % .. 5 % per pass
+            let from = rng.range(2_000, 25_000);
+            let until = rng.range(from, HEAL_AT.as_millis() as u64 - 1);
+            plan.push(
+                ms(from),
+                Fault::FaultPoint {
+                    site: (*site).into(),
+                    permille,
+                },
+            );
+            plan.push(
+                ms(until),
+                Fault::FaultPoint {
+                    site: (*site).into(),
+                    permille: 0,
+                },
+            );
+        }
+    }
+}
+
 /// Twitch latency across 0–15 s (often past the 12 s total timeout), some
-/// 503s, sometimes a partition between the relay and the API or its ingest.
+/// 503s, sometimes a partition between the relay and the API or its ingest,
+/// sometimes core fault points.
 pub fn vod_slow_twitch(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "vod-slow-twitch");
+    let mut swarm = Swarm::new(seed.0, "vod-slow-twitch");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
     let max = rng.range(0, 15_000);
@@ -40,15 +74,15 @@ pub fn vod_slow_twitch(seed: Seed) -> FaultPlan {
             max_ms: max,
         },
     );
-    if rng.chance(0.3) {
+    if let Some(x) = swarm.kind("twitch-errors", 0.3) {
         plan.push(
             Duration::ZERO,
             Fault::TwitchErrors {
-                percent: rng.range(5, 40) as u8,
+                percent: (5.0 + x * 35.0) as u8,
             },
         );
     }
-    if rng.chance(0.5) {
+    if swarm.kind("latency-regime", 0.5).is_some() {
         // A second regime mid-run.
         let at = ms(rng.range(10_000, 30_000));
         let max = rng.range(0, 15_000);
@@ -60,10 +94,10 @@ pub fn vod_slow_twitch(seed: Seed) -> FaultPlan {
             },
         );
     }
-    if rng.chance(0.25) {
+    if let Some(x) = swarm.kind("partition", 0.25) {
         let peer = *rng.pick(&[TWITCH_API, TWITCH_INGEST]);
         let at = rng.range(3_000, 30_000);
-        let len = rng.range(1_000, 8_000);
+        let len = 1_000 + (x * 7_000.0) as u64;
         plan.push(
             ms(at),
             Fault::Partition {
@@ -79,13 +113,15 @@ pub fn vod_slow_twitch(seed: Seed) -> FaultPlan {
             },
         );
     }
-    plan.sorted()
+    fault_points(&mut plan, &mut swarm, &mut rng, 0.2);
+    swarm.finish(plan)
 }
 
 /// OBS disconnects while fetches are in flight and reconnects, fast and
 /// slow, several times.
 pub fn vod_disconnect_race(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "vod-disconnect-race");
+    let mut swarm = Swarm::new(seed.0, "vod-disconnect-race");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
     let min = rng.range(300, 3_000);
@@ -97,14 +133,16 @@ pub fn vod_disconnect_race(seed: Seed) -> FaultPlan {
             max_ms: max,
         },
     );
-    let cycles = rng.range(2, 5);
+    // Intensity: how many cycles and how often the reconnect is fast.
+    let x = swarm.kind("publisher-flap", 1.0).unwrap_or(0.5);
+    let cycles = 2 + (x * 3.0) as u64;
     let mut t = rng.range(2_500, 6_000);
     for _ in 0..cycles {
         if t >= HEAL_AT.as_millis() as u64 - 1_000 {
             break;
         }
         plan.push(ms(t), Fault::PublisherDisconnect);
-        let gap = if rng.chance(0.6) {
+        let gap = if rng.chance(0.4 + 0.4 * x) {
             rng.range(100, 800)
         } else {
             rng.range(2_000, 10_000)
@@ -116,12 +154,14 @@ pub fn vod_disconnect_race(seed: Seed) -> FaultPlan {
         );
         t += gap + rng.range(2_500, 10_000);
     }
-    plan.sorted()
+    fault_points(&mut plan, &mut swarm, &mut rng, 0.2);
+    swarm.finish(plan)
 }
 
 /// Twitch answers errors (or is unreachable) from the start, then recovers.
 pub fn vod_twitch_down(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "vod-twitch-down");
+    let mut swarm = Swarm::new(seed.0, "vod-twitch-down");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
     let max = rng.range(50, 3_000);
@@ -133,10 +173,11 @@ pub fn vod_twitch_down(seed: Seed) -> FaultPlan {
         },
     );
     let recover = ms(rng.range(8_000, 30_000));
-    if rng.chance(0.7) {
+    if swarm.kind("twitch-errors", 0.7).is_some() {
         plan.push(Duration::ZERO, Fault::TwitchErrors { percent: 100 });
         plan.push(recover, Fault::TwitchErrors { percent: 0 });
     } else {
+        swarm.kind("partition", 1.0);
         plan.push(
             ms(100),
             Fault::Partition {
@@ -152,7 +193,8 @@ pub fn vod_twitch_down(seed: Seed) -> FaultPlan {
             },
         );
     }
-    plan.sorted()
+    fault_points(&mut plan, &mut swarm, &mut rng, 0.2);
+    swarm.finish(plan)
 }
 
 #[cfg(test)]

@@ -6,11 +6,15 @@
 //! - `determinism`: the same seed gives the same trace, in-process and
 //!   across processes;
 //! - `snapshots`: passing traces, reproduction cards, the report format;
-//! - `cli`: the `relaysim` binary's contract (exit codes, one-line errors).
+//! - `cli`: the `relaysim` binary's contract (exit codes, one-line errors);
+//! - `regressions`: the numbered plans in `scenarios/regressions/`;
+//! - `harness_power`: swarm, fault points, shrinking, timeline, plans, shards.
 
 mod cli;
 mod detection;
 mod determinism;
+mod harness_power;
+mod regressions;
 mod scenarios;
 mod snapshots;
 mod support;

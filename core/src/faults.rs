@@ -1,0 +1,129 @@
+//! Fault points (buggify-style): named sites in the core where the harness
+//! may inject a failure.
+//!
+//! Owns the per-thread fault-point table. A site is a `&'static str`
+//! (`"restream.pump.write"`); code asks [`crate::Emitter::fault_point`]
+//! whether to fail there. Nothing fires unless (1) the `fault-points`
+//! feature is compiled in and (2) the harness installed a table on this
+//! thread and switched the site on: a simulation runs one seed per OS thread
+//! (turmoil runs every host on the calling thread), so the table is per run.
+//! Draws come from a seeded [`SimRng`]; this module never reads an OS source.
+//! Without the feature, [`fire`] is a constant `false`.
+
+#[cfg(feature = "fault-points")]
+use crate::entropy::SimRng;
+#[cfg(feature = "fault-points")]
+use std::cell::RefCell;
+#[cfg(feature = "fault-points")]
+use std::collections::BTreeMap;
+
+/// Every site the core declares, for `relaysim list` and plan generators.
+pub const SITES: &[(&str, &str)] = &[
+    (
+        "restream.pump.write",
+        "an egress pump's write to its destination fails",
+    ),
+    (
+        "restream.twitch.response",
+        "the Twitch API response is lost after it arrived",
+    ),
+    (
+        "restream.ingest.read",
+        "the ingest read of a publisher's frame fails",
+    ),
+];
+
+#[cfg(feature = "fault-points")]
+struct Table {
+    sites: BTreeMap<String, f64>,
+    rng: SimRng,
+}
+
+#[cfg(feature = "fault-points")]
+thread_local! {
+    static TABLE: RefCell<Option<Table>> = const { RefCell::new(None) };
+}
+
+/// Installs an empty table on this thread (every site off), seeded.
+pub fn install(seed: u64) {
+    #[cfg(feature = "fault-points")]
+    TABLE.with(|t| {
+        *t.borrow_mut() = Some(Table {
+            sites: BTreeMap::new(),
+            rng: SimRng::fork(seed, "fault-points"),
+        })
+    });
+    #[cfg(not(feature = "fault-points"))]
+    let _ = seed;
+}
+
+/// Removes this thread's table.
+pub fn uninstall() {
+    #[cfg(feature = "fault-points")]
+    TABLE.with(|t| *t.borrow_mut() = None);
+}
+
+/// Switches `site` on with probability `p` per pass (0 switches it off).
+pub fn set(site: &str, p: f64) {
+    #[cfg(feature = "fault-points")]
+    TABLE.with(|t| {
+        if let Some(table) = t.borrow_mut().as_mut() {
+            if p > 0.0 {
+                table.sites.insert(site.to_string(), p.min(1.0));
+            } else {
+                table.sites.remove(site);
+            }
+        }
+    });
+    #[cfg(not(feature = "fault-points"))]
+    let _ = (site, p);
+}
+
+/// Switches every site off (the heal).
+pub fn clear() {
+    #[cfg(feature = "fault-points")]
+    TABLE.with(|t| {
+        if let Some(table) = t.borrow_mut().as_mut() {
+            table.sites.clear();
+        }
+    });
+}
+
+/// Should `site` fail now? Draws only when the site is on.
+#[inline]
+pub fn fire(site: &'static str) -> bool {
+    #[cfg(feature = "fault-points")]
+    {
+        TABLE.with(|t| match t.borrow_mut().as_mut() {
+            Some(table) => match table.sites.get(site).copied() {
+                Some(p) => table.rng.chance(p),
+                None => false,
+            },
+            None => false,
+        })
+    }
+    #[cfg(not(feature = "fault-points"))]
+    {
+        let _ = site;
+        false
+    }
+}
+
+#[cfg(all(test, feature = "fault-points"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_until_installed_and_set() {
+        uninstall();
+        assert!(!fire("restream.pump.write"));
+        install(1);
+        assert!(!fire("restream.pump.write"));
+        set("restream.pump.write", 1.0);
+        assert!(fire("restream.pump.write"));
+        assert!(!fire("restream.ingest.read"));
+        clear();
+        assert!(!fire("restream.pump.write"));
+        uninstall();
+    }
+}

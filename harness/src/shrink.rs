@@ -1,0 +1,129 @@
+//! Shrinking: delta-debugging a failing run's fault plan (and workload) to a
+//! minimal plan that still fails the same check.
+//!
+//! Owns [`shrink`]. The predicate is "this plan, run with this seed and these
+//! bugs, fails with the same failure kind and check"; the algorithm is
+//! Zeller's ddmin over plan events followed by a one-at-a-time removal pass,
+//! so the result is 1-minimal: removing any single remaining event makes the
+//! failure go away. The seed stays fixed (it drives turmoil and the peers);
+//! only the plan shrinks. It never changes event times or values.
+
+use crate::check::FailureKind;
+use crate::fault::{FaultEvent, FaultPlan};
+use crate::runner::{run_seed, RunOptions};
+use crate::scenario::Scenario;
+use crate::seed::Seed;
+use relaysim_core::BugSet;
+use std::sync::atomic::AtomicBool;
+
+/// A shrunk failure.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    pub kind: FailureKind,
+    pub check: String,
+    /// Events in the plan before shrinking.
+    pub original_events: usize,
+    /// The minimal plan (its swarm cleared: the draw no longer describes it).
+    pub plan: FaultPlan,
+    /// Simulations run while shrinking.
+    pub runs: usize,
+}
+
+/// Shrinks `plan` (the seed's own plan when `None`). Errors when the
+/// starting plan does not fail.
+pub fn shrink(
+    scn: &Scenario,
+    seed: Seed,
+    bugs: BugSet,
+    plan: Option<FaultPlan>,
+) -> Result<Shrunk, String> {
+    let plan = plan.unwrap_or_else(|| (scn.plan)(seed));
+    let never = AtomicBool::new(false);
+    let run = |events: &[FaultEvent]| {
+        run_seed(
+            scn,
+            seed,
+            &RunOptions {
+                bugs,
+                plan: Some(FaultPlan::new(events.to_vec())),
+                ..RunOptions::default()
+            },
+            &never,
+        )
+        .failure
+        .map(|f| (f.kind, f.check))
+    };
+    let target = run(&plan.events).ok_or_else(|| {
+        format!(
+            "scenario {} seed {seed} with bugs {bugs} passes: nothing to shrink",
+            scn.name
+        )
+    })?;
+    let mut runs = 1;
+    let mut fails = |events: &[FaultEvent]| {
+        runs += 1;
+        run(events).as_ref() == Some(&target)
+    };
+
+    let mut events = plan.events.clone();
+    // ddmin
+    let mut n = 2usize;
+    while events.len() >= 2 {
+        let chunk = events.len().div_ceil(n);
+        let parts: Vec<Vec<FaultEvent>> =
+            events.chunks(chunk).map(<[FaultEvent]>::to_vec).collect();
+        let mut reduced = false;
+        for part in &parts {
+            if fails(part) {
+                events = part.clone();
+                n = 2;
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced && parts.len() > 2 {
+            for i in 0..parts.len() {
+                let complement: Vec<FaultEvent> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .flat_map(|(_, p)| p.iter().cloned())
+                    .collect();
+                if fails(&complement) {
+                    events = complement;
+                    n = (n - 1).max(2);
+                    reduced = true;
+                    break;
+                }
+            }
+        }
+        if !reduced {
+            if n >= events.len() {
+                break;
+            }
+            n = (n * 2).min(events.len());
+        }
+    }
+    // 1-minimal: drop single events until none can go.
+    let mut i = 0;
+    while i < events.len() {
+        let mut candidate = events.clone();
+        candidate.remove(i);
+        if fails(&candidate) {
+            events = candidate;
+        } else {
+            i += 1;
+        }
+    }
+    // The empty plan, last (ddmin never tries it).
+    if !events.is_empty() && fails(&[]) {
+        events.clear();
+    }
+    Ok(Shrunk {
+        kind: target.0,
+        check: target.1,
+        original_events: plan.events.len(),
+        plan: FaultPlan::new(events),
+        runs,
+    })
+}

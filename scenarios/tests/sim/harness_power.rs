@@ -1,0 +1,399 @@
+//! Swarm draws, fault points, shrinking bounds, the HTML timeline, and the
+//! CLI's plan / shard / merge / determinism contracts.
+
+use relaysim_core::{BugSet, KnownBug};
+use relaysim_harness::check::FailureKind;
+use relaysim_harness::report::banner;
+use relaysim_harness::runner::{run_seed, RunOptions};
+use relaysim_harness::shrink::shrink;
+use relaysim_harness::timeline::render;
+use relaysim_harness::trace::EntryKind;
+use relaysim_harness::Seed;
+use relaysim_scenarios::cli::detect_one;
+use relaysim_scenarios::{all, find};
+use std::process::{Command, Output};
+use std::sync::atomic::AtomicBool;
+
+fn relaysim(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_relaysim"));
+    cmd.args(args).env("CI", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run relaysim")
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    dir.join(name)
+}
+
+#[test]
+fn swarm_draws_differ_across_seeds_and_show_in_the_banner() {
+    for scn in all() {
+        let swarms: std::collections::BTreeSet<String> = (0..40)
+            .map(|s| (scn.plan)(Seed(s)).swarm_summary())
+            .collect();
+        assert!(
+            swarms.len() > 5,
+            "{}: swarm hardly varies: {swarms:?}",
+            scn.name
+        );
+        let plan = (scn.plan)(Seed(1));
+        let line = banner(scn, Seed(1), BugSet::NONE, &plan);
+        assert!(
+            line.contains(&format!("swarm={}", plan.swarm_summary())),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn fault_points_fire_in_some_seeds_and_never_after_the_heal() {
+    let scn = find("vod-slow-twitch").unwrap();
+    let mut fired = 0;
+    for s in 0..60 {
+        let o = run_seed(
+            scn,
+            Seed(s),
+            &RunOptions::default(),
+            &AtomicBool::new(false),
+        );
+        for e in &o.trace.entries {
+            if let EntryKind::Core(relaysim_core::Event::FaultPointFired { .. }) = e.kind {
+                fired += 1;
+                assert!(
+                    e.at < scn.heal_at,
+                    "seed {s}: a fault point fired after the heal"
+                );
+            }
+        }
+    }
+    assert!(fired > 0, "no fault point fired in 60 seeds");
+}
+
+/// Every known bug's card (its first failing seed) shrinks to at most three
+/// fault events that still fail the same check.
+#[test]
+fn every_card_shrinks_to_at_most_three_events() {
+    for bug in KnownBug::ALL {
+        let d = detect_one(*bug, 50, 2);
+        let seed = d.first_failing_seed.expect("caught");
+        let scn = find(d.scenario).unwrap();
+        let shrunk = shrink(scn, seed, BugSet::only(*bug), None).expect("fails");
+        println!(
+            "{bug}: {} seed {seed}: {} -> {} events ({} runs)",
+            scn.name,
+            shrunk.original_events,
+            shrunk.plan.len(),
+            shrunk.runs
+        );
+        assert!(
+            shrunk.plan.len() <= 3,
+            "{bug}: shrunk only to {}:\n{}",
+            shrunk.plan.len(),
+            shrunk.plan.to_literal()
+        );
+        assert_eq!(
+            Some(shrunk.check.clone()),
+            d.check,
+            "{bug}: shrinking changed the failing check"
+        );
+        // The shrunk plan really fails, and only with the bug on.
+        let again = run_seed(
+            scn,
+            seed,
+            &RunOptions {
+                bugs: BugSet::only(*bug),
+                plan: Some(shrunk.plan.clone()),
+                ..RunOptions::default()
+            },
+            &AtomicBool::new(false),
+        );
+        assert_eq!(again.failure.map(|f| f.check), Some(shrunk.check));
+    }
+}
+
+#[test]
+fn shrink_refuses_a_passing_run() {
+    let scn = find("vod-twitch-down").unwrap();
+    let err = shrink(scn, Seed(0), BugSet::NONE, None).unwrap_err();
+    assert!(err.contains("nothing to shrink"), "{err}");
+}
+
+#[test]
+fn the_timeline_has_lanes_events_windows_links_and_the_failure() {
+    let scn = find("vod-disconnect-race").unwrap();
+    let o = run_seed(
+        scn,
+        Seed(0),
+        &RunOptions {
+            bugs: BugSet::only(KnownBug::VodFetchStaleEpoch),
+            ..RunOptions::default()
+        },
+        &AtomicBool::new(false),
+    );
+    let f = o.failure.as_ref().expect("fails");
+    assert_eq!(f.kind, FailureKind::Safety);
+    let html = render("t", &o.trace, o.sim_time, Some(f), scn.links);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert_eq!(html.matches("<svg").count(), 1);
+    assert_eq!(html.matches("</svg>").count(), 1);
+    let hosts: std::collections::BTreeSet<&str> = o
+        .trace
+        .entries
+        .iter()
+        .map(|e| e.host)
+        .chain(["harness"])
+        .collect();
+    assert_eq!(html.matches("class=\"lane\"").count(), hosts.len());
+    for h in &hosts {
+        assert!(html.contains(&format!("data-host=\"{h}\"")), "lane {h}");
+    }
+    assert_eq!(
+        html.matches("class=\"event\"").count(),
+        o.trace.entries.len()
+    );
+    assert!(
+        html.contains("class=\"fault-window\""),
+        "publisher disconnect window"
+    );
+    assert!(html.matches("class=\"link\"").count() >= 3, "causal arrows");
+    assert!(html.contains("class=\"failure\"") && html.contains(&f.check));
+    assert!(!html.contains("<script"), "self-contained, no scripts");
+}
+
+#[test]
+fn replay_html_writes_the_file() {
+    let path = temp("timeline.html");
+    let out = relaysim(
+        &[
+            "replay",
+            "vod-twitch-down",
+            "--seed",
+            "0",
+            "--html",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.contains("class=\"lane\""));
+}
+
+#[test]
+fn save_plan_then_replay_plan_gives_the_same_trace() {
+    let path = temp("plan.json");
+    let a = relaysim(
+        &[
+            "replay",
+            "vod-disconnect-race",
+            "--seed",
+            "0x5",
+            "--save-plan",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let b = relaysim(
+        &[
+            "replay",
+            "vod-disconnect-race",
+            "--plan",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let last = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(last(&a).starts_with("trace-hash: "));
+    assert_eq!(last(&a), last(&b));
+}
+
+fn one_line_error(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
+    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+}
+
+#[test]
+fn bad_plans_and_shards_are_one_line_errors() {
+    let plan = temp("other.json");
+    relaysim(
+        &[
+            "replay",
+            "vod-twitch-down",
+            "--seed",
+            "1",
+            "--save-plan",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    );
+    one_line_error(
+        &relaysim(
+            &[
+                "replay",
+                "vod-slow-twitch",
+                "--plan",
+                plan.to_str().unwrap(),
+            ],
+            &[],
+        ),
+        "is for scenario \"vod-twitch-down\"",
+    );
+    one_line_error(
+        &relaysim(
+            &[
+                "replay",
+                "vod-slow-twitch",
+                "--plan",
+                "/nonexistent/plan.json",
+            ],
+            &[],
+        ),
+        "cannot read plan file",
+    );
+    let junk = temp("junk.json");
+    std::fs::write(&junk, "{ not json").unwrap();
+    one_line_error(
+        &relaysim(
+            &[
+                "replay",
+                "vod-slow-twitch",
+                "--plan",
+                junk.to_str().unwrap(),
+            ],
+            &[],
+        ),
+        "is not a relaysim plan file",
+    );
+    one_line_error(
+        &relaysim(&["run", "vod-slow-twitch", "--shard", "5/4"], &[]),
+        "invalid shard \"5/4\"",
+    );
+    one_line_error(
+        &relaysim(&["run", "vod-slow-twitch", "--shard", "x"], &[]),
+        "invalid shard",
+    );
+    one_line_error(
+        &relaysim(&["replay", "vod-slow-twitch"], &[]),
+        "give --seed S or --plan FILE",
+    );
+    one_line_error(
+        &relaysim(&["merge", "/nonexistent/a.jsonl"], &[]),
+        "cannot read",
+    );
+}
+
+#[test]
+fn shards_merge_into_the_whole_range() {
+    let mut files = Vec::new();
+    for k in 1..=3 {
+        let out = relaysim(
+            &[
+                "run",
+                "vod-twitch-down",
+                "--seeds",
+                "6",
+                "--shard",
+                &format!("{k}/3"),
+                "--json",
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let path = temp(&format!("shard-{k}.jsonl"));
+        std::fs::write(&path, &out.stdout).unwrap();
+        files.push(path);
+    }
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let merged = relaysim(&args, &[]);
+    assert_eq!(merged.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&merged.stdout);
+    assert!(
+        text.contains("vod-twitch-down")
+            && text.contains("6 seeds (0x0..=0x5)")
+            && text.contains("0 failed"),
+        "{text}"
+    );
+    // The same shard twice is an overlap, not a bigger run.
+    let dup = relaysim(
+        &[
+            "merge",
+            files[0].to_str().unwrap(),
+            files[0].to_str().unwrap(),
+        ],
+        &[],
+    );
+    one_line_error(&dup, "appears twice");
+}
+
+#[test]
+fn merge_reports_failures_with_replay_commands() {
+    let out = relaysim(
+        &[
+            "run",
+            "vod-twitch-down",
+            "--seeds",
+            "2",
+            "--bug",
+            "vod-latch-leak",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let path = temp("failing.jsonl");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let merged = relaysim(&["merge", path.to_str().unwrap()], &[]);
+    assert_eq!(merged.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&merged.stdout);
+    assert!(text.contains("replay: cargo run --release --bin relaysim -- replay vod-twitch-down --seed 0x0 --bug vod-latch-leak"), "{text}");
+}
+
+#[test]
+fn determinism_across_processes_passes_and_catches_the_canary() {
+    let ok = relaysim(
+        &[
+            "run",
+            "vod-slow-twitch",
+            "--seeds",
+            "3",
+            "--check-determinism",
+        ],
+        &[],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout)
+        .contains("3 seeds compared across processes, all identical"));
+
+    let bad = relaysim(
+        &[
+            "run",
+            "vod-slow-twitch",
+            "--seeds",
+            "2",
+            "--check-determinism",
+        ],
+        &[("RELAYSIM_CANARY_NONDETERMINISM", "1")],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(text.contains("FAILED (determinism) at seed 0x0"), "{text}");
+    assert!(text.contains("first divergence at line 1:"), "{text}");
+    assert!(text.contains("canary pid="), "{text}");
+}
