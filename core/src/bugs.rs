@@ -23,6 +23,9 @@ pub enum KnownBug {
     /// The single-flight latch is not released on the failure / stale paths,
     /// so no VOD fetch ever runs again.
     VodLatchLeak,
+    /// An egress pump writes with no stall timeout: a partition that breaks
+    /// its TCP stream (which never closes) stalls it forever, silently.
+    EgressWriteStall,
 }
 
 impl KnownBug {
@@ -30,6 +33,7 @@ impl KnownBug {
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::EgressWriteStall,
     ];
 
     pub fn id(self) -> &'static str {
@@ -37,15 +41,17 @@ impl KnownBug {
             KnownBug::VodFetchStacking => "vod-fetch-stacking",
             KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
             KnownBug::VodLatchLeak => "vod-latch-leak",
+            KnownBug::EgressWriteStall => "egress-write-stall",
         }
     }
 
     /// The component whose code carries the switch.
     pub fn system(self) -> &'static str {
         match self {
-            KnownBug::VodFetchStacking | KnownBug::VodFetchStaleEpoch | KnownBug::VodLatchLeak => {
-                "restream"
-            }
+            KnownBug::VodFetchStacking
+            | KnownBug::VodFetchStaleEpoch
+            | KnownBug::VodLatchLeak
+            | KnownBug::EgressWriteStall => "restream",
         }
     }
 
@@ -60,6 +66,9 @@ impl KnownBug {
             KnownBug::VodLatchLeak => {
                 "the single-flight latch is released only on success, so one failed or stale fetch blocks every later fetch"
             }
+            KnownBug::EgressWriteStall => {
+                "an egress pump writes without a stall timeout; a partition breaks its stream without closing it, so the pump blocks forever and the platform silently stops receiving"
+            }
         }
     }
 
@@ -73,6 +82,9 @@ impl KnownBug {
             }
             KnownBug::VodLatchLeak => {
                 "complete_vod_fetch releases the latch on every outcome, in one place"
+            }
+            KnownBug::EgressWriteStall => {
+                "every pump write has a 5 s stall timeout; a stalled pump ends and the supervisor restarts it"
             }
         }
     }

@@ -6,6 +6,7 @@
 //! supervisor sees a finished pump and restarts it on its next tick. Never
 //! retries by itself and never touches destination state.
 
+use crate::bugs::{BugSet, KnownBug};
 use crate::event::{Emitter, Event};
 use crate::media::{Frame, MediaMsg};
 use crate::net::Net;
@@ -19,6 +20,23 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a pump waits for its destination to accept the connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A write that makes no progress for this long means the link is dead
+/// (a partition never closes a TCP stream): the pump ends with `TimedOut`
+/// and the supervisor restarts it on its next tick.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn send_within<S>(out: &mut S, msg: bytes::Bytes, bugs: BugSet) -> io::Result<()>
+where
+    S: futures_util::Sink<bytes::Bytes, Error = io::Error> + Unpin,
+{
+    if bugs.on(KnownBug::EgressWriteStall) {
+        // Pre-fix: wait for the write however long it takes.
+        return out.send(msg).await;
+    }
+    tokio::time::timeout(WRITE_STALL_TIMEOUT, out.send(msg))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write stalled"))?
+}
 
 /// Runs one pump to completion.
 pub async fn run_egress<N: Net>(
@@ -28,6 +46,7 @@ pub async fn run_egress<N: Net>(
     mut frames: broadcast::Receiver<Frame>,
     cancel: CancellationToken,
     emitter: Emitter,
+    bugs: BugSet,
 ) -> io::Result<()> {
     let work = async {
         let addr = url_authority(&url)?;
@@ -44,7 +63,7 @@ pub async fn run_egress<N: Net>(
                     if emitter.fault_point("restream.pump.write") {
                         return Err(io::Error::new(io::ErrorKind::BrokenPipe, "fault point"));
                     }
-                    out.send(MediaMsg::Frame(f).encode()).await?
+                    send_within(&mut out, MediaMsg::Frame(f).encode(), bugs).await?
                 }
                 // Fell behind the ring: skip to the oldest retained frame.
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,

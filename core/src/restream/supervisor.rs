@@ -203,6 +203,7 @@ impl<N: Net> Supervisor<N> {
                 self.ctl.subscribe_media(),
                 cancel.clone(),
                 self.emitter().clone(),
+                self.ctl.bugs(),
             ));
             self.pumps.insert(
                 dest.id.clone(),

@@ -22,6 +22,8 @@ pub struct SinkStream {
 pub struct IngestSink {
     pub host: &'static str,
     streams: Mutex<Vec<SinkStream>>,
+    /// Simulated time of the last frame received, on any stream.
+    last_frame: Mutex<Option<std::time::Duration>>,
     recorder: Arc<Recorder>,
 }
 
@@ -30,6 +32,7 @@ impl IngestSink {
         Arc::new(IngestSink {
             host,
             streams: Mutex::new(Vec::new()),
+            last_frame: Mutex::new(None),
             recorder,
         })
     }
@@ -40,6 +43,11 @@ impl IngestSink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// When the last frame arrived (simulated time).
+    pub fn last_frame_at(&self) -> Option<std::time::Duration> {
+        *self.last_frame.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn update(&self, idx: usize, f: impl FnOnce(&mut SinkStream)) {
@@ -85,6 +93,8 @@ pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
                 if let Ok(MediaMsg::Frame(_)) = MediaMsg::decode(b.freeze()) {
                     frames += 1;
                     sink.update(idx, |s| s.frames = frames);
+                    *sink.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
+                        turmoil::sim_elapsed();
                 }
             }
             sink.update(idx, |s| s.open = false);

@@ -11,7 +11,7 @@ use relaysim_harness::trace::{Entry, WorldEvent};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::world::TWITCH_INGEST;
+use super::world::{KICK_INGEST, TWITCH_INGEST, YOUTUBE_INGEST};
 use relaysim_core::restream::SUPERVISOR_TICK;
 
 /// After the later of the heal and the last publish, the override must be
@@ -19,6 +19,9 @@ use relaysim_core::restream::SUPERVISOR_TICK;
 /// times out by 12 s, the next tick adds 2 s, a healthy fetch 0.2 s, the
 /// pump restart another tick.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(20);
+/// After the heal, no platform ingest may go this long without a frame
+/// (10 fps publisher; a dead pump is restarted within one 2 s tick).
+pub const FRAME_GAP_MAX: Duration = Duration::from_secs(5);
 /// URL-changed restarts of the Twitch pump allowed per publish session:
 /// back to the configured URL on reconnect, then to the IVS URL.
 pub const RESTARTS_PER_PUBLISH_MAX: usize = 2;
@@ -223,6 +226,32 @@ fn vod_override_eventually(v: &RunView<'_>) -> Verdict {
     }
 }
 
+fn frames_flow_after_heal(v: &RunView<'_>) -> Verdict {
+    let since = v.end.saturating_sub(FRAME_GAP_MAX);
+    for sink in [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST] {
+        let last = v
+            .facts
+            .get(&format!("{sink}.last_frame_ms"))
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Duration::from_millis);
+        match last {
+            Some(t) if t >= since => {}
+            Some(t) => {
+                return Verdict::fail(
+                    v.end,
+                    format!(
+                        "{sink} has received no frame since {:.3}s (the run ended at {:.3}s)",
+                        t.as_secs_f64(),
+                        v.end.as_secs_f64()
+                    ),
+                )
+            }
+            None => return Verdict::fail(v.end, format!("{sink} never received a frame")),
+        }
+    }
+    Verdict::Pass
+}
+
 fn egress_restarts_bounded(v: &RunView<'_>) -> Verdict {
     let mut s = Sessions::default();
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
@@ -359,6 +388,12 @@ pub const VOD_OVERRIDE_EVENTUALLY: Check = Check {
     kind: CheckKind::Eventually,
     about: "after Twitch heals, a VOD session is applied and streamed to within 20 s",
     eval: vod_override_eventually,
+};
+pub const FRAMES_FLOW_AFTER_HEAL: Check = Check {
+    name: "frames-flow-after-heal",
+    kind: CheckKind::Eventually,
+    about: "after the heal every platform ingest keeps receiving frames (no silently stalled pump)",
+    eval: frames_flow_after_heal,
 };
 pub const EGRESS_RESTARTS_BOUNDED: Check = Check {
     name: "egress-restarts-bounded",

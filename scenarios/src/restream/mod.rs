@@ -3,7 +3,7 @@
 //!
 //! | scenario | targets | what it drives |
 //! |---|---|---|
-//! | `vod-slow-twitch` | `vod-fetch-stacking` | Twitch latency 0–15 s, timeouts, 503s, partitions |
+//! | `vod-slow-twitch` | `vod-fetch-stacking`, `egress-write-stall` | Twitch latency 0–15 s, timeouts, 503s, partitions |
 //! | `vod-disconnect-race` | `vod-fetch-stale-epoch` | OBS disconnects mid-fetch, reconnects fast and slow |
 //! | `vod-twitch-down` | `vod-latch-leak` | Twitch errors or unreachable, then recovers |
 //!
@@ -29,35 +29,38 @@ pub const TICK: Duration = Duration::from_millis(10);
 const NET: NetParams = NetParams {
     min_latency: Duration::from_millis(1),
     max_latency: Duration::from_millis(5),
-    tcp_capacity: 256,
+    tcp_capacity: 64,
 };
 
-static SLOW_CHECKS: [Check; 7] = [
+static SLOW_CHECKS: [Check; 8] = [
     VOD_SINGLE_FLIGHT,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
     VOD_PATH_SPARES_OTHERS,
     VOD_OVERRIDE_EVENTUALLY,
+    FRAMES_FLOW_AFTER_HEAL,
     FETCH_OUTLIVES_TICK,
 ];
-static DISCONNECT_CHECKS: [Check; 8] = [
+static DISCONNECT_CHECKS: [Check; 9] = [
     VOD_SINGLE_FLIGHT,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
     VOD_PATH_SPARES_OTHERS,
     VOD_OVERRIDE_EVENTUALLY,
+    FRAMES_FLOW_AFTER_HEAL,
     FETCH_COMPLETES_AFTER_DISCONNECT,
     RECONNECT_WHILE_LATCH_HELD,
 ];
-static DOWN_CHECKS: [Check; 7] = [
+static DOWN_CHECKS: [Check; 8] = [
     VOD_SINGLE_FLIGHT,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
     VOD_PATH_SPARES_OTHERS,
     VOD_OVERRIDE_EVENTUALLY,
+    FRAMES_FLOW_AFTER_HEAL,
     TWITCH_RECOVERS_AFTER_FAILURE,
 ];
 
@@ -99,7 +102,7 @@ pub static VOD_SLOW_TWITCH: Scenario = Scenario {
     duration: plans::DURATION,
     heal_at: plans::HEAL_AT,
     net: NET,
-    targets: &[KnownBug::VodFetchStacking],
+    targets: &[KnownBug::VodFetchStacking, KnownBug::EgressWriteStall],
     default_seeds: 200,
     plan: plans::vod_slow_twitch,
     build: world::build,

@@ -143,6 +143,12 @@ impl World for RestreamWorld {
             let frames: u64 = streams.iter().map(|s| s.frames).sum();
             f.insert(format!("{}.streams", sink.host), streams.len().to_string());
             f.insert(format!("{}.frames", sink.host), frames.to_string());
+            if let Some(t) = sink.last_frame_at() {
+                f.insert(
+                    format!("{}.last_frame_ms", sink.host),
+                    t.as_millis().to_string(),
+                );
+            }
             if let Some(last) = streams.last() {
                 f.insert(format!("{}.last_url", sink.host), last.url.clone());
             }

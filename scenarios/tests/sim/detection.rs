@@ -40,12 +40,18 @@ fn vod_latch_leak_is_caught() {
 }
 
 #[test]
+fn egress_write_stall_is_caught() {
+    expect_caught(KnownBug::EgressWriteStall, &["frames-flow-after-heal"]);
+}
+
+#[test]
 fn every_known_bug_has_a_detection_test() {
     // Keep this list in step with the tests above.
     let tested = [
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::EgressWriteStall,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");
