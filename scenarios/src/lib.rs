@@ -12,3 +12,8 @@ pub mod cli;
 pub mod restream;
 
 pub use catalog::{all, find, find_bug_scenario};
+
+/// The walkthrough `docs/writing-a-scenario.md`, compiled and run as a
+/// doctest so its example cannot drift from the API.
+#[doc = include_str!("../../docs/writing-a-scenario.md")]
+pub mod writing_a_scenario {}

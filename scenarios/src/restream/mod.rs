@@ -26,7 +26,9 @@ use std::time::Duration;
 /// The tick of every restream scenario (see the module docs).
 pub const TICK: Duration = Duration::from_millis(10);
 
-const NET: NetParams = NetParams {
+/// The restream worlds' network: 1-5 ms links, 64-message socket buffers (so a
+/// stalled pump shows within seconds).
+pub const NET: NetParams = NetParams {
     min_latency: Duration::from_millis(1),
     max_latency: Duration::from_millis(5),
     tcp_capacity: 64,
