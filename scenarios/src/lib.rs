@@ -7,6 +7,7 @@
 //! `snapshots/traces/vod-slow-twitch.snap`, and the card of the bug it
 //! targets is `snapshots/cards/vod-fetch-stacking.snap`.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod restream;

@@ -8,7 +8,7 @@
 use crate::bugs::BugSet;
 use crate::event::Emitter;
 use crate::net::Net;
-use crate::restream::ingest::listen_ingest;
+use crate::restream::ingest::serve_ingest;
 use crate::restream::supervisor::Supervisor;
 use crate::restream::twitch::{TwitchApi, TwitchTimeouts};
 use crate::restream::{Controller, DestinationConfig, SHUTDOWN_GRACE, SUPERVISOR_TICK};
@@ -70,6 +70,18 @@ pub fn relay_handle(cfg: &RelayConfig, emitter: Emitter) -> RelayHandle {
 
 /// Runs the relay until its ingest listener fails.
 pub async fn run_relay<N: Net>(net: N, cfg: RelayConfig, handle: RelayHandle) -> io::Result<()> {
+    let listener = net.bind(&cfg.ingest_listen).await?;
+    run_relay_on(net, listener, cfg, handle).await
+}
+
+/// Runs the relay on an already bound ingest listener (real runs on an
+/// ephemeral loopback port).
+pub async fn run_relay_on<N: Net>(
+    net: N,
+    listener: N::Listener,
+    cfg: RelayConfig,
+    handle: RelayHandle,
+) -> io::Result<()> {
     let twitch = TwitchApi::new(net.clone(), cfg.twitch_api.clone(), cfg.twitch_timeouts);
     let supervisor = Supervisor::new(
         net.clone(),
@@ -80,7 +92,7 @@ pub async fn run_relay<N: Net>(net: N, cfg: RelayConfig, handle: RelayHandle) ->
         cfg.shutdown_grace,
     );
     let sup = tokio::spawn(supervisor.run());
-    let result = listen_ingest(&net, &cfg.ingest_listen, handle.controller.clone()).await;
+    let result = serve_ingest(listener, handle.controller.clone()).await;
     sup.abort();
     result
 }

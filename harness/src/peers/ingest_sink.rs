@@ -4,6 +4,7 @@
 use crate::trace::{Recorder, WorldEvent};
 use futures_util::StreamExt;
 use relaysim_core::media::MediaMsg;
+use relaysim_core::net::{Net, NetListener};
 use std::sync::{Arc, Mutex};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
@@ -64,7 +65,16 @@ impl IngestSink {
 
 /// The host's software.
 pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    let listener = crate::SimNet.bind(&format!("0.0.0.0:{PORT}")).await?;
+    serve_on(listener, sink).await?;
+    Ok(())
+}
+
+/// Serves on any listener (turmoil, or tokio on loopback).
+pub async fn serve_on<L: NetListener>(
+    mut listener: L,
+    sink: Arc<IngestSink>,
+) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let sink = sink.clone();

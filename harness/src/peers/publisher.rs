@@ -5,6 +5,7 @@ use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use relaysim_core::media::{Frame, MediaMsg};
+use relaysim_core::net::Net;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Publisher {
     recorder: Arc<Recorder>,
     relay_addr: String,
     stream_key: String,
+    frame_interval: Duration,
+    retry: Duration,
 }
 
 impl Publisher {
@@ -39,6 +42,30 @@ impl Publisher {
             recorder,
             relay_addr: relay_addr.to_string(),
             stream_key: stream_key.to_string(),
+            frame_interval: Duration::from_millis(1000 / FPS),
+            retry: RETRY,
+        })
+    }
+
+    /// The same publisher with every interval divided by `factor` (the
+    /// real-time comparison runs the scenario's timings scaled down).
+    pub fn new_scaled(
+        relay_addr: &str,
+        stream_key: &str,
+        recorder: Arc<Recorder>,
+        factor: u32,
+    ) -> Arc<Publisher> {
+        let (want, _) = watch::channel(false);
+        let factor = factor.max(1);
+        Arc::new(Publisher {
+            want,
+            connections: AtomicU64::new(0),
+            frames_sent: AtomicU64::new(0),
+            recorder,
+            relay_addr: relay_addr.to_string(),
+            stream_key: stream_key.to_string(),
+            frame_interval: Duration::from_millis(1000 / FPS) / factor,
+            retry: RETRY / factor,
         })
     }
 
@@ -60,9 +87,12 @@ impl Publisher {
     }
 
     /// One connection: publish until unwanted or the link breaks.
-    async fn session(&self, want: &mut watch::Receiver<bool>) -> std::io::Result<()> {
-        let (host, port) = relaysim_core::net::split_host_port(&self.relay_addr)?;
-        let stream = turmoil::net::TcpStream::connect((host, port)).await?;
+    async fn session<N: Net>(
+        &self,
+        net: &N,
+        want: &mut watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        let stream = net.connect(&self.relay_addr).await?;
         let mut out = FramedWrite::new(stream, LengthDelimitedCodec::new());
         out.send(
             MediaMsg::Publish {
@@ -74,15 +104,15 @@ impl Publisher {
         let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
         self.recorder.world("obs", WorldEvent::PublisherUp { n });
         let mut seq = 0;
-        let mut tick = tokio::time::interval(Duration::from_millis(1000 / FPS));
+        let mut tick = tokio::time::interval(self.frame_interval);
         let result = loop {
             tokio::select! {
                 biased;
-                _ = want.wait_for(|w| !*w) => break Ok(()),
+                _ = async { let _ = want.wait_for(|w| !*w).await; } => break Ok(()),
                 _ = tick.tick() => {
                     let frame = Frame {
                         seq,
-                        ts_ms: seq * 1000 / FPS,
+                        ts_ms: seq * self.frame_interval.as_millis() as u64,
                         keyframe: seq % GOP == 0,
                         payload: Bytes::from_static(&[0xAB; 32]),
                     };
@@ -102,13 +132,20 @@ impl Publisher {
 
 /// The host's software.
 pub async fn serve(publisher: Arc<Publisher>) -> turmoil::Result {
+    serve_on(crate::SimNet, publisher).await;
+    Ok(())
+}
+
+/// Runs the publisher over any network (turmoil, or tokio on loopback).
+pub async fn serve_on<N: Net>(net: N, publisher: Arc<Publisher>) {
     let mut want = publisher.want.subscribe();
     loop {
-        if want.wait_for(|w| *w).await.is_err() {
-            return Ok(());
+        let wanted = want.wait_for(|w| *w).await.is_ok();
+        if !wanted {
+            return;
         }
-        if publisher.session(&mut want).await.is_err() {
-            tokio::time::sleep(RETRY).await;
+        if publisher.session(&net, &mut want).await.is_err() {
+            tokio::time::sleep(publisher.retry).await;
         }
     }
 }

@@ -6,6 +6,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use relaysim_core::entropy::SimRng;
+use relaysim_core::net::{Net, NetListener};
 use relaysim_core::restream::twitch::{ClientConfigRequest, ClientConfigResponse, IngestEndpoint};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -145,7 +146,14 @@ fn response(status: u16, body: Bytes) -> hyper::Response<Full<Bytes>> {
 
 /// The host's software: serve HTTP/1.1 on port 80 forever.
 pub async fn serve(api: Arc<TwitchApi>) -> turmoil::Result {
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    let listener = crate::SimNet.bind(&format!("0.0.0.0:{PORT}")).await?;
+    serve_on(listener, api).await?;
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on any listener (turmoil in simulation, tokio on
+/// loopback for the real-time comparison in `relaysim bench`).
+pub async fn serve_on<L: NetListener>(mut listener: L, api: Arc<TwitchApi>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let api = api.clone();

@@ -105,6 +105,23 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Measure throughput, overhead, time to detection, real time vs simulation, loom.
+    Bench {
+        /// Seeds per scenario for throughput and overhead.
+        #[arg(long, default_value_t = 40)]
+        seeds: u64,
+        /// Disjoint 50-seed ranges per known bug for time to detection.
+        #[arg(long, default_value_t = 10)]
+        detect_ranges: u64,
+        /// Real-time comparison: divide every timing by this.
+        #[arg(long, default_value_t = 20)]
+        scale: u32,
+        /// Skip timing the loom step (which builds it with cargo on first use).
+        #[arg(long)]
+        no_loom: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Combine the `run --json` outputs of several shards into one verdict.
     Merge {
         files: Vec<PathBuf>,
@@ -170,6 +187,26 @@ fn main() -> ExitCode {
             json,
         } => cli::detect(&ids, budget, clean_seeds, jobs, json),
         Cmd::Merge { files, json } => cli::merge(&files, json),
+        Cmd::Bench {
+            seeds,
+            detect_ranges,
+            scale,
+            no_loom,
+            json,
+        } => {
+            if seeds == 0 || detect_ranges == 0 || scale == 0 {
+                Err("--seeds, --detect-ranges and --scale must be at least 1".into())
+            } else {
+                relaysim_scenarios::bench::run(&relaysim_scenarios::bench::BenchOptions {
+                    seeds,
+                    detect_ranges,
+                    realtime_scale: scale,
+                    loom: !no_loom,
+                    json,
+                    ..Default::default()
+                })
+            }
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
