@@ -7,10 +7,14 @@
 //! | `vod-disconnect-race` | `vod-fetch-stale-epoch` | OBS disconnects mid-fetch, reconnects fast and slow |
 //! | `vod-twitch-down` | `vod-latch-leak` | Twitch errors or unreachable, then recovers |
 //!
-//! Tick: 10 ms. The races here live at the scale of the 2 s supervisor tick
-//! and of 0.1–15 s API latencies; 10 ms resolves every ordering that matters
-//! (network latency is 1–5 ms, so one TCP round trip is one or two steps) at a
-//! tenth of the cost of turmoil's 1 ms default.
+//! Tick: 50 ms. turmoil advances every host one fixed tick at a time, so
+//! the tick sets the cost of every simulated second (six hosts here). The
+//! races in this family live at the scale of the 2 s supervisor tick (40
+//! steps), API latencies of 0.1–15 s and reconnect gaps of 100 ms and more
+//! (2+ steps); a 50 ms step still orders every event they depend on, while
+//! running about three times faster than a 10 ms step (`relaysim bench`).
+//! Network latency (1–5 ms) is below the tick, so a TCP round trip costs two
+//! steps: the scenarios' timeouts and bounds are seconds, far above that.
 
 pub mod checks;
 pub mod plans;
@@ -24,7 +28,7 @@ use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
 /// The tick of every restream scenario (see the module docs).
-pub const TICK: Duration = Duration::from_millis(10);
+pub const TICK: Duration = Duration::from_millis(50);
 
 /// The restream worlds' network: 1-5 ms links, 64-message socket buffers (so a
 /// stalled pump shows within seconds).
