@@ -168,6 +168,20 @@ pub fn run_seed(scn: &Scenario, seed: Seed, opts: &RunOptions, cancel: &AtomicBo
 
 type EarlyStop = (FailureKind, String, String, std::time::Duration);
 
+/// An empty turmoil simulation with the scenario's tick, links and buffers,
+/// seeded by `seed` (explicit epoch: nothing reads the wall clock).
+pub fn sim_for(scn: &Scenario, seed: Seed) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
+        .rng_seed(seed.0)
+        .epoch(std::time::UNIX_EPOCH)
+        .tick_duration(scn.tick)
+        .simulation_duration(scn.duration + Duration::from_secs(3600))
+        .min_message_latency(scn.net.min_latency)
+        .max_message_latency(scn.net.max_latency)
+        .tcp_capacity(scn.net.tcp_capacity)
+        .build()
+}
+
 /// The step loop.
 fn simulate(
     scn: &Scenario,
@@ -177,15 +191,7 @@ fn simulate(
     recorder: Arc<Recorder>,
     cancel: &AtomicBool,
 ) -> Result<(Facts, Duration), EarlyStop> {
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(seed.0)
-        .epoch(std::time::UNIX_EPOCH)
-        .tick_duration(scn.tick)
-        .simulation_duration(scn.duration + Duration::from_secs(3600))
-        .min_message_latency(scn.net.min_latency)
-        .max_message_latency(scn.net.max_latency)
-        .tcp_capacity(scn.net.tcp_capacity)
-        .build();
+    let mut sim = sim_for(scn, seed);
     let ctx = WorldCtx {
         seed,
         bugs,

@@ -133,15 +133,7 @@ pub fn bare_turmoil_restream(seed: u64) -> f64 {
     use futures_util::{SinkExt, StreamExt};
     use tokio_util::codec::{Framed, LengthDelimitedCodec};
     let scn = &restream::VOD_SLOW_TWITCH;
-    let mut sim = turmoil::Builder::new()
-        .rng_seed(seed)
-        .epoch(std::time::UNIX_EPOCH)
-        .tick_duration(scn.tick)
-        .simulation_duration(scn.duration + Duration::from_secs(3600))
-        .min_message_latency(scn.net.min_latency)
-        .max_message_latency(scn.net.max_latency)
-        .tcp_capacity(scn.net.tcp_capacity)
-        .build();
+    let mut sim = relaysim_harness::runner::sim_for(scn, Seed(seed));
     for host in [
         world::TWITCH_INGEST,
         world::YOUTUBE_INGEST,

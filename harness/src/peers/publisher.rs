@@ -34,17 +34,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
-        let (want, _) = watch::channel(false);
-        Arc::new(Publisher {
-            want,
-            connections: AtomicU64::new(0),
-            frames_sent: AtomicU64::new(0),
-            recorder,
-            relay_addr: relay_addr.to_string(),
-            stream_key: stream_key.to_string(),
-            frame_interval: Duration::from_millis(1000 / FPS),
-            retry: RETRY,
-        })
+        Publisher::new_scaled(relay_addr, stream_key, recorder, 1)
     }
 
     /// The same publisher with every interval divided by `factor` (the

@@ -1,5 +1,6 @@
 //! The `relaysim` binary's contract: exit codes and one-line errors.
 
+use crate::support::one_line_error;
 use std::process::{Command, Output};
 
 fn relaysim(args: &[&str]) -> Output {
@@ -8,13 +9,6 @@ fn relaysim(args: &[&str]) -> Output {
         .env("CI", "1")
         .output()
         .expect("run relaysim")
-}
-
-fn one_line_error(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "one line expected, got {err:?}");
-    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Swarm draws, fault points, shrinking bounds, the HTML timeline, and the
 //! CLI's plan / shard / merge / determinism contracts.
 
+use crate::support::one_line_error;
 use relaysim_core::{BugSet, KnownBug};
 use relaysim_harness::check::FailureKind;
 use relaysim_harness::report::banner;
@@ -214,13 +215,6 @@ fn save_plan_then_replay_plan_gives_the_same_trace() {
     };
     assert!(last(&a).starts_with("trace-hash: "));
     assert_eq!(last(&a), last(&b));
-}
-
-fn one_line_error(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
-    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
 }
 
 #[test]

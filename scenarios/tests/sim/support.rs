@@ -57,3 +57,12 @@ pub fn run_and_assert(scn: &Scenario) -> BatchReport {
     }
     report
 }
+
+/// Asserts a `relaysim` run failed with exit 2 and exactly one stderr line
+/// containing `needle`.
+pub fn one_line_error(out: &std::process::Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line expected, got {err:?}");
+    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+}
