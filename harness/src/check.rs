@@ -40,7 +40,9 @@ pub type Facts = BTreeMap<String, String>;
 /// What a check sees of one finished run.
 #[derive(Debug, Clone, Copy)]
 pub struct RunView<'a> {
+    /// The run's trace.
     pub trace: &'a Trace,
+    /// The world's final facts.
     pub facts: &'a Facts,
     /// When faults stopped (the liveness phase began).
     pub heal_at: Duration,
@@ -51,10 +53,13 @@ pub struct RunView<'a> {
 /// One check's judgement of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// The property held.
     Pass,
     /// Violated at simulated time `at`.
     Fail {
+        /// Simulated time of the violation.
         at: Duration,
+        /// What was seen, for the report.
         detail: String,
     },
     /// (`sometimes`) the state was reached.
@@ -64,6 +69,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A violation at `at`.
     pub fn fail(at: Duration, detail: impl Into<String>) -> Verdict {
         Verdict::Fail {
             at,
@@ -84,21 +90,30 @@ impl Verdict {
 /// A named property.
 #[derive(Debug, Clone, Copy)]
 pub struct Check {
+    /// Kebab-case name, shown in reports and coverage tables.
     pub name: &'static str,
+    /// Safety, liveness or coverage.
     pub kind: CheckKind,
     /// One sentence: what must hold.
     pub about: &'static str,
+    /// Judges one finished run.
     pub eval: fn(&RunView<'_>) -> Verdict,
 }
 
 /// How a run (or a batch) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailureKind {
+    /// An `always` check broke.
     Safety,
+    /// An `eventually` check did not hold within its bound after the heal.
     Liveness,
+    /// A `sometimes` check was never reached by a batch.
     Coverage,
+    /// One seed gave two different traces.
     Determinism,
+    /// Code under test (or a host) panicked or returned an error.
     Panic,
+    /// The per-seed wall-clock watchdog stopped the run.
     Timeout,
 }
 
@@ -118,15 +133,21 @@ impl fmt::Display for FailureKind {
 /// A failure with everything needed to reproduce it.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// How it failed.
     pub kind: FailureKind,
     /// The check (or `panic`, `watchdog`, `determinism`, `coverage`).
     pub check: String,
+    /// What was seen.
     pub detail: String,
+    /// The scenario that failed.
     pub scenario: &'static str,
+    /// The seed that failed.
     pub seed: Seed,
+    /// Known bugs switched on for the run.
     pub bugs: BugSet,
     /// Simulated time of the violation.
     pub at: Duration,
+    /// The run's fault plan (replayable).
     pub plan: FaultPlan,
     /// The last trace lines up to `at`.
     pub tail: Vec<String>,

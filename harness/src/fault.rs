@@ -19,24 +19,57 @@ use std::time::Duration;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fault {
     /// Cut the link between two hosts (both ways, in-flight lost).
-    Partition { a: String, b: String },
+    Partition {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
     /// Restore a partitioned link.
-    Repair { a: String, b: String },
+    Repair {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
     /// Queue messages between two hosts until released.
-    Hold { a: String, b: String },
+    Hold {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
     /// Deliver held messages.
-    Release { a: String, b: String },
+    Release {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
     /// Twitch API response latency, drawn per request in `min_ms..=max_ms`.
-    TwitchLatency { min_ms: u64, max_ms: u64 },
+    TwitchLatency {
+        /// Shortest latency, in milliseconds.
+        min_ms: u64,
+        /// Longest latency, in milliseconds.
+        max_ms: u64,
+    },
     /// Percentage of Twitch API requests answered with HTTP 503.
-    TwitchErrors { percent: u8 },
+    TwitchErrors {
+        /// 0 to 100.
+        percent: u8,
+    },
     /// The publisher (OBS) drops its connection.
     PublisherDisconnect,
     /// The publisher connects (again).
     PublisherConnect,
     /// Switch a core fault point on (`permille` chance per pass; 0 = off)
     /// until the heal (see `relaysim_core::faults`).
-    FaultPoint { site: String, permille: u16 },
+    FaultPoint {
+        /// The site (one of `relaysim_core::faults::SITES`).
+        site: String,
+        /// Chance per pass, in permille (0 switches the site off).
+        permille: u16,
+    },
 }
 
 impl Fault {
@@ -116,11 +149,14 @@ impl fmt::Display for Fault {
 /// A fault at a simulated time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultEvent {
+    /// Simulated time, in milliseconds from the start.
     pub at_ms: u64,
+    /// What happens then.
     pub fault: Fault,
 }
 
 impl FaultEvent {
+    /// `at_ms` as a duration.
     pub fn at(&self) -> Duration {
         Duration::from_millis(self.at_ms)
     }
@@ -133,10 +169,12 @@ pub struct FaultPlan {
     /// Fault kind → intensity in permille (0: the kind is off this seed).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub swarm: BTreeMap<String, u16>,
+    /// The events, in time order.
     pub events: Vec<FaultEvent>,
 }
 
 impl FaultPlan {
+    /// A plan from events (sorted by time, stable).
     pub fn new(mut events: Vec<FaultEvent>) -> FaultPlan {
         // Stable: events at the same instant keep their generation order.
         events.sort_by_key(|e| e.at_ms);
@@ -146,6 +184,7 @@ impl FaultPlan {
         }
     }
 
+    /// Appends an event (call [`FaultPlan::sorted`] after pushing).
     pub fn push(&mut self, at: Duration, fault: Fault) {
         self.events.push(FaultEvent {
             at_ms: at.as_millis() as u64,
@@ -180,10 +219,12 @@ impl FaultPlan {
             .join(",")
     }
 
+    /// Number of events.
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    /// No events at all?
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
@@ -203,11 +244,13 @@ impl FaultPlan {
         s
     }
 
+    /// The plan as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
     }
 
+    /// Reads a plan from JSON.
     pub fn from_json(s: &str) -> Result<FaultPlan, String> {
         serde_json::from_str::<FaultPlan>(s)
             .map(FaultPlan::sorted)
@@ -223,6 +266,7 @@ impl FaultPlan {
 pub struct PlanFile {
     /// Format version.
     pub relaysim_plan: u32,
+    /// The scenario the plan belongs to.
     pub scenario: String,
     /// Hex, as printed.
     pub seed: String,
@@ -235,12 +279,15 @@ pub struct PlanFile {
     /// For regression plans: what happened and why it matters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postmortem: Option<String>,
+    /// The faults and workload.
     pub plan: FaultPlan,
 }
 
 impl PlanFile {
+    /// The format version this relaysim reads and writes.
     pub const VERSION: u32 = 1;
 
+    /// The file as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self)
             .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()))
@@ -264,6 +311,7 @@ impl PlanFile {
         Ok(file)
     }
 
+    /// Writes the file, with a one-line error naming it.
     pub fn write(&self, path: &std::path::Path) -> Result<(), String> {
         std::fs::write(path, self.to_json() + "\n")
             .map_err(|e| format!("cannot write plan file {}: {e}", path.display()))

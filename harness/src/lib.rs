@@ -27,6 +27,8 @@
 //! same run bit for bit: the seed fixes the fault plan, turmoil's RNG and every
 //! host's tokio RNG (`--cfg tokio_unstable`).
 
+#![warn(missing_docs)]
+
 pub mod check;
 pub mod fault;
 pub mod peers;

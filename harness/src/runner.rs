@@ -29,6 +29,7 @@ pub const COVERAGE_MIN_SEEDS: usize = 50;
 /// How to run one seed.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Known bugs switched on.
     pub bugs: BugSet,
     /// Record the trace (off only for overhead benchmarks; checks then see
     /// an empty trace).
@@ -53,19 +54,28 @@ impl Default for RunOptions {
 /// The result of one seed.
 #[derive(Debug, Clone)]
 pub struct SeedOutcome {
+    /// The seed run.
     pub seed: Seed,
+    /// The first violation, if any.
     pub failure: Option<Failure>,
     /// `sometimes` checks reached by this seed.
     pub hits: Vec<&'static str>,
+    /// FNV-1a of the normalized trace.
     pub trace_hash: String,
+    /// The trace (emptied for passing seeds of a batch unless asked to keep it).
     pub trace: Trace,
+    /// The world's final facts.
     pub facts: Facts,
+    /// The plan that ran.
     pub plan: FaultPlan,
+    /// Simulated time at the end.
     pub sim_time: Duration,
+    /// Wall time the run took (measurement only).
     pub wall: Duration,
 }
 
 impl SeedOutcome {
+    /// No failure?
     pub fn passed(&self) -> bool {
         self.failure.is_none()
     }
@@ -290,6 +300,7 @@ fn simulate(
 
 /// How to run a batch.
 pub struct BatchOptions<'a> {
+    /// Known bugs switched on for every seed.
     pub bugs: BugSet,
     /// Worker threads.
     pub jobs: usize,
@@ -334,7 +345,9 @@ pub fn default_jobs() -> usize {
 /// A batch's results.
 #[derive(Debug, Clone)]
 pub struct BatchReport {
+    /// The scenario run.
     pub scenario: &'static str,
+    /// Known bugs switched on.
     pub bugs: BugSet,
     /// In seed order (seeds skipped after a stop are absent).
     pub outcomes: Vec<SeedOutcome>,
@@ -342,10 +355,12 @@ pub struct BatchReport {
     pub failures: Vec<Failure>,
     /// Every `sometimes` check with its hit count.
     pub coverage: Vec<(&'static str, u64)>,
+    /// Wall time of the batch (measurement only).
     pub wall: Duration,
 }
 
 impl BatchReport {
+    /// No failure of any kind?
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }
@@ -355,6 +370,7 @@ impl BatchReport {
         self.failures.iter().min_by_key(|f| f.seed)
     }
 
+    /// Simulated time summed over every seed.
     pub fn sim_time(&self) -> Duration {
         self.outcomes.iter().map(|o| o.sim_time).sum()
     }

@@ -16,7 +16,9 @@ use std::time::Duration;
 /// Network parameters of a scenario's turmoil world.
 #[derive(Debug, Clone, Copy)]
 pub struct NetParams {
+    /// Lower bound of a message's link latency.
     pub min_latency: Duration,
+    /// Upper bound of a message's link latency.
     pub max_latency: Duration,
     /// Per-socket receive buffer, in messages (turmoil's `tcp_capacity`).
     pub tcp_capacity: usize,
@@ -35,8 +37,11 @@ impl Default for NetParams {
 /// What a world builder gets.
 #[derive(Clone)]
 pub struct WorldCtx {
+    /// The run's seed (turmoil, tokio and peers draw from it).
     pub seed: Seed,
+    /// Known bugs switched on for the run.
     pub bugs: BugSet,
+    /// Where hosts record their events.
     pub recorder: Arc<Recorder>,
 }
 
@@ -66,6 +71,7 @@ pub struct Scenario {
     pub duration: Duration,
     /// When faults stop and the liveness phase begins.
     pub heal_at: Duration,
+    /// Link latency and socket buffers.
     pub net: NetParams,
     /// The known bugs this scenario exists to catch.
     pub targets: &'static [KnownBug],
@@ -75,6 +81,7 @@ pub struct Scenario {
     pub plan: fn(Seed) -> FaultPlan,
     /// Registers the world's hosts on the simulation.
     pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World>,
+    /// Every check judged on each run.
     pub checks: &'static [Check],
     /// Causal arrows drawn on the HTML timeline (`relaysim replay --html`).
     pub links: &'static [crate::timeline::LinkRule],

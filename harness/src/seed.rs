@@ -45,11 +45,14 @@ impl fmt::Display for Seed {
 /// A half-open range of seeds, `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedRange {
+    /// First seed (inclusive).
     pub start: u64,
+    /// End (exclusive).
     pub end: u64,
 }
 
 impl SeedRange {
+    /// `start..end`.
     pub fn new(start: u64, end: u64) -> SeedRange {
         SeedRange { start, end }
     }
@@ -85,14 +88,17 @@ impl SeedRange {
         }
     }
 
+    /// Number of seeds.
     pub fn len(&self) -> u64 {
         self.end - self.start
     }
 
+    /// No seeds?
     pub fn is_empty(&self) -> bool {
         self.end <= self.start
     }
 
+    /// The seeds, in order.
     pub fn seeds(&self) -> impl Iterator<Item = Seed> {
         (self.start..self.end).map(Seed)
     }

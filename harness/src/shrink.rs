@@ -19,7 +19,9 @@ use std::sync::atomic::AtomicBool;
 /// A shrunk failure.
 #[derive(Debug, Clone)]
 pub struct Shrunk {
+    /// The failure kind kept while shrinking.
     pub kind: FailureKind,
+    /// The check kept while shrinking.
     pub check: String,
     /// Events in the plan before shrinking.
     pub original_events: usize,

@@ -19,8 +19,11 @@ use std::time::Duration;
 /// carry the same value for that field (`url=…`).
 #[derive(Debug, Clone, Copy)]
 pub struct LinkRule {
+    /// Event name the arrow starts at.
     pub from: &'static str,
+    /// Event name the arrow ends at.
     pub to: &'static str,
+    /// A field both events must share (`url`), if any.
     pub key: Option<&'static str>,
 }
 

@@ -19,22 +19,45 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorldEvent {
     /// The Twitch API allocated IVS session `ivs-{session}`.
-    TwitchAlloc { session: u64 },
+    TwitchAlloc {
+        /// The session number.
+        session: u64,
+    },
     /// The Twitch API answered an error status.
-    TwitchError { status: u16 },
+    TwitchError {
+        /// The HTTP status.
+        status: u16,
+    },
     /// An ingest sink accepted a stream for `url`.
-    SinkOpen { url: String },
+    SinkOpen {
+        /// The stream's URL.
+        url: String,
+    },
     /// That stream ended after `frames` frames.
-    SinkClose { url: String, frames: u64 },
+    SinkClose {
+        /// The stream's URL.
+        url: String,
+        /// Frames it carried.
+        frames: u64,
+    },
     /// The publisher is connected (its `n`-th connection).
-    PublisherUp { n: u64 },
+    PublisherUp {
+        /// Connection number, from 1.
+        n: u64,
+    },
     /// The publisher dropped its `n`-th connection.
-    PublisherDown { n: u64 },
+    PublisherDown {
+        /// Connection number, from 1.
+        n: u64,
+    },
     /// Faults stopped: the liveness phase begins.
     Heal,
     /// The determinism canary (`RELAYSIM_CANARY_NONDETERMINISM`): a line
     /// that differs between processes, to prove the checks catch it.
-    Canary { pid: u32 },
+    Canary {
+        /// The process id.
+        pid: u32,
+    },
 }
 
 impl fmt::Display for WorldEvent {
@@ -57,8 +80,11 @@ impl fmt::Display for WorldEvent {
 /// What an entry holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
+    /// An event of the core (`relaysim_core::Event`).
     Core(Event),
+    /// An event of a peer or of the harness.
     World(WorldEvent),
+    /// A fault from the plan, as applied.
     Fault(Fault),
 }
 
@@ -75,12 +101,16 @@ impl fmt::Display for EntryKind {
 /// One trace entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Simulated time.
     pub at: Duration,
+    /// The host that emitted it.
     pub host: &'static str,
+    /// What happened.
     pub kind: EntryKind,
 }
 
 impl Entry {
+    /// The core event, if this is one.
     pub fn core(&self) -> Option<&Event> {
         match &self.kind {
             EntryKind::Core(e) => Some(e),
@@ -88,6 +118,7 @@ impl Entry {
         }
     }
 
+    /// The peer event, if this is one.
     pub fn world(&self) -> Option<&WorldEvent> {
         match &self.kind {
             EntryKind::World(e) => Some(e),
@@ -119,6 +150,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder that captures.
     pub fn new() -> Arc<Recorder> {
         Arc::new(Recorder {
             entries: Mutex::new(Vec::with_capacity(256)),
@@ -185,6 +217,7 @@ impl EventSink for Recorder {
 /// order: turmoil runs hosts one at a time).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
+    /// Every entry, in recording order.
     pub entries: Vec<Entry>,
 }
 

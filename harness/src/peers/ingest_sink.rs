@@ -8,19 +8,24 @@ use relaysim_core::net::{Net, NetListener};
 use std::sync::{Arc, Mutex};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
+/// The port every simulated ingest listens on.
 pub const PORT: u16 = 1935;
 
 /// One stream as the sink saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkStream {
+    /// The URL named by the stream's hello (its path names the session).
     pub url: String,
+    /// Frames received on it.
     pub frames: u64,
+    /// Still connected?
     pub open: bool,
 }
 
 /// Shared state of one sink host.
 #[derive(Debug)]
 pub struct IngestSink {
+    /// The host name (trace lane).
     pub host: &'static str,
     streams: Mutex<Vec<SinkStream>>,
     /// Simulated time of the last frame received, on any stream.
@@ -29,6 +34,7 @@ pub struct IngestSink {
 }
 
 impl IngestSink {
+    /// A sink for `host`, recording into `recorder`.
     pub fn new(host: &'static str, recorder: Arc<Recorder>) -> Arc<IngestSink> {
         Arc::new(IngestSink {
             host,

@@ -33,6 +33,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// A publisher of the relay at `relay_addr` (`host:port`), 10 frames/s.
     pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
         Publisher::new_scaled(relay_addr, stream_key, recorder, 1)
     }
@@ -64,14 +65,17 @@ impl Publisher {
         self.want.send_replace(connected);
     }
 
+    /// Does the plan currently want it connected?
     pub fn wanted(&self) -> bool {
         *self.want.borrow()
     }
 
+    /// Connections made so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::Acquire)
     }
 
+    /// Frames sent so far.
     pub fn frames_sent(&self) -> u64 {
         self.frames_sent.load(Ordering::Acquire)
     }

@@ -36,6 +36,7 @@ pub struct TwitchApi {
 }
 
 impl TwitchApi {
+    /// The API for one run; allocated URLs point at `ingest_authority`.
     pub fn new(seed: u64, recorder: Arc<Recorder>, ingest_authority: &str) -> Arc<TwitchApi> {
         Arc::new(TwitchApi {
             inner: Mutex::new(Inner {
@@ -54,14 +55,17 @@ impl TwitchApi {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Per-request latency range from now on.
     pub fn set_latency(&self, min_ms: u64, max_ms: u64) {
         self.inner().latency_ms = (min_ms, max_ms.max(min_ms));
     }
 
+    /// Share of requests answered 503 from now on.
     pub fn set_errors(&self, percent: u8) {
         self.inner().error_percent = percent.min(100);
     }
 
+    /// Back to healthy latency and no errors (the heal).
     pub fn heal(&self) {
         let mut i = self.inner();
         i.latency_ms = HEALTHY_LATENCY_MS;
