@@ -23,6 +23,16 @@ pub enum KnownBug {
     /// The single-flight latch is not released on the failure / stale paths,
     /// so no VOD fetch ever runs again.
     VodLatchLeak,
+    /// `remove_rendition` races an entry-created callback that snapshotted
+    /// the factory list before the removal: a drain is spawned for the
+    /// removed rendition and never aborted.
+    RenditionRemoveLeak,
+    /// Transcoder calls run without `catch_unwind`: one panic kills its
+    /// drain while the broadcast is still live.
+    TranscoderPanicKillsDrain,
+    /// A finished drain keeps its dedupe key, so a re-published broadcast
+    /// (a fresh registry entry) is never transcoded again.
+    RepublishNeverTranscoded,
 }
 
 impl KnownBug {
@@ -30,6 +40,9 @@ impl KnownBug {
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::RenditionRemoveLeak,
+        KnownBug::TranscoderPanicKillsDrain,
+        KnownBug::RepublishNeverTranscoded,
     ];
 
     pub fn id(self) -> &'static str {
@@ -37,6 +50,9 @@ impl KnownBug {
             KnownBug::VodFetchStacking => "vod-fetch-stacking",
             KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
             KnownBug::VodLatchLeak => "vod-latch-leak",
+            KnownBug::RenditionRemoveLeak => "rendition-remove-leak",
+            KnownBug::TranscoderPanicKillsDrain => "transcoder-panic-kills-drain",
+            KnownBug::RepublishNeverTranscoded => "republish-never-transcoded",
         }
     }
 
@@ -46,6 +62,9 @@ impl KnownBug {
             KnownBug::VodFetchStacking | KnownBug::VodFetchStaleEpoch | KnownBug::VodLatchLeak => {
                 "restream"
             }
+            KnownBug::RenditionRemoveLeak
+            | KnownBug::TranscoderPanicKillsDrain
+            | KnownBug::RepublishNeverTranscoded => "transcode",
         }
     }
 
@@ -60,6 +79,15 @@ impl KnownBug {
             KnownBug::VodLatchLeak => {
                 "the single-flight latch is released only on success, so one failed or stale fetch blocks every later fetch"
             }
+            KnownBug::RenditionRemoveLeak => {
+                "an entry-created callback snapshots the factory list, remove_rendition prunes the list and aborts that rendition's tasks, then the callback spawns a drain for the removed rendition that nothing will abort"
+            }
+            KnownBug::TranscoderPanicKillsDrain => {
+                "transcoder calls are not isolated: a panic in on_start, on_fragment or on_stop unwinds out of the drain task and the rendition stops while the broadcast is live"
+            }
+            KnownBug::RepublishNeverTranscoded => {
+                "a finished drain keeps its (transcoder, rendition, broadcast, track) key in the task table; a re-published broadcast's fresh entry finds the key and is never transcoded"
+            }
         }
     }
 
@@ -73,6 +101,15 @@ impl KnownBug {
             }
             KnownBug::VodLatchLeak => {
                 "complete_vod_fetch releases the latch on every outcome, in one place"
+            }
+            KnownBug::RenditionRemoveLeak => {
+                "spawn_for re-checks under the factory list's read lock that the factory is still registered, and inserts into the task table before releasing it"
+            }
+            KnownBug::TranscoderPanicKillsDrain => {
+                "catch_unwind around on_start / on_fragment / on_stop, panics counted per phase; the drain goes on"
+            }
+            KnownBug::RepublishNeverTranscoded => {
+                "task slots carry the registry generation: a slot of an earlier generation is replaced, and slots are pruned when their entry is removed"
             }
         }
     }
