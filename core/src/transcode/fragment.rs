@@ -150,9 +150,11 @@ mod tests {
         assert_eq!(f.ingest_time_ms, 0);
         assert_eq!(f.payload_len(), 16);
         assert_eq!(f.clone().with_ingest_time_ms(7).ingest_time_ms, 7);
-        assert!(FragmentFlags::KEYFRAME.keyframe && FragmentFlags::KEYFRAME.independent);
-        assert!(FragmentFlags::AUDIO.independent && !FragmentFlags::AUDIO.keyframe);
-        assert!(FragmentFlags::DELTA_DISCARDABLE.discardable);
+        let flags = |f: FragmentFlags| (f.keyframe, f.independent, f.discardable);
+        assert_eq!(flags(FragmentFlags::KEYFRAME), (true, true, false));
+        assert_eq!(flags(FragmentFlags::AUDIO), (false, true, false));
+        assert_eq!(flags(FragmentFlags::DELTA_DISCARDABLE), (false, false, true));
+        assert_eq!(flags(FragmentFlags::DELTA), (false, false, false));
         let m = FragmentMeta::new("avc1.64001f", VIDEO_TIMESCALE)
             .with_init_segment(Bytes::from_static(b"moov"));
         assert_eq!(m.init_segment.as_deref(), Some(&b"moov"[..]));

@@ -14,8 +14,20 @@
 //! proptest run this logic without tokio. Shared state uses
 //! [`crate::sync`]. It must never call factory or transcoder code with a
 //! lock held, and never hold a lock across an await.
+//!
+//! Two fixes depart from the upstream seed, each with the pre-fix path kept
+//! behind its known-bug switch:
+//! - `rendition-remove-leak` (found by `core/tests/loom_transcode_runner.rs`):
+//!   `spawn_for` re-checks that its factory is still registered under the
+//!   factory list's read lock and keeps that lock until the slot is in the
+//!   task table, so `remove_rendition` either prunes first (and the spawn is
+//!   skipped) or finds the slot to abort;
+//! - `republish-never-transcoded`: a task slot carries the registry
+//!   generation of the track it reads; a slot of an earlier generation does
+//!   not block a spawn, and slots are pruned when their entry is removed, so
+//!   a re-published broadcast (a fresh entry) is transcoded again.
 
-use crate::bugs::BugSet;
+use crate::bugs::{BugSet, KnownBug};
 use crate::event::{Emitter, Event};
 use crate::sync::{Mutex, RwLock};
 use crate::transcode::broadcaster::FragmentBroadcaster;
@@ -117,8 +129,30 @@ impl RunnerInner {
             .any(|r| r.rendition() == last)
     }
 
-    fn stats_for(&self, key: &StatsKey) -> Arc<TranscoderStats> {
-        lock(&self.stats).entry(key.clone()).or_default().clone()
+    /// The key's stats, and whether they are new (recorded only once a
+    /// drain actually spawns, so `tracked()` never lists a key that had none).
+    fn stats_for(&self, key: &StatsKey) -> (Arc<TranscoderStats>, bool) {
+        match lock(&self.stats).get(key) {
+            Some(s) => (s.clone(), false),
+            None => (Arc::default(), true),
+        }
+    }
+
+    /// Is the slot for this key taken for `generation`? A slot of an earlier
+    /// generation belongs to a removed entry (its drain ends on its own) and
+    /// does not count; a later one means the caller's entry is the stale one.
+    fn slot_taken(
+        &self,
+        tasks: &BTreeMap<StatsKey, TaskSlot>,
+        key: &StatsKey,
+        generation: u64,
+    ) -> bool {
+        match tasks.get(key) {
+            None => false,
+            // Pre-fix: any slot, even a finished one of a removed entry.
+            Some(_) if self.bugs.on(KnownBug::RepublishNeverTranscoded) => true,
+            Some(slot) => slot.generation >= generation,
+        }
     }
 
     /// Admits one drain for `reg` on `(broadcast, track)`. True if spawned.
@@ -132,7 +166,7 @@ impl RunnerInner {
         let spec = reg.factory.rendition().clone();
         let key = StatsKey::new(reg.factory.name(), &spec.name, broadcast, track);
         let generation = bc.generation();
-        if lock(&self.tasks).contains_key(&key) {
+        if self.slot_taken(&lock(&self.tasks), &key, generation) {
             return false;
         }
         if self.is_rendition_output(broadcast) {
@@ -148,20 +182,39 @@ impl RunnerInner {
         let Some(transcoder) = reg.factory.build(&ctx) else {
             return false;
         };
+        // The caller's factory list is a snapshot: `remove_rendition` may
+        // have pruned this factory (and aborted its tasks) since. Re-check
+        // under the list's read lock and keep it until the slot is in the
+        // table, so a removal either runs first (and we skip) or after (and
+        // finds the slot to abort). Pre-fix (`rendition-remove-leak`): no
+        // re-check, and the drain of a removed rendition is never aborted.
+        let factories =
+            (!self.bugs.on(KnownBug::RenditionRemoveLeak)).then(|| read(&self.factories));
+        if let Some(list) = &factories {
+            if !list.list.iter().any(|r| r.id == reg.id) {
+                self.emit(TranscodeEvent::DrainSkipped {
+                    key,
+                    generation,
+                    reason: SkipReason::Removed,
+                });
+                return false;
+            }
+        }
         let mut tasks = lock(&self.tasks);
-        if tasks.contains_key(&key) {
+        if self.slot_taken(&tasks, &key, generation) {
             return false;
         }
         // Subscribe before the spawn returns: no emit can race ahead of the
         // drain's first receive.
         let sub = bc.subscribe();
+        let (stats, fresh_stats) = self.stats_for(&key);
         let drain = Drain::new(
             key.clone(),
             generation,
             transcoder,
             ctx,
             sub,
-            self.stats_for(&key),
+            stats.clone(),
             self.emitter.clone(),
             self.bugs,
         );
@@ -174,12 +227,32 @@ impl RunnerInner {
             });
             return false;
         };
+        if fresh_stats {
+            lock(&self.stats).insert(key.clone(), stats);
+        }
         self.emit(TranscodeEvent::DrainSpawned {
             key: key.clone(),
             generation,
         });
+        // Replaces a slot of an earlier generation: that drain reads a
+        // removed entry and finishes by itself.
         tasks.insert(key, TaskSlot { generation, handle });
+        drop(tasks);
+        drop(factories);
         true
+    }
+
+    /// The registry's entry-removed callback: forget the slots of that entry
+    /// (their drains finish once the track closes), so a re-publish is
+    /// admitted. Pre-fix (`republish-never-transcoded`): slots stay forever.
+    fn on_entry_removed(&self, broadcast: &str, track: &str, bc: &Arc<FragmentBroadcaster>) {
+        if self.bugs.on(KnownBug::RepublishNeverTranscoded) {
+            return;
+        }
+        let generation = bc.generation();
+        lock(&self.tasks).retain(|k, slot| {
+            !(k.broadcast == broadcast && k.track == track && slot.generation == generation)
+        });
     }
 
     fn add_rendition(&self, factory: Arc<dyn TranscoderFactory>) -> bool {
@@ -349,6 +422,8 @@ impl TranscodeRunner {
         inner.emit(TranscodeEvent::RunnerInstalled { ladder });
         let created = inner.clone();
         registry.on_entry_created(move |b, t, bc| created.on_entry_created(b, t, bc));
+        let removed = inner.clone();
+        registry.on_entry_removed(move |b, t, bc| removed.on_entry_removed(b, t, bc));
         TranscodeRunnerHandle { inner }
     }
 }
