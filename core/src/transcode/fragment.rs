@@ -153,7 +153,10 @@ mod tests {
         let flags = |f: FragmentFlags| (f.keyframe, f.independent, f.discardable);
         assert_eq!(flags(FragmentFlags::KEYFRAME), (true, true, false));
         assert_eq!(flags(FragmentFlags::AUDIO), (false, true, false));
-        assert_eq!(flags(FragmentFlags::DELTA_DISCARDABLE), (false, false, true));
+        assert_eq!(
+            flags(FragmentFlags::DELTA_DISCARDABLE),
+            (false, false, true)
+        );
         assert_eq!(flags(FragmentFlags::DELTA), (false, false, false));
         let m = FragmentMeta::new("avc1.64001f", VIDEO_TIMESCALE)
             .with_init_segment(Bytes::from_static(b"moov"));
