@@ -10,5 +10,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod restream;
+pub mod transcode;
 
 pub use catalog::{all, find, find_bug_scenario};

@@ -3,7 +3,9 @@
 //!
 //! Owns [`IngestBridge`] and its per-connection loop. A publisher's hello
 //! names its stream key; the broadcast is `live/<key>`, one publisher per
-//! broadcast. On publish it creates the video (`0.mp4`) and audio (`1.mp4`)
+//! broadcast: a publish for a name still live (a fast reconnect racing its
+//! own teardown) waits up to [`INGEST_IDLE_TIMEOUT`] for the old session to
+//! end, and is turned away after that. On publish it creates the video (`0.mp4`) and audio (`1.mp4`)
 //! entries — which fires the entry-created callbacks — and only then sets
 //! their init segments, as upstream ingest does. Each frame becomes one video
 //! fragment (groups bump on keyframes) and one audio fragment. On unpublish
@@ -46,6 +48,8 @@ pub fn broadcast_name(stream_key: &str) -> String {
 pub struct IngestBridge {
     registry: FragmentBroadcasterRegistry,
     live: Mutex<BTreeSet<String>>,
+    /// Signalled whenever a broadcast leaves the live set.
+    freed: tokio::sync::Notify,
     emitter: Emitter,
 }
 
@@ -55,6 +59,7 @@ impl IngestBridge {
         Arc::new(IngestBridge {
             registry,
             live: Mutex::new(BTreeSet::new()),
+            freed: tokio::sync::Notify::new(),
             emitter,
         })
     }
@@ -70,6 +75,27 @@ impl IngestBridge {
 
     fn emit(&self, e: TranscodeEvent) {
         self.emitter.emit(Event::Transcode(e));
+    }
+
+    /// Claims `broadcast` for one publisher, waiting (bounded) for a
+    /// previous session of the same name to end.
+    async fn claim(&self, broadcast: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + INGEST_IDLE_TIMEOUT;
+        loop {
+            // Created before the check: a release in between still wakes it.
+            let freed = self.freed.notified();
+            if lock(&self.live).insert(broadcast.to_string()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    fn release(&self, broadcast: &str) {
+        lock(&self.live).remove(broadcast);
+        self.freed.notify_waiters();
     }
 }
 
@@ -133,7 +159,7 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
         return;
     };
     let broadcast = broadcast_name(&stream_key);
-    if !lock(&bridge.live).insert(broadcast.clone()) {
+    if !bridge.claim(&broadcast).await {
         bridge.emit(TranscodeEvent::IngestRejected {
             broadcast,
             reason: "already-live",
@@ -212,14 +238,14 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     // closes both tracks once their subscribers drain.
     registry.remove(&broadcast, VIDEO_TRACK);
     registry.remove(&broadcast, AUDIO_TRACK);
-    lock(&bridge.live).remove(&broadcast);
     bridge.emit(TranscodeEvent::IngestUnpublish {
-        broadcast,
+        broadcast: broadcast.clone(),
         generation,
         fragments,
     });
     drop(video);
     drop(audio);
+    bridge.release(&broadcast);
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The simulated publisher (`obs` host): publishes frames to the relay while
-//! the plan wants it connected.
+//! The simulated publisher (`obs` host, or a named one): publishes frames to
+//! the relay while the plan wants it connected.
 
 use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
@@ -21,6 +21,8 @@ pub const RETRY: Duration = Duration::from_millis(500);
 /// Control and state of the publisher, shared with the world.
 #[derive(Debug)]
 pub struct Publisher {
+    /// The host name its events are recorded under.
+    host: &'static str,
     want: watch::Sender<bool>,
     connections: AtomicU64,
     frames_sent: AtomicU64,
@@ -31,8 +33,19 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
+        Publisher::named("obs", relay_addr, stream_key, recorder)
+    }
+
+    /// A publisher recording its events as host `host` (worlds with several).
+    pub fn named(
+        host: &'static str,
+        relay_addr: &str,
+        stream_key: &str,
+        recorder: Arc<Recorder>,
+    ) -> Arc<Publisher> {
         let (want, _) = watch::channel(false);
         Arc::new(Publisher {
+            host,
             want,
             connections: AtomicU64::new(0),
             frames_sent: AtomicU64::new(0),
@@ -72,7 +85,8 @@ impl Publisher {
         )
         .await?;
         let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
-        self.recorder.world("obs", WorldEvent::PublisherUp { n });
+        self.recorder
+            .world(self.host, WorldEvent::PublisherUp { n });
         let mut seq = 0;
         let mut tick = tokio::time::interval(Duration::from_millis(1000 / FPS));
         let result = loop {
@@ -95,7 +109,8 @@ impl Publisher {
             }
         };
         drop(out);
-        self.recorder.world("obs", WorldEvent::PublisherDown { n });
+        self.recorder
+            .world(self.host, WorldEvent::PublisherDown { n });
         result
     }
 }

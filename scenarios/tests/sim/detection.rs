@@ -40,12 +40,33 @@ fn vod_latch_leak_is_caught() {
 }
 
 #[test]
+fn rendition_remove_leak_is_caught() {
+    // Found by loom first (core/tests/loom_transcode_runner.rs); here by a
+    // turmoil seed where the admin API's removal lands inside an
+    // entry-created callback.
+    expect_caught(KnownBug::RenditionRemoveLeak, &["no-leaked-drain"]);
+}
+
+#[test]
+fn transcoder_panic_kills_drain_is_caught() {
+    expect_caught(KnownBug::TranscoderPanicKillsDrain, &["panics-isolated"]);
+}
+
+#[test]
+fn republish_never_transcoded_is_caught() {
+    expect_caught(KnownBug::RepublishNeverTranscoded, &["no-missed-drain"]);
+}
+
+#[test]
 fn every_known_bug_has_a_detection_test() {
     // Keep this list in step with the tests above.
     let tested = [
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::RenditionRemoveLeak,
+        KnownBug::TranscoderPanicKillsDrain,
+        KnownBug::RepublishNeverTranscoded,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");
