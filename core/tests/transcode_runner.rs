@@ -16,7 +16,7 @@ use relaysim_core::transcode::event::TranscodeEvent;
 use relaysim_core::transcode::fragment::{FragmentFlags, FragmentMeta, AUDIO_TRACK, VIDEO_TRACK};
 use relaysim_core::transcode::{
     default_ladder, preset_240p, preset_480p, preset_720p, Fragment, FragmentBroadcasterRegistry,
-    PanicTrigger, PanickingTranscoderFactory, PassthroughTranscoderFactory, RenditionSpec,
+    PanicTrigger, PanickingTranscoderFactory, PassthroughTranscoderFactory, Phase, RenditionSpec,
     StatsKey, TranscodeRunner, TranscodeRunnerHandle, Transcoder, TranscoderContext,
     TranscoderFactory,
 };
@@ -206,6 +206,10 @@ async fn panic_in_on_start_skips_drain_loop() {
         0
     );
     assert_eq!(h.panics("start-panics", "720p", "live/a", VIDEO_TRACK), 1);
+    assert_eq!(
+        h.panics_in("start-panics", "720p", "live/a", VIDEO_TRACK, Phase::Start),
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -559,6 +563,11 @@ async fn a_panic_in_one_transcoder_spares_its_siblings() {
         1,
         "on_stop"
     );
+    let phases = [Phase::Start, Phase::Fragment, Phase::Stop];
+    let by_phase =
+        |r: &str| phases.map(|p| h.panics_in("passthrough", r, "live/a", VIDEO_TRACK, p));
+    assert_eq!(by_phase("720p"), [0, 1, 0]);
+    assert_eq!(by_phase("240p"), [0, 0, 1]);
 }
 
 // ---- each transcode bug, switched back on ------------------------------------

@@ -28,6 +28,9 @@ use std::sync::Arc;
 pub struct TranscoderStats {
     fragments_seen: AtomicU64,
     panics: AtomicU64,
+    panics_start: AtomicU64,
+    panics_fragment: AtomicU64,
+    panics_stop: AtomicU64,
     lagged: AtomicU64,
 }
 
@@ -36,8 +39,22 @@ impl TranscoderStats {
         self.fragments_seen.load(Ordering::Acquire)
     }
 
+    /// Panics caught, every phase.
     pub fn panics(&self) -> u64 {
         self.panics.load(Ordering::Acquire)
+    }
+
+    /// Panics caught in one phase (upstream's `phase` metric label).
+    pub fn panics_in(&self, phase: Phase) -> u64 {
+        self.phase_counter(phase).load(Ordering::Acquire)
+    }
+
+    fn phase_counter(&self, phase: Phase) -> &AtomicU64 {
+        match phase {
+            Phase::Start => &self.panics_start,
+            Phase::Fragment => &self.panics_fragment,
+            Phase::Stop => &self.panics_stop,
+        }
     }
 
     /// Fragments this key's drains skipped by lagging.
@@ -135,6 +152,9 @@ impl Drain {
 
     fn panicked(&self, phase: Phase, at: Option<(u64, u64)>, message: &str) {
         self.stats.panics.fetch_add(1, Ordering::AcqRel);
+        self.stats
+            .phase_counter(phase)
+            .fetch_add(1, Ordering::AcqRel);
         tracing::warn!(key = %self.key, %phase, panic = message, "transcoder panicked; counted");
         self.emit(TranscodeEvent::TranscoderPanicked {
             key: self.key.clone(),

@@ -35,7 +35,7 @@ use crate::transcode::drain::{Drain, DrainHandle, DrainSpawner, TokioSpawner, Tr
 use crate::transcode::event::{SkipReason, TranscodeEvent};
 use crate::transcode::presets::RenditionSpec;
 use crate::transcode::registry::{FragmentBroadcasterRegistry, WeakRegistry};
-use crate::transcode::transcoder::{TranscoderContext, TranscoderFactory};
+use crate::transcode::transcoder::{Phase, TranscoderContext, TranscoderFactory};
 use crate::transcode::{lock, read, write};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -449,6 +449,12 @@ impl TranscodeRunnerHandle {
     pub fn panics(&self, t: &str, r: &str, b: &str, tr: &str) -> u64 {
         self.stat(&StatsKey::new(t, r, b, tr))
             .map_or(0, |s| s.panics())
+    }
+
+    /// Panics caught in that key's drains in one phase.
+    pub fn panics_in(&self, t: &str, r: &str, b: &str, tr: &str, phase: Phase) -> u64 {
+        self.stat(&StatsKey::new(t, r, b, tr))
+            .map_or(0, |s| s.panics_in(phase))
     }
 
     /// Fragments that key's drains skipped by lagging.
