@@ -3,6 +3,10 @@
 //! `add_rendition` and `remove_rendition` (the admin API), every
 //! interleaving up to the preemption bound.
 //!
+//! A second model races a publish's callback against an unpublish and
+//! re-publish of the same name (the generation logic of the
+//! `republish-never-transcoded` fix).
+//!
 //! Run with the loom step (README):
 //! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
 //!
@@ -198,10 +202,89 @@ fn loom_runner_fix_holds() {
     model(BugSet::NONE);
 }
 
+/// Ingest publishes `live/a` while an unpublish / re-publish of the same
+/// name runs on another thread, so the first entry's callback may still be
+/// spawning when its entry is gone and the next generation exists.
+/// Property: the task table ends with exactly the live generation's drains.
+fn republish_model(bugs: BugSet) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(move || {
+        let log: Log = Arc::new(Mutex::new(Vec::new()));
+        let spawner = std::sync::Arc::new(RecordSpawner {
+            log: log.clone(),
+            spawned: Mutex::new(Vec::new()),
+        });
+        let registry = FragmentBroadcasterRegistry::new();
+        let runner = TranscodeRunner::new()
+            .with_factory_arc(factory(preset_720p(), &log))
+            .with_spawner(spawner.clone())
+            .with_bugs(bugs)
+            .install(&registry);
+        let meta = || FragmentMeta::new("avc1.64001f", 90_000);
+        let first = {
+            let (registry, log) = (registry.clone(), log.clone());
+            thread::spawn(move || {
+                note(&log, "ingest-1: publish live/a".into());
+                drop(registry.get_or_create("live/a", VIDEO_TRACK, meta()));
+                note(&log, "ingest-1: callback done".into());
+            })
+        };
+        let again = {
+            let (registry, log) = (registry.clone(), log.clone());
+            thread::spawn(move || {
+                let gone = registry
+                    .remove("live/a", VIDEO_TRACK)
+                    .map(|bc| bc.generation());
+                note(
+                    &log,
+                    format!("ingest-2: unpublish live/a (removed gen {gone:?})"),
+                );
+                let bc = registry.get_or_create("live/a", VIDEO_TRACK, meta());
+                note(
+                    &log,
+                    format!("ingest-2: re-publish live/a (gen {})", bc.generation()),
+                );
+                bc
+            })
+        };
+        first.join().unwrap();
+        let live = again.join().unwrap();
+        let tasks = runner.tasks();
+        let log = log.lock().unwrap().join("\n    ");
+        let want = vec![(
+            StatsKey::new("passthrough", "720p", "live/a", VIDEO_TRACK),
+            live.generation(),
+            false,
+        )];
+        assert_eq!(
+            tasks,
+            want,
+            "the live generation {} is not transcoded exactly once; interleaving:\n    {log}",
+            live.generation()
+        );
+    });
+}
+
+#[test]
+fn loom_runner_republish_fix_holds() {
+    republish_model(BugSet::NONE);
+}
+
 #[cfg(feature = "known-bugs")]
 mod known_bugs {
     use super::*;
     use relaysim_core::KnownBug;
+
+    #[test]
+    fn loom_runner_finds_republish_never_transcoded() {
+        let err = std::panic::catch_unwind(|| {
+            republish_model(BugSet::only(KnownBug::RepublishNeverTranscoded))
+        })
+        .expect_err("loom must find the stale key");
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("is not transcoded exactly once"), "{msg}");
+    }
 
     #[test]
     fn loom_runner_finds_rendition_remove_leak() {
