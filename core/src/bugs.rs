@@ -26,6 +26,16 @@ pub enum KnownBug {
     /// An egress pump writes with no stall timeout: a partition that breaks
     /// its TCP stream (which never closes) stalls it forever, silently.
     EgressWriteStall,
+    /// `remove_rendition` races an entry-created callback that snapshotted
+    /// the factory list before the removal: a drain is spawned for the
+    /// removed rendition and never aborted.
+    RenditionRemoveLeak,
+    /// Transcoder calls run without `catch_unwind`: one panic kills its
+    /// drain while the broadcast is still live.
+    TranscoderPanicKillsDrain,
+    /// A finished drain keeps its dedupe key, so a re-published broadcast
+    /// (a fresh registry entry) is never transcoded again.
+    RepublishNeverTranscoded,
 }
 
 impl KnownBug {
@@ -34,6 +44,9 @@ impl KnownBug {
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
         KnownBug::EgressWriteStall,
+        KnownBug::RenditionRemoveLeak,
+        KnownBug::TranscoderPanicKillsDrain,
+        KnownBug::RepublishNeverTranscoded,
     ];
 
     pub fn id(self) -> &'static str {
@@ -42,6 +55,9 @@ impl KnownBug {
             KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
             KnownBug::VodLatchLeak => "vod-latch-leak",
             KnownBug::EgressWriteStall => "egress-write-stall",
+            KnownBug::RenditionRemoveLeak => "rendition-remove-leak",
+            KnownBug::TranscoderPanicKillsDrain => "transcoder-panic-kills-drain",
+            KnownBug::RepublishNeverTranscoded => "republish-never-transcoded",
         }
     }
 
@@ -52,6 +68,9 @@ impl KnownBug {
             | KnownBug::VodFetchStaleEpoch
             | KnownBug::VodLatchLeak
             | KnownBug::EgressWriteStall => "restream",
+            KnownBug::RenditionRemoveLeak
+            | KnownBug::TranscoderPanicKillsDrain
+            | KnownBug::RepublishNeverTranscoded => "transcode",
         }
     }
 
@@ -69,6 +88,15 @@ impl KnownBug {
             KnownBug::EgressWriteStall => {
                 "an egress pump writes without a stall timeout; a partition breaks its stream without closing it, so the pump blocks forever and the platform silently stops receiving"
             }
+            KnownBug::RenditionRemoveLeak => {
+                "an entry-created callback snapshots the factory list, remove_rendition prunes the list and aborts that rendition's tasks, then the callback spawns a drain for the removed rendition that nothing will abort"
+            }
+            KnownBug::TranscoderPanicKillsDrain => {
+                "transcoder calls are not isolated: a panic in on_start, on_fragment or on_stop unwinds out of the drain task and the rendition stops while the broadcast is live"
+            }
+            KnownBug::RepublishNeverTranscoded => {
+                "a finished drain keeps its (transcoder, rendition, broadcast, track) key in the task table; a re-published broadcast's fresh entry finds the key and is never transcoded"
+            }
         }
     }
 
@@ -85,6 +113,15 @@ impl KnownBug {
             }
             KnownBug::EgressWriteStall => {
                 "every pump write has a 5 s stall timeout; a stalled pump ends and the supervisor restarts it"
+            }
+            KnownBug::RenditionRemoveLeak => {
+                "spawn_for re-checks under the factory list's read lock that the factory is still registered, and inserts into the task table before releasing it"
+            }
+            KnownBug::TranscoderPanicKillsDrain => {
+                "catch_unwind around on_start / on_fragment / on_stop, panics counted per phase; the drain goes on"
+            }
+            KnownBug::RepublishNeverTranscoded => {
+                "task slots carry the registry generation: a slot of an earlier generation is replaced, and slots are pruned when their entry is removed"
             }
         }
     }

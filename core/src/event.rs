@@ -89,6 +89,8 @@ pub enum Event {
     DestinationRemoved { dest: String, forced: bool },
     /// A fault point fired (see [`crate::faults`]).
     FaultPointFired { site: &'static str },
+    /// The transcode component (registry, runner, drains, ingest bridge).
+    Transcode(crate::transcode::TranscodeEvent),
 }
 
 impl Event {
@@ -109,12 +111,16 @@ impl Event {
             Event::EgressDied { .. } => "egress.died",
             Event::DestinationRemoved { .. } => "dest.removed",
             Event::FaultPointFired { .. } => "fault-point.fired",
+            Event::Transcode(e) => e.name(),
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Event::Transcode(e) = self {
+            return e.fmt(f);
+        }
         write!(f, "{}", self.name())?;
         match self {
             Event::PublishBegin { token } | Event::IngestDead { token } => {
@@ -153,6 +159,7 @@ impl fmt::Display for Event {
                 write!(f, " dest={dest} forced={forced}")
             }
             Event::FaultPointFired { site } => write!(f, " site={site}"),
+            Event::Transcode(_) => Ok(()),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | [`faults`] | buggify-style fault points the harness can fire | fire in a normal build (feature `fault-points`) |
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client | call `std::time` or spawn OS threads |
+//! | [`transcode`] | fragments, the broadcaster registry, the transcode runner and ladder, the ingest bridge | run factory or transcoder code under a lock |
 //!
 //! Time comes from `tokio::time` (turmoil drives a paused clock per host) or
 //! as an explicit `now`/input in the sans-IO decision functions. Wall-clock
@@ -30,6 +31,7 @@ pub mod media;
 pub mod net;
 pub mod restream;
 pub mod sync;
+pub mod transcode;
 
 pub use bugs::{BugSet, KnownBug};
 pub use event::{Emitter, Event, EventSink};

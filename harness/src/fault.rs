@@ -70,6 +70,23 @@ pub enum Fault {
         /// Chance per pass, in permille (0 switches the site off).
         permille: u16,
     },
+    /// A named publisher host (transcode worlds) publishes (again).
+    BroadcastPublish { publisher: String },
+    /// A named publisher host stops publishing.
+    BroadcastUnpublish { publisher: String },
+    /// The admin API adds a rendition to the ladder. It runs on another
+    /// thread: it lands at the first factory build within `window_ms`, else
+    /// when the window ends.
+    RenditionAdd { rendition: String, window_ms: u64 },
+    /// The admin API removes a rendition (lands like `RenditionAdd`).
+    RenditionRemove { rendition: String, window_ms: u64 },
+    /// Arms a panic in the next transcoder of `rendition` to reach `phase`
+    /// (for `fragment`: after `after` more fragments of that rendition).
+    TranscoderPanic {
+        rendition: String,
+        phase: relaysim_core::transcode::Phase,
+        after: u64,
+    },
 }
 
 impl Fault {
@@ -96,6 +113,11 @@ impl Fault {
             Fault::PublisherDisconnect => "publisher-disconnect",
             Fault::PublisherConnect => "publisher-connect",
             Fault::FaultPoint { .. } => "fault-point",
+            Fault::BroadcastPublish { .. } => "broadcast-publish",
+            Fault::BroadcastUnpublish { .. } => "broadcast-unpublish",
+            Fault::RenditionAdd { .. } => "rendition-add",
+            Fault::RenditionRemove { .. } => "rendition-remove",
+            Fault::TranscoderPanic { .. } => "transcoder-panic",
         }
     }
 
@@ -122,6 +144,31 @@ impl Fault {
             Fault::FaultPoint { site, permille } => {
                 format!("Fault::FaultPoint {{ site: {site:?}.into(), permille: {permille} }}")
             }
+            Fault::BroadcastPublish { publisher } => {
+                format!("Fault::BroadcastPublish {{ publisher: {publisher:?}.into() }}")
+            }
+            Fault::BroadcastUnpublish { publisher } => {
+                format!("Fault::BroadcastUnpublish {{ publisher: {publisher:?}.into() }}")
+            }
+            Fault::RenditionAdd {
+                rendition,
+                window_ms,
+            } => format!(
+                "Fault::RenditionAdd {{ rendition: {rendition:?}.into(), window_ms: {window_ms} }}"
+            ),
+            Fault::RenditionRemove {
+                rendition,
+                window_ms,
+            } => format!(
+                "Fault::RenditionRemove {{ rendition: {rendition:?}.into(), window_ms: {window_ms} }}"
+            ),
+            Fault::TranscoderPanic {
+                rendition,
+                phase,
+                after,
+            } => format!(
+                "Fault::TranscoderPanic {{ rendition: {rendition:?}.into(), phase: Phase::{phase:?}, after: {after} }}"
+            ),
         }
     }
 }
@@ -142,6 +189,22 @@ impl fmt::Display for Fault {
             Fault::TwitchErrors { percent } => write!(f, " percent={percent}"),
             Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
             Fault::FaultPoint { site, permille } => write!(f, " site={site} permille={permille}"),
+            Fault::BroadcastPublish { publisher } | Fault::BroadcastUnpublish { publisher } => {
+                write!(f, " publisher={publisher}")
+            }
+            Fault::RenditionAdd {
+                rendition,
+                window_ms,
+            }
+            | Fault::RenditionRemove {
+                rendition,
+                window_ms,
+            } => write!(f, " rendition={rendition} window_ms={window_ms}"),
+            Fault::TranscoderPanic {
+                rendition,
+                phase,
+                after,
+            } => write!(f, " rendition={rendition} phase={phase} after={after}"),
         }
     }
 }
@@ -391,6 +454,41 @@ mod tests {
         assert!(FaultPlan::from_json("{")
             .unwrap_err()
             .starts_with("not a fault plan"));
+    }
+
+    #[test]
+    fn transcode_faults_round_trip() {
+        let p = FaultPlan::new(vec![
+            FaultEvent {
+                at_ms: 10,
+                fault: Fault::BroadcastPublish {
+                    publisher: "obs-a".into(),
+                },
+            },
+            FaultEvent {
+                at_ms: 20,
+                fault: Fault::RenditionRemove {
+                    rendition: "480p".into(),
+                    window_ms: 200,
+                },
+            },
+            FaultEvent {
+                at_ms: 30,
+                fault: Fault::TranscoderPanic {
+                    rendition: "720p".into(),
+                    phase: relaysim_core::transcode::Phase::Fragment,
+                    after: 3,
+                },
+            },
+        ]);
+        assert_eq!(FaultPlan::from_json(&p.to_json()).unwrap(), p);
+        assert!(p.to_literal().contains(
+            "Fault::TranscoderPanic { rendition: \"720p\".into(), phase: Phase::Fragment, after: 3 }"
+        ));
+        assert_eq!(
+            p.events[1].fault.to_string(),
+            "fault.rendition-remove rendition=480p window_ms=200"
+        );
     }
 
     #[test]

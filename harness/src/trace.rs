@@ -58,6 +58,8 @@ pub enum WorldEvent {
         /// The process id.
         pid: u32,
     },
+    /// The transcode world's peers: admin API, injected panics, viewers.
+    Transcode(crate::peers::transcode::TranscodePeerEvent),
 }
 
 impl fmt::Display for WorldEvent {
@@ -73,6 +75,7 @@ impl fmt::Display for WorldEvent {
             WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
             WorldEvent::Heal => write!(f, "heal"),
             WorldEvent::Canary { pid } => write!(f, "canary pid={pid}"),
+            WorldEvent::Transcode(e) => e.fmt(f),
         }
     }
 }

@@ -1,15 +1,18 @@
 //! The catalog: every scenario, and where each known bug is caught.
 
 use crate::restream;
+use crate::transcode;
 use relaysim_core::KnownBug;
 use relaysim_harness::Scenario;
 
 /// Every scenario, in `relaysim list` order.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 3] = [
+    static ALL: [&Scenario; 5] = [
         &restream::VOD_SLOW_TWITCH,
         &restream::VOD_DISCONNECT_RACE,
         &restream::VOD_TWITCH_DOWN,
+        &transcode::TRANSCODE_LADDER_CHURN,
+        &transcode::TRANSCODE_SLOW_CONSUMER,
     ];
     &ALL
 }

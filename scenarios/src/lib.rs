@@ -11,6 +11,7 @@ pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod restream;
+pub mod transcode;
 
 pub use catalog::{all, find, find_bug_scenario};
 

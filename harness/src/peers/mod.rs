@@ -5,6 +5,7 @@
 //! | [`twitch_api`] | Twitch's client-configuration API: allocates numbered IVS sessions, with latency and errors from the fault plan |
 //! | [`ingest_sink`] | a platform's RTMP ingest: records which session URL each stream arrives on, and how many frames |
 //! | [`publisher`] | OBS: connects, publishes frames, disconnects and reconnects on the plan's command |
+//! | [`transcode`] | around the transcode core: the admin API (rendition edits landing mid-callback), injected transcoder panics, downstream viewers |
 //!
 //! Peers record [`crate::trace::WorldEvent`]s; they are the harness's
 //! omniscient view of the outside world, which checks compare against what
@@ -12,4 +13,5 @@
 
 pub mod ingest_sink;
 pub mod publisher;
+pub mod transcode;
 pub mod twitch_api;

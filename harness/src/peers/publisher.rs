@@ -1,5 +1,5 @@
-//! The simulated publisher (`obs` host): publishes frames to the relay while
-//! the plan wants it connected.
+//! The simulated publisher (`obs` host, or a named one): publishes frames to
+//! the relay while the plan wants it connected.
 
 use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
@@ -22,6 +22,8 @@ pub const RETRY: Duration = Duration::from_millis(500);
 /// Control and state of the publisher, shared with the world.
 #[derive(Debug)]
 pub struct Publisher {
+    /// The host name its events are recorded under.
+    host: &'static str,
     want: watch::Sender<bool>,
     connections: AtomicU64,
     frames_sent: AtomicU64,
@@ -35,7 +37,17 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher of the relay at `relay_addr` (`host:port`), 10 frames/s.
     pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
-        Publisher::new_scaled(relay_addr, stream_key, recorder, 1)
+        Publisher::with_host("obs", relay_addr, stream_key, recorder, 1)
+    }
+
+    /// A publisher recording its events as host `host` (worlds with several).
+    pub fn named(
+        host: &'static str,
+        relay_addr: &str,
+        stream_key: &str,
+        recorder: Arc<Recorder>,
+    ) -> Arc<Publisher> {
+        Publisher::with_host(host, relay_addr, stream_key, recorder, 1)
     }
 
     /// The same publisher with every interval divided by `factor` (the
@@ -46,9 +58,20 @@ impl Publisher {
         recorder: Arc<Recorder>,
         factor: u32,
     ) -> Arc<Publisher> {
+        Publisher::with_host("obs", relay_addr, stream_key, recorder, factor)
+    }
+
+    fn with_host(
+        host: &'static str,
+        relay_addr: &str,
+        stream_key: &str,
+        recorder: Arc<Recorder>,
+        factor: u32,
+    ) -> Arc<Publisher> {
         let (want, _) = watch::channel(false);
         let factor = factor.max(1);
         Arc::new(Publisher {
+            host,
             want,
             connections: AtomicU64::new(0),
             frames_sent: AtomicU64::new(0),
@@ -96,7 +119,8 @@ impl Publisher {
         )
         .await?;
         let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
-        self.recorder.world("obs", WorldEvent::PublisherUp { n });
+        self.recorder
+            .world(self.host, WorldEvent::PublisherUp { n });
         let mut seq = 0;
         let mut tick = tokio::time::interval(self.frame_interval);
         let result = loop {
@@ -119,7 +143,8 @@ impl Publisher {
             }
         };
         drop(out);
-        self.recorder.world("obs", WorldEvent::PublisherDown { n });
+        self.recorder
+            .world(self.host, WorldEvent::PublisherDown { n });
         result
     }
 }

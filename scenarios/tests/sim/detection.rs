@@ -45,6 +45,24 @@ fn egress_write_stall_is_caught() {
 }
 
 #[test]
+fn rendition_remove_leak_is_caught() {
+    // Found by loom first (core/tests/loom_transcode_runner.rs); here by a
+    // turmoil seed where the admin API's removal lands inside an
+    // entry-created callback.
+    expect_caught(KnownBug::RenditionRemoveLeak, &["no-leaked-drain"]);
+}
+
+#[test]
+fn transcoder_panic_kills_drain_is_caught() {
+    expect_caught(KnownBug::TranscoderPanicKillsDrain, &["panics-isolated"]);
+}
+
+#[test]
+fn republish_never_transcoded_is_caught() {
+    expect_caught(KnownBug::RepublishNeverTranscoded, &["no-missed-drain"]);
+}
+
+#[test]
 fn every_known_bug_has_a_detection_test() {
     // Keep this list in step with the tests above.
     let tested = [
@@ -52,6 +70,9 @@ fn every_known_bug_has_a_detection_test() {
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
         KnownBug::EgressWriteStall,
+        KnownBug::RenditionRemoveLeak,
+        KnownBug::TranscoderPanicKillsDrain,
+        KnownBug::RepublishNeverTranscoded,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");

@@ -33,4 +33,6 @@ scenario_tests! {
     vod_slow_twitch => "vod-slow-twitch",
     vod_disconnect_race => "vod-disconnect-race",
     vod_twitch_down => "vod-twitch-down",
+    transcode_ladder_churn => "transcode-ladder-churn",
+    transcode_slow_consumer => "transcode-slow-consumer",
 }

@@ -1,0 +1,75 @@
+//! The transcode component: a fragment broadcaster registry feeding a
+//! rendition ladder (LVQR's `lvqr-fragment` and `lvqr-transcode`,
+//! seed-systems.md §2).
+//!
+//! Keeps the upstream's concurrency structure: ingest creates registry
+//! entries; the registry runs entry-created callbacks outside its locks; the
+//! runner's callback snapshots its factory list (behind a `RwLock`) and
+//! admits one drain per (transcoder, rendition, broadcast, track) into its
+//! task table; each drain is a spawned task reading a bounded broadcast
+//! ring. Shared state uses [`crate::sync`] so the loom models
+//! (`core/tests/loom_transcode_*.rs`) check this very code, and drains are
+//! started through the [`drain::DrainSpawner`] seam so that the table logic
+//! runs without tokio.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`fragment`] | `Fragment`, flags, track metadata |
+//! | [`broadcaster`] | the per-track bounded ring: emit never blocks, lag counted |
+//! | [`registry`] | (broadcast, track) → broadcaster, entry callbacks, generations |
+//! | [`presets`] | rendition specs, the 720p/480p/240p ladder |
+//! | [`transcoder`] | transcoder traits; passthrough, slow and panicking factories |
+//! | [`drain`] | one drain task (`drive`), per-key stats, the spawner seam |
+//! | [`runner`] | factories × live tracks, dedupe, add/remove rendition |
+//! | [`ingest`] | the publisher-facing bridge: frames → fragments, publish → entries |
+//! | [`event`] | the component's trace events |
+//!
+//! Known bugs carried here: `rendition-remove-leak`,
+//! `transcoder-panic-kills-drain`, `republish-never-transcoded` (see
+//! [`crate::bugs`]).
+
+pub mod broadcaster;
+pub mod drain;
+pub mod event;
+pub mod fragment;
+pub mod ingest;
+pub mod presets;
+pub mod registry;
+pub mod runner;
+pub mod transcoder;
+
+pub use broadcaster::{BroadcasterStream, FragmentBroadcaster, TryRecv};
+pub use drain::{Drain, DrainHandle, DrainSpawner, TokioSpawner, TranscoderStats};
+pub use event::TranscodeEvent;
+pub use fragment::{Fragment, FragmentFlags, FragmentMeta};
+pub use presets::{default_ladder, preset_240p, preset_480p, preset_720p, RenditionSpec};
+pub use registry::FragmentBroadcasterRegistry;
+pub use runner::{StatsKey, TranscodeRunner, TranscodeRunnerHandle};
+pub use transcoder::{
+    PanicTrigger, PanickingTranscoderFactory, PassthroughTranscoderFactory, Phase,
+    SlowTranscoderFactory, Transcoder, TranscoderContext, TranscoderFactory,
+};
+
+use crate::sync::{Mutex, RwLock};
+use std::ops::{Deref, DerefMut};
+
+// Lock helpers that ignore poison (a panic under one of these locks is
+// already reported) and work for both the std and the loom primitives.
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> impl DerefMut<Target = T> + '_ {
+    crate::sync::lock(m)
+}
+
+pub(crate) fn read<T>(l: &RwLock<T>) -> impl Deref<Target = T> + '_ {
+    match l.read() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+pub(crate) fn write<T>(l: &RwLock<T>) -> impl DerefMut<Target = T> + '_ {
+    match l.write() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

@@ -1,0 +1,156 @@
+//! The transcode scenario family: the fragment registry and rendition
+//! ladder under churn (seed-systems.md §2).
+//!
+//! | scenario | targets | what it drives |
+//! |---|---|---|
+//! | `transcode-ladder-churn` | `rendition-remove-leak`, `transcoder-panic-kills-drain`, `republish-never-transcoded` | three broadcasts publish, stop and re-publish; the admin API adds and removes renditions (landing inside entry-created callbacks); transcoders panic in start, fragment and stop |
+//! | `transcode-slow-consumer` | — | a slow transcoder (150–600 ms of work per 100 ms frame) shares a 16-fragment ring with a fast one and a viewer |
+//!
+//! Tick: 10 ms. Frames arrive every 100 ms; the admin API's landing
+//! windows are 150–400 ms and aimed at publishes that take 10–30 ms from
+//! the publisher's connect to the entry-created callback (one or two TCP
+//! segments at 1–5 ms latency, one step each); the slow transcoder's work
+//! is a multiple of 10 ms. A 10 ms step resolves all of these orderings; a
+//! 1 ms step would only multiply the cost.
+
+pub mod checks;
+pub mod plans;
+pub mod world;
+
+use checks::*;
+use relaysim_core::KnownBug;
+use relaysim_harness::check::Check;
+use relaysim_harness::scenario::{NetParams, Scenario, World, WorldCtx};
+use relaysim_harness::timeline::LinkRule;
+use std::time::Duration;
+use world::{Ladder, Setup};
+
+/// The tick of every transcode scenario (see the module docs).
+pub const TICK: Duration = Duration::from_millis(10);
+
+const NET: NetParams = NetParams {
+    min_latency: Duration::from_millis(1),
+    max_latency: Duration::from_millis(5),
+    tcp_capacity: 256,
+};
+
+/// Ring capacity of the slow-consumer world: small enough that the slow
+/// transcoder falls a ring behind within a session.
+pub const SLOW_RING: usize = 16;
+
+fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    world::build(
+        sim,
+        ctx,
+        Setup {
+            ladder: Ladder::Churn,
+            capacity: relaysim_core::transcode::broadcaster::DEFAULT_BROADCASTER_CAPACITY,
+            publishers: world::PUBLISHERS.len(),
+        },
+    )
+}
+
+fn build_slow(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    world::build(
+        sim,
+        ctx,
+        Setup {
+            ladder: Ladder::Slow,
+            capacity: SLOW_RING,
+            publishers: plans::SLOW_PUBLISHERS,
+        },
+    )
+}
+
+// Check order matters for ties: a failure is reported by the earliest
+// check at the earliest time, so the most specific checks come first.
+static CHURN_CHECKS: [Check; 10] = [
+    PANICS_ISOLATED,
+    NO_LEAKED_DRAIN,
+    NO_MISSED_DRAIN,
+    FRAGMENT_ACCOUNTING,
+    FAST_SUBSCRIBERS_NEVER_LAG,
+    DRAINS_START_WITH_INIT,
+    DRAINS_MATCH_LADDER,
+    REMOVAL_LANDS_MID_CALLBACK,
+    REPUBLISHED_BROADCAST_TRANSCODED,
+    TRANSCODER_PANIC_CAUGHT,
+];
+static SLOW_CHECKS: [Check; 8] = [
+    NO_LEAKED_DRAIN,
+    NO_MISSED_DRAIN,
+    FRAGMENT_ACCOUNTING,
+    FAST_SUBSCRIBERS_NEVER_LAG,
+    DRAINS_START_WITH_INIT,
+    DRAINS_MATCH_LADDER,
+    SLOW_TRANSCODER_LAGS,
+    REPUBLISHED_BROADCAST_TRANSCODED,
+];
+
+/// Timeline arrows: a publisher host to the entry it creates, admin edits
+/// to where they landed.
+const LINKS: &[LinkRule] = &[
+    LinkRule {
+        from: "obs.up",
+        to: "transcode.ingest.publish",
+        key: None,
+    },
+    LinkRule {
+        from: "obs.down",
+        to: "transcode.ingest.unpublish",
+        key: None,
+    },
+    LinkRule {
+        from: "admin.apply",
+        to: "transcode.rendition.added",
+        key: Some("rendition"),
+    },
+    LinkRule {
+        from: "admin.apply",
+        to: "transcode.rendition.removed",
+        key: Some("rendition"),
+    },
+    LinkRule {
+        from: "inject.panic",
+        to: "transcode.panic",
+        key: None,
+    },
+];
+
+pub static TRANSCODE_LADDER_CHURN: Scenario = Scenario {
+    name: "transcode-ladder-churn",
+    family: "transcode",
+    about: "three broadcasts publish, stop and re-publish while renditions are added and removed (landing mid-callback) and transcoders panic",
+    tick: TICK,
+    duration: plans::CHURN_DURATION,
+    heal_at: plans::CHURN_HEAL_AT,
+    net: NET,
+    targets: &[
+        KnownBug::RenditionRemoveLeak,
+        KnownBug::TranscoderPanicKillsDrain,
+        KnownBug::RepublishNeverTranscoded,
+    ],
+    // Cheap (about 20 ms a seed in the dev profile) and race-rich: more
+    // seeds buy more landings of an admin edit inside a callback.
+    default_seeds: 500,
+    plan: plans::ladder_churn,
+    build: build_churn,
+    checks: &CHURN_CHECKS,
+    links: LINKS,
+};
+
+pub static TRANSCODE_SLOW_CONSUMER: Scenario = Scenario {
+    name: "transcode-slow-consumer",
+    family: "transcode",
+    about: "a slow transcoder lags behind a fast emitter on a small ring, next to a fast transcoder and a viewer",
+    tick: TICK,
+    duration: plans::SLOW_DURATION,
+    heal_at: plans::SLOW_HEAL_AT,
+    net: NET,
+    targets: &[],
+    default_seeds: 200,
+    plan: plans::slow_consumer,
+    build: build_slow,
+    checks: &SLOW_CHECKS,
+    links: LINKS,
+};

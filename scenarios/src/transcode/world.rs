@@ -1,0 +1,258 @@
+//! The transcode world: publishers `obs-a`, `obs-b`, `obs-c` → the
+//! `transcode` host (ingest bridge → registry → runner, plus downstream
+//! viewers and the admin API worker).
+//!
+//! Owns host names, the ladders each scenario installs and the mapping from
+//! application faults to peers. The transcode host runs the real
+//! `relaysim_core::transcode` (bridge, registry, runner, drains on tokio)
+//! over `SimNet`; publishers are the harness's publisher peer
+//! (`peers::publisher`), one host and stream key each (`obs-a` publishes
+//! `live/a`). The admin API, injected panics and viewers come from
+//! `peers::transcode`. A slow transcoder's per-fragment work is drawn from
+//! the seed (`SimRng::fork(seed, "transcode-slow-consumer/work")`).
+
+use relaysim_core::entropy::SimRng;
+use relaysim_core::transcode::ingest::{listen_ingest, IngestBridge};
+use relaysim_core::transcode::{
+    preset_240p, preset_480p, preset_720p, FragmentBroadcasterRegistry,
+    PassthroughTranscoderFactory, RenditionSpec, SlowTranscoderFactory, TranscodeRunner,
+    TranscodeRunnerHandle, TranscoderFactory,
+};
+use relaysim_core::Emitter;
+use relaysim_harness::check::Facts;
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::publisher::{self, Publisher};
+use relaysim_harness::peers::transcode::{install_viewers, Admin, AdminOp, PanicArm};
+use relaysim_harness::scenario::{World, WorldCtx};
+use relaysim_harness::SimNet;
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+pub const TRANSCODE: &str = "transcode";
+/// Publisher hosts and their stream keys (`obs-a` publishes `live/a`).
+pub const PUBLISHERS: [(&str, &str); 3] = [("obs-a", "a"), ("obs-b", "b"), ("obs-c", "c")];
+pub const INGEST_PORT: u16 = 1935;
+
+/// The renditions the admin API may add (the default ladder plus 360p).
+pub fn rendition_pool() -> Vec<RenditionSpec> {
+    vec![
+        preset_720p(),
+        preset_480p(),
+        preset_240p(),
+        RenditionSpec::new("360p", 640, 360, 800, 96),
+    ]
+}
+
+pub fn rendition(name: &str) -> RenditionSpec {
+    rendition_pool()
+        .into_iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| RenditionSpec::new(name, 640, 360, 800, 96))
+}
+
+/// Which ladder the transcode host installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ladder {
+    /// The default 720p/480p/240p ladder of passthrough transcoders that
+    /// panic where the plan arms them and offer the admin API its
+    /// preemption point in `build`.
+    Churn,
+    /// A passthrough 720p next to a slow 480p transcoder.
+    Slow,
+}
+
+/// A world's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub ladder: Ladder,
+    /// Broadcaster ring capacity.
+    pub capacity: usize,
+    /// How many of [`PUBLISHERS`] exist.
+    pub publishers: usize,
+}
+
+/// Injected panics unwind through user code by design: keep the default
+/// panic hook quiet about them (any other panic still prints).
+fn quiet_injected_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info
+                .payload()
+                .downcast_ref::<relaysim_core::transcode::transcoder::InjectedPanic>()
+                .is_none()
+            {
+                previous(info);
+            }
+        }));
+    });
+}
+
+struct HostState {
+    registry: FragmentBroadcasterRegistry,
+    runner: TranscodeRunnerHandle,
+    bridge: Arc<IngestBridge>,
+}
+
+pub struct TranscodeWorld {
+    publishers: Vec<(&'static str, Arc<Publisher>)>,
+    admin: Arc<Admin>,
+    panics: Arc<PanicArm>,
+    host: Arc<Mutex<Option<HostState>>>,
+}
+
+/// The slow transcoder's simulated work per fragment for `seed`: slower
+/// than the publisher's 100 ms frame interval, so its drain falls behind.
+pub fn slow_work(seed: u64) -> Duration {
+    let mut rng = SimRng::fork(seed, "transcode-slow-consumer/work");
+    rng.millis(Duration::from_millis(150), Duration::from_millis(600))
+}
+
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx, setup: Setup) -> Box<dyn World> {
+    quiet_injected_panics();
+    let rec = ctx.recorder.clone();
+    let panics = PanicArm::new(rec.clone());
+    let admin = Admin::new(rec.clone(), panics.clone());
+    let host: Arc<Mutex<Option<HostState>>> = Arc::new(Mutex::new(None));
+    let bugs = ctx.bugs;
+    let work = slow_work(ctx.seed.0);
+
+    let (slot, host_admin, host_rec) = (host.clone(), admin.clone(), rec.clone());
+    sim.host(TRANSCODE, move || {
+        let registry = FragmentBroadcasterRegistry::with_options(
+            setup.capacity,
+            Emitter::new(TRANSCODE, host_rec.clone()),
+        );
+        let factories: Vec<Arc<dyn TranscoderFactory>> = match setup.ladder {
+            Ladder::Churn => relaysim_core::transcode::default_ladder()
+                .into_iter()
+                .map(|spec| host_admin.factory(spec))
+                .collect(),
+            Ladder::Slow => vec![
+                Arc::new(PassthroughTranscoderFactory::new(preset_720p())),
+                Arc::new(SlowTranscoderFactory::new(preset_480p(), work)),
+            ],
+        };
+        let mut builder = TranscodeRunner::new().with_bugs(bugs);
+        for f in factories {
+            builder = builder.with_factory_arc(f);
+        }
+        let runner = builder.install(&registry);
+        host_admin.attach(runner.clone());
+        install_viewers(&registry, host_rec.clone());
+        let bridge = IngestBridge::new(registry.clone());
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(HostState {
+            registry,
+            runner,
+            bridge: bridge.clone(),
+        });
+        let admin = host_admin.clone();
+        async move {
+            tokio::spawn(admin.serve());
+            listen_ingest(&SimNet, &format!("0.0.0.0:{INGEST_PORT}"), bridge).await?;
+            Ok(())
+        }
+    });
+
+    let mut publishers = Vec::new();
+    for (name, key) in PUBLISHERS.iter().take(setup.publishers) {
+        let p = Publisher::named(
+            name,
+            &format!("{TRANSCODE}:{INGEST_PORT}"),
+            key,
+            rec.clone(),
+        );
+        let served = p.clone();
+        sim.host(*name, move || publisher::serve(served.clone()));
+        publishers.push((*name, p));
+    }
+
+    Box::new(TranscodeWorld {
+        publishers,
+        admin,
+        panics,
+        host,
+    })
+}
+
+impl TranscodeWorld {
+    fn publisher(&self, name: &str) -> Option<&Arc<Publisher>> {
+        self.publishers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p)
+    }
+}
+
+impl World for TranscodeWorld {
+    fn apply(&mut self, fault: &Fault) {
+        match fault {
+            Fault::BroadcastPublish { publisher } => {
+                if let Some(p) = self.publisher(publisher) {
+                    p.set_wanted(true);
+                }
+            }
+            Fault::BroadcastUnpublish { publisher } => {
+                if let Some(p) = self.publisher(publisher) {
+                    p.set_wanted(false);
+                }
+            }
+            Fault::RenditionAdd {
+                rendition: r,
+                window_ms,
+            } => self.admin.submit(
+                AdminOp::Add(rendition(r)),
+                Duration::from_millis(*window_ms),
+            ),
+            Fault::RenditionRemove {
+                rendition: r,
+                window_ms,
+            } => self.admin.submit(
+                AdminOp::Remove(r.clone()),
+                Duration::from_millis(*window_ms),
+            ),
+            Fault::TranscoderPanic {
+                rendition,
+                phase,
+                after,
+            } => self.panics.arm(rendition, *phase, *after),
+            // Network faults are the runner's; other families' are not ours.
+            _ => {}
+        }
+    }
+
+    fn heal(&mut self) {
+        self.panics.disarm_all();
+        for (_, p) in &self.publishers {
+            p.set_wanted(true);
+        }
+    }
+
+    fn facts(&self) -> Facts {
+        let mut f = Facts::new();
+        for (name, p) in &self.publishers {
+            f.insert(format!("{name}.wanted"), p.wanted().to_string());
+            f.insert(format!("{name}.connections"), p.connections().to_string());
+        }
+        if let Some(h) = self.host.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let running: Vec<String> = h.runner.running().iter().map(|k| k.to_string()).collect();
+            f.insert("transcode.running".into(), running.join(","));
+            let ladder: Vec<String> = h.runner.renditions().into_iter().map(|r| r.name).collect();
+            f.insert("transcode.ladder".into(), ladder.join(","));
+            f.insert("transcode.live".into(), h.bridge.live().join(","));
+            f.insert("transcode.entries".into(), h.registry.len().to_string());
+            let panics: u64 = h
+                .runner
+                .tracked()
+                .iter()
+                .map(|k| {
+                    h.runner
+                        .panics(&k.transcoder, &k.rendition, &k.broadcast, &k.track)
+                })
+                .sum();
+            f.insert("transcode.panics".into(), panics.to_string());
+        }
+        f
+    }
+}
