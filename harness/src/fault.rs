@@ -71,20 +71,39 @@ pub enum Fault {
         permille: u16,
     },
     /// A named publisher host (transcode worlds) publishes (again).
-    BroadcastPublish { publisher: String },
+    BroadcastPublish {
+        /// The publisher host.
+        publisher: String,
+    },
     /// A named publisher host stops publishing.
-    BroadcastUnpublish { publisher: String },
+    BroadcastUnpublish {
+        /// The publisher host.
+        publisher: String,
+    },
     /// The admin API adds a rendition to the ladder. It runs on another
     /// thread: it lands at the first factory build within `window_ms`, else
     /// when the window ends.
-    RenditionAdd { rendition: String, window_ms: u64 },
+    RenditionAdd {
+        /// The rendition (a preset name).
+        rendition: String,
+        /// How long the edit may wait for a factory build to land in.
+        window_ms: u64,
+    },
     /// The admin API removes a rendition (lands like `RenditionAdd`).
-    RenditionRemove { rendition: String, window_ms: u64 },
+    RenditionRemove {
+        /// The rendition.
+        rendition: String,
+        /// How long the edit may wait for a factory build to land in.
+        window_ms: u64,
+    },
     /// Arms a panic in the next transcoder of `rendition` to reach `phase`
     /// (for `fragment`: after `after` more fragments of that rendition).
     TranscoderPanic {
+        /// The rendition whose next transcoder panics.
         rendition: String,
+        /// The call that panics.
         phase: relaysim_core::transcode::Phase,
+        /// For `fragment`: after this many more fragments.
         after: u64,
     },
 }
@@ -410,6 +429,48 @@ impl Swarm {
         };
         self.picks.insert(kind.to_string(), permille);
         on.then_some(f64::from(permille) / 1000.0)
+    }
+
+    /// Swarm kind `fault-points`: with probability `p_on`, switch some of
+    /// the core's fault points whose site starts with `prefix` on for part
+    /// of `from_ms..until_ms` (chance per pass 0.1 %–5 %, scaled by the
+    /// intensity). Sites come from `relaysim_core::faults::SITES`.
+    pub fn fault_points(
+        &mut self,
+        plan: &mut FaultPlan,
+        rng: &mut SimRng,
+        prefix: &str,
+        p_on: f64,
+        from_ms: u64,
+        until_ms: u64,
+    ) {
+        let Some(intensity) = self.kind("fault-points", p_on) else {
+            return;
+        };
+        for (site, _) in relaysim_core::faults::SITES
+            .iter()
+            .filter(|(s, _)| s.starts_with(prefix))
+        {
+            if rng.chance(0.5) {
+                let permille = (1.0 + intensity * 49.0) as u16;
+                let from = rng.range(from_ms, until_ms);
+                let until = rng.range(from, until_ms);
+                plan.push(
+                    Duration::from_millis(from),
+                    Fault::FaultPoint {
+                        site: (*site).into(),
+                        permille,
+                    },
+                );
+                plan.push(
+                    Duration::from_millis(until),
+                    Fault::FaultPoint {
+                        site: (*site).into(),
+                        permille: 0,
+                    },
+                );
+            }
+        }
     }
 
     /// Records the draw in `plan` (call last).

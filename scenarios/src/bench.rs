@@ -487,7 +487,7 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
         println!("relaysim bench: one core per figure unless noted; ratios from this run only\n");
         println!("== scenarios ({} seeds each, 1 core) ==", opts.seeds);
         println!(
-            "{:<24} {:>9} {:>12} {:>14} {:>10}",
+            "{:<26} {:>9} {:>12} {:>14} {:>10}",
             "scenario", "seeds/s", "sim-s/wall-s", "trace+checks", "target"
         );
     }
@@ -502,7 +502,7 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
         line(
             j,
             format!(
-                "{:<24} {:>9.1} {:>12.0} {:>13.2}x {:>10}",
+                "{:<26} {:>9.1} {:>12.0} {:>13.2}x {:>10}",
                 t.scenario,
                 t.seeds_per_s(),
                 t.sim_per_wall(),
@@ -547,7 +547,7 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
             opts.detect_ranges, opts.detect_range_len
         );
         println!(
-            "{:<26} {:<24} {:>8} {:>13} {:>8} {:>8}",
+            "{:<30} {:<26} {:>8} {:>13} {:>8} {:>8}",
             "bug", "scenario", "caught", "median seeds", "ms", "target"
         );
     }
@@ -557,7 +557,7 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
         line(
             j,
             format!(
-                "{:<26} {:<24} {:>5}/{:<2} {:>13.1} {:>8.1} {:>8}",
+                "{:<30} {:<26} {:>5}/{:<2} {:>13.1} {:>8.1} {:>8}",
                 bug.id(),
                 d.scenario,
                 d.caught(),

@@ -63,7 +63,7 @@ pub fn list(json_out: bool) -> Result<bool, String> {
             );
         } else {
             outln!(
-                "{:<22} {:<10} seeds={:<4} targets={:<24} {}",
+                "{:<26} {:<10} seeds={:<4} targets={:<50} {}",
                 s.name,
                 s.family,
                 s.default_seeds,
@@ -222,7 +222,7 @@ pub fn run(args: RunArgs) -> Result<bool, String> {
             );
         } else {
             outln!(
-                "{:<22} {:>5} seeds  {:>4} failed  {:>7.2}s wall  {:>8.1} seeds/s  {:>9.0} sim-s/wall-s",
+                "{:<26} {:>5} seeds  {:>4} failed  {:>7.2}s wall  {:>8.1} seeds/s  {:>9.0} sim-s/wall-s",
                 scn.name,
                 n,
                 report.failures.len(),
@@ -409,16 +409,7 @@ pub fn replay(args: ReplayArgs) -> Result<bool, String> {
         },
         &AtomicBool::new(false),
     );
-    out!("{}", outcome.trace.text());
-    if !args.trace_only {
-        match &outcome.failure {
-            Some(f) => out!("{}", failure_report(f)),
-            None => outln!(
-                "PASS: every check held ({} events)",
-                outcome.trace.entries.len()
-            ),
-        }
-    }
+    // Files first: printing ends the process quietly if stdout is closed.
     if let Some(path) = &args.save_plan {
         plan_file(
             scn,
@@ -444,6 +435,16 @@ pub fn replay(args: ReplayArgs) -> Result<bool, String> {
             "relaysim: timeline written to {} (open it in a browser)",
             path.display()
         );
+    }
+    out!("{}", outcome.trace.text());
+    if !args.trace_only {
+        match &outcome.failure {
+            Some(f) => out!("{}", failure_report(f)),
+            None => outln!(
+                "PASS: every check held ({} events)",
+                outcome.trace.entries.len()
+            ),
+        }
     }
     outln!("trace-hash: {}", outcome.trace_hash);
     Ok(outcome.passed())
@@ -496,6 +497,11 @@ pub fn shrink_cmd(
     };
     let shrunk = relaysim_harness::shrink::shrink(scn, seed, bugs, start)?;
     let file = plan_file(scn, seed, bugs, &shrunk.plan, Some(shrunk.check.clone()));
+    // Files first: printing ends the process quietly if stdout is closed.
+    if let Some(path) = out_file {
+        file.write(path)?;
+        eprintln!("relaysim: plan written to {}", path.display());
+    }
     outln!(
         "shrunk {} seed {seed} bugs {bugs}: {} → {} fault events, still failing `{}` ({}), {} runs",
         scn.name,
@@ -507,10 +513,6 @@ pub fn shrink_cmd(
     );
     outln!("plan file:\n{}", file.to_json());
     outln!("test literal:\n{}", shrunk.plan.to_literal());
-    if let Some(path) = out_file {
-        file.write(path)?;
-        eprintln!("relaysim: plan written to {}", path.display());
-    }
     Ok(true)
 }
 
@@ -664,7 +666,7 @@ pub fn detect(
     let mut ok = true;
     if !json_out {
         outln!(
-            "{:<24} {:<22} {:>12} {:>6} {:>10}  check",
+            "{:<30} {:<26} {:>12} {:>6} {:>10}  check",
             "bug",
             "scenario",
             "first-seed",
@@ -686,7 +688,7 @@ pub fn detect(
             );
         } else {
             outln!(
-                "{:<24} {:<22} {:>12} {:>6} {:>10.1}  {}",
+                "{:<30} {:<26} {:>12} {:>6} {:>10.1}  {}",
                 bug.id(),
                 d.scenario,
                 d.first_failing_seed
@@ -715,7 +717,7 @@ pub fn detect(
                 );
             } else {
                 outln!(
-                    "clean {:<22} {} seeds, {} failed",
+                    "clean {:<26} {} seeds, {} failed",
                     scn.name,
                     report.outcomes.len(),
                     report.failures.len()

@@ -196,6 +196,10 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
             Ok(_) => continue,
             Err(_) => break,
         };
+        if bridge.emitter.fault_point("transcode.ingest.drop") {
+            // Lost between the socket and the broadcasters.
+            continue;
+        }
         let (group, object) = grouping.next(f.keyframe);
         let duration_ms = last_ts.map_or(0, |t| f.ts_ms.saturating_sub(t));
         last_ts = Some(f.ts_ms);

@@ -37,11 +37,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// An admin API operation on the ladder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminOp {
+    /// Add this rendition to the ladder.
     Add(RenditionSpec),
+    /// Remove the rendition of this name.
     Remove(String),
 }
 
 impl AdminOp {
+    /// The rendition the operation is about.
     pub fn rendition(&self) -> &str {
         match self {
             AdminOp::Add(spec) => &spec.name,
@@ -63,24 +66,37 @@ pub enum TranscodePeerEvent {
     /// The admin API's operation ran: inside the factory build named by
     /// `during`, or (`None`) when its window ended.
     AdminApplied {
+        /// `add` or `remove`.
         op: &'static str,
+        /// The rendition.
         rendition: String,
+        /// The factory build it landed in, if any.
         during: Option<String>,
     },
     /// A transcoder panic the world injected, just before it unwinds.
     PanicInjected {
+        /// The transcoder's rendition.
         rendition: String,
+        /// The broadcast it transcodes.
         broadcast: String,
+        /// The track it transcodes.
         track: String,
+        /// The call that panics.
         phase: Phase,
     },
     /// A downstream viewer's subscription ended.
     ViewerEnd {
+        /// The broadcast watched.
         broadcast: String,
+        /// Its registry generation.
         generation: u64,
+        /// Fragments received.
         seen: u64,
+        /// Fragments skipped by lag.
         lagged: u64,
+        /// Fragments the broadcaster emitted while subscribed.
         emitted: u64,
+        /// Every fragment arrived in order.
         in_order: bool,
     },
 }
@@ -137,6 +153,7 @@ pub struct PanicArm {
 }
 
 impl PanicArm {
+    /// No panic armed yet.
     pub fn new(recorder: Arc<Recorder>) -> Arc<PanicArm> {
         Arc::new(PanicArm {
             armed: Mutex::new(Vec::new()),
@@ -236,6 +253,7 @@ impl TranscoderFactory for Hooked {
 }
 
 impl Admin {
+    /// The admin API, arming panics through `panics`.
     pub fn new(recorder: Arc<Recorder>, panics: Arc<PanicArm>) -> Arc<Admin> {
         let (tx, rx) = mpsc::unbounded_channel();
         Arc::new_cyclic(|me| Admin {

@@ -25,36 +25,17 @@ fn start(plan: &mut FaultPlan, rng: &mut SimRng) {
     plan.push(ms(rng.range(200, 1500)), Fault::PublisherConnect);
 }
 
-/// Swarm kind `fault-points`: switch core fault points on for part of the
-/// fault phase (chosen sites, chance per pass scaled by the intensity).
+/// Swarm kind `fault-points`: restream's core fault points for part of the
+/// fault phase.
 fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng, p_on: f64) {
-    let Some(intensity) = swarm.kind("fault-points", p_on) else {
-        return;
-    };
-    for (site, _) in relaysim_core::faults::SITES
-        .iter()
-        .filter(|(s, _)| s.starts_with("restream."))
-    {
-        if rng.chance(0.5) {
-            let permille = (1.0 + intensity * 49.0) as u16; // 0.1 % .. 5 % per pass
-            let from = rng.range(2_000, 25_000);
-            let until = rng.range(from, HEAL_AT.as_millis() as u64 - 1);
-            plan.push(
-                ms(from),
-                Fault::FaultPoint {
-                    site: (*site).into(),
-                    permille,
-                },
-            );
-            plan.push(
-                ms(until),
-                Fault::FaultPoint {
-                    site: (*site).into(),
-                    permille: 0,
-                },
-            );
-        }
-    }
+    swarm.fault_points(
+        plan,
+        rng,
+        "restream.",
+        p_on,
+        2_000,
+        HEAL_AT.as_millis() as u64 - 1,
+    );
 }
 
 /// Twitch latency across 0–15 s (often past the 12 s total timeout), some

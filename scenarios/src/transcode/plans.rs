@@ -3,13 +3,14 @@
 //!
 //! Every plan publishes each broadcast within the first 1.5 s and leaves
 //! the liveness phase (from the heal) fault-free: the heal re-publishes
-//! every broadcast and disarms panics. Draws come from
+//! every broadcast and disarms panics. Each seed first draws its swarm
+//! (which fault kinds are on, how hard: `Swarm`), then its events from
 //! `SimRng::fork(seed, "<scenario>")`.
 
 use super::world::PUBLISHERS;
 use relaysim_core::entropy::SimRng;
 use relaysim_core::transcode::Phase;
-use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -84,17 +85,28 @@ fn cycles(
 /// panic at drawn fragments, starts and stops.
 pub fn ladder_churn(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "transcode-ladder-churn");
+    let mut swarm = Swarm::new(seed.0, "transcode-ladder-churn");
     let mut plan = FaultPlan::default();
     let heal = CHURN_HEAL_AT.as_millis() as u64;
+    let churn = swarm.kind("publisher-churn", 1.0).unwrap_or(0.5);
     let mut publishes = Vec::new();
     for (host, _) in PUBLISHERS {
-        publishes.extend(cycles(&mut plan, &mut rng, host, heal, 3));
+        publishes.extend(cycles(
+            &mut plan,
+            &mut rng,
+            host,
+            heal,
+            2 + (churn * 2.0) as u64,
+        ));
     }
     publishes.sort_unstable();
 
     let pool = ["720p", "480p", "240p", "360p"];
     let aim = rng.chance(0.8);
-    for _ in 0..rng.range(2, 6) {
+    let edits = swarm
+        .kind("rendition-edits", 0.9)
+        .map_or(0, |x| 2 + (x * 4.0) as u64);
+    for _ in 0..edits {
         let (at, window_ms) = if aim && rng.chance(0.6) {
             let p = *rng.pick(&publishes);
             (p.saturating_sub(rng.range(0, 100)), rng.range(150, 400))
@@ -116,8 +128,8 @@ pub fn ladder_churn(seed: Seed) -> FaultPlan {
         plan.push(ms(at), fault);
     }
 
-    if rng.chance(0.7) {
-        for _ in 0..rng.range(1, 4) {
+    if let Some(x) = swarm.kind("transcoder-panics", 0.7) {
+        for _ in 0..1 + (x * 3.0) as u64 {
             let phase = match rng.range(0, 9) {
                 0 => Phase::Start,
                 1 => Phase::Stop,
@@ -133,19 +145,23 @@ pub fn ladder_churn(seed: Seed) -> FaultPlan {
             );
         }
     }
-    plan.sorted()
+    swarm.fault_points(&mut plan, &mut rng, "transcode.", 0.2, 500, heal - 1);
+    swarm.finish(plan)
 }
 
 /// A slow transcoder next to a fast one; broadcasts publish, stop and
 /// re-publish, so drains end and their accounting can be judged.
 pub fn slow_consumer(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "transcode-slow-consumer");
+    let mut swarm = Swarm::new(seed.0, "transcode-slow-consumer");
     let mut plan = FaultPlan::default();
     let heal = SLOW_HEAL_AT.as_millis() as u64;
+    let churn = swarm.kind("publisher-churn", 1.0).unwrap_or(0.5);
     for (host, _) in PUBLISHERS.iter().take(SLOW_PUBLISHERS) {
-        cycles(&mut plan, &mut rng, host, heal, 3);
+        cycles(&mut plan, &mut rng, host, heal, 2 + (churn * 2.0) as u64);
     }
-    plan.sorted()
+    swarm.fault_points(&mut plan, &mut rng, "transcode.", 0.2, 500, heal - 1);
+    swarm.finish(plan)
 }
 
 #[cfg(test)]
