@@ -23,6 +23,18 @@ pub enum KnownBug {
     /// The single-flight latch is not released on the failure / stale paths,
     /// so no VOD fetch ever runs again.
     VodLatchLeak,
+    /// A track's EOS fires before its EOS callback is registered; the stored
+    /// callback never runs, so the ended track stays published.
+    EosBeforeRegister,
+    /// Pad queues are unbounded: a stalled main-loop forwarder lets them grow
+    /// without bound.
+    PadQueueUnbounded,
+    /// `stop` queues a drop to each pad and aborts the forwarder before it ran:
+    /// no pad sees its flush, stale pads stay behind.
+    StopDropsFlush,
+    /// Caps travel out of band on the control channel; a buffer encoded with a
+    /// new configuration can reach the pad before its caps.
+    BufferBeforeCaps,
 }
 
 impl KnownBug {
@@ -30,6 +42,10 @@ impl KnownBug {
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::EosBeforeRegister,
+        KnownBug::PadQueueUnbounded,
+        KnownBug::StopDropsFlush,
+        KnownBug::BufferBeforeCaps,
     ];
 
     pub fn id(self) -> &'static str {
@@ -37,6 +53,10 @@ impl KnownBug {
             KnownBug::VodFetchStacking => "vod-fetch-stacking",
             KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
             KnownBug::VodLatchLeak => "vod-latch-leak",
+            KnownBug::EosBeforeRegister => "eos-before-register",
+            KnownBug::PadQueueUnbounded => "pad-queue-unbounded",
+            KnownBug::StopDropsFlush => "stop-drops-flush",
+            KnownBug::BufferBeforeCaps => "buffer-before-caps",
         }
     }
 
@@ -45,6 +65,10 @@ impl KnownBug {
         match self {
             KnownBug::VodFetchStacking | KnownBug::VodFetchStaleEpoch | KnownBug::VodLatchLeak => {
                 "restream"
+            }
+            KnownBug::EosBeforeRegister => "publisher",
+            KnownBug::PadQueueUnbounded | KnownBug::StopDropsFlush | KnownBug::BufferBeforeCaps => {
+                "pads"
             }
         }
     }
@@ -60,6 +84,18 @@ impl KnownBug {
             KnownBug::VodLatchLeak => {
                 "the single-flight latch is released only on success, so one failed or stale fetch blocks every later fetch"
             }
+            KnownBug::EosBeforeRegister => {
+                "a track's EOS fires before its unpublish callback is registered; the callback is stored but never run, so the ended track stays published"
+            }
+            KnownBug::PadQueueUnbounded => {
+                "pad queues are unbounded channels; while the main-loop forwarder is stalled every pump keeps queueing, without bound"
+            }
+            KnownBug::StopDropsFlush => {
+                "stop queues a drop to each pad and aborts the forwarder at once; no pad sees its flush and stale pads collide with the next session's"
+            }
+            KnownBug::BufferBeforeCaps => {
+                "caps go out of band on the control channel; after a codec config change a buffer can reach its pad before the caps describing it"
+            }
         }
     }
 
@@ -73,6 +109,18 @@ impl KnownBug {
             }
             KnownBug::VodLatchLeak => {
                 "complete_vod_fetch releases the latch on every outcome, in one place"
+            }
+            KnownBug::EosBeforeRegister => {
+                "EOS latch: a fired flag and a callback slot; registration after EOS runs the callback at once, exactly once either way"
+            }
+            KnownBug::PadQueueUnbounded => {
+                "bounded pad queues with backpressure; a flush empties them and wakes a blocked pump, so it cannot wedge"
+            }
+            KnownBug::StopDropsFlush => {
+                "ordered teardown: flush the queues, wait for the pumps, then deliver flush and drop to every pad before returning"
+            }
+            KnownBug::BufferBeforeCaps => {
+                "caps travel in-band, in the pad's own queue, in front of the first buffer of each configuration"
             }
         }
     }

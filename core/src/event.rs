@@ -87,6 +87,10 @@ pub enum Event {
     EgressDied { dest: String, error: String },
     /// A removed destination was shut down (`forced`: aborted after 1.5 s).
     DestinationRemoved { dest: String, forced: bool },
+    /// The track publisher (`session::publisher`).
+    Publisher(crate::session::publisher::PublisherEvent),
+    /// The MoQ source's pad forwarding (`session::pads`).
+    Pads(crate::session::pads::PadsEvent),
 }
 
 impl Event {
@@ -106,12 +110,19 @@ impl Event {
             Event::EgressConnected { .. } => "egress.connected",
             Event::EgressDied { .. } => "egress.died",
             Event::DestinationRemoved { .. } => "dest.removed",
+            Event::Publisher(e) => e.name(),
+            Event::Pads(e) => e.name(),
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Publisher(e) => return e.fmt(f),
+            Event::Pads(e) => return e.fmt(f),
+            _ => {}
+        }
         write!(f, "{}", self.name())?;
         match self {
             Event::PublishBegin { token } | Event::IngestDead { token } => {
@@ -149,6 +160,7 @@ impl fmt::Display for Event {
             Event::DestinationRemoved { dest, forced } => {
                 write!(f, " dest={dest} forced={forced}")
             }
+            Event::Publisher(_) | Event::Pads(_) => Ok(()),
         }
     }
 }
