@@ -32,6 +32,43 @@ pub enum Fault {
     PublisherDisconnect,
     /// The publisher connects (again).
     PublisherConnect,
+    /// LiveKit answers each signalling request in `min_ms..=max_ms`.
+    LiveKitLatency { min_ms: u64, max_ms: u64 },
+    /// Percentages of LiveKit joins and publishes refused (503).
+    LiveKitErrors {
+        join_percent: u8,
+        publish_percent: u8,
+    },
+    /// The publisher's pipeline reaches PLAYING in `min_ms..=max_ms`, or
+    /// fails to in `fail_percent`% of attempts.
+    PipelineStart {
+        min_ms: u64,
+        max_ms: u64,
+        fail_percent: u8,
+    },
+    /// The publisher's `track` source ends `after_ms` after PLAYING (every
+    /// attempt; workload rather than fault).
+    TrackEos { track: String, after_ms: u64 },
+    /// SIGINT/SIGTERM to the publisher.
+    PublisherSignal,
+    /// The application sets the MoQ source to PAUSED (starts a session).
+    PadsStart,
+    /// The application sets the MoQ source back to READY.
+    PadsStop,
+    /// PAUSED → READY → PAUSED in one go.
+    PadsRestart,
+    /// The element's main loop is busy for `ms` (a blocked downstream push).
+    MainLoopStall { ms: u64 },
+    /// The relay's catalog becomes exactly these tracks.
+    MoqCatalog { tracks: Vec<String> },
+    /// A track's codec config changes now; the catalog follows after
+    /// `catalog_delay_ms`.
+    MoqConfigChange {
+        track: String,
+        catalog_delay_ms: u64,
+    },
+    /// The relay closes every subscription and refuses new ones for `ms`.
+    MoqRelayDown { ms: u64 },
 }
 
 impl Fault {
@@ -57,6 +94,18 @@ impl Fault {
             Fault::TwitchErrors { .. } => "twitch-errors",
             Fault::PublisherDisconnect => "publisher-disconnect",
             Fault::PublisherConnect => "publisher-connect",
+            Fault::LiveKitLatency { .. } => "livekit-latency",
+            Fault::LiveKitErrors { .. } => "livekit-errors",
+            Fault::PipelineStart { .. } => "pipeline-start",
+            Fault::TrackEos { .. } => "track-eos",
+            Fault::PublisherSignal => "publisher-signal",
+            Fault::PadsStart => "pads-start",
+            Fault::PadsStop => "pads-stop",
+            Fault::PadsRestart => "pads-restart",
+            Fault::MainLoopStall { .. } => "main-loop-stall",
+            Fault::MoqCatalog { .. } => "moq-catalog",
+            Fault::MoqConfigChange { .. } => "moq-config-change",
+            Fault::MoqRelayDown { .. } => "moq-relay-down",
         }
     }
 
@@ -80,6 +129,41 @@ impl Fault {
             }
             Fault::PublisherDisconnect => "Fault::PublisherDisconnect".into(),
             Fault::PublisherConnect => "Fault::PublisherConnect".into(),
+            Fault::LiveKitLatency { min_ms, max_ms } => {
+                format!("Fault::LiveKitLatency {{ min_ms: {min_ms}, max_ms: {max_ms} }}")
+            }
+            Fault::LiveKitErrors {
+                join_percent,
+                publish_percent,
+            } => format!(
+                "Fault::LiveKitErrors {{ join_percent: {join_percent}, publish_percent: {publish_percent} }}"
+            ),
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => format!(
+                "Fault::PipelineStart {{ min_ms: {min_ms}, max_ms: {max_ms}, fail_percent: {fail_percent} }}"
+            ),
+            Fault::TrackEos { track, after_ms } => {
+                format!("Fault::TrackEos {{ track: {track:?}.into(), after_ms: {after_ms} }}")
+            }
+            Fault::PublisherSignal => "Fault::PublisherSignal".into(),
+            Fault::PadsStart => "Fault::PadsStart".into(),
+            Fault::PadsStop => "Fault::PadsStop".into(),
+            Fault::PadsRestart => "Fault::PadsRestart".into(),
+            Fault::MainLoopStall { ms } => format!("Fault::MainLoopStall {{ ms: {ms} }}"),
+            Fault::MoqCatalog { tracks } => {
+                let items: Vec<String> = tracks.iter().map(|t| format!("{t:?}.into()")).collect();
+                format!("Fault::MoqCatalog {{ tracks: vec![{}] }}", items.join(", "))
+            }
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => format!(
+                "Fault::MoqConfigChange {{ track: {track:?}.into(), catalog_delay_ms: {catalog_delay_ms} }}"
+            ),
+            Fault::MoqRelayDown { ms } => format!("Fault::MoqRelayDown {{ ms: {ms} }}"),
         }
     }
 }
@@ -99,6 +183,34 @@ impl fmt::Display for Fault {
             }
             Fault::TwitchErrors { percent } => write!(f, " percent={percent}"),
             Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
+            Fault::LiveKitLatency { min_ms, max_ms } => {
+                write!(f, " min_ms={min_ms} max_ms={max_ms}")
+            }
+            Fault::LiveKitErrors {
+                join_percent,
+                publish_percent,
+            } => write!(
+                f,
+                " join_percent={join_percent} publish_percent={publish_percent}"
+            ),
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => write!(
+                f,
+                " min_ms={min_ms} max_ms={max_ms} fail_percent={fail_percent}"
+            ),
+            Fault::TrackEos { track, after_ms } => write!(f, " track={track} after_ms={after_ms}"),
+            Fault::PublisherSignal | Fault::PadsStart | Fault::PadsStop | Fault::PadsRestart => {
+                Ok(())
+            }
+            Fault::MainLoopStall { ms } | Fault::MoqRelayDown { ms } => write!(f, " ms={ms}"),
+            Fault::MoqCatalog { tracks } => write!(f, " tracks={}", tracks.join(",")),
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => write!(f, " track={track} catalog_delay_ms={catalog_delay_ms}"),
         }
     }
 }
@@ -239,5 +351,32 @@ mod tests {
             },
         ]);
         assert_eq!(rebuilt, plan());
+    }
+
+    #[test]
+    fn session_faults_print_as_rust_and_round_trip() {
+        let p = FaultPlan::new(vec![
+            FaultEvent {
+                at_ms: 10,
+                fault: Fault::MoqCatalog {
+                    tracks: vec!["cam".into(), "mic".into()],
+                },
+            },
+            FaultEvent {
+                at_ms: 20,
+                fault: Fault::TrackEos {
+                    track: "video".into(),
+                    after_ms: 300,
+                },
+            },
+        ]);
+        let lit = p.to_literal();
+        assert!(lit.contains("Fault::MoqCatalog { tracks: vec![\"cam\".into(), \"mic\".into()] }"));
+        assert!(lit.contains("Fault::TrackEos { track: \"video\".into(), after_ms: 300 }"));
+        assert_eq!(FaultPlan::from_json(&p.to_json()).unwrap(), p);
+        assert_eq!(
+            p.events[0].fault.to_string(),
+            "fault.moq-catalog tracks=cam,mic"
+        );
     }
 }

@@ -32,6 +32,12 @@ pub enum WorldEvent {
     PublisherDown { n: u64 },
     /// Faults stopped: the liveness phase begins.
     Heal,
+    /// The LiveKit room server (`peers::livekit`).
+    LiveKit(crate::peers::livekit::LiveKitEvent),
+    /// The MoQ relay (`peers::moq_relay`).
+    MoqRelay(crate::peers::moq_relay::MoqRelayEvent),
+    /// Downstream of the MoQ source's pads (`peers::downstream`).
+    Downstream(crate::peers::downstream::DownstreamEvent),
 }
 
 impl fmt::Display for WorldEvent {
@@ -46,6 +52,9 @@ impl fmt::Display for WorldEvent {
             WorldEvent::PublisherUp { n } => write!(f, "obs.up n={n}"),
             WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
             WorldEvent::Heal => write!(f, "heal"),
+            WorldEvent::LiveKit(e) => e.fmt(f),
+            WorldEvent::MoqRelay(e) => e.fmt(f),
+            WorldEvent::Downstream(e) => e.fmt(f),
         }
     }
 }
