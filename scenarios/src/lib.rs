@@ -9,6 +9,8 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod pads;
+pub mod publisher;
 pub mod restream;
 
 pub use catalog::{all, find, find_bug_scenario};
