@@ -33,4 +33,9 @@ scenario_tests! {
     vod_slow_twitch => "vod-slow-twitch",
     vod_disconnect_race => "vod-disconnect-race",
     vod_twitch_down => "vod-twitch-down",
+    publisher_eos_race => "publisher-eos-race",
+    publisher_join_fails => "publisher-join-fails",
+    pads_stalled_forwarder => "pads-stalled-forwarder",
+    pads_teardown => "pads-teardown",
+    pads_restart => "pads-restart",
 }
