@@ -187,14 +187,20 @@ impl Forwarder {
         match c {
             Control::CreatePad { track, reply } => {
                 let name = track.pad_name();
-                // A retired pad of this session (its track left and came
-                // back): deliver what it still holds, its drop last.
+                // A retiring pad of this session (its track left and came
+                // back): deliver what it still holds, in order; if its pump
+                // is still behind (blocked on the full queue, its drop not
+                // queued yet), flush it — which wakes that pump — and remove
+                // the pad here. Never a collision with our own past.
                 if let Some(old) = self.queues.get(&name).cloned() {
-                    if old.is_closed() {
+                    if old.is_retiring() {
                         while let Some(m) = old.pop() {
                             self.deliver(&name, m);
                         }
-                        self.queues.remove(&name);
+                        if self.queues.remove(&name).is_some() {
+                            old.flush();
+                            self.element.flush_and_remove(self.session, &name);
+                        }
                     }
                 }
                 match self.element.create_pad(self.session, &track) {

@@ -42,6 +42,8 @@ enum State {
 struct Inner {
     items: VecDeque<PadMessage>,
     state: State,
+    /// The track left the catalog: its pump is queueing EOS and drop.
+    retiring: bool,
     max_depth: usize,
 }
 
@@ -71,6 +73,7 @@ impl PadQueue {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
                 state: State::Open,
+                retiring: false,
                 max_depth: 0,
             }),
             space: Notify::new(),
@@ -165,6 +168,18 @@ impl PadQueue {
     /// Closed by its pump (or flushed): nothing new will arrive.
     pub fn is_closed(&self) -> bool {
         lock(&self.inner).state != State::Open
+    }
+
+    /// The controller marks the queue of a track that left the catalog; a
+    /// pad created later under the same name replaces it.
+    pub fn retire(&self) {
+        lock(&self.inner).retiring = true;
+    }
+
+    /// Closed, flushed, or retiring: this pad is on its way out.
+    pub fn is_retiring(&self) -> bool {
+        let q = lock(&self.inner);
+        q.retiring || q.state != State::Open
     }
 
     pub fn depth(&self) -> usize {

@@ -210,6 +210,7 @@ impl<N: Net> Controller<N> {
                 let pad = t.pad_name();
                 let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(e) = registry.iter().rev().find(|e| e.pad == pad) {
+                    e.queue.retire();
                     e.end.cancel();
                 }
             }

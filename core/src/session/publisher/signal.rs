@@ -195,6 +195,9 @@ impl Room {
 
 type Conn<N> = Framed<<N as Net>::Stream, LengthDelimitedCodec>;
 
+/// Hands an RPC's outcome back to whoever waits for it.
+type Answer = Box<dyn FnOnce(Result<SignalResponse, RoomError>) + Send>;
+
 async fn rpc<N: Net>(
     conn: &mut Conn<N>,
     req: &SignalRequest,
@@ -247,10 +250,7 @@ async fn signal_task<N: Net>(
                 Err(_) => dead = Some(RoomError::Timeout { verb: "connect" }),
             }
         }
-        let (req, reply): (
-            SignalRequest,
-            Box<dyn FnOnce(Result<SignalResponse, RoomError>) + Send>,
-        ) = match cmd {
+        let (req, reply): (SignalRequest, Answer) = match cmd {
             Command::Join { reply } => (
                 SignalRequest::Join {
                     room: target.room.clone(),
