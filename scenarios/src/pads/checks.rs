@@ -392,6 +392,24 @@ fn restart_reuses_pad_names(v: &RunView<'_>) -> Verdict {
     Verdict::Miss
 }
 
+fn readd_over_blocked_pump(v: &RunView<'_>) -> Verdict {
+    // A flush outside any stop: the forwarder replaced a retiring pad whose
+    // pump was still blocked on its full queue.
+    let mut stopping: BTreeSet<u64> = BTreeSet::new();
+    for e in &v.trace.entries {
+        match (pads_event(e), ds_event(e)) {
+            (Some(PadsEvent::StopBegin { session, .. }), _) => {
+                stopping.insert(*session);
+            }
+            (_, Some(DownstreamEvent::Flush { session, .. })) if !stopping.contains(session) => {
+                return Verdict::Hit
+            }
+            _ => {}
+        }
+    }
+    Verdict::Miss
+}
+
 fn error_then_recovery(v: &RunView<'_>) -> Verdict {
     let mut errored: Option<u64> = None;
     for e in &v.trace.entries {
@@ -491,6 +509,12 @@ pub const RESTART_REUSES_PAD_NAMES: Check = Check {
     kind: CheckKind::Sometimes,
     about: "a later session creates a pad name an earlier session used",
     eval: restart_reuses_pad_names,
+};
+pub const READD_OVER_BLOCKED_PUMP: Check = Check {
+    name: "readd-over-blocked-pump",
+    kind: CheckKind::Sometimes,
+    about: "a track comes back while its old pump is still blocked on the full queue of its retiring pad",
+    eval: readd_over_blocked_pump,
 };
 pub const ERROR_THEN_RECOVERY: Check = Check {
     name: "error-then-recovery",

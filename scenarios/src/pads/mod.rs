@@ -59,7 +59,7 @@ static TEARDOWN_CHECKS: [Check; 12] = [
     RESTART_REUSES_PAD_NAMES,
 ];
 
-static RESTART_CHECKS: [Check; 12] = [
+static RESTART_CHECKS: [Check; 13] = [
     CAPS_BEFORE_BUFFERS,
     BUFFERS_IN_ORDER,
     PAD_NAMES,
@@ -72,6 +72,7 @@ static RESTART_CHECKS: [Check; 12] = [
     CONFIG_CHANGE_MID_STREAM,
     RESTART_REUSES_PAD_NAMES,
     ERROR_THEN_RECOVERY,
+    READD_OVER_BLOCKED_PUMP,
 ];
 
 pub static PADS_STALLED_FORWARDER: Scenario = Scenario {

@@ -92,9 +92,10 @@ pub fn pads_teardown(seed: Seed) -> FaultPlan {
     plan.sorted()
 }
 
-/// Catalog changes (tracks added, removed, re-added), codec config changes
-/// whose catalog update lags their first frames, restarts, and sometimes a
-/// relay outage that errors the session.
+/// Catalog changes (tracks added, removed, re-added — sometimes across a
+/// main-loop stall, so the old pump is still blocked at the re-add), codec
+/// config changes whose catalog update lags their first frames, restarts,
+/// and sometimes a relay outage that errors the session.
 pub fn pads_restart(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "pads-restart");
     let mut plan = FaultPlan::default();
@@ -117,6 +118,16 @@ pub fn pads_restart(seed: Seed) -> FaultPlan {
             },
         );
         if !tracks.iter().any(|x| x == "mic") && rng.chance(0.6) {
+            if rng.chance(0.5) {
+                // The main loop is stalled across the removal: the old pump
+                // may still be blocked on its full queue at the re-add.
+                let lead = rng.range(700, 1_200);
+                stall(
+                    &mut plan,
+                    t.saturating_sub(lead),
+                    lead + rng.range(100, 600),
+                );
+            }
             // The removed track comes back under the same pad name.
             tracks.push("mic".into());
             plan.push(

@@ -204,16 +204,16 @@ fn stop_once(v: &RunView<'_>) -> Verdict {
             }
         }
         match p {
-            PublisherEvent::AttemptStart { attempt } if *attempt > 1 => {
-                if !done.contains_key(&(attempt - 1)) {
-                    return Verdict::fail(
-                        e.at,
-                        format!(
-                            "attempt {attempt} began before attempt {} was stopped",
-                            attempt - 1
-                        ),
-                    );
-                }
+            PublisherEvent::AttemptStart { attempt }
+                if *attempt > 1 && !done.contains_key(&(attempt - 1)) =>
+            {
+                return Verdict::fail(
+                    e.at,
+                    format!(
+                        "attempt {attempt} began before attempt {} was stopped",
+                        attempt - 1
+                    ),
+                );
             }
             PublisherEvent::StopBegin { attempt, .. } => {
                 let n = begins.entry(*attempt).or_default();
