@@ -178,6 +178,9 @@ pub enum PadsEvent {
     },
     /// `stop` returned; `removed` pads were torn down by it.
     StopDone { session: u64, removed: usize },
+    /// The relay ended a track the session still serves; a newer catalog
+    /// lists it, so it is subscribed (and its pad created) again.
+    Resubscribe { session: u64, track: String },
 }
 
 impl PadsEvent {
@@ -200,6 +203,7 @@ impl PadsEvent {
             PadsEvent::StopBegin { .. } => "pads.stop.begin",
             PadsEvent::PadFlushed { .. } => "pads.pad.flushed",
             PadsEvent::StopDone { .. } => "pads.stop.done",
+            PadsEvent::Resubscribe { .. } => "pads.track.resubscribe",
         }
     }
 
@@ -221,7 +225,8 @@ impl PadsEvent {
             | PadsEvent::ErrorSuppressed { session, .. }
             | PadsEvent::StopBegin { session, .. }
             | PadsEvent::PadFlushed { session, .. }
-            | PadsEvent::StopDone { session, .. } => Some(*session),
+            | PadsEvent::StopDone { session, .. }
+            | PadsEvent::Resubscribe { session, .. } => Some(*session),
             PadsEvent::MainLoopStall { .. } => None,
         }
     }
@@ -255,6 +260,7 @@ impl fmt::Display for PadsEvent {
                 write!(f, " pad={pad} discarded={discarded}")
             }
             PadsEvent::StopDone { removed, .. } => write!(f, " removed={removed}"),
+            PadsEvent::Resubscribe { track, .. } => write!(f, " track={track}"),
             PadsEvent::SessionStart { .. }
             | PadsEvent::Connected { .. }
             | PadsEvent::NoMorePads { .. } => Ok(()),

@@ -7,7 +7,9 @@
 //! [`run_track_pump`], its async driver: every wait — for a frame, or for
 //! space in a full queue — also watches the session's shutdown, so a pump
 //! never outlives `stop` and never holds it up. A track that leaves the
-//! catalog gets EOS then drop, in-band, behind its last buffers.
+//! catalog (or whose subscription the relay ends or refuses with 404) gets
+//! EOS then drop, in-band, behind its last buffers; the pump's exit tells
+//! the controller which.
 //!
 //! With `buffer-before-caps` on, the step emits no caps: the controller sends
 //! them out of band instead, and a buffer encoded with a new configuration
@@ -79,8 +81,12 @@ pub enum PumpExit {
     Shutdown,
     /// Its queue was flushed under it.
     Flushed,
-    /// The track ended (left the catalog): EOS and drop queued.
+    /// The track ended (left the catalog, or the relay ended its
+    /// subscription): EOS and drop queued.
     Ended,
+    /// The relay does not serve the track (any more): EOS and drop queued.
+    /// Not an error: the catalog the subscription came from was stale.
+    Gone,
     /// The subscription failed; reported on the session's error slot.
     Failed,
 }
@@ -155,8 +161,9 @@ impl Pump {
         }
     }
 
-    /// The track ended: EOS then drop, behind its queued buffers.
-    async fn finish_track(&mut self) -> PumpExit {
+    /// The track ended: EOS then drop, behind its queued buffers; `exit` on
+    /// success.
+    async fn finish_track(&mut self, exit: PumpExit) -> PumpExit {
         self.emit(PadsEvent::TrackEnded {
             session: self.ctx.session,
             pad: self.pad(),
@@ -167,7 +174,7 @@ impl Pump {
             }
         }
         self.ctx.queue.close();
-        PumpExit::Ended
+        exit
     }
 
     fn fail(&self, reason: String) -> PumpExit {
@@ -197,7 +204,7 @@ pub async fn run_track_pump<S: NetStream>(
             f = track.next() => Some(f),
         };
         let bytes = match next {
-            None => return pump.finish_track().await,
+            None => return pump.finish_track(PumpExit::Ended).await,
             Some(Some(Ok(b))) => b,
             Some(Some(Err(e))) => return pump.fail(format!("track read: {}", e.kind())),
             Some(None) => return pump.fail("track closed".into()),
@@ -210,7 +217,10 @@ pub async fn run_track_pump<S: NetStream>(
                     }
                 }
             }
-            Ok(RelayMessage::TrackEnded) => return pump.finish_track().await,
+            Ok(RelayMessage::TrackEnded) => return pump.finish_track(PumpExit::Ended).await,
+            Ok(RelayMessage::Error { status: 404, .. }) => {
+                return pump.finish_track(PumpExit::Gone).await
+            }
             Ok(RelayMessage::Error { reason, .. }) => return pump.fail(reason),
             Ok(RelayMessage::Catalog(_)) | Err(_) => {
                 return pump.fail("unexpected message on a track".into())

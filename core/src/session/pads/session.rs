@@ -5,7 +5,10 @@
 //! the main loop (a create-pad round trip), its subscription and its pump; a
 //! removed track's pump is told to finish; a config change needs nothing
 //! (its pump puts the new caps in-band) unless `buffer-before-caps` sends
-//! them out of band. Every wait watches the session's shutdown.
+//! them out of band. A track whose subscription the relay ended while the
+//! catalog still lists it (a removal and re-add the relay's catalog updates
+//! coalesced) is subscribed again from a newer catalog. Every wait watches
+//! the session's shutdown (the controller's task is raced against it).
 //!
 //! Owns [`ErrorSlot`]: the session's terminal error is reported on the bus
 //! exactly once, whichever part (controller or any pump) hits it first, and
@@ -18,7 +21,7 @@ use crate::session::pads::catalog::{diff, TrackChange};
 use crate::session::pads::forwarder::Control;
 use crate::session::pads::pump::{run_track_pump, PumpCtx, PumpExit, PumpState};
 use crate::session::pads::queue::PadQueue;
-use crate::session::pads::wire::{self, RelayMessage, RelayRequest, TrackInfo};
+use crate::session::pads::wire::{self, Catalog, RelayMessage, RelayRequest, TrackInfo};
 use crate::session::pads::{PadsEvent, CONNECT_TIMEOUT};
 use crate::sync::Arc;
 use crate::BugSet;
@@ -109,6 +112,26 @@ pub struct PumpEntry {
 /// finished or finishing).
 pub type Registry = Mutex<Vec<PumpEntry>>;
 
+/// A pump's end, as its task reports it: (pump id, track, exit).
+type Exit = (u64, String, PumpExit);
+
+enum Input {
+    Catalog(Option<Result<bytes::BytesMut, std::io::Error>>),
+    PumpExit(Exit),
+}
+
+/// What the controller serves.
+struct Serving {
+    tracks: BTreeMap<String, TrackInfo>,
+    /// The last catalog received.
+    last: Option<Catalog>,
+    /// The current pump of each served track, and the catalog version it
+    /// was subscribed under.
+    live: BTreeMap<String, (u64, u64)>,
+    next_pump: u64,
+    exits: mpsc::UnboundedSender<Exit>,
+}
+
 /// Where the session connects.
 #[derive(Debug, Clone)]
 pub struct RelayTarget {
@@ -168,45 +191,99 @@ impl<N: Net> Controller<N> {
         self.emit(PadsEvent::Connected {
             session: self.session,
         });
-        let mut tracks: BTreeMap<String, TrackInfo> = BTreeMap::new();
-        let mut first = true;
+        let (exits_tx, mut exits) = mpsc::unbounded_channel();
+        let mut serving = Serving {
+            tracks: BTreeMap::new(),
+            last: None,
+            live: BTreeMap::new(),
+            next_pump: 0,
+            exits: exits_tx,
+        };
         loop {
-            let bytes = match conn.next().await {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => return Err(format!("catalog: read: {}", e.kind())),
-                None => return Err("catalog: closed".into()),
+            let input = tokio::select! {
+                biased;
+                m = conn.next() => Input::Catalog(m),
+                Some(x) = exits.recv() => Input::PumpExit(x),
             };
-            match wire::decode::<RelayMessage>(&bytes) {
-                Ok(RelayMessage::Catalog(cat)) => {
+            match input {
+                Input::Catalog(m) => {
+                    let bytes = match m {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => return Err(format!("catalog: read: {}", e.kind())),
+                        None => return Err("catalog: closed".into()),
+                    };
+                    let cat = match wire::decode::<RelayMessage>(&bytes) {
+                        Ok(RelayMessage::Catalog(cat)) => cat,
+                        Ok(RelayMessage::Error { reason, .. }) => {
+                            return Err(format!("catalog: {reason}"))
+                        }
+                        _ => return Err("catalog: unexpected message".into()),
+                    };
                     self.emit(PadsEvent::Catalog {
                         session: self.session,
                         version: cat.version,
                         tracks: cat.names(),
                     });
-                    for change in diff(&tracks, &cat) {
-                        self.apply(&mut tracks, change).await?;
+                    let first = serving.last.is_none();
+                    serving.last = Some(cat.clone());
+                    for change in diff(&serving.tracks, &cat) {
+                        self.apply(&mut serving, change).await?;
                     }
                     if first {
-                        first = false;
                         self.emit(PadsEvent::NoMorePads {
                             session: self.session,
                         });
                     }
                 }
-                Ok(RelayMessage::Error { reason, .. }) => return Err(format!("catalog: {reason}")),
-                _ => return Err("catalog: unexpected message".into()),
+                Input::PumpExit((id, track, exit)) => {
+                    self.pump_ended(&mut serving, id, &track, exit).await?;
+                }
             }
         }
     }
 
-    async fn apply(
+    /// A pump ended on its own. If the relay ended (or refused) the
+    /// subscription of a track the session still serves, the track is no
+    /// longer served; a catalog newer than the one it was subscribed under
+    /// that lists it brings it back now, an older one waits for the next
+    /// catalog (so a stale catalog cannot make it loop).
+    async fn pump_ended(
         &self,
-        tracks: &mut BTreeMap<String, TrackInfo>,
-        change: TrackChange,
+        serving: &mut Serving,
+        id: u64,
+        track: &str,
+        exit: PumpExit,
     ) -> Result<(), String> {
+        if !matches!(exit, PumpExit::Ended | PumpExit::Gone) {
+            return Ok(());
+        }
+        let Some(&(live_id, version)) = serving.live.get(track) else {
+            return Ok(());
+        };
+        if live_id != id {
+            return Ok(());
+        }
+        serving.live.remove(track);
+        serving.tracks.remove(track);
+        if let Some(last) = serving.last.clone().filter(|c| c.version > version) {
+            if last.tracks.iter().any(|t| t.name == track) {
+                self.emit(PadsEvent::Resubscribe {
+                    session: self.session,
+                    track: track.to_string(),
+                });
+            }
+            for change in diff(&serving.tracks, &last) {
+                self.apply(serving, change).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, serving: &mut Serving, change: TrackChange) -> Result<(), String> {
         match change {
             TrackChange::Removed(t) => {
-                tracks.remove(&t.name);
+                serving.tracks.remove(&t.name);
+                serving.live.remove(&t.name);
                 let pad = t.pad_name();
                 let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(e) = registry.iter().rev().find(|e| e.pad == pad) {
@@ -222,7 +299,7 @@ impl<N: Net> Controller<N> {
                         caps: after.caps(),
                     });
                 }
-                tracks.insert(after.name.clone(), after);
+                serving.tracks.insert(after.name.clone(), after);
             }
             TrackChange::Added(t) => {
                 let queue = self.request_pad(&t).await?;
@@ -250,7 +327,18 @@ impl<N: Net> Controller<N> {
                     errors: self.errors.clone(),
                     emitter: self.emitter.clone(),
                 };
-                let task = tokio::spawn(run_track_pump(conn, PumpState::new(&t, self.bugs), ctx));
+                serving.next_pump += 1;
+                let id = serving.next_pump;
+                let version = serving.last.as_ref().map_or(0, |c| c.version);
+                serving.live.insert(t.name.clone(), (id, version));
+                let exits = serving.exits.clone();
+                let name = t.name.clone();
+                let pump = run_track_pump(conn, PumpState::new(&t, self.bugs), ctx);
+                let task = tokio::spawn(async move {
+                    let exit = pump.await;
+                    let _ = exits.send((id, name, exit.clone()));
+                    exit
+                });
                 self.registry
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -260,7 +348,7 @@ impl<N: Net> Controller<N> {
                         task,
                         end,
                     });
-                tracks.insert(t.name.clone(), t);
+                serving.tracks.insert(t.name.clone(), t);
             }
         }
         Ok(())
