@@ -59,7 +59,7 @@ static TEARDOWN_CHECKS: [Check; 12] = [
     RESTART_REUSES_PAD_NAMES,
 ];
 
-static RESTART_CHECKS: [Check; 13] = [
+static RESTART_CHECKS: [Check; 14] = [
     CAPS_BEFORE_BUFFERS,
     BUFFERS_IN_ORDER,
     PAD_NAMES,
@@ -73,6 +73,7 @@ static RESTART_CHECKS: [Check; 13] = [
     RESTART_REUSES_PAD_NAMES,
     ERROR_THEN_RECOVERY,
     READD_OVER_BLOCKED_PUMP,
+    RELAY_ENDED_A_LISTED_TRACK,
 ];
 
 pub static PADS_STALLED_FORWARDER: Scenario = Scenario {

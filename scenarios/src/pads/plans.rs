@@ -128,10 +128,17 @@ pub fn pads_restart(seed: Seed) -> FaultPlan {
                     lead + rng.range(100, 600),
                 );
             }
-            // The removed track comes back under the same pad name.
+            // The removed track comes back under the same pad name — at
+            // times in the same instant, so the relay's catalog subscribers
+            // only ever see the re-add while the old subscription ended.
             tracks.push("mic".into());
+            let back = if rng.chance(0.3) {
+                rng.range(0, 3)
+            } else {
+                rng.range(0, 400)
+            };
             plan.push(
-                ms(t + rng.range(0, 400)),
+                ms(t + back),
                 Fault::MoqCatalog {
                     tracks: tracks.clone(),
                 },
