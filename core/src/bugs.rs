@@ -36,6 +36,18 @@ pub enum KnownBug {
     /// A finished drain keeps its dedupe key, so a re-published broadcast
     /// (a fresh registry entry) is never transcoded again.
     RepublishNeverTranscoded,
+    /// A track's EOS fires before its EOS callback is registered; the stored
+    /// callback never runs, so the ended track stays published.
+    EosBeforeRegister,
+    /// Pad queues are unbounded: a stalled main-loop forwarder lets them grow
+    /// without bound.
+    PadQueueUnbounded,
+    /// `stop` queues a drop to each pad and aborts the forwarder before it ran:
+    /// no pad sees its flush, stale pads stay behind.
+    StopDropsFlush,
+    /// Caps travel out of band on the control channel; a buffer encoded with a
+    /// new configuration can reach the pad before its caps.
+    BufferBeforeCaps,
 }
 
 impl KnownBug {
@@ -47,6 +59,10 @@ impl KnownBug {
         KnownBug::RenditionRemoveLeak,
         KnownBug::TranscoderPanicKillsDrain,
         KnownBug::RepublishNeverTranscoded,
+        KnownBug::EosBeforeRegister,
+        KnownBug::PadQueueUnbounded,
+        KnownBug::StopDropsFlush,
+        KnownBug::BufferBeforeCaps,
     ];
 
     pub fn id(self) -> &'static str {
@@ -58,6 +74,10 @@ impl KnownBug {
             KnownBug::RenditionRemoveLeak => "rendition-remove-leak",
             KnownBug::TranscoderPanicKillsDrain => "transcoder-panic-kills-drain",
             KnownBug::RepublishNeverTranscoded => "republish-never-transcoded",
+            KnownBug::EosBeforeRegister => "eos-before-register",
+            KnownBug::PadQueueUnbounded => "pad-queue-unbounded",
+            KnownBug::StopDropsFlush => "stop-drops-flush",
+            KnownBug::BufferBeforeCaps => "buffer-before-caps",
         }
     }
 
@@ -71,6 +91,10 @@ impl KnownBug {
             KnownBug::RenditionRemoveLeak
             | KnownBug::TranscoderPanicKillsDrain
             | KnownBug::RepublishNeverTranscoded => "transcode",
+            KnownBug::EosBeforeRegister => "publisher",
+            KnownBug::PadQueueUnbounded | KnownBug::StopDropsFlush | KnownBug::BufferBeforeCaps => {
+                "pads"
+            }
         }
     }
 
@@ -97,6 +121,18 @@ impl KnownBug {
             KnownBug::RepublishNeverTranscoded => {
                 "a finished drain keeps its (transcoder, rendition, broadcast, track) key in the task table; a re-published broadcast's fresh entry finds the key and is never transcoded"
             }
+            KnownBug::EosBeforeRegister => {
+                "a track's EOS fires before its unpublish callback is registered; the callback is stored but never run, so the ended track stays published"
+            }
+            KnownBug::PadQueueUnbounded => {
+                "pad queues are unbounded channels; while the main-loop forwarder is stalled every pump keeps queueing, without bound"
+            }
+            KnownBug::StopDropsFlush => {
+                "stop queues a drop to each pad and aborts the forwarder at once; no pad sees its flush and stale pads collide with the next session's"
+            }
+            KnownBug::BufferBeforeCaps => {
+                "caps go out of band on the control channel; after a codec config change a buffer can reach its pad before the caps describing it"
+            }
         }
     }
 
@@ -122,6 +158,18 @@ impl KnownBug {
             }
             KnownBug::RepublishNeverTranscoded => {
                 "task slots carry the registry generation: a slot of an earlier generation is replaced, and slots are pruned when their entry is removed"
+            }
+            KnownBug::EosBeforeRegister => {
+                "EOS latch: a fired flag and a callback slot; registration after EOS runs the callback at once, exactly once either way"
+            }
+            KnownBug::PadQueueUnbounded => {
+                "bounded pad queues with backpressure; a flush empties them and wakes a blocked pump, so it cannot wedge"
+            }
+            KnownBug::StopDropsFlush => {
+                "ordered teardown: flush the queues, wait for the pumps, then deliver flush and drop to every pad before returning"
+            }
+            KnownBug::BufferBeforeCaps => {
+                "caps travel in-band, in the pad's own queue, in front of the first buffer of each configuration"
             }
         }
     }

@@ -91,6 +91,10 @@ pub enum Event {
     FaultPointFired { site: &'static str },
     /// The transcode component (registry, runner, drains, ingest bridge).
     Transcode(crate::transcode::TranscodeEvent),
+    /// The track publisher (`session::publisher`).
+    Publisher(crate::session::publisher::PublisherEvent),
+    /// The MoQ source's pad forwarding (`session::pads`).
+    Pads(crate::session::pads::PadsEvent),
 }
 
 impl Event {
@@ -112,14 +116,19 @@ impl Event {
             Event::DestinationRemoved { .. } => "dest.removed",
             Event::FaultPointFired { .. } => "fault-point.fired",
             Event::Transcode(e) => e.name(),
+            Event::Publisher(e) => e.name(),
+            Event::Pads(e) => e.name(),
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Event::Transcode(e) = self {
-            return e.fmt(f);
+        match self {
+            Event::Transcode(e) => return e.fmt(f),
+            Event::Publisher(e) => return e.fmt(f),
+            Event::Pads(e) => return e.fmt(f),
+            _ => {}
         }
         write!(f, "{}", self.name())?;
         match self {
@@ -160,6 +169,7 @@ impl fmt::Display for Event {
             }
             Event::FaultPointFired { site } => write!(f, " site={site}"),
             Event::Transcode(_) => Ok(()),
+            Event::Publisher(_) | Event::Pads(_) => Ok(()),
         }
     }
 }

@@ -106,6 +106,69 @@ pub enum Fault {
         /// For `fragment`: after this many more fragments.
         after: u64,
     },
+    /// LiveKit answers each signalling request in `min_ms..=max_ms`.
+    LiveKitLatency {
+        /// Shortest latency, in milliseconds.
+        min_ms: u64,
+        /// Longest latency, in milliseconds.
+        max_ms: u64,
+    },
+    /// Percentages of LiveKit joins and publishes refused (503).
+    LiveKitErrors {
+        /// Share of room joins refused, in percent.
+        join_percent: u8,
+        /// Share of track publishes refused, in percent.
+        publish_percent: u8,
+    },
+    /// The publisher's pipeline reaches PLAYING in `min_ms..=max_ms`, or
+    /// fails to in `fail_percent`% of attempts.
+    PipelineStart {
+        /// Shortest latency, in milliseconds.
+        min_ms: u64,
+        /// Longest latency, in milliseconds.
+        max_ms: u64,
+        /// Share of pipeline starts that fail, in percent.
+        fail_percent: u8,
+    },
+    /// The publisher's `track` source ends `after_ms` after PLAYING (every
+    /// attempt; workload rather than fault).
+    TrackEos {
+        /// The track.
+        track: String,
+        /// Milliseconds after the pipeline starts.
+        after_ms: u64,
+    },
+    /// SIGINT/SIGTERM to the publisher.
+    PublisherSignal,
+    /// The application sets the MoQ source to PAUSED (starts a session).
+    PadsStart,
+    /// The application sets the MoQ source back to READY.
+    PadsStop,
+    /// PAUSED → READY → PAUSED in one go.
+    PadsRestart,
+    /// The element's main loop is busy for `ms` (a blocked downstream push).
+    MainLoopStall {
+        /// How long, in milliseconds.
+        ms: u64,
+    },
+    /// The relay's catalog becomes exactly these tracks.
+    MoqCatalog {
+        /// The tracks.
+        tracks: Vec<String>,
+    },
+    /// A track's codec config changes now; the catalog follows after
+    /// `catalog_delay_ms`.
+    MoqConfigChange {
+        /// The track.
+        track: String,
+        /// How long the new catalog takes to arrive, in milliseconds.
+        catalog_delay_ms: u64,
+    },
+    /// The relay closes every subscription and refuses new ones for `ms`.
+    MoqRelayDown {
+        /// How long, in milliseconds.
+        ms: u64,
+    },
 }
 
 impl Fault {
@@ -137,6 +200,18 @@ impl Fault {
             Fault::RenditionAdd { .. } => "rendition-add",
             Fault::RenditionRemove { .. } => "rendition-remove",
             Fault::TranscoderPanic { .. } => "transcoder-panic",
+            Fault::LiveKitLatency { .. } => "livekit-latency",
+            Fault::LiveKitErrors { .. } => "livekit-errors",
+            Fault::PipelineStart { .. } => "pipeline-start",
+            Fault::TrackEos { .. } => "track-eos",
+            Fault::PublisherSignal => "publisher-signal",
+            Fault::PadsStart => "pads-start",
+            Fault::PadsStop => "pads-stop",
+            Fault::PadsRestart => "pads-restart",
+            Fault::MainLoopStall { .. } => "main-loop-stall",
+            Fault::MoqCatalog { .. } => "moq-catalog",
+            Fault::MoqConfigChange { .. } => "moq-config-change",
+            Fault::MoqRelayDown { .. } => "moq-relay-down",
         }
     }
 
@@ -188,6 +263,41 @@ impl Fault {
             } => format!(
                 "Fault::TranscoderPanic {{ rendition: {rendition:?}.into(), phase: Phase::{phase:?}, after: {after} }}"
             ),
+            Fault::LiveKitLatency { min_ms, max_ms } => {
+                format!("Fault::LiveKitLatency {{ min_ms: {min_ms}, max_ms: {max_ms} }}")
+            }
+            Fault::LiveKitErrors {
+                join_percent,
+                publish_percent,
+            } => format!(
+                "Fault::LiveKitErrors {{ join_percent: {join_percent}, publish_percent: {publish_percent} }}"
+            ),
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => format!(
+                "Fault::PipelineStart {{ min_ms: {min_ms}, max_ms: {max_ms}, fail_percent: {fail_percent} }}"
+            ),
+            Fault::TrackEos { track, after_ms } => {
+                format!("Fault::TrackEos {{ track: {track:?}.into(), after_ms: {after_ms} }}")
+            }
+            Fault::PublisherSignal => "Fault::PublisherSignal".into(),
+            Fault::PadsStart => "Fault::PadsStart".into(),
+            Fault::PadsStop => "Fault::PadsStop".into(),
+            Fault::PadsRestart => "Fault::PadsRestart".into(),
+            Fault::MainLoopStall { ms } => format!("Fault::MainLoopStall {{ ms: {ms} }}"),
+            Fault::MoqCatalog { tracks } => {
+                let items: Vec<String> = tracks.iter().map(|t| format!("{t:?}.into()")).collect();
+                format!("Fault::MoqCatalog {{ tracks: vec![{}] }}", items.join(", "))
+            }
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => format!(
+                "Fault::MoqConfigChange {{ track: {track:?}.into(), catalog_delay_ms: {catalog_delay_ms} }}"
+            ),
+            Fault::MoqRelayDown { ms } => format!("Fault::MoqRelayDown {{ ms: {ms} }}"),
         }
     }
 }
@@ -224,6 +334,34 @@ impl fmt::Display for Fault {
                 phase,
                 after,
             } => write!(f, " rendition={rendition} phase={phase} after={after}"),
+            Fault::LiveKitLatency { min_ms, max_ms } => {
+                write!(f, " min_ms={min_ms} max_ms={max_ms}")
+            }
+            Fault::LiveKitErrors {
+                join_percent,
+                publish_percent,
+            } => write!(
+                f,
+                " join_percent={join_percent} publish_percent={publish_percent}"
+            ),
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => write!(
+                f,
+                " min_ms={min_ms} max_ms={max_ms} fail_percent={fail_percent}"
+            ),
+            Fault::TrackEos { track, after_ms } => write!(f, " track={track} after_ms={after_ms}"),
+            Fault::PublisherSignal | Fault::PadsStart | Fault::PadsStop | Fault::PadsRestart => {
+                Ok(())
+            }
+            Fault::MainLoopStall { ms } | Fault::MoqRelayDown { ms } => write!(f, " ms={ms}"),
+            Fault::MoqCatalog { tracks } => write!(f, " tracks={}", tracks.join(",")),
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => write!(f, " track={track} catalog_delay_ms={catalog_delay_ms}"),
         }
     }
 }
@@ -578,5 +716,32 @@ mod tests {
             },
         ]);
         assert_eq!(rebuilt, plan());
+    }
+
+    #[test]
+    fn session_faults_print_as_rust_and_round_trip() {
+        let p = FaultPlan::new(vec![
+            FaultEvent {
+                at_ms: 10,
+                fault: Fault::MoqCatalog {
+                    tracks: vec!["cam".into(), "mic".into()],
+                },
+            },
+            FaultEvent {
+                at_ms: 20,
+                fault: Fault::TrackEos {
+                    track: "video".into(),
+                    after_ms: 300,
+                },
+            },
+        ]);
+        let lit = p.to_literal();
+        assert!(lit.contains("Fault::MoqCatalog { tracks: vec![\"cam\".into(), \"mic\".into()] }"));
+        assert!(lit.contains("Fault::TrackEos { track: \"video\".into(), after_ms: 300 }"));
+        assert_eq!(FaultPlan::from_json(&p.to_json()).unwrap(), p);
+        assert_eq!(
+            p.events[0].fault.to_string(),
+            "fault.moq-catalog tracks=cam,mic"
+        );
     }
 }

@@ -60,6 +60,12 @@ pub enum WorldEvent {
     },
     /// The transcode world's peers: admin API, injected panics, viewers.
     Transcode(crate::peers::transcode::TranscodePeerEvent),
+    /// The LiveKit room server (`peers::livekit`).
+    LiveKit(crate::peers::livekit::LiveKitEvent),
+    /// The MoQ relay (`peers::moq_relay`).
+    MoqRelay(crate::peers::moq_relay::MoqRelayEvent),
+    /// Downstream of the MoQ source's pads (`peers::downstream`).
+    Downstream(crate::peers::downstream::DownstreamEvent),
 }
 
 impl fmt::Display for WorldEvent {
@@ -76,6 +82,9 @@ impl fmt::Display for WorldEvent {
             WorldEvent::Heal => write!(f, "heal"),
             WorldEvent::Canary { pid } => write!(f, "canary pid={pid}"),
             WorldEvent::Transcode(e) => e.fmt(f),
+            WorldEvent::LiveKit(e) => e.fmt(f),
+            WorldEvent::MoqRelay(e) => e.fmt(f),
+            WorldEvent::Downstream(e) => e.fmt(f),
         }
     }
 }

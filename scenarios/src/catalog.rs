@@ -7,12 +7,17 @@ use relaysim_harness::Scenario;
 
 /// Every scenario, in `relaysim list` order.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 5] = [
+    static ALL: [&Scenario; 10] = [
         &restream::VOD_SLOW_TWITCH,
         &restream::VOD_DISCONNECT_RACE,
         &restream::VOD_TWITCH_DOWN,
         &transcode::TRANSCODE_LADDER_CHURN,
         &transcode::TRANSCODE_SLOW_CONSUMER,
+        &crate::publisher::PUBLISHER_EOS_RACE,
+        &crate::publisher::PUBLISHER_JOIN_FAILS,
+        &crate::pads::PADS_STALLED_FORWARDER,
+        &crate::pads::PADS_TEARDOWN,
+        &crate::pads::PADS_RESTART,
     ];
     &ALL
 }

@@ -10,6 +10,8 @@
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod pads;
+pub mod publisher;
 pub mod restream;
 pub mod transcode;
 

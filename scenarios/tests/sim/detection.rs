@@ -63,6 +63,29 @@ fn republish_never_transcoded_is_caught() {
 }
 
 #[test]
+fn eos_before_register_is_caught() {
+    expect_caught(KnownBug::EosBeforeRegister, &["ended-track-unpublished"]);
+}
+
+#[test]
+fn pad_queue_unbounded_is_caught() {
+    expect_caught(KnownBug::PadQueueUnbounded, &["queue-bounded"]);
+}
+
+#[test]
+fn stop_drops_flush_is_caught() {
+    expect_caught(
+        KnownBug::StopDropsFlush,
+        &["every-pad-flushed-on-stop", "pad-names"],
+    );
+}
+
+#[test]
+fn buffer_before_caps_is_caught() {
+    expect_caught(KnownBug::BufferBeforeCaps, &["caps-before-buffers"]);
+}
+
+#[test]
 fn every_known_bug_has_a_detection_test() {
     // Keep this list in step with the tests above.
     let tested = [
@@ -73,6 +96,10 @@ fn every_known_bug_has_a_detection_test() {
         KnownBug::RenditionRemoveLeak,
         KnownBug::TranscoderPanicKillsDrain,
         KnownBug::RepublishNeverTranscoded,
+        KnownBug::EosBeforeRegister,
+        KnownBug::PadQueueUnbounded,
+        KnownBug::StopDropsFlush,
+        KnownBug::BufferBeforeCaps,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");

@@ -35,4 +35,9 @@ scenario_tests! {
     vod_twitch_down => "vod-twitch-down",
     transcode_ladder_churn => "transcode-ladder-churn",
     transcode_slow_consumer => "transcode-slow-consumer",
+    publisher_eos_race => "publisher-eos-race",
+    publisher_join_fails => "publisher-join-fails",
+    pads_stalled_forwarder => "pads-stalled-forwarder",
+    pads_teardown => "pads-teardown",
+    pads_restart => "pads-restart",
 }

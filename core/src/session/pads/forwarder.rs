@@ -1,0 +1,266 @@
+//! The main loop and the forwarder: the single task standing for the GLib
+//! main context, the only place pads are created and pushed into.
+//!
+//! Owns [`MainLoop`] (the stall gate: while the main loop is busy — a
+//! downstream push blocked in a clock wait, an application callback —
+//! nothing on it runs) and [`Forwarder`]: it serves the control channel
+//! first (create-pad round trips; out-of-band caps with
+//! `buffer-before-caps`), then the session's pad queues round-robin, one
+//! message per step, in pad-name order. [`Forwarder::dispatch_one`] is
+//! synchronous, so the proptest state machine drives the very same code;
+//! [`Forwarder::run`] is the async loop around it. It never waits on a pump
+//! and never blocks: when nothing is ready it sleeps on the session's wake.
+
+use crate::bugs::BugSet;
+use crate::event::{Emitter, Event};
+use crate::session::pads::element::Element;
+use crate::session::pads::queue::PadQueue;
+use crate::session::pads::wire::TrackInfo;
+use crate::session::pads::{Caps, PadMessage, PadsEvent};
+use crate::sync::Arc;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
+
+/// A request to the main loop from the session controller.
+pub enum Control {
+    /// Create the track's pad; answers its queue, or the session owning
+    /// the name already.
+    CreatePad {
+        track: TrackInfo,
+        reply: oneshot::Sender<Result<Arc<PadQueue>, u64>>,
+    },
+    /// Out-of-band caps (only with `buffer-before-caps`).
+    SetCaps { pad: String, caps: Caps },
+}
+
+/// The main context's availability.
+#[derive(Debug)]
+pub struct MainLoop {
+    stalled_until: std::sync::Mutex<Option<Instant>>,
+    emitter: Emitter,
+}
+
+impl MainLoop {
+    pub fn new(emitter: Emitter) -> std::sync::Arc<MainLoop> {
+        std::sync::Arc::new(MainLoop {
+            stalled_until: std::sync::Mutex::new(None),
+            emitter,
+        })
+    }
+
+    /// The main loop is busy for `d` from now (extends a running stall).
+    pub fn stall(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut s = self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
+        *s = Some(s.map_or(until, |cur| cur.max(until)));
+        self.emitter.emit(Event::Pads(PadsEvent::MainLoopStall {
+            ms: d.as_millis() as u64,
+        }));
+    }
+
+    pub fn stalled(&self) -> bool {
+        self.stalled_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Resolves once the main loop is free.
+    pub async fn ready(&self) {
+        loop {
+            let until = *self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if Instant::now() < t => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+}
+
+/// One session's forwarder.
+pub struct Forwarder {
+    session: u64,
+    element: std::sync::Arc<Element>,
+    control: mpsc::UnboundedReceiver<Control>,
+    control_open: bool,
+    queues: BTreeMap<String, Arc<PadQueue>>,
+    /// The pad served last (round-robin).
+    cursor: Option<String>,
+    wake: std::sync::Arc<Notify>,
+    capacity: usize,
+    bugs: BugSet,
+    emitter: Emitter,
+}
+
+impl Forwarder {
+    pub fn new(
+        session: u64,
+        element: std::sync::Arc<Element>,
+        control: mpsc::UnboundedReceiver<Control>,
+        wake: std::sync::Arc<Notify>,
+        capacity: usize,
+        bugs: BugSet,
+        emitter: Emitter,
+    ) -> Forwarder {
+        Forwarder {
+            session,
+            element,
+            control,
+            control_open: true,
+            queues: BTreeMap::new(),
+            cursor: None,
+            wake,
+            capacity,
+            bugs,
+            emitter,
+        }
+    }
+
+    fn emit(&self, e: PadsEvent) {
+        self.emitter.emit(Event::Pads(e));
+    }
+
+    /// Dispatches one ready item (a control request first, else one pad
+    /// message). False when nothing was ready.
+    pub fn dispatch_one(&mut self) -> bool {
+        if self.control_open {
+            match self.control.try_recv() {
+                Ok(c) => {
+                    self.handle_control(c);
+                    return true;
+                }
+                Err(TryRecvError::Disconnected) => self.control_open = false,
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        self.dispatch_pad()
+    }
+
+    /// Dispatches until nothing is ready; returns how many items.
+    pub fn dispatch_all(&mut self) -> usize {
+        let mut n = 0;
+        while self.dispatch_one() {
+            n += 1;
+        }
+        n
+    }
+
+    fn dispatch_pad(&mut self) -> bool {
+        if self.queues.is_empty() {
+            return false;
+        }
+        let names: Vec<String> = self.queues.keys().cloned().collect();
+        let start = match &self.cursor {
+            Some(c) => names.iter().position(|n| n > c).unwrap_or(0),
+            None => 0,
+        };
+        for i in 0..names.len() {
+            let name = &names[(start + i) % names.len()];
+            let queue = self.queues[name].clone();
+            if let Some(msg) = queue.pop() {
+                self.cursor = Some(name.clone());
+                self.deliver(name, msg);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn deliver(&mut self, pad: &str, msg: PadMessage) {
+        let is_drop = msg == PadMessage::Drop;
+        let pushed = self.element.push(self.session, pad, msg);
+        if is_drop {
+            self.queues.remove(pad);
+            if pushed.is_ok() {
+                self.emit(PadsEvent::PadDropped {
+                    session: self.session,
+                    pad: pad.to_string(),
+                });
+            }
+        }
+    }
+
+    pub fn handle_control(&mut self, c: Control) {
+        match c {
+            Control::CreatePad { track, reply } => {
+                let name = track.pad_name();
+                // A retiring pad of this session (its track left and came
+                // back): deliver what it still holds, in order; if its pump
+                // is still behind (blocked on the full queue, its drop not
+                // queued yet), flush it — which wakes that pump — and remove
+                // the pad here. Never a collision with our own past.
+                if let Some(old) = self.queues.get(&name).cloned() {
+                    if old.is_retiring() {
+                        while let Some(m) = old.pop() {
+                            self.deliver(&name, m);
+                        }
+                        if self.queues.remove(&name).is_some() {
+                            old.flush();
+                            self.element.flush_and_remove(self.session, &name);
+                        }
+                    }
+                }
+                match self.element.create_pad(self.session, &track) {
+                    Ok(pad) => {
+                        let queue =
+                            PadQueue::new(&pad, self.capacity, self.bugs, self.wake.clone());
+                        self.queues.insert(pad.clone(), queue.clone());
+                        self.emit(PadsEvent::PadCreated {
+                            session: self.session,
+                            pad,
+                            track: track.name.clone(),
+                        });
+                        let _ = reply.send(Ok(queue));
+                    }
+                    Err(owner) => {
+                        self.emit(PadsEvent::PadCollision {
+                            session: self.session,
+                            pad: name,
+                            owner,
+                        });
+                        let _ = reply.send(Err(owner));
+                    }
+                }
+            }
+            Control::SetCaps { pad, caps } => {
+                let _ = self
+                    .element
+                    .push(self.session, &pad, PadMessage::Caps(caps));
+            }
+        }
+    }
+
+    /// The queues it serves (stop flushes them).
+    pub fn queues(&self) -> Vec<Arc<PadQueue>> {
+        self.queues.values().cloned().collect()
+    }
+
+    /// The forwarder's loop: dispatch whatever is ready whenever the main
+    /// loop is free; sleep on the session's wake otherwise.
+    pub async fn run(mut self, main: std::sync::Arc<MainLoop>) {
+        loop {
+            main.ready().await;
+            if self.dispatch_one() {
+                continue;
+            }
+            if self.control_open {
+                tokio::select! {
+                    biased;
+                    c = self.control.recv() => match c {
+                        Some(c) => {
+                            main.ready().await;
+                            self.handle_control(c);
+                        }
+                        None => self.control_open = false,
+                    },
+                    _ = self.wake.notified() => {}
+                }
+            } else {
+                self.wake.notified().await;
+            }
+        }
+    }
+}

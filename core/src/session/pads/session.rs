@@ -1,0 +1,402 @@
+//! The session controller, off the main loop, and its once-only error slot.
+//!
+//! Owns [`Controller`]: connect to the relay, subscribe the catalog, and for
+//! each catalog act on [`diff`]'s changes — a new track gets its pad from
+//! the main loop (a create-pad round trip), its subscription and its pump; a
+//! removed track's pump is told to finish; a config change needs nothing
+//! (its pump puts the new caps in-band) unless `buffer-before-caps` sends
+//! them out of band. A track whose subscription the relay ended while the
+//! catalog still lists it (a removal and re-add the relay's catalog updates
+//! coalesced) is subscribed again from a newer catalog. Every wait watches
+//! the session's shutdown (the controller's task is raced against it).
+//!
+//! Owns [`ErrorSlot`]: the session's terminal error is reported on the bus
+//! exactly once, whichever part (controller or any pump) hits it first, and
+//! never after `stop` began. The bus post is thread-safe (as
+//! `gst::element_error!` is), so an error never waits for the main loop.
+
+use crate::event::{Emitter, Event};
+use crate::net::Net;
+use crate::session::pads::catalog::{diff, TrackChange};
+use crate::session::pads::forwarder::Control;
+use crate::session::pads::pump::{run_track_pump, PumpCtx, PumpExit, PumpState};
+use crate::session::pads::queue::PadQueue;
+use crate::session::pads::wire::{self, Catalog, RelayMessage, RelayRequest, TrackInfo};
+use crate::session::pads::{PadsEvent, CONNECT_TIMEOUT};
+use crate::sync::Arc;
+use crate::BugSet;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+use tokio_util::sync::CancellationToken;
+
+/// What the element posts on the application's bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusMessage {
+    /// The session's terminal error (upstream: an element error).
+    Error { session: u64, error: String },
+}
+
+/// A session's error slot: the first report wins.
+#[derive(Debug)]
+pub struct ErrorSlot {
+    session: u64,
+    reported: AtomicBool,
+    closed: AtomicBool,
+    bus: mpsc::UnboundedSender<BusMessage>,
+    emitter: Emitter,
+}
+
+impl ErrorSlot {
+    pub fn new(
+        session: u64,
+        bus: mpsc::UnboundedSender<BusMessage>,
+        emitter: Emitter,
+    ) -> std::sync::Arc<ErrorSlot> {
+        std::sync::Arc::new(ErrorSlot {
+            session,
+            reported: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            bus,
+            emitter,
+        })
+    }
+
+    /// Reports `error` if it is the session's first; true if it was.
+    pub fn report(&self, error: String) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.reported.swap(true, Ordering::AcqRel) {
+            self.emitter.emit(Event::Pads(PadsEvent::ErrorSuppressed {
+                session: self.session,
+                error,
+            }));
+            return false;
+        }
+        self.emitter.emit(Event::Pads(PadsEvent::Error {
+            session: self.session,
+            error: error.clone(),
+        }));
+        let _ = self.bus.send(BusMessage::Error {
+            session: self.session,
+            error,
+        });
+        true
+    }
+
+    /// `stop` began: errors of a session being torn down are not errors.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn reported(&self) -> bool {
+        self.reported.load(Ordering::Acquire)
+    }
+}
+
+/// One pump of the session, as `stop` finds it.
+#[derive(Debug)]
+pub struct PumpEntry {
+    pub pad: String,
+    pub queue: Arc<PadQueue>,
+    pub task: JoinHandle<PumpExit>,
+    pub end: CancellationToken,
+}
+
+/// Every pump a session started (a re-added track has two, the first
+/// finished or finishing).
+pub type Registry = Mutex<Vec<PumpEntry>>;
+
+/// A pump's end, as its task reports it: (pump id, track, exit).
+type Exit = (u64, String, PumpExit);
+
+enum Input {
+    Catalog(Option<Result<bytes::BytesMut, std::io::Error>>),
+    PumpExit(Exit),
+}
+
+/// What the controller serves.
+struct Serving {
+    tracks: BTreeMap<String, TrackInfo>,
+    /// The last catalog received.
+    last: Option<Catalog>,
+    /// The current pump of each served track, and the catalog version it
+    /// was subscribed under.
+    live: BTreeMap<String, (u64, u64)>,
+    next_pump: u64,
+    exits: mpsc::UnboundedSender<Exit>,
+}
+
+/// Where the session connects.
+#[derive(Debug, Clone)]
+pub struct RelayTarget {
+    /// `host:port`.
+    pub addr: String,
+    pub broadcast: String,
+}
+
+/// The session controller.
+pub struct Controller<N: Net> {
+    pub net: N,
+    pub relay: RelayTarget,
+    pub session: u64,
+    pub control: mpsc::UnboundedSender<Control>,
+    pub shutdown: watch::Receiver<bool>,
+    pub errors: std::sync::Arc<ErrorSlot>,
+    pub registry: std::sync::Arc<Registry>,
+    pub bugs: BugSet,
+    pub emitter: Emitter,
+}
+
+impl<N: Net> Controller<N> {
+    fn emit(&self, e: PadsEvent) {
+        self.emitter.emit(Event::Pads(e));
+    }
+
+    /// Runs until the session stops; a terminal error goes to the slot.
+    pub async fn run(self) {
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|s| *s) => {}
+            r = self.body() => {
+                if let Err(e) = r {
+                    self.errors.report(e);
+                }
+            }
+        }
+    }
+
+    async fn connect(&self, what: &str) -> Result<Framed<N::Stream, LengthDelimitedCodec>, String> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.net.connect(&self.relay.addr)).await {
+            Ok(Ok(s)) => Ok(Framed::new(s, LengthDelimitedCodec::new())),
+            Ok(Err(e)) => Err(format!("{what}: connect: {}", e.kind())),
+            Err(_) => Err(format!("{what}: connect timed out")),
+        }
+    }
+
+    async fn body(&self) -> Result<(), String> {
+        let mut conn = self.connect("catalog").await?;
+        let req = RelayRequest::SubscribeCatalog {
+            broadcast: self.relay.broadcast.clone(),
+        };
+        conn.send(wire::encode(&req).map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| format!("catalog: send: {}", e.kind()))?;
+        self.emit(PadsEvent::Connected {
+            session: self.session,
+        });
+        let (exits_tx, mut exits) = mpsc::unbounded_channel();
+        let mut serving = Serving {
+            tracks: BTreeMap::new(),
+            last: None,
+            live: BTreeMap::new(),
+            next_pump: 0,
+            exits: exits_tx,
+        };
+        loop {
+            let input = tokio::select! {
+                biased;
+                m = conn.next() => Input::Catalog(m),
+                Some(x) = exits.recv() => Input::PumpExit(x),
+            };
+            match input {
+                Input::Catalog(m) => {
+                    let bytes = match m {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => return Err(format!("catalog: read: {}", e.kind())),
+                        None => return Err("catalog: closed".into()),
+                    };
+                    let cat = match wire::decode::<RelayMessage>(&bytes) {
+                        Ok(RelayMessage::Catalog(cat)) => cat,
+                        Ok(RelayMessage::Error { reason, .. }) => {
+                            return Err(format!("catalog: {reason}"))
+                        }
+                        _ => return Err("catalog: unexpected message".into()),
+                    };
+                    self.emit(PadsEvent::Catalog {
+                        session: self.session,
+                        version: cat.version,
+                        tracks: cat.names(),
+                    });
+                    let first = serving.last.is_none();
+                    serving.last = Some(cat.clone());
+                    for change in diff(&serving.tracks, &cat) {
+                        self.apply(&mut serving, change).await?;
+                    }
+                    if first {
+                        self.emit(PadsEvent::NoMorePads {
+                            session: self.session,
+                        });
+                    }
+                }
+                Input::PumpExit((id, track, exit)) => {
+                    self.pump_ended(&mut serving, id, &track, exit).await?;
+                }
+            }
+        }
+    }
+
+    /// A pump ended on its own. If the relay ended (or refused) the
+    /// subscription of a track the session still serves, the track is no
+    /// longer served; a catalog newer than the one it was subscribed under
+    /// that lists it brings it back now, an older one waits for the next
+    /// catalog (so a stale catalog cannot make it loop).
+    async fn pump_ended(
+        &self,
+        serving: &mut Serving,
+        id: u64,
+        track: &str,
+        exit: PumpExit,
+    ) -> Result<(), String> {
+        if !matches!(exit, PumpExit::Ended | PumpExit::Gone) {
+            return Ok(());
+        }
+        let Some(&(live_id, version)) = serving.live.get(track) else {
+            return Ok(());
+        };
+        if live_id != id {
+            return Ok(());
+        }
+        serving.live.remove(track);
+        serving.tracks.remove(track);
+        if let Some(last) = serving.last.clone().filter(|c| c.version > version) {
+            if last.tracks.iter().any(|t| t.name == track) {
+                self.emit(PadsEvent::Resubscribe {
+                    session: self.session,
+                    track: track.to_string(),
+                });
+            }
+            for change in diff(&serving.tracks, &last) {
+                self.apply(serving, change).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, serving: &mut Serving, change: TrackChange) -> Result<(), String> {
+        match change {
+            TrackChange::Removed(t) => {
+                serving.tracks.remove(&t.name);
+                serving.live.remove(&t.name);
+                let pad = t.pad_name();
+                let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(e) = registry.iter().rev().find(|e| e.pad == pad) {
+                    e.queue.retire();
+                    e.end.cancel();
+                }
+            }
+            TrackChange::ConfigChanged { after, .. } => {
+                if self.bugs.on(crate::KnownBug::BufferBeforeCaps) {
+                    // Pre-fix: caps out of band, racing the pump's buffers.
+                    let _ = self.control.send(Control::SetCaps {
+                        pad: after.pad_name(),
+                        caps: after.caps(),
+                    });
+                }
+                serving.tracks.insert(after.name.clone(), after);
+            }
+            TrackChange::Added(t) => {
+                let queue = self.request_pad(&t).await?;
+                if self.bugs.on(crate::KnownBug::BufferBeforeCaps) {
+                    let _ = self.control.send(Control::SetCaps {
+                        pad: t.pad_name(),
+                        caps: t.caps(),
+                    });
+                }
+                let what = format!("track {}", t.name);
+                let mut conn = self.connect(&what).await?;
+                let req = RelayRequest::SubscribeTrack {
+                    broadcast: self.relay.broadcast.clone(),
+                    track: t.name.clone(),
+                };
+                conn.send(wire::encode(&req).map_err(|e| e.to_string())?)
+                    .await
+                    .map_err(|e| format!("{what}: send: {}", e.kind()))?;
+                let end = CancellationToken::new();
+                let ctx = PumpCtx {
+                    session: self.session,
+                    queue: queue.clone(),
+                    shutdown: self.shutdown.clone(),
+                    end: end.clone(),
+                    errors: self.errors.clone(),
+                    emitter: self.emitter.clone(),
+                };
+                serving.next_pump += 1;
+                let id = serving.next_pump;
+                let version = serving.last.as_ref().map_or(0, |c| c.version);
+                serving.live.insert(t.name.clone(), (id, version));
+                let exits = serving.exits.clone();
+                let name = t.name.clone();
+                let pump = run_track_pump(conn, PumpState::new(&t, self.bugs), ctx);
+                let task = tokio::spawn(async move {
+                    let exit = pump.await;
+                    let _ = exits.send((id, name, exit.clone()));
+                    exit
+                });
+                self.registry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(PumpEntry {
+                        pad: t.pad_name(),
+                        queue,
+                        task,
+                        end,
+                    });
+                serving.tracks.insert(t.name.clone(), t);
+            }
+        }
+        Ok(())
+    }
+
+    /// The create-pad round trip through the main loop.
+    async fn request_pad(&self, t: &TrackInfo) -> Result<Arc<PadQueue>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::CreatePad {
+                track: t.clone(),
+                reply,
+            })
+            .map_err(|_| "pad creation cancelled: main loop gone".to_string())?;
+        match rx.await {
+            Ok(Ok(queue)) => Ok(queue),
+            Ok(Err(owner)) => Err(format!(
+                "pad creation cancelled: {} exists (session {owner})",
+                t.pad_name()
+            )),
+            Err(_) => Err("pad creation cancelled".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_error_wins_and_stop_silences() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let slot = ErrorSlot::new(4, tx, Emitter::tracing_only("gst"));
+        assert!(slot.report("a".into()));
+        assert!(!slot.report("b".into()));
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            BusMessage::Error {
+                session: 4,
+                error: "a".into()
+            }
+        );
+        assert!(rx.try_recv().is_err(), "reported once");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let slot = ErrorSlot::new(5, tx, Emitter::tracing_only("gst"));
+        slot.close();
+        assert!(!slot.report("late".into()));
+        assert!(rx.try_recv().is_err());
+        assert!(!slot.reported());
+    }
+}

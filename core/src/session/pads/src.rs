@@ -1,0 +1,271 @@
+//! The source element: `start` (READY → PAUSED) and `stop` (PAUSED →
+//! READY), and the ordered teardown between them.
+//!
+//! Owns [`MoqSrc`]: its element (pads), its main loop, and the running
+//! session (shutdown signal, controller, forwarder, pumps, error slot).
+//! `start` spawns and returns at once (a live source); `stop` is the ordered
+//! teardown described in [`crate::session::pads`], split into
+//! [`begin_teardown`] and [`finish_teardown`] so the proptest state machine
+//! runs the same synchronous steps. It never waits on the main loop, never
+//! lets a pad of a stopped session survive, and never lets a restarted
+//! session see one.
+
+use crate::bugs::{BugSet, KnownBug};
+use crate::event::{Emitter, Event};
+use crate::net::Net;
+use crate::session::pads::element::{Downstream, Element};
+use crate::session::pads::forwarder::{Forwarder, MainLoop};
+use crate::session::pads::queue::PadQueue;
+use crate::session::pads::session::{BusMessage, Controller, ErrorSlot, Registry, RelayTarget};
+use crate::session::pads::{PadMessage, PadsEvent, QUEUE_CAPACITY, STOP_BOUND};
+use crate::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+
+/// How the element is set up.
+#[derive(Debug, Clone)]
+pub struct PadsConfig {
+    /// The relay, `host:port`.
+    pub relay: String,
+    pub broadcast: String,
+    pub queue_capacity: usize,
+    pub stop_bound: Duration,
+    pub bugs: BugSet,
+}
+
+impl PadsConfig {
+    pub fn new(relay: &str, broadcast: &str) -> PadsConfig {
+        PadsConfig {
+            relay: relay.to_string(),
+            broadcast: broadcast.to_string(),
+            queue_capacity: QUEUE_CAPACITY,
+            stop_bound: STOP_BOUND,
+            bugs: BugSet::NONE,
+        }
+    }
+}
+
+struct SessionHandle {
+    id: u64,
+    shutdown: watch::Sender<bool>,
+    controller: JoinHandle<()>,
+    forwarder: JoinHandle<()>,
+    registry: std::sync::Arc<Registry>,
+    errors: std::sync::Arc<ErrorSlot>,
+}
+
+/// The first half of `stop`, after the session was told to shut down:
+/// fixed, every queue is flushed (a pump blocked on a full one wakes up);
+/// with `stop-drops-flush`, a drop is queued to every pad instead (upstream),
+/// which only the forwarder about to be aborted would ever deliver. Returns
+/// the messages each pad's flush discarded.
+pub fn begin_teardown(bugs: BugSet, queues: &[Arc<PadQueue>]) -> BTreeMap<String, usize> {
+    let mut discarded = BTreeMap::new();
+    for q in queues {
+        if bugs.on(KnownBug::StopDropsFlush) {
+            let _ = q.try_push(PadMessage::Drop);
+        } else {
+            *discarded.entry(q.pad().to_string()).or_insert(0) += q.flush();
+        }
+    }
+    discarded
+}
+
+/// The second half, once the pumps ended and the forwarder is gone: fixed,
+/// flush and drop delivered to each of the session's pads, in name order;
+/// with `stop-drops-flush`, nothing (the pads are left behind). Returns how
+/// many pads were removed.
+pub fn finish_teardown(
+    bugs: BugSet,
+    element: &Element,
+    session: u64,
+    discarded: &BTreeMap<String, usize>,
+    emitter: &Emitter,
+) -> usize {
+    if bugs.on(KnownBug::StopDropsFlush) {
+        return 0;
+    }
+    let mut removed = 0;
+    for pad in element.pads_of(session) {
+        if element.flush_and_remove(session, &pad) {
+            removed += 1;
+            emitter.emit(Event::Pads(PadsEvent::PadFlushed {
+                session,
+                discarded: discarded.get(&pad).copied().unwrap_or(0),
+                pad,
+            }));
+        }
+    }
+    removed
+}
+
+/// The source element.
+pub struct MoqSrc<N: Net> {
+    net: N,
+    cfg: PadsConfig,
+    element: std::sync::Arc<Element>,
+    main: std::sync::Arc<MainLoop>,
+    bus: mpsc::UnboundedSender<BusMessage>,
+    current: Mutex<Option<SessionHandle>>,
+    sessions: AtomicU64,
+    emitter: Emitter,
+}
+
+impl<N: Net> MoqSrc<N> {
+    /// The element and the receiving end of its bus.
+    pub fn new(
+        net: N,
+        cfg: PadsConfig,
+        downstream: std::sync::Arc<dyn Downstream>,
+        emitter: Emitter,
+    ) -> (
+        std::sync::Arc<MoqSrc<N>>,
+        mpsc::UnboundedReceiver<BusMessage>,
+    ) {
+        let (bus, bus_rx) = mpsc::unbounded_channel();
+        let src = std::sync::Arc::new(MoqSrc {
+            net,
+            element: std::sync::Arc::new(Element::new(downstream)),
+            main: MainLoop::new(emitter.clone()),
+            bus,
+            cfg,
+            current: Mutex::new(None),
+            sessions: AtomicU64::new(0),
+            emitter,
+        });
+        (src, bus_rx)
+    }
+
+    pub fn element(&self) -> &Element {
+        &self.element
+    }
+
+    pub fn main_loop(&self) -> &MainLoop {
+        &self.main
+    }
+
+    /// The running session, if any.
+    pub fn session(&self) -> Option<u64> {
+        self.lock_current().as_ref().map(|s| s.id)
+    }
+
+    /// Sessions started so far.
+    pub fn sessions_started(&self) -> u64 {
+        self.sessions.load(Ordering::Acquire)
+    }
+
+    /// The main loop is busy for `d`.
+    pub fn stall_main_loop(&self, d: Duration) {
+        self.main.stall(d);
+    }
+
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<SessionHandle>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// READY → PAUSED: spawns a session and returns at once. A no-op while
+    /// one runs; returns the running session's id.
+    pub fn start(&self) -> u64 {
+        let mut current = self.lock_current();
+        if let Some(s) = current.as_ref() {
+            return s.id;
+        }
+        let id = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
+        self.emitter
+            .emit(Event::Pads(PadsEvent::SessionStart { session: id }));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let wake = std::sync::Arc::new(Notify::new());
+        let errors = ErrorSlot::new(id, self.bus.clone(), self.emitter.clone());
+        let registry: std::sync::Arc<Registry> = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let forwarder = Forwarder::new(
+            id,
+            self.element.clone(),
+            control_rx,
+            wake,
+            self.cfg.queue_capacity,
+            self.cfg.bugs,
+            self.emitter.clone(),
+        );
+        let forwarder = tokio::spawn(forwarder.run(self.main.clone()));
+        let controller = Controller {
+            net: self.net.clone(),
+            relay: RelayTarget {
+                addr: self.cfg.relay.clone(),
+                broadcast: self.cfg.broadcast.clone(),
+            },
+            session: id,
+            control: control_tx,
+            shutdown: shutdown_rx,
+            errors: errors.clone(),
+            registry: registry.clone(),
+            bugs: self.cfg.bugs,
+            emitter: self.emitter.clone(),
+        };
+        let controller = tokio::spawn(controller.run());
+        *current = Some(SessionHandle {
+            id,
+            shutdown,
+            controller,
+            forwarder,
+            registry,
+            errors,
+        });
+        id
+    }
+
+    /// PAUSED → READY: the ordered teardown. Returns false when no session
+    /// was running (idempotent).
+    pub async fn stop(&self) -> bool {
+        let Some(s) = self.lock_current().take() else {
+            return false;
+        };
+        let bugs = self.cfg.bugs;
+        self.emitter.emit(Event::Pads(PadsEvent::StopBegin {
+            session: s.id,
+            pads: self.element.pads_of(s.id).len(),
+        }));
+        s.errors.close();
+        s.shutdown.send_replace(true);
+        let entries: Vec<_> =
+            std::mem::take(&mut *s.registry.lock().unwrap_or_else(|p| p.into_inner()));
+        let queues: Vec<Arc<PadQueue>> = entries.iter().map(|e| e.queue.clone()).collect();
+        let discarded = begin_teardown(bugs, &queues);
+        if bugs.on(KnownBug::StopDropsFlush) {
+            // Upstream: abort at once; the drops just queued never run.
+            s.controller.abort();
+            s.forwarder.abort();
+        } else {
+            // Every wait of the controller and the pumps watches the
+            // shutdown, so this is quick; the bound is a backstop.
+            let aborts: Vec<_> = std::iter::once(s.controller.abort_handle())
+                .chain(entries.iter().map(|e| e.task.abort_handle()))
+                .collect();
+            let wait = async {
+                let _ = s.controller.await;
+                for e in entries {
+                    let _ = e.task.await;
+                }
+            };
+            if tokio::time::timeout(self.cfg.stop_bound / 2, wait)
+                .await
+                .is_err()
+            {
+                for a in aborts {
+                    a.abort();
+                }
+            }
+            s.forwarder.abort();
+        }
+        let removed = finish_teardown(bugs, &self.element, s.id, &discarded, &self.emitter);
+        self.emitter.emit(Event::Pads(PadsEvent::StopDone {
+            session: s.id,
+            removed,
+        }));
+        true
+    }
+}

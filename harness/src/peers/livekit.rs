@@ -1,0 +1,352 @@
+//! The simulated LiveKit server (`livekit` host, port 7880): room join,
+//! track publish, unpublish and leave over the publisher's signalling
+//! connection, with latency and refusals from the fault plan.
+//!
+//! Records every join, publish, unpublish and leave (and a participant
+//! dropped by a closed connection) as [`LiveKitEvent`]s: the independent
+//! record of which tracks were published and for how long, which the
+//! publisher checks hold against what the core says it did.
+
+use crate::trace::{Recorder, WorldEvent};
+use futures_util::{SinkExt, StreamExt};
+use relaysim_core::entropy::SimRng;
+use relaysim_core::session::publisher::signal::{self, SignalRequest, SignalResponse};
+use relaysim_core::session::publisher::TrackKind;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+/// The port it listens on.
+pub const PORT: u16 = 7880;
+/// Answer latency once healed.
+pub const HEALTHY_LATENCY_MS: (u64, u64) = (5, 50);
+
+/// What the room saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveKitEvent {
+    /// A publisher joined the room.
+    Joined {
+        /// The publisher attempt number.
+        attempt: u64,
+    },
+    /// A join was refused.
+    JoinRefused {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// The status answered.
+        status: u16,
+    },
+    /// A track was published.
+    Published {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// The track.
+        track: TrackKind,
+        /// The track id the room assigned.
+        sid: String,
+    },
+    /// A track publish was refused.
+    PublishRefused {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// The track.
+        track: TrackKind,
+        /// The status answered.
+        status: u16,
+    },
+    /// A track was unpublished.
+    Unpublished {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// The track.
+        track: TrackKind,
+        /// The track id the room assigned.
+        sid: String,
+    },
+    /// An unpublish named no live publication of that participant.
+    UnpublishUnknown {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// The track id the room assigned.
+        sid: String,
+    },
+    /// The participant left (`leave`) or its connection closed
+    /// (`disconnect`); `tracks` publications went with it.
+    Left {
+        /// The publisher attempt number.
+        attempt: u64,
+        /// Why.
+        cause: &'static str,
+        /// The tracks.
+        tracks: usize,
+    },
+}
+
+impl fmt::Display for LiveKitEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LiveKitEvent::Joined { attempt } => write!(f, "lk.joined attempt={attempt}"),
+            LiveKitEvent::JoinRefused { attempt, status } => {
+                write!(f, "lk.join.refused attempt={attempt} status={status}")
+            }
+            LiveKitEvent::Published {
+                attempt,
+                track,
+                sid,
+            } => write!(f, "lk.published attempt={attempt} track={track} sid={sid}"),
+            LiveKitEvent::PublishRefused {
+                attempt,
+                track,
+                status,
+            } => write!(
+                f,
+                "lk.publish.refused attempt={attempt} track={track} status={status}"
+            ),
+            LiveKitEvent::Unpublished {
+                attempt,
+                track,
+                sid,
+            } => write!(
+                f,
+                "lk.unpublished attempt={attempt} track={track} sid={sid}"
+            ),
+            LiveKitEvent::UnpublishUnknown { attempt, sid } => {
+                write!(f, "lk.unpublish.unknown attempt={attempt} sid={sid}")
+            }
+            LiveKitEvent::Left {
+                attempt,
+                cause,
+                tracks,
+            } => write!(f, "lk.left attempt={attempt} cause={cause} tracks={tracks}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    latency_ms: (u64, u64),
+    join_fail: u8,
+    publish_fail: u8,
+    rng: SimRng,
+    next_sid: u64,
+    /// Joined participants (by attempt) and their live publications.
+    participants: BTreeMap<u64, BTreeMap<String, TrackKind>>,
+    joins: u64,
+    publishes: u64,
+    unpublishes: u64,
+}
+
+/// Shared state of the room server.
+#[derive(Debug)]
+pub struct LiveKit {
+    inner: Mutex<Inner>,
+    recorder: Arc<Recorder>,
+}
+
+impl LiveKit {
+    /// A fresh peer recording into `recorder`.
+    pub fn new(seed: u64, recorder: Arc<Recorder>) -> Arc<LiveKit> {
+        Arc::new(LiveKit {
+            inner: Mutex::new(Inner {
+                latency_ms: HEALTHY_LATENCY_MS,
+                join_fail: 0,
+                publish_fail: 0,
+                rng: SimRng::fork(seed, "livekit"),
+                next_sid: 1,
+                participants: BTreeMap::new(),
+                joins: 0,
+                publishes: 0,
+                unpublishes: 0,
+            }),
+            recorder,
+        })
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, e: LiveKitEvent) {
+        self.recorder.world("livekit", WorldEvent::LiveKit(e));
+    }
+
+    /// RPC latency range from now on.
+    pub fn set_latency(&self, min_ms: u64, max_ms: u64) {
+        self.inner().latency_ms = (min_ms, max_ms.max(min_ms));
+    }
+
+    /// Share of joins and publishes refused from now on.
+    pub fn set_errors(&self, join_percent: u8, publish_percent: u8) {
+        let mut i = self.inner();
+        i.join_fail = join_percent.min(100);
+        i.publish_fail = publish_percent.min(100);
+    }
+
+    /// Healthy again (the heal).
+    pub fn heal(&self) {
+        let mut i = self.inner();
+        i.latency_ms = HEALTHY_LATENCY_MS;
+        i.join_fail = 0;
+        i.publish_fail = 0;
+    }
+
+    /// Participants still in the room, with their live publications.
+    pub fn participants(&self) -> BTreeMap<u64, BTreeMap<String, TrackKind>> {
+        self.inner().participants.clone()
+    }
+
+    /// (joins, publishes, unpublishes) answered successfully.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let i = self.inner();
+        (i.joins, i.publishes, i.unpublishes)
+    }
+
+    /// One request's latency and whether it is refused.
+    fn decide(&self, req: &SignalRequest) -> (Duration, bool) {
+        let mut i = self.inner();
+        let (lo, hi) = i.latency_ms;
+        let latency = Duration::from_millis(i.rng.range(lo, hi));
+        let pct = match req {
+            SignalRequest::Join { .. } => i.join_fail,
+            SignalRequest::Publish { .. } => i.publish_fail,
+            _ => 0,
+        };
+        let refuse = pct > 0 && i.rng.chance(f64::from(pct) / 100.0);
+        (latency, refuse)
+    }
+
+    /// Applies one request from the connection whose participant is
+    /// `attempt` (once joined).
+    fn apply(&self, who: &mut Option<u64>, req: SignalRequest, refuse: bool) -> SignalResponse {
+        match req {
+            SignalRequest::Join { attempt, .. } => {
+                if refuse {
+                    self.record(LiveKitEvent::JoinRefused {
+                        attempt,
+                        status: 503,
+                    });
+                    return SignalResponse::Error { status: 503 };
+                }
+                {
+                    let mut i = self.inner();
+                    i.participants.insert(attempt, BTreeMap::new());
+                    i.joins += 1;
+                }
+                *who = Some(attempt);
+                self.record(LiveKitEvent::Joined { attempt });
+                SignalResponse::Joined
+            }
+            SignalRequest::Publish { track } => {
+                let Some(attempt) = *who else {
+                    return SignalResponse::Error { status: 403 };
+                };
+                if refuse {
+                    self.record(LiveKitEvent::PublishRefused {
+                        attempt,
+                        track,
+                        status: 503,
+                    });
+                    return SignalResponse::Error { status: 503 };
+                }
+                let sid = {
+                    let mut i = self.inner();
+                    let sid = format!("TR_{}", i.next_sid);
+                    i.next_sid += 1;
+                    i.publishes += 1;
+                    i.participants
+                        .entry(attempt)
+                        .or_default()
+                        .insert(sid.clone(), track);
+                    sid
+                };
+                self.record(LiveKitEvent::Published {
+                    attempt,
+                    track,
+                    sid: sid.clone(),
+                });
+                SignalResponse::Published { track, sid }
+            }
+            SignalRequest::Unpublish { sid } => {
+                let Some(attempt) = *who else {
+                    return SignalResponse::Error { status: 403 };
+                };
+                let removed = {
+                    let mut i = self.inner();
+                    let r = i
+                        .participants
+                        .get_mut(&attempt)
+                        .and_then(|p| p.remove(&sid));
+                    if r.is_some() {
+                        i.unpublishes += 1;
+                    }
+                    r
+                };
+                match removed {
+                    Some(track) => {
+                        self.record(LiveKitEvent::Unpublished {
+                            attempt,
+                            track,
+                            sid: sid.clone(),
+                        });
+                        SignalResponse::Unpublished { sid }
+                    }
+                    None => {
+                        self.record(LiveKitEvent::UnpublishUnknown { attempt, sid });
+                        SignalResponse::Error { status: 404 }
+                    }
+                }
+            }
+            SignalRequest::Leave => {
+                if let Some(attempt) = who.take() {
+                    self.leave(attempt, "leave");
+                }
+                SignalResponse::Left
+            }
+        }
+    }
+
+    fn leave(&self, attempt: u64, cause: &'static str) {
+        let tracks = self.inner().participants.remove(&attempt);
+        if let Some(tracks) = tracks {
+            self.record(LiveKitEvent::Left {
+                attempt,
+                cause,
+                tracks: tracks.len(),
+            });
+        }
+    }
+}
+
+async fn connection(lk: Arc<LiveKit>, stream: turmoil::net::TcpStream) {
+    let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
+    let mut who: Option<u64> = None;
+    while let Some(Ok(bytes)) = conn.next().await {
+        let Ok(req) = signal::decode::<SignalRequest>(&bytes) else {
+            break;
+        };
+        let leaving = req == SignalRequest::Leave;
+        let (latency, refuse) = lk.decide(&req);
+        tokio::time::sleep(latency).await;
+        let resp = lk.apply(&mut who, req, refuse);
+        let Ok(frame) = signal::encode(&resp) else {
+            break;
+        };
+        if conn.send(frame).await.is_err() || leaving {
+            break;
+        }
+    }
+    if let Some(attempt) = who {
+        lk.leave(attempt, "disconnect");
+    }
+}
+
+/// The host's software.
+pub async fn serve(lk: Arc<LiveKit>) -> turmoil::Result {
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(connection(lk.clone(), stream));
+    }
+}

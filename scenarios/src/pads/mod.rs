@@ -1,0 +1,146 @@
+//! The pads scenario family: the MoQ source element's pad forwarding
+//! (seed-systems.md §3) — a session controller off the main loop, per-track
+//! pumps, bounded pad queues, one main-loop forwarder, ordered teardown.
+//!
+//! | scenario | targets | what it drives |
+//! |---|---|---|
+//! | `pads-stalled-forwarder` | `pad-queue-unbounded` | the main loop stalls 0.3–2.5 s at a time while 30 fps video and 50 fps audio keep arriving |
+//! | `pads-teardown` | `stop-drops-flush` | stop and start (and restart), often while the main loop is stalled and pumps are blocked on full queues |
+//! | `pads-restart` | `buffer-before-caps` | tracks added, removed and re-added, codec config changes whose catalog update lags their frames, restarts, relay outages |
+//!
+//! Tick: 5 ms. Frames arrive every 20–66 ms and network latency is 1–5 ms;
+//! the caps race is between a catalog update delayed 0–150 ms and the next
+//! frame, and stalls and stops are hundreds of ms. 5 ms resolves each of
+//! these orderings, and a 12 s run is 2 400 steps.
+
+pub mod checks;
+pub mod plans;
+pub mod world;
+
+use checks::*;
+use relaysim_core::KnownBug;
+use relaysim_harness::check::Check;
+use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::timeline::LinkRule;
+use std::time::Duration;
+
+/// The tick of every pads scenario (see the module docs).
+pub const TICK: Duration = Duration::from_millis(5);
+
+const NET: NetParams = NetParams {
+    min_latency: Duration::from_millis(1),
+    max_latency: Duration::from_millis(5),
+    tcp_capacity: 256,
+};
+
+static STALLED_CHECKS: [Check; 9] = [
+    QUEUE_BOUNDED,
+    CAPS_BEFORE_BUFFERS,
+    BUFFERS_IN_ORDER,
+    EVERY_PAD_FLUSHED_ON_STOP,
+    NOTHING_AFTER_STOP,
+    PAD_NAMES,
+    ERROR_REPORTED_ONCE,
+    PADS_FLOW_AFTER_HEAL,
+    STALLED_WHILE_BUFFERS_ARRIVE,
+];
+
+static TEARDOWN_CHECKS: [Check; 12] = [
+    EVERY_PAD_FLUSHED_ON_STOP,
+    STOP_BOUNDED,
+    NOTHING_AFTER_STOP,
+    PAD_NAMES,
+    QUEUE_BOUNDED,
+    CAPS_BEFORE_BUFFERS,
+    BUFFERS_IN_ORDER,
+    ERROR_REPORTED_ONCE,
+    PADS_FLOW_AFTER_HEAL,
+    STOP_WHILE_PUMP_BLOCKED,
+    STOP_WHILE_STALLED,
+    RESTART_REUSES_PAD_NAMES,
+];
+
+static RESTART_CHECKS: [Check; 14] = [
+    CAPS_BEFORE_BUFFERS,
+    BUFFERS_IN_ORDER,
+    PAD_NAMES,
+    ERROR_REPORTED_ONCE,
+    EVERY_PAD_FLUSHED_ON_STOP,
+    STOP_BOUNDED,
+    NOTHING_AFTER_STOP,
+    QUEUE_BOUNDED,
+    PADS_FLOW_AFTER_HEAL,
+    CONFIG_CHANGE_MID_STREAM,
+    RESTART_REUSES_PAD_NAMES,
+    ERROR_THEN_RECOVERY,
+    READD_OVER_BLOCKED_PUMP,
+    RELAY_ENDED_A_LISTED_TRACK,
+];
+
+/// Timeline arrows: the relay's catalog and subscriptions to the pads they
+/// create, a pad's flush to the downstream element that sees it.
+const LINKS: &[LinkRule] = &[
+    LinkRule {
+        from: "moq.catalog",
+        to: "pads.catalog",
+        key: None,
+    },
+    LinkRule {
+        from: "moq.subscribed",
+        to: "pads.pad.created",
+        key: None,
+    },
+    LinkRule {
+        from: "pads.pad.flushed",
+        to: "ds.flush",
+        key: None,
+    },
+];
+
+pub static PADS_STALLED_FORWARDER: Scenario = Scenario {
+    name: "pads-stalled-forwarder",
+    family: "pads",
+    about: "the main loop stalls while frames keep arriving; pad queues must stay bounded and drain after",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::PadQueueUnbounded],
+    default_seeds: 200,
+    plan: plans::pads_stalled_forwarder,
+    build: world::build,
+    checks: &STALLED_CHECKS,
+    links: LINKS,
+};
+
+pub static PADS_TEARDOWN: Scenario = Scenario {
+    name: "pads-teardown",
+    family: "pads",
+    about: "the element is stopped and started, often mid-stall with pumps blocked; every pad must see its flush and drop",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::StopDropsFlush],
+    default_seeds: 200,
+    plan: plans::pads_teardown,
+    build: world::build,
+    checks: &TEARDOWN_CHECKS,
+    links: LINKS,
+};
+
+pub static PADS_RESTART: Scenario = Scenario {
+    name: "pads-restart",
+    family: "pads",
+    about: "catalog and codec config changes, restarts and relay outages; caps stay ahead of buffers, restarts never meet stale pads",
+    tick: TICK,
+    duration: plans::DURATION,
+    heal_at: plans::HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::BufferBeforeCaps],
+    default_seeds: 200,
+    plan: plans::pads_restart,
+    build: world::build,
+    checks: &RESTART_CHECKS,
+    links: LINKS,
+};

@@ -1,0 +1,232 @@
+//! The pads world: the `gst` host runs the real
+//! `relaysim_core::session::pads::MoqSrc` over `SimNet`, driven by a small
+//! application (start, stop, restart on command; a restart after an element
+//! error), against the `moq-relay` host; [`GstDownstream`] sits behind the
+//! element's pads.
+//!
+//! Owns host names, the element's configuration, the application, and the
+//! mapping from application faults to the relay and the application.
+
+use relaysim_core::session::pads::session::BusMessage;
+use relaysim_core::session::pads::{MoqSrc, PadsConfig};
+use relaysim_core::Emitter;
+use relaysim_harness::check::Facts;
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::downstream::GstDownstream;
+use relaysim_harness::peers::moq_relay::{self, MoqRelay, RelayCmd};
+use relaysim_harness::scenario::{World, WorldCtx};
+use relaysim_harness::SimNet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub const GST: &str = "gst";
+pub const RELAY: &str = "moq-relay";
+pub const BROADCAST: &str = "live";
+/// The catalog a run starts with.
+pub const INITIAL_TRACKS: [&str; 2] = ["cam", "mic"];
+/// The application restarts the element this long after an element error.
+pub const ERROR_RESTART: Duration = Duration::from_millis(300);
+
+/// What the application is told to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppCmd {
+    Start,
+    Stop,
+    Restart,
+    Stall(Duration),
+}
+
+type Src = Arc<MoqSrc<SimNet>>;
+
+pub struct PadsWorld {
+    relay: Arc<MoqRelay>,
+    downstream: Arc<GstDownstream>,
+    app: mpsc::UnboundedSender<AppCmd>,
+    src: Arc<Mutex<Option<Src>>>,
+}
+
+/// The application: owns the element, follows commands, restarts after an
+/// error while it wants the element running.
+async fn app(
+    src: Src,
+    mut bus: mpsc::UnboundedReceiver<BusMessage>,
+    mut cmds: mpsc::UnboundedReceiver<AppCmd>,
+) {
+    enum Step {
+        Cmd(AppCmd),
+        Error(u64),
+        Restart,
+        Done,
+    }
+    let mut want = false;
+    let mut restart_at: Option<Instant> = None;
+    loop {
+        let deadline = restart_at;
+        let restart = async move {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let step = tokio::select! {
+            biased;
+            cmd = cmds.recv() => cmd.map_or(Step::Done, Step::Cmd),
+            msg = bus.recv() => match msg {
+                Some(BusMessage::Error { session, .. }) => Step::Error(session),
+                None => Step::Done,
+            },
+            _ = restart => Step::Restart,
+        };
+        match step {
+            Step::Cmd(AppCmd::Start) => {
+                want = true;
+                src.start();
+            }
+            Step::Cmd(AppCmd::Stop) => {
+                want = false;
+                restart_at = None;
+                src.stop().await;
+            }
+            Step::Cmd(AppCmd::Restart) => {
+                want = true;
+                restart_at = None;
+                src.stop().await;
+                src.start();
+            }
+            Step::Cmd(AppCmd::Stall(d)) => src.stall_main_loop(d),
+            Step::Error(session) => {
+                if want && src.session() == Some(session) && restart_at.is_none() {
+                    restart_at = Some(Instant::now() + ERROR_RESTART);
+                }
+            }
+            Step::Restart => {
+                restart_at = None;
+                if want {
+                    src.stop().await;
+                    src.start();
+                }
+            }
+            Step::Done => return,
+        }
+    }
+}
+
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    let rec = ctx.recorder.clone();
+    let relay = MoqRelay::new(BROADCAST, &INITIAL_TRACKS, rec.clone());
+    let r = relay.clone();
+    sim.host(RELAY, move || moq_relay::serve(r.clone()));
+
+    let downstream = GstDownstream::new(GST, rec.clone());
+    let (app_tx, app_rx) = mpsc::unbounded_channel();
+    let app_rx = Arc::new(Mutex::new(Some(app_rx)));
+    let slot: Arc<Mutex<Option<Src>>> = Arc::new(Mutex::new(None));
+    let mut cfg = PadsConfig::new(&format!("{RELAY}:{}", moq_relay::PORT), BROADCAST);
+    cfg.bugs = ctx.bugs;
+    let (ds, s) = (downstream.clone(), slot.clone());
+    sim.host(GST, move || {
+        let (src, bus) = MoqSrc::new(
+            SimNet,
+            cfg.clone(),
+            ds.clone(),
+            Emitter::new(GST, rec.clone()),
+        );
+        *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(src.clone());
+        let cmds = app_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        async move {
+            if let Some(cmds) = cmds {
+                app(src, bus, cmds).await;
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    Box::new(PadsWorld {
+        relay,
+        downstream,
+        app: app_tx,
+        src: slot,
+    })
+}
+
+impl World for PadsWorld {
+    fn apply(&mut self, fault: &Fault) {
+        let cmd = match fault {
+            Fault::PadsStart => AppCmd::Start,
+            Fault::PadsStop => AppCmd::Stop,
+            Fault::PadsRestart => AppCmd::Restart,
+            Fault::MainLoopStall { ms } => AppCmd::Stall(Duration::from_millis(*ms)),
+            Fault::MoqCatalog { tracks } => {
+                self.relay.command(RelayCmd::SetTracks(tracks.clone()));
+                return;
+            }
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => {
+                self.relay.command(RelayCmd::ConfigChange {
+                    track: track.clone(),
+                    delay: Duration::from_millis(*catalog_delay_ms),
+                });
+                return;
+            }
+            Fault::MoqRelayDown { ms } => {
+                self.relay
+                    .command(RelayCmd::Down(Duration::from_millis(*ms)));
+                return;
+            }
+            _ => return,
+        };
+        let _ = self.app.send(cmd);
+    }
+
+    /// The liveness phase wants the element running.
+    fn heal(&mut self) {
+        let _ = self.app.send(AppCmd::Start);
+    }
+
+    fn facts(&self) -> Facts {
+        let mut f = Facts::new();
+        let cat = self.relay.catalog();
+        f.insert("relay.catalog".into(), cat.names());
+        f.insert("relay.lagged".into(), self.relay.lagged().to_string());
+        let (buffers, removed, violations) = self.downstream.totals();
+        f.insert("downstream.buffers".into(), buffers.to_string());
+        f.insert("downstream.removed".into(), removed.to_string());
+        f.insert("downstream.violations".into(), violations.to_string());
+        for ((session, pad), view) in self.downstream.live() {
+            f.insert(
+                format!("downstream.{pad}@{session}.buffers"),
+                view.buffers.to_string(),
+            );
+            f.insert(
+                format!("downstream.{pad}@{session}.last_ms"),
+                view.last_buffer_at
+                    .map(|t| t.as_millis().to_string())
+                    .unwrap_or_else(|| "none".into()),
+            );
+        }
+        if let Some(src) = self.src.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            f.insert(
+                "element.session".into(),
+                src.session()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "none".into()),
+            );
+            f.insert(
+                "element.sessions".into(),
+                src.sessions_started().to_string(),
+            );
+            let pads: Vec<String> = src
+                .element()
+                .pads()
+                .iter()
+                .map(|p| format!("{}@{}", p.name, p.session))
+                .collect();
+            f.insert("element.pads".into(), pads.join(","));
+        }
+        f
+    }
+}

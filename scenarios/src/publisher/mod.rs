@@ -1,0 +1,104 @@
+//! The publisher scenario family: LiveKit-style track publishing with the
+//! room join and the pipeline start in parallel (seed-systems.md §4).
+//!
+//! | scenario | targets | what it drives |
+//! |---|---|---|
+//! | `publisher-eos-race` | `eos-before-register` | RPCs of 0–0.6 s racing a 0–0.4 s pipeline start; each track's EOS early (often before its callback is registered) or late; sometimes a signal near the end |
+//! | `publisher-join-fails` | – | joins and publishes refused, pipeline starts failing, slow answers, sometimes a signal: the other side is always stopped, nothing leaks, the publisher recovers after the heal |
+//!
+//! Tick: 5 ms. The races are between RPC answers (tens to hundreds of ms),
+//! pipeline starts (0–0.9 s) and EOS times drawn at millisecond resolution;
+//! network latency is 1–5 ms, so every request and answer crosses in one or
+//! two steps. 5 ms keeps every ordering that matters while a 10–14 s run
+//! stays near 2–3 thousand steps.
+
+pub mod checks;
+pub mod plans;
+pub mod world;
+
+use checks::*;
+use relaysim_core::KnownBug;
+use relaysim_harness::check::Check;
+use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::timeline::LinkRule;
+use std::time::Duration;
+
+/// The tick of every publisher scenario (see the module docs).
+pub const TICK: Duration = Duration::from_millis(5);
+
+const NET: NetParams = NetParams {
+    min_latency: Duration::from_millis(1),
+    max_latency: Duration::from_millis(5),
+    tcp_capacity: 256,
+};
+
+static EOS_RACE_CHECKS: [Check; 7] = [
+    ENDED_TRACK_UNPUBLISHED,
+    UNPUBLISH_AT_MOST_ONCE,
+    STOP_ONCE,
+    STOP_LEAVES_NOTHING,
+    SESSION_ENDS_CLEANLY,
+    EOS_BEFORE_REGISTER_REACHED,
+    STOP_FROM_TWO_CALLERS,
+];
+
+static JOIN_FAILS_CHECKS: [Check; 7] = [
+    ENDED_TRACK_UNPUBLISHED,
+    UNPUBLISH_AT_MOST_ONCE,
+    STOP_ONCE,
+    STOP_LEAVES_NOTHING,
+    PUBLISHES_AFTER_HEAL,
+    ROOM_FAILS_WHILE_PIPELINE_STARTS,
+    PIPELINE_FAILS_WHILE_JOINING,
+];
+
+/// Timeline arrows: the publisher's publish / unpublish RPCs to the room.
+const LINKS: &[LinkRule] = &[
+    LinkRule {
+        from: "pub.track.published",
+        to: "lk.published",
+        key: None,
+    },
+    LinkRule {
+        from: "pub.track.unpublish",
+        to: "lk.unpublished",
+        key: None,
+    },
+    LinkRule {
+        from: "pub.room.joined",
+        to: "lk.joined",
+        key: None,
+    },
+];
+
+pub static PUBLISHER_EOS_RACE: Scenario = Scenario {
+    name: "publisher-eos-race",
+    family: "publisher",
+    about: "tracks reach EOS before, during and after the room join and publish that register their unpublish callbacks",
+    tick: TICK,
+    duration: plans::EOS_RACE_DURATION,
+    heal_at: plans::EOS_RACE_HEAL_AT,
+    net: NET,
+    targets: &[KnownBug::EosBeforeRegister],
+    default_seeds: 200,
+    plan: plans::publisher_eos_race,
+    build: world::build,
+    checks: &EOS_RACE_CHECKS,
+    links: LINKS,
+};
+
+pub static PUBLISHER_JOIN_FAILS: Scenario = Scenario {
+    name: "publisher-join-fails",
+    family: "publisher",
+    about: "joins and publishes are refused and pipeline starts fail, attempt after attempt; the other side is stopped every time",
+    tick: TICK,
+    duration: plans::JOIN_FAILS_DURATION,
+    heal_at: plans::JOIN_FAILS_HEAL_AT,
+    net: NET,
+    targets: &[],
+    default_seeds: 200,
+    plan: plans::publisher_join_fails,
+    build: world::build,
+    checks: &JOIN_FAILS_CHECKS,
+    links: LINKS,
+};

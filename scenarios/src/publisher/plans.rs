@@ -1,0 +1,155 @@
+//! Fault plans (and workloads) of the publisher scenarios, drawn from the
+//! seed with `SimRng::fork(seed, "<scenario>")`.
+//!
+//! The publisher host starts its first attempt at 0 s, so every knob is set
+//! at 0 ms; signals and regime changes come later. Nothing is planned at or
+//! after `HEAL_AT` (the runner drops it anyway).
+
+use relaysim_core::entropy::SimRng;
+use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::Seed;
+use std::time::Duration;
+
+/// publisher-eos-race: every track has ended by ~7.5 s; 5 s to wind down.
+pub const EOS_RACE_HEAL_AT: Duration = Duration::from_secs(12);
+pub const EOS_RACE_DURATION: Duration = Duration::from_secs(13);
+/// publisher-join-fails: faults until 8 s, then 6 s to settle.
+pub const JOIN_FAILS_HEAL_AT: Duration = Duration::from_secs(8);
+pub const JOIN_FAILS_DURATION: Duration = Duration::from_secs(14);
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// When a track's source ends after PLAYING: half the time early (often
+/// before its callback can be registered, sometimes at once), else late.
+fn eos_after(rng: &mut SimRng) -> u64 {
+    if rng.chance(0.5) {
+        if rng.chance(0.3) {
+            0
+        } else {
+            rng.range(1, 900)
+        }
+    } else {
+        rng.range(1_500, 6_000)
+    }
+}
+
+/// Room RPCs of 0-600 ms racing a pipeline start of 0-400 ms and track EOS
+/// drawn early or late; sometimes a signal lands near the pipeline's end.
+pub fn publisher_eos_race(seed: Seed) -> FaultPlan {
+    let mut rng = SimRng::fork(seed.0, "publisher-eos-race");
+    let mut plan = FaultPlan::default();
+    let lat_max = rng.range(20, 600);
+    plan.push(
+        Duration::ZERO,
+        Fault::LiveKitLatency {
+            min_ms: rng.range(0, lat_max / 3),
+            max_ms: lat_max,
+        },
+    );
+    let start_max = rng.range(0, 400);
+    plan.push(
+        Duration::ZERO,
+        Fault::PipelineStart {
+            min_ms: rng.range(0, start_max),
+            max_ms: start_max,
+            fail_percent: 0,
+        },
+    );
+    let video = eos_after(&mut rng);
+    let audio = eos_after(&mut rng);
+    for (track, after_ms) in [("video", video), ("audio", audio)] {
+        plan.push(
+            Duration::ZERO,
+            Fault::TrackEos {
+                track: track.into(),
+                after_ms,
+            },
+        );
+    }
+    if rng.chance(0.4) {
+        // Around the pipeline's end: races the stop its EOS starts.
+        let last = start_max + video.max(audio);
+        let at = (last + rng.range(0, 600)).saturating_sub(200);
+        plan.push(ms(at.max(1)), Fault::PublisherSignal);
+    }
+    plan.sorted()
+}
+
+/// Joins and publishes refused, pipeline starts failing, slow answers:
+/// attempt after attempt fails on one side while the other is starting;
+/// sometimes a signal ends it all mid-way.
+pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
+    let mut rng = SimRng::fork(seed.0, "publisher-join-fails");
+    let mut plan = FaultPlan::default();
+    let lat_max = rng.range(20, 500);
+    plan.push(
+        Duration::ZERO,
+        Fault::LiveKitLatency {
+            min_ms: rng.range(0, lat_max),
+            max_ms: lat_max,
+        },
+    );
+    plan.push(
+        Duration::ZERO,
+        Fault::LiveKitErrors {
+            join_percent: rng.range(20, 80) as u8,
+            publish_percent: rng.range(0, 50) as u8,
+        },
+    );
+    let start_max = rng.range(50, 900);
+    plan.push(
+        Duration::ZERO,
+        Fault::PipelineStart {
+            min_ms: rng.range(0, start_max),
+            max_ms: start_max,
+            fail_percent: rng.range(10, 60) as u8,
+        },
+    );
+    if rng.chance(0.5) {
+        // A second regime: one side fails more, the other less.
+        let at = ms(rng.range(2_000, 6_000));
+        plan.push(
+            at,
+            Fault::LiveKitErrors {
+                join_percent: rng.range(0, 90) as u8,
+                publish_percent: rng.range(0, 90) as u8,
+            },
+        );
+        plan.push(
+            at,
+            Fault::PipelineStart {
+                min_ms: 0,
+                max_ms: rng.range(0, 600),
+                fail_percent: rng.range(0, 80) as u8,
+            },
+        );
+    }
+    if rng.chance(0.3) {
+        plan.push(ms(rng.range(500, 7_500)), Fault::PublisherSignal);
+    }
+    plan.sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_deterministic_and_end_before_heal() {
+        for (gen, heal) in [
+            (
+                publisher_eos_race as fn(Seed) -> FaultPlan,
+                EOS_RACE_HEAL_AT,
+            ),
+            (publisher_join_fails, JOIN_FAILS_HEAL_AT),
+        ] {
+            for s in 0..100 {
+                let a = gen(Seed(s));
+                assert_eq!(a, gen(Seed(s)));
+                assert!(a.events.iter().all(|e| e.at() < heal), "seed {s}: {a:?}");
+            }
+        }
+    }
+}

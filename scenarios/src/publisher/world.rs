@@ -1,0 +1,135 @@
+//! The publisher world: the `publisher` host runs the real
+//! `relaysim_core::session::publisher` (attempt loop, start group, EOS
+//! latches, simulated pipeline) over `SimNet` against the `livekit` host.
+//!
+//! Owns host names, the publisher's configuration and the mapping from
+//! application faults to the room server, the pipeline's knobs and the
+//! signal.
+
+use relaysim_core::session::publisher::{
+    run_publisher, PipelineControl, PublisherConfig, PublisherHandle, TrackKind,
+};
+use relaysim_core::Emitter;
+use relaysim_harness::check::Facts;
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::livekit::{self, LiveKit};
+use relaysim_harness::scenario::{World, WorldCtx};
+use relaysim_harness::SimNet;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const PUBLISHER: &str = "publisher";
+pub const LIVEKIT: &str = "livekit";
+pub const ROOM: &str = "stage";
+
+pub struct PublisherWorld {
+    livekit: Arc<LiveKit>,
+    control: Arc<PipelineControl>,
+    handle: PublisherHandle,
+}
+
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    let rec = ctx.recorder.clone();
+    let lk = LiveKit::new(ctx.seed.0, rec.clone());
+    let l = lk.clone();
+    sim.host(LIVEKIT, move || livekit::serve(l.clone()));
+
+    let control = PipelineControl::new(ctx.seed.0);
+    let handle = PublisherHandle::new();
+    let mut cfg = PublisherConfig::new(&format!("{LIVEKIT}:{}", livekit::PORT), ROOM);
+    cfg.bugs = ctx.bugs;
+    let (c, h) = (control.clone(), handle.clone());
+    sim.host(PUBLISHER, move || {
+        let (cfg, c, h) = (cfg.clone(), c.clone(), h.clone());
+        let emitter = Emitter::new(PUBLISHER, rec.clone());
+        async move {
+            run_publisher(SimNet, cfg, c, h, emitter).await;
+            // The process has nothing left to do; the host stays up.
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    Box::new(PublisherWorld {
+        livekit: lk,
+        control,
+        handle,
+    })
+}
+
+impl World for PublisherWorld {
+    fn apply(&mut self, fault: &Fault) {
+        match fault {
+            Fault::LiveKitLatency { min_ms, max_ms } => self.livekit.set_latency(*min_ms, *max_ms),
+            Fault::LiveKitErrors {
+                join_percent,
+                publish_percent,
+            } => self.livekit.set_errors(*join_percent, *publish_percent),
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => self.control.set_start(*min_ms, *max_ms, *fail_percent),
+            Fault::TrackEos { track, after_ms } => {
+                if let Some(k) = TrackKind::parse(track) {
+                    self.control
+                        .set_eos(k, Some(Duration::from_millis(*after_ms)));
+                }
+            }
+            Fault::PublisherSignal => self.handle.signal(),
+            _ => {}
+        }
+    }
+
+    fn heal(&mut self) {
+        self.livekit.heal();
+        self.control.heal();
+    }
+
+    fn facts(&self) -> Facts {
+        let mut f = Facts::new();
+        f.insert(
+            "publisher.attempts".into(),
+            self.handle.attempts().to_string(),
+        );
+        f.insert(
+            "publisher.finished".into(),
+            self.handle.finished().to_string(),
+        );
+        if let Some(p) = self.handle.current() {
+            f.insert("publisher.stopped".into(), p.is_stopped().to_string());
+            f.insert(
+                "publisher.streaming".into(),
+                p.pipeline().streaming_alive().to_string(),
+            );
+            for t in p.tracks() {
+                let k = t.kind;
+                f.insert(
+                    format!("publisher.{k}.sid"),
+                    t.sid().unwrap_or_else(|| "none".into()),
+                );
+                f.insert(format!("publisher.{k}.ended"), t.latch.ended().to_string());
+                f.insert(format!("publisher.{k}.sent"), t.samples_sent().to_string());
+                f.insert(
+                    format!("publisher.{k}.dropped"),
+                    t.samples_dropped().to_string(),
+                );
+            }
+        }
+        let participants = self.livekit.participants();
+        f.insert(
+            "livekit.participants".into(),
+            participants
+                .keys()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        let live: usize = participants.values().map(|p| p.len()).sum();
+        f.insert("livekit.publications".into(), live.to_string());
+        let (joins, publishes, unpublishes) = self.livekit.counts();
+        f.insert("livekit.joins".into(), joins.to_string());
+        f.insert("livekit.publishes".into(), publishes.to_string());
+        f.insert("livekit.unpublishes".into(), unpublishes.to_string());
+        f
+    }
+}
