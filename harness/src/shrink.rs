@@ -2,7 +2,9 @@
 //! minimal plan that still fails the same check.
 //!
 //! Owns [`shrink`]. The predicate is "this plan, run with this seed and these
-//! bugs, fails with the same failure kind and check"; the algorithm is
+//! bugs, fails with the same failure kind and check — and, when bugs are on,
+//! passes with every bug off" (so the minimal plan still blames the bug, not
+//! a workload the removal broke); the algorithm is
 //! Zeller's ddmin over plan events followed by a one-at-a-time removal pass,
 //! so the result is 1-minimal: removing any single remaining event makes the
 //! failure go away. The seed stays fixed (it drives turmoil and the peers);
@@ -62,9 +64,29 @@ pub fn shrink(
         )
     })?;
     let mut runs = 1;
+    // A candidate must still fail the same way with the bugs on and, when
+    // bugs are on, pass with every bug off: otherwise removing events could
+    // break the scenario's own workload (say, a track that never ends) and
+    // the "minimal" plan would fail for a reason that is not the bug.
     let mut fails = |events: &[FaultEvent]| {
         runs += 1;
-        run(events).as_ref() == Some(&target)
+        if run(events).as_ref() != Some(&target) {
+            return false;
+        }
+        if bugs.is_empty() {
+            return true;
+        }
+        runs += 1;
+        run_seed(
+            scn,
+            seed,
+            &RunOptions {
+                plan: Some(FaultPlan::new(events.to_vec())),
+                ..RunOptions::default()
+            },
+            &never,
+        )
+        .passed()
     };
 
     let mut events = plan.events.clone();

@@ -7,7 +7,7 @@
 
 use super::world::INITIAL_TRACKS;
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ fn stall(plan: &mut FaultPlan, at: u64, len: u64) {
 /// sometimes a track joins the catalog mid-run.
 pub fn pads_stalled_forwarder(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "pads-stalled-forwarder");
+    let mut swarm = Swarm::new(seed.0, "pads-stalled-forwarder");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
     let mut t = rng.range(800, 2_000);
@@ -49,27 +50,29 @@ pub fn pads_stalled_forwarder(seed: Seed) -> FaultPlan {
             break;
         }
     }
-    if rng.chance(0.3) {
+    if swarm.kind("catalog-growth", 0.3).is_some() {
         let mut tracks: Vec<String> = INITIAL_TRACKS.iter().map(|t| t.to_string()).collect();
         tracks.push("screen".into());
         plan.push(ms(rng.range(1_000, 7_000)), Fault::MoqCatalog { tracks });
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 /// The application stops and restarts the element, often while the main
 /// loop is stalled and pumps are blocked on full queues.
 pub fn pads_teardown(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "pads-teardown");
+    let mut swarm = Swarm::new(seed.0, "pads-teardown");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
+    let stalls = swarm.kind("main-loop-stall", 0.85).is_some();
     let mut t = rng.range(1_000, 2_500);
     for _ in 0..rng.range(1, 3) {
         // Room for the restart (gap ≤ 1.2 s) before the quiet phase.
         if t + 1_300 >= QUIET_FROM_MS {
             break;
         }
-        if rng.chance(0.6) {
+        if stalls && rng.chance(0.7) {
             // Long enough for the 50 fps audio queue to fill before the stop.
             let lead = rng.range(0, 900);
             stall(&mut plan, t.saturating_sub(lead), rng.range(700, 2_000));
@@ -84,12 +87,12 @@ pub fn pads_teardown(seed: Seed) -> FaultPlan {
             t += gap + rng.range(1_000, 2_500);
         }
     }
-    if rng.chance(0.3) {
+    if swarm.kind("catalog-growth", 0.3).is_some() {
         let mut tracks: Vec<String> = INITIAL_TRACKS.iter().map(|t| t.to_string()).collect();
         tracks.push("screen".into());
         plan.push(ms(rng.range(500, 6_000)), Fault::MoqCatalog { tracks });
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 /// Catalog changes (tracks added, removed, re-added — sometimes across a
@@ -98,6 +101,7 @@ pub fn pads_teardown(seed: Seed) -> FaultPlan {
 /// and sometimes a relay outage that errors the session.
 pub fn pads_restart(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "pads-restart");
+    let mut swarm = Swarm::new(seed.0, "pads-restart");
     let mut plan = FaultPlan::default();
     start(&mut plan, &mut rng);
     let mut tracks: Vec<String> = INITIAL_TRACKS.iter().map(|t| t.to_string()).collect();
@@ -159,7 +163,7 @@ pub fn pads_restart(seed: Seed) -> FaultPlan {
     for _ in 0..rng.range(1, 2) {
         plan.push(ms(rng.range(1_500, 8_000)), Fault::PadsRestart);
     }
-    if rng.chance(0.3) {
+    if swarm.kind("relay-outage", 0.3).is_some() {
         let at = rng.range(2_000, 7_000);
         plan.push(
             ms(at),
@@ -168,7 +172,7 @@ pub fn pads_restart(seed: Seed) -> FaultPlan {
             },
         );
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 #[cfg(test)]

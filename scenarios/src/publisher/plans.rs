@@ -6,7 +6,7 @@
 //! after `HEAL_AT` (the runner drops it anyway).
 
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -39,8 +39,12 @@ fn eos_after(rng: &mut SimRng) -> u64 {
 /// drawn early or late; sometimes a signal lands near the pipeline's end.
 pub fn publisher_eos_race(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "publisher-eos-race");
+    let mut swarm = Swarm::new(seed.0, "publisher-eos-race");
     let mut plan = FaultPlan::default();
-    let lat_max = rng.range(20, 600);
+    let lat_max = match swarm.kind("livekit-latency", 0.9) {
+        Some(x) => 20 + (x * 580.0) as u64,
+        None => rng.range(1, 20),
+    };
     plan.push(
         Duration::ZERO,
         Fault::LiveKitLatency {
@@ -68,13 +72,13 @@ pub fn publisher_eos_race(seed: Seed) -> FaultPlan {
             },
         );
     }
-    if rng.chance(0.4) {
+    if swarm.kind("publisher-signal", 0.4).is_some() {
         // Around the pipeline's end: races the stop its EOS starts.
         let last = start_max + video.max(audio);
         let at = (last + rng.range(0, 600)).saturating_sub(200);
         plan.push(ms(at.max(1)), Fault::PublisherSignal);
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 /// Joins and publishes refused, pipeline starts failing, slow answers:
@@ -82,6 +86,7 @@ pub fn publisher_eos_race(seed: Seed) -> FaultPlan {
 /// sometimes a signal ends it all mid-way.
 pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "publisher-join-fails");
+    let mut swarm = Swarm::new(seed.0, "publisher-join-fails");
     let mut plan = FaultPlan::default();
     let lat_max = rng.range(20, 500);
     plan.push(
@@ -94,7 +99,7 @@ pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
     plan.push(
         Duration::ZERO,
         Fault::LiveKitErrors {
-            join_percent: rng.range(20, 80) as u8,
+            join_percent: (20.0 + swarm.kind("join-errors", 1.0).unwrap_or(0.5) * 60.0) as u8,
             publish_percent: rng.range(0, 50) as u8,
         },
     );
@@ -107,7 +112,7 @@ pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
             fail_percent: rng.range(10, 60) as u8,
         },
     );
-    if rng.chance(0.5) {
+    if swarm.kind("error-regime-change", 0.5).is_some() {
         // A second regime: one side fails more, the other less.
         let at = ms(rng.range(2_000, 6_000));
         plan.push(
@@ -126,10 +131,10 @@ pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
             },
         );
     }
-    if rng.chance(0.3) {
+    if swarm.kind("publisher-signal", 0.3).is_some() {
         plan.push(ms(rng.range(500, 7_500)), Fault::PublisherSignal);
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 #[cfg(test)]
