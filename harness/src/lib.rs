@@ -17,7 +17,7 @@
 //! | [`shrink`] | delta-debugging a failing plan to a 1-minimal one | change event times or values |
 //! | [`report`] | the seed banner and the failure report | change format without its snapshot test changing |
 //! | [`timeline`] | the HTML/SVG timeline of a run | run anything |
-//! | [`peers`] | simulated external systems: Twitch API, ingest sinks, the OBS publisher | be linked into core |
+//! | [`peers`] | simulated external systems: Twitch API, platform ingests and OBS (restream); admin API, panic injection and viewers (transcode); LiveKit, MoQ relay and the downstream GStreamer element (publisher, pads) | be linked into core |
 //!
 //! # Reproducing a failure
 //!
