@@ -23,6 +23,14 @@ pub enum KnownBug {
     /// The single-flight latch is not released on the failure / stale paths,
     /// so no VOD fetch ever runs again.
     VodLatchLeak,
+    /// The WebSocket connection lock is held across a whole multi-MB send;
+    /// against a peer that stops reading while it sends, reader, writer and
+    /// keepalive wedge until keepalive kills the session.
+    BulkSendStarvesRecv,
+    /// A binary-payload header is followed by a bare, untyped, unbounded
+    /// read: the next JSON command is consumed as the payload, and a payload
+    /// that never comes blocks the read loop.
+    OrphanBinaryHeader,
 }
 
 impl KnownBug {
@@ -30,6 +38,8 @@ impl KnownBug {
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::BulkSendStarvesRecv,
+        KnownBug::OrphanBinaryHeader,
     ];
 
     pub fn id(self) -> &'static str {
@@ -37,6 +47,8 @@ impl KnownBug {
             KnownBug::VodFetchStacking => "vod-fetch-stacking",
             KnownBug::VodFetchStaleEpoch => "vod-fetch-stale-epoch",
             KnownBug::VodLatchLeak => "vod-latch-leak",
+            KnownBug::BulkSendStarvesRecv => "bulk-send-starves-recv",
+            KnownBug::OrphanBinaryHeader => "orphan-binary-header",
         }
     }
 
@@ -46,6 +58,7 @@ impl KnownBug {
             KnownBug::VodFetchStacking | KnownBug::VodFetchStaleEpoch | KnownBug::VodLatchLeak => {
                 "restream"
             }
+            KnownBug::BulkSendStarvesRecv | KnownBug::OrphanBinaryHeader => "ws",
         }
     }
 
@@ -60,6 +73,12 @@ impl KnownBug {
             KnownBug::VodLatchLeak => {
                 "the single-flight latch is released only on success, so one failed or stale fetch blocks every later fetch"
             }
+            KnownBug::BulkSendStarvesRecv => {
+                "the connection lock is held across a whole multi-MB send; a peer that stops reading while it sends wedges reader, writer and keepalive until keepalive kills the session"
+            }
+            KnownBug::OrphanBinaryHeader => {
+                "a binary-payload header is followed by an untyped, unbounded read: the next JSON command is consumed as the payload, and a payload that never comes blocks the read loop"
+            }
         }
     }
 
@@ -73,6 +92,12 @@ impl KnownBug {
             }
             KnownBug::VodLatchLeak => {
                 "complete_vod_fetch releases the latch on every outcome, in one place"
+            }
+            KnownBug::BulkSendStarvesRecv => {
+                "bulk sends go out as ~256 KiB fragments of one message, the lock released between fragments and while the peer's window is full"
+            }
+            KnownBug::OrphanBinaryHeader => {
+                "the payload read waits at most 10 s and checks the frame type; a missing or wrong payload answers *_failed, a command in its slot is still dispatched, the session lives"
             }
         }
     }

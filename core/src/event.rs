@@ -87,6 +87,8 @@ pub enum Event {
     EgressDied { dest: String, error: String },
     /// A removed destination was shut down (`forced`: aborted after 1.5 s).
     DestinationRemoved { dest: String, forced: bool },
+    /// A WebSocket session step (`session::ws`); its names start with `ws.`.
+    Ws(crate::session::ws::WsEvent),
 }
 
 impl Event {
@@ -106,12 +108,16 @@ impl Event {
             Event::EgressConnected { .. } => "egress.connected",
             Event::EgressDied { .. } => "egress.died",
             Event::DestinationRemoved { .. } => "dest.removed",
+            Event::Ws(e) => e.name(),
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Event::Ws(e) = self {
+            return e.fmt(f);
+        }
         write!(f, "{}", self.name())?;
         match self {
             Event::PublishBegin { token } | Event::IngestDead { token } => {
@@ -149,6 +155,7 @@ impl fmt::Display for Event {
             Event::DestinationRemoved { dest, forced } => {
                 write!(f, " dest={dest} forced={forced}")
             }
+            Event::Ws(_) => Ok(()),
         }
     }
 }

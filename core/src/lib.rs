@@ -15,6 +15,7 @@
 //! | [`bugs`] | the [`bugs::KnownBug`] catalog and its runtime switches | be on in a normal build (feature `known-bugs`) |
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client | call `std::time` or spawn OS threads |
+//! | [`session`] | session transports: [`session::ws`], the WebSocket control/audio session | hold the connection lock while waiting on the peer (fixed path) |
 //!
 //! Time comes from `tokio::time` (turmoil drives a paused clock per host) or
 //! as an explicit `now`/input in the sans-IO decision functions. Wall-clock
@@ -27,6 +28,7 @@ pub mod event;
 pub mod media;
 pub mod net;
 pub mod restream;
+pub mod session;
 pub mod sync;
 
 pub use bugs::{BugSet, KnownBug};
