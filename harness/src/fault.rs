@@ -32,6 +32,8 @@ pub enum Fault {
     PublisherDisconnect,
     /// The publisher connects (again).
     PublisherConnect,
+    /// A ws plugin client action (workload, protocol abuse, stall).
+    Ws(crate::peers::ws_client::WsFault),
 }
 
 impl Fault {
@@ -57,6 +59,7 @@ impl Fault {
             Fault::TwitchErrors { .. } => "twitch-errors",
             Fault::PublisherDisconnect => "publisher-disconnect",
             Fault::PublisherConnect => "publisher-connect",
+            Fault::Ws(w) => w.kind(),
         }
     }
 
@@ -80,6 +83,7 @@ impl Fault {
             }
             Fault::PublisherDisconnect => "Fault::PublisherDisconnect".into(),
             Fault::PublisherConnect => "Fault::PublisherConnect".into(),
+            Fault::Ws(w) => format!("Fault::Ws({})", w.literal()),
         }
     }
 }
@@ -99,6 +103,7 @@ impl fmt::Display for Fault {
             }
             Fault::TwitchErrors { percent } => write!(f, " percent={percent}"),
             Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
+            Fault::Ws(w) => w.fields(f),
         }
     }
 }

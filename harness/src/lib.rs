@@ -15,7 +15,8 @@
 //! | [`scenario`] | the `Scenario` shape and the `World` hooks a scenario implements | know a concrete scenario |
 //! | [`runner`] | one seed (step loop, faults, heal, watchdog, panic capture) and seed batches on worker threads | let wall time reach a decision inside a run |
 //! | [`report`] | the seed banner and the failure report | change format without its snapshot test changing |
-//! | [`peers`] | simulated external systems: Twitch API, ingest sinks, the OBS publisher | be linked into core |
+//! | [`peers`] | simulated external systems: Twitch API, ingest sinks, the OBS publisher, the ws plugin client | be linked into core |
+//! | [`segment`] | `SegmentedNet`: a maximum segment size on writes, so turmoil's window counts bytes | change what is read |
 //!
 //! # Reproducing a failure
 //!
@@ -32,6 +33,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod segment;
 pub mod simnet;
 pub mod trace;
 

@@ -32,6 +32,8 @@ pub enum WorldEvent {
     PublisherDown { n: u64 },
     /// Faults stopped: the liveness phase begins.
     Heal,
+    /// What the ws plugin client saw (`ws.client.*`).
+    Ws(crate::peers::ws_client::WsClientEvent),
 }
 
 impl fmt::Display for WorldEvent {
@@ -46,6 +48,7 @@ impl fmt::Display for WorldEvent {
             WorldEvent::PublisherUp { n } => write!(f, "obs.up n={n}"),
             WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
             WorldEvent::Heal => write!(f, "heal"),
+            WorldEvent::Ws(e) => e.fmt(f),
         }
     }
 }

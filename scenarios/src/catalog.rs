@@ -1,15 +1,19 @@
 //! The catalog: every scenario, and where each known bug is caught.
 
 use crate::restream;
+use crate::ws;
 use relaysim_core::KnownBug;
 use relaysim_harness::Scenario;
 
 /// Every scenario, in `relaysim list` order.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 3] = [
+    static ALL: [&Scenario; 6] = [
         &restream::VOD_SLOW_TWITCH,
         &restream::VOD_DISCONNECT_RACE,
         &restream::VOD_TWITCH_DOWN,
+        &ws::WS_BULK_CROSSFIRE,
+        &ws::WS_ORPHAN_HEADER,
+        &ws::WS_KEEPALIVE,
     ];
     &ALL
 }

@@ -10,5 +10,6 @@
 pub mod catalog;
 pub mod cli;
 pub mod restream;
+pub mod ws;
 
 pub use catalog::{all, find, find_bug_scenario};

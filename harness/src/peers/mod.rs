@@ -5,6 +5,7 @@
 //! | [`twitch_api`] | Twitch's client-configuration API: allocates numbered IVS sessions, with latency and errors from the fault plan |
 //! | [`ingest_sink`] | a platform's RTMP ingest: records which session URL each stream arrives on, and how many frames |
 //! | [`publisher`] | OBS: connects, publishes frames, disconnects and reconnects on the plan's command |
+//! | [`ws_client`] | the rtmg VST plugin: a WebSocket client whose reads wait behind its own sends, uploading multi-MB audio, with orphan headers and stalls on the plan's command |
 //!
 //! Peers record [`crate::trace::WorldEvent`]s; they are the harness's
 //! omniscient view of the outside world, which checks compare against what
@@ -13,3 +14,4 @@
 pub mod ingest_sink;
 pub mod publisher;
 pub mod twitch_api;
+pub mod ws_client;

@@ -40,12 +40,27 @@ fn vod_latch_leak_is_caught() {
 }
 
 #[test]
+fn bulk_send_starves_recv_is_caught() {
+    expect_caught(
+        KnownBug::BulkSendStarvesRecv,
+        &["command-answered-within", "no-healthy-keepalive-kill"],
+    );
+}
+
+#[test]
+fn orphan_binary_header_is_caught() {
+    expect_caught(KnownBug::OrphanBinaryHeader, &["no-command-consumed"]);
+}
+
+#[test]
 fn every_known_bug_has_a_detection_test() {
     // Keep this list in step with the tests above.
     let tested = [
         KnownBug::VodFetchStacking,
         KnownBug::VodFetchStaleEpoch,
         KnownBug::VodLatchLeak,
+        KnownBug::BulkSendStarvesRecv,
+        KnownBug::OrphanBinaryHeader,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");

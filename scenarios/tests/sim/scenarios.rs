@@ -33,4 +33,7 @@ scenario_tests! {
     vod_slow_twitch => "vod-slow-twitch",
     vod_disconnect_race => "vod-disconnect-race",
     vod_twitch_down => "vod-twitch-down",
+    ws_bulk_crossfire => "ws-bulk-crossfire",
+    ws_orphan_header => "ws-orphan-header",
+    ws_keepalive => "ws-keepalive",
 }

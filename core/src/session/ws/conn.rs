@@ -2,21 +2,21 @@
 //!
 //! Owns [`Conn`]: the tokio-tungstenite stream behind a fair (FIFO)
 //! `tokio::sync::Mutex`, and the only ways to use it — a bounded read turn
-//! for the reader, a bounded-hold send for every fixed-path sender, and the
+//! for the reader, a non-blocking send for every fixed-path sender, and the
 //! pre-fix whole send that holds the lock until its last byte is written.
 //!
-//! Bounded hold: a sender queues its frame and flushes for at most
-//! `write_hold`; when the peer's window is full it lets go of the lock (the
-//! unwritten bytes stay in tungstenite's write buffer, in order) and queues
-//! up again behind whoever was waiting — the reader, which drains the peer's
-//! own upload, and the keepalive. A read turn holds the lock for at most
-//! `read_turn`; tungstenite's read never blocks on a write. So on the fixed
-//! path nobody holds the lock longer than `max(read_turn, write_hold)` while
-//! waiting on the peer. Only [`Conn::send_holding`] may, and only the
-//! `bulk-send-starves-recv` path calls it.
+//! Fixed-path sends hold the lock only while the socket takes bytes: a
+//! sender queues its frame and writes what the peer's window takes in one
+//! poll; if bytes are left, it lets go of the lock (they stay in
+//! tungstenite's write buffer, in order) and retries after `write_backoff`.
+//! A read turn holds the lock for at most `read_turn`, and tungstenite's
+//! read never blocks on a write. So on the fixed path nobody holds the lock
+//! while waiting on the peer for longer than one read turn. Only
+//! [`Conn::send_holding`] does, and only the `bulk-send-starves-recv` path
+//! calls it.
 
 use crate::net::NetStream;
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::ready;
@@ -55,15 +55,15 @@ pub fn error_kind(e: &WsError) -> String {
 pub struct Conn<S> {
     ws: Mutex<WebSocketStream<S>>,
     read_turn: Duration,
-    write_hold: Duration,
+    write_backoff: Duration,
 }
 
 impl<S: NetStream> Conn<S> {
-    pub fn new(ws: WebSocketStream<S>, read_turn: Duration, write_hold: Duration) -> Conn<S> {
+    pub fn new(ws: WebSocketStream<S>, read_turn: Duration, write_backoff: Duration) -> Conn<S> {
         Conn {
             ws: Mutex::new(ws),
             read_turn,
-            write_hold,
+            write_backoff,
         }
     }
 
@@ -79,28 +79,32 @@ impl<S: NetStream> Conn<S> {
         }
     }
 
-    /// Sends `msg` holding the lock at most `write_hold` at a time: while the
-    /// peer's window is full the lock is released and re-queued for. Returns
-    /// once every byte of `msg` reached the socket.
+    /// Sends `msg`, holding the lock only while the socket takes bytes: when
+    /// the peer's window is full the sender lets go and retries after
+    /// `write_backoff`, so the reader (which drains the peer's own upload)
+    /// and the keepalive are never shut out. Returns once every byte of
+    /// `msg` reached the socket.
     pub async fn send_bounded(&self, msg: Message) -> Result<(), WsError> {
         let mut pending = Some(msg);
         loop {
-            let mut ws = self.ws.lock().await;
-            let step = poll_fn(|cx| {
-                if pending.is_some() {
-                    ready!(Pin::new(&mut *ws).poll_ready(cx))?;
-                    if let Some(m) = pending.take() {
-                        Pin::new(&mut *ws).start_send(m)?;
+            {
+                let mut ws = self.ws.lock().await;
+                let step = poll_fn(|cx| {
+                    if pending.is_some() {
+                        ready!(Pin::new(&mut *ws).poll_ready(cx))?;
+                        if let Some(m) = pending.take() {
+                            Pin::new(&mut *ws).start_send(m)?;
+                        }
                     }
+                    Pin::new(&mut *ws).poll_flush(cx)
+                });
+                // One poll: write what the window takes right now. The
+                // unwritten rest stays queued in tungstenite, in order.
+                if let Some(result) = step.now_or_never() {
+                    return result;
                 }
-                Pin::new(&mut *ws).poll_flush(cx)
-            });
-            if let Ok(result) = tokio::time::timeout(self.write_hold, step).await {
-                return result;
             }
-            // The window is full: let the reader and the keepalive in (the
-            // mutex is FIFO, so they go first), then carry on flushing.
-            drop(ws);
+            tokio::time::sleep(self.write_backoff).await;
         }
     }
 

@@ -80,20 +80,17 @@ pub enum WsEvent {
         bytes: u64,
         queued: u64,
     },
-    /// The writer started a push: `fragments` frames under the policy.
+    /// The writer started a push: `fragments` frames under the policy,
+    /// `crc` of the bytes it sends.
     PushBegin {
         conn: u64,
         push: Push,
         bytes: u64,
         fragments: u64,
-    },
-    /// The push's last byte was written; `crc` of what was sent.
-    PushSent {
-        conn: u64,
-        push: Push,
-        bytes: u64,
         crc: u32,
     },
+    /// The writer saw the push's last byte written.
+    PushSent { conn: u64, push: Push, bytes: u64 },
     /// A slice was shed before encoding: too many bytes waiting.
     SliceShed { conn: u64, n: u64, queued: u64 },
     /// A pong came back later than half the deadline.
@@ -187,13 +184,14 @@ impl fmt::Display for WsEvent {
                 push,
                 bytes,
                 fragments,
-            } => write!(f, "conn={conn} {push} bytes={bytes} fragments={fragments}"),
-            WsEvent::PushSent {
-                conn,
-                push,
-                bytes,
                 crc,
-            } => write!(f, "conn={conn} {push} bytes={bytes} crc={crc:08x}"),
+            } => write!(
+                f,
+                "conn={conn} {push} bytes={bytes} fragments={fragments} crc={crc:08x}"
+            ),
+            WsEvent::PushSent { conn, push, bytes } => {
+                write!(f, "conn={conn} {push} bytes={bytes}")
+            }
             WsEvent::SliceShed { conn, n, queued } => {
                 write!(f, "conn={conn} n={n} queued={queued}")
             }
@@ -224,11 +222,12 @@ mod tests {
             },
             bytes: 1024,
             fragments: 1,
+            crc: 0xab,
         });
         assert_eq!(e.name(), "ws.push.begin");
         assert_eq!(
             e.to_string(),
-            "ws.push.begin conn=1 what=stem swap=2 part=vocals bytes=1024 fragments=1"
+            "ws.push.begin conn=1 what=stem swap=2 part=vocals bytes=1024 fragments=1 crc=000000ab"
         );
         let c = Event::Ws(WsEvent::SessionClosed {
             conn: 3,

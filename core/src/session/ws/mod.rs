@@ -45,7 +45,7 @@
 //! | [`receive`] | the sans-IO receive state machine (headers, payload slot, deadline) | do I/O or read a clock |
 //! | [`fragment`] | the send policy and the fragment split, sans-IO | exceed the chunk size |
 //! | [`payload`] | deterministic payload contents and their CRC-32 | draw from an unseeded source |
-//! | [`conn`] | the one connection lock and its bounded read/send turns | hold the lock while waiting on the peer, except on the pre-fix path |
+//! | [`conn`] | the one connection lock, its bounded read turns and non-blocking sends | hold the lock while waiting on the peer, except on the pre-fix path |
 //! | [`session`] | one session's tasks: reader, bulk writer, keepalive, engine | let a task outlive its session |
 //! | [`server`] | the accept loop and server-wide counters | know which network it runs on |
 //! | [`events`] | [`WsEvent`], this module's part of the trace vocabulary | format anything with addresses or wall time |
@@ -96,9 +96,9 @@ pub struct WsConfig {
     pub keepalive_timeout: Duration,
     /// The longest the reader holds the lock per read turn.
     pub read_turn: Duration,
-    /// The longest a (fixed-path) sender holds the lock waiting for the
-    /// peer's window before letting the reader and the keepalive in.
-    pub write_hold: Duration,
+    /// How long a (fixed-path) sender whose bytes the peer's window cannot
+    /// take waits, without the lock, before trying again.
+    pub write_backoff: Duration,
     /// How long closing may try to get a close frame out.
     pub close_grace: Duration,
     /// Simulated generation time of a swap, drawn in this range.
@@ -125,7 +125,7 @@ impl WsConfig {
             keepalive_interval: Duration::from_secs(2),
             keepalive_timeout: Duration::from_secs(4),
             read_turn: Duration::from_millis(10),
-            write_hold: Duration::from_millis(10),
+            write_backoff: Duration::from_millis(10),
             close_grace: Duration::from_millis(200),
             generation_delay: (Duration::from_millis(100), Duration::from_millis(400)),
             mirror_bytes: (512 * 1024, 1536 * 1024),

@@ -313,6 +313,7 @@ impl<S: NetStream> Session<S> {
                         push: push.clone(),
                         bytes: payload.len() as u64,
                         fragments: pieces.len() as u64,
+                        crc,
                     });
                 }
                 if pieces.len() == 1 {
@@ -328,7 +329,6 @@ impl<S: NetStream> Session<S> {
                         conn: self.id,
                         push,
                         bytes: payload.len() as u64,
-                        crc,
                     });
                 }
                 if ends_swap {
@@ -494,7 +494,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
     let (swaps_tx, swaps_rx) = mpsc::unbounded_channel();
     let session = Arc::new(Session {
         id: ctx.conn,
-        conn: Conn::new(ws, cfg.read_turn, cfg.write_hold),
+        conn: Conn::new(ws, cfg.read_turn, cfg.write_backoff),
         policy: SendPolicy::for_bugs(cfg.bugs, cfg.chunk_size),
         cfg,
         emitter: ctx.emitter,
@@ -508,23 +508,32 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
     session.stats.sessions_open.fetch_add(1, Ordering::AcqRel);
     session.emit(WsEvent::SessionOpen { conn: session.id });
 
-    let mut reader = tokio::spawn(session.clone().reader(swaps_tx));
-    let mut writer = tokio::spawn(session.clone().writer(out_rx));
-    let mut keepalive = tokio::spawn(session.clone().keepalive());
-    let mut engine = tokio::spawn(session.clone().engine(swaps_rx));
-    let joined = tokio::select! {
-        biased;
-        r = &mut keepalive => r,
-        r = &mut reader => r,
-        r = &mut writer => r,
-        r = &mut engine => r,
+    let mut tasks = [
+        tokio::spawn(session.clone().keepalive()),
+        tokio::spawn(session.clone().reader(swaps_tx)),
+        tokio::spawn(session.clone().writer(out_rx)),
+        tokio::spawn(session.clone().engine(swaps_rx)),
+    ];
+    // The first task to end ends the session (keepalive first: a deadline
+    // that passed in the same step as anything else is what happened).
+    let (joined, first) = {
+        let [keepalive, reader, writer, engine] = &mut tasks;
+        tokio::select! {
+            biased;
+            r = keepalive => (r, 0),
+            r = reader => (r, 1),
+            r = writer => (r, 2),
+            r = engine => (r, 3),
+        }
     };
-    for task in [&reader, &writer, &keepalive, &engine] {
+    for task in &tasks {
         task.abort();
     }
     // Let the aborted tasks drop their lock guards before closing.
-    for task in [reader, writer, keepalive, engine] {
-        let _ = task.await;
+    for (i, task) in tasks.into_iter().enumerate() {
+        if i != first {
+            let _ = task.await;
+        }
     }
     let end = joined.unwrap_or_else(|_| End::Lost("task-failed".into()));
     let (code, reason) = match &end {
