@@ -43,12 +43,29 @@ pub fn error_kind(e: &WsError) -> String {
         WsError::ConnectionClosed => "closed".into(),
         WsError::AlreadyClosed => "already-closed".into(),
         WsError::Io(io) => format!("io-{:?}", io.kind()),
-        WsError::Protocol(_) => "protocol".into(),
+        WsError::Protocol(p) => {
+            // The variant's name only: some carry header values.
+            let name = format!("{p:?}");
+            let name = name.split(['(', ' ', '{']).next().unwrap_or("");
+            format!("protocol-{name}")
+        }
         WsError::Capacity(_) => "capacity".into(),
         WsError::WriteBufferFull(_) => "write-buffer-full".into(),
         WsError::Utf8(_) => "utf8".into(),
         _ => "other".into(),
     }
+}
+
+/// Is this the error of a send on a connection that is closing (the peer's
+/// close frame already read)? The reader reports such an end itself.
+pub fn is_closing(e: &WsError) -> bool {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    matches!(
+        e,
+        WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::SendAfterClosing)
+    )
 }
 
 /// The connection shared by the reader, the bulk writer and the keepalive.

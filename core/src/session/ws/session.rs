@@ -12,7 +12,7 @@
 use crate::entropy::SimRng;
 use crate::event::{Emitter, Event};
 use crate::net::NetStream;
-use crate::session::ws::conn::{error_kind, Conn, Turn};
+use crate::session::ws::conn::{error_kind, is_closing, Conn, Turn};
 use crate::session::ws::events::{Push, WsEvent};
 use crate::session::ws::fragment::{self, SendPolicy};
 use crate::session::ws::payload::{crc, pattern};
@@ -113,7 +113,13 @@ impl<S: NetStream> Session<S> {
         } else {
             self.conn.send_holding(msg).await
         };
-        r.map_err(|e| error_kind(&e))
+        match r {
+            Ok(()) => Ok(()),
+            // The peer's close was read: the reader ends the session with
+            // the peer's code; a sender only waits to be stopped.
+            Err(e) if is_closing(&e) => std::future::pending().await,
+            Err(e) => Err(error_kind(&e)),
+        }
     }
 
     fn enqueue(&self, item: Outbound) {
