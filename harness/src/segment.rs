@@ -117,3 +117,34 @@ impl<L: NetListener> NetListener for SegmentedListener<L> {
         self.inner.local_addr()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn writes_are_cut_at_the_mss_and_reads_pass_through() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (a, mut b) = tokio::io::duplex(1 << 20);
+            let mut s = Segmented::new(a, 1000);
+            let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+            assert_eq!(
+                s.write(&data).await.unwrap(),
+                1000,
+                "one write, one segment"
+            );
+            s.write_all(&data[1000..]).await.unwrap();
+            let mut got = vec![0u8; 5000];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, data);
+            b.write_all(b"back").await.unwrap();
+            let mut four = [0u8; 4];
+            s.read_exact(&mut four).await.unwrap();
+            assert_eq!(&four, b"back");
+        });
+    }
+}

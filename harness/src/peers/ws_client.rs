@@ -941,3 +941,60 @@ pub async fn serve(client: Arc<WsClient>) -> turmoil::Result {
         while let Ok(Some(_)) = tokio::time::timeout_at(until, control.recv()).await {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::{Fault, FaultPlan};
+
+    #[test]
+    fn ws_faults_print_serialize_and_replay() {
+        let plan = FaultPlan::new(vec![
+            crate::fault::FaultEvent {
+                at_ms: 1500,
+                fault: Fault::Ws(WsFault::MissingPayload {
+                    cmd: PayloadKind::TimbreSource,
+                    bytes: 4096,
+                    quiet_ms: 10_500,
+                }),
+            },
+            crate::fault::FaultEvent {
+                at_ms: 2000,
+                fault: Fault::Ws(WsFault::SwapServer),
+            },
+        ]);
+        assert_eq!(FaultPlan::from_json(&plan.to_json()).unwrap(), plan);
+        assert!(plan.to_literal().contains(
+            "Fault::Ws(WsFault::MissingPayload { cmd: PayloadKind::TimbreSource, bytes: 4096, quiet_ms: 10500 })"
+        ));
+        assert_eq!(
+            plan.events[0].fault.to_string(),
+            "fault.ws-missing-payload cmd=set_timbre_source bytes=4096 quiet_ms=10500"
+        );
+        assert_eq!(plan.events[1].fault.kind(), "ws-swap-server");
+        assert!(!plan.events[1].fault.is_network());
+        assert_eq!(
+            WsFault::Stall { ms: 5 }.quiet(),
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(WsFault::UnknownCommand.quiet(), None);
+    }
+
+    #[test]
+    fn client_events_have_stable_lines() {
+        let e = WsClientEvent::Answer {
+            conn: 1,
+            seq: 9,
+            answer: "audio_write_failed".into(),
+            wait_ms: 30,
+            bytes: None,
+            crc: None,
+            swap: None,
+            error: Some("expected binary payload after write_audio".into()),
+        };
+        assert_eq!(
+            WorldEvent::Ws(e).to_string(),
+            r#"ws.client.answer conn=1 seq=9 type=audio_write_failed wait_ms=30 error="expected binary payload after write_audio""#
+        );
+    }
+}

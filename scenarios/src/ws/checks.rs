@@ -513,3 +513,103 @@ pub const DEAD_PEER_WAS_KILLED: Check = Check {
     about: "the keepalive closed a session with 1011",
     eval: dead_peer_was_killed,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relaysim_harness::check::Facts;
+    use relaysim_harness::peers::ws_client::WsFault;
+    use relaysim_harness::trace::Trace;
+
+    fn at(ms: u64, host: &'static str, kind: EntryKind) -> Entry {
+        Entry {
+            at: Duration::from_millis(ms),
+            host,
+            kind,
+        }
+    }
+
+    #[test]
+    fn impairments_come_from_the_plan_alone() {
+        let hold = Fault::Hold {
+            a: "ws-client".into(),
+            b: "ws-server".into(),
+        };
+        let release = Fault::Release {
+            a: "ws-client".into(),
+            b: "ws-server".into(),
+        };
+        let trace = Trace {
+            entries: vec![
+                at(1_000, "harness", EntryKind::Fault(hold.clone())),
+                at(4_000, "harness", EntryKind::Fault(release)),
+                at(
+                    5_000,
+                    "harness",
+                    EntryKind::Fault(Fault::Ws(WsFault::Stall { ms: 2_000 })),
+                ),
+                at(
+                    8_000,
+                    "harness",
+                    EntryKind::Fault(Fault::Ws(WsFault::LatePayload {
+                        cmd: relaysim_core::session::ws::protocol::PayloadKind::WriteAudio,
+                        bytes: 1,
+                        delay_ms: 500,
+                    })),
+                ),
+                at(20_000, "harness", EntryKind::Fault(hold)),
+                at(22_000, "harness", EntryKind::World(WorldEvent::Heal)),
+            ],
+        };
+        let facts = Facts::new();
+        let v = RunView {
+            trace: &trace,
+            facts: &facts,
+            heal_at: Duration::from_secs(22),
+            end: Duration::from_secs(30),
+        };
+        let got: Vec<(u64, u64, bool)> = impairments(&v)
+            .iter()
+            .map(|i| (i.start.as_millis() as u64, i.end.as_millis() as u64, i.dead))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_000, 4_000, true),
+                (5_000, 7_000, true),
+                (8_000, 8_500, false),
+                (20_000, 22_000, true)
+            ]
+        );
+        // A kill 1 s after a 3 s hold is excused; one with nothing before it is not.
+        let kill = |ms| {
+            at(
+                ms,
+                "ws-server",
+                EntryKind::Core(Event::Ws(WsEvent::KeepaliveTimeout {
+                    conn: 1,
+                    ping: 1,
+                    waited_ms: 4_000,
+                })),
+            )
+        };
+        let mut excused = trace.clone();
+        excused.entries.push(kill(5_000));
+        let v = RunView {
+            trace: &excused,
+            ..v
+        };
+        assert_eq!(no_healthy_keepalive_kill(&v), Verdict::Pass);
+        let healthy = Trace {
+            entries: vec![kill(15_000)],
+        };
+        let v = RunView {
+            trace: &healthy,
+            ..v
+        };
+        assert!(matches!(
+            no_healthy_keepalive_kill(&v),
+            Verdict::Fail { .. }
+        ));
+    }
+}
