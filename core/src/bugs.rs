@@ -48,6 +48,14 @@ pub enum KnownBug {
     /// Caps travel out of band on the control channel; a buffer encoded with a
     /// new configuration can reach the pad before its caps.
     BufferBeforeCaps,
+    /// The WebSocket connection lock is held across a whole multi-MB send;
+    /// against a peer that stops reading while it sends, reader, writer and
+    /// keepalive wedge until keepalive kills the session.
+    BulkSendStarvesRecv,
+    /// A binary-payload header is followed by a bare, untyped, unbounded
+    /// read: the next JSON command is consumed as the payload, and a payload
+    /// that never comes blocks the read loop.
+    OrphanBinaryHeader,
 }
 
 impl KnownBug {
@@ -63,6 +71,8 @@ impl KnownBug {
         KnownBug::PadQueueUnbounded,
         KnownBug::StopDropsFlush,
         KnownBug::BufferBeforeCaps,
+        KnownBug::BulkSendStarvesRecv,
+        KnownBug::OrphanBinaryHeader,
     ];
 
     pub fn id(self) -> &'static str {
@@ -78,6 +88,8 @@ impl KnownBug {
             KnownBug::PadQueueUnbounded => "pad-queue-unbounded",
             KnownBug::StopDropsFlush => "stop-drops-flush",
             KnownBug::BufferBeforeCaps => "buffer-before-caps",
+            KnownBug::BulkSendStarvesRecv => "bulk-send-starves-recv",
+            KnownBug::OrphanBinaryHeader => "orphan-binary-header",
         }
     }
 
@@ -95,6 +107,7 @@ impl KnownBug {
             KnownBug::PadQueueUnbounded | KnownBug::StopDropsFlush | KnownBug::BufferBeforeCaps => {
                 "pads"
             }
+            KnownBug::BulkSendStarvesRecv | KnownBug::OrphanBinaryHeader => "ws",
         }
     }
 
@@ -133,6 +146,12 @@ impl KnownBug {
             KnownBug::BufferBeforeCaps => {
                 "caps go out of band on the control channel; after a codec config change a buffer can reach its pad before the caps describing it"
             }
+            KnownBug::BulkSendStarvesRecv => {
+                "the connection lock is held across a whole multi-MB send; a peer that stops reading while it sends wedges reader, writer and keepalive until keepalive kills the session"
+            }
+            KnownBug::OrphanBinaryHeader => {
+                "a binary-payload header is followed by an untyped, unbounded read: the next JSON command is consumed as the payload, and a payload that never comes blocks the read loop"
+            }
         }
     }
 
@@ -170,6 +189,12 @@ impl KnownBug {
             }
             KnownBug::BufferBeforeCaps => {
                 "caps travel in-band, in the pad's own queue, in front of the first buffer of each configuration"
+            }
+            KnownBug::BulkSendStarvesRecv => {
+                "bulk sends go out as ~256 KiB fragments of one message, the lock released between fragments and while the peer's window is full"
+            }
+            KnownBug::OrphanBinaryHeader => {
+                "the payload read waits at most 10 s and checks the frame type; a missing or wrong payload answers *_failed, a command in its slot is still dispatched, the session lives"
             }
         }
     }

@@ -95,6 +95,8 @@ pub enum Event {
     Publisher(crate::session::publisher::PublisherEvent),
     /// The MoQ source's pad forwarding (`session::pads`).
     Pads(crate::session::pads::PadsEvent),
+    /// A WebSocket session step (`session::ws`); its names start with `ws.`.
+    Ws(crate::session::ws::WsEvent),
 }
 
 impl Event {
@@ -118,6 +120,7 @@ impl Event {
             Event::Transcode(e) => e.name(),
             Event::Publisher(e) => e.name(),
             Event::Pads(e) => e.name(),
+            Event::Ws(e) => e.name(),
         }
     }
 }
@@ -128,6 +131,7 @@ impl fmt::Display for Event {
             Event::Transcode(e) => return e.fmt(f),
             Event::Publisher(e) => return e.fmt(f),
             Event::Pads(e) => return e.fmt(f),
+            Event::Ws(e) => return e.fmt(f),
             _ => {}
         }
         write!(f, "{}", self.name())?;
@@ -168,8 +172,8 @@ impl fmt::Display for Event {
                 write!(f, " dest={dest} forced={forced}")
             }
             Event::FaultPointFired { site } => write!(f, " site={site}"),
-            Event::Transcode(_) => Ok(()),
-            Event::Publisher(_) | Event::Pads(_) => Ok(()),
+            // Delegated above.
+            Event::Transcode(_) | Event::Publisher(_) | Event::Pads(_) | Event::Ws(_) => Ok(()),
         }
     }
 }

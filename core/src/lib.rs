@@ -17,7 +17,7 @@
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client | call `std::time` or spawn OS threads |
 //! | [`transcode`] | fragments, the broadcaster registry, the transcode runner and ladder, the ingest bridge | run factory or transcoder code under a lock |
-//! | [`session`] | the track publisher (EOS latch) and the MoQ source's pad forwarding | call `std::time` or spawn OS threads |
+//! | [`session`] | the ws control/audio session, the track publisher (EOS latch) and the MoQ source's pad forwarding | call `std::time`, spawn OS threads, or hold a ws connection lock while waiting on the peer |
 //!
 //! Time comes from `tokio::time` (turmoil drives a paused clock per host) or
 //! as an explicit `now`/input in the sans-IO decision functions. Wall-clock

@@ -169,6 +169,8 @@ pub enum Fault {
         /// How long, in milliseconds.
         ms: u64,
     },
+    /// A ws plugin client action (workload, protocol abuse, stall).
+    Ws(crate::peers::ws_client::WsFault),
 }
 
 impl Fault {
@@ -212,6 +214,7 @@ impl Fault {
             Fault::MoqCatalog { .. } => "moq-catalog",
             Fault::MoqConfigChange { .. } => "moq-config-change",
             Fault::MoqRelayDown { .. } => "moq-relay-down",
+            Fault::Ws(w) => w.kind(),
         }
     }
 
@@ -298,6 +301,7 @@ impl Fault {
                 "Fault::MoqConfigChange {{ track: {track:?}.into(), catalog_delay_ms: {catalog_delay_ms} }}"
             ),
             Fault::MoqRelayDown { ms } => format!("Fault::MoqRelayDown {{ ms: {ms} }}"),
+            Fault::Ws(w) => format!("Fault::Ws({})", w.literal()),
         }
     }
 }
@@ -362,6 +366,7 @@ impl fmt::Display for Fault {
                 track,
                 catalog_delay_ms,
             } => write!(f, " track={track} catalog_delay_ms={catalog_delay_ms}"),
+            Fault::Ws(w) => w.fields(f),
         }
     }
 }

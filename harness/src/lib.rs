@@ -17,7 +17,8 @@
 //! | [`shrink`] | delta-debugging a failing plan to a 1-minimal one | change event times or values |
 //! | [`report`] | the seed banner and the failure report | change format without its snapshot test changing |
 //! | [`timeline`] | the HTML/SVG timeline of a run | run anything |
-//! | [`peers`] | simulated external systems: Twitch API, platform ingests and OBS (restream); admin API, panic injection and viewers (transcode); LiveKit, MoQ relay and the downstream GStreamer element (publisher, pads) | be linked into core |
+//! | [`segment`] | `SegmentedNet`: a maximum segment size on writes, so turmoil's window counts bytes | change what is read |
+//! | [`peers`] | simulated external systems: Twitch API, platform ingests and OBS (restream); admin API, panic injection and viewers (transcode); the ws plugin client (ws); LiveKit, MoQ relay and the downstream GStreamer element (publisher, pads) | be linked into core |
 //!
 //! # Reproducing a failure
 //!
@@ -36,6 +37,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod segment;
 pub mod shrink;
 pub mod simnet;
 pub mod timeline;

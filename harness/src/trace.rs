@@ -66,6 +66,8 @@ pub enum WorldEvent {
     MoqRelay(crate::peers::moq_relay::MoqRelayEvent),
     /// Downstream of the MoQ source's pads (`peers::downstream`).
     Downstream(crate::peers::downstream::DownstreamEvent),
+    /// What the ws plugin client saw (`ws.client.*`).
+    Ws(crate::peers::ws_client::WsClientEvent),
 }
 
 impl fmt::Display for WorldEvent {
@@ -85,6 +87,7 @@ impl fmt::Display for WorldEvent {
             WorldEvent::LiveKit(e) => e.fmt(f),
             WorldEvent::MoqRelay(e) => e.fmt(f),
             WorldEvent::Downstream(e) => e.fmt(f),
+            WorldEvent::Ws(e) => e.fmt(f),
         }
     }
 }

@@ -2,17 +2,21 @@
 
 use crate::restream;
 use crate::transcode;
+use crate::ws;
 use relaysim_core::KnownBug;
 use relaysim_harness::Scenario;
 
 /// Every scenario, in `relaysim list` order.
 pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 10] = [
+    static ALL: [&Scenario; 13] = [
         &restream::VOD_SLOW_TWITCH,
         &restream::VOD_DISCONNECT_RACE,
         &restream::VOD_TWITCH_DOWN,
         &transcode::TRANSCODE_LADDER_CHURN,
         &transcode::TRANSCODE_SLOW_CONSUMER,
+        &ws::WS_BULK_CROSSFIRE,
+        &ws::WS_ORPHAN_HEADER,
+        &ws::WS_KEEPALIVE,
         &crate::publisher::PUBLISHER_EOS_RACE,
         &crate::publisher::PUBLISHER_JOIN_FAILS,
         &crate::pads::PADS_STALLED_FORWARDER,

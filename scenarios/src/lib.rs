@@ -14,6 +14,7 @@ pub mod pads;
 pub mod publisher;
 pub mod restream;
 pub mod transcode;
+pub mod ws;
 
 pub use catalog::{all, find, find_bug_scenario};
 

@@ -9,6 +9,7 @@
 //! | [`livekit`] | a LiveKit room server: join / publish / unpublish / leave with latency and refusals from the plan; records every publication's life |
 //! | [`moq_relay`] | a MoQ relay: one broadcast's catalog and per-track frames; catalog and codec-config changes, outages |
 //! | [`downstream`] | what is linked behind the MoQ source's pads: judges caps-before-buffers, order, nothing after removal |
+//! | [`ws_client`] | the rtmg VST plugin: a WebSocket client whose reads wait behind its own sends, uploading multi-MB audio, with orphan headers and stalls on the plan's command |
 //!
 //! Peers record [`crate::trace::WorldEvent`]s; they are the harness's
 //! omniscient view of the outside world, which checks compare against what
@@ -21,3 +22,4 @@ pub mod moq_relay;
 pub mod publisher;
 pub mod transcode;
 pub mod twitch_api;
+pub mod ws_client;

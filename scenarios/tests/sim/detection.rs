@@ -81,8 +81,21 @@ fn stop_drops_flush_is_caught() {
 }
 
 #[test]
+fn bulk_send_starves_recv_is_caught() {
+    expect_caught(
+        KnownBug::BulkSendStarvesRecv,
+        &["command-answered-within", "no-healthy-keepalive-kill"],
+    );
+}
+
+#[test]
 fn buffer_before_caps_is_caught() {
     expect_caught(KnownBug::BufferBeforeCaps, &["caps-before-buffers"]);
+}
+
+#[test]
+fn orphan_binary_header_is_caught() {
+    expect_caught(KnownBug::OrphanBinaryHeader, &["no-command-consumed"]);
 }
 
 #[test]
@@ -100,6 +113,8 @@ fn every_known_bug_has_a_detection_test() {
         KnownBug::PadQueueUnbounded,
         KnownBug::StopDropsFlush,
         KnownBug::BufferBeforeCaps,
+        KnownBug::BulkSendStarvesRecv,
+        KnownBug::OrphanBinaryHeader,
     ];
     for b in KnownBug::ALL {
         assert!(tested.contains(b), "add a detection test for {b}");

@@ -40,4 +40,7 @@ scenario_tests! {
     pads_stalled_forwarder => "pads-stalled-forwarder",
     pads_teardown => "pads-teardown",
     pads_restart => "pads-restart",
+    ws_bulk_crossfire => "ws-bulk-crossfire",
+    ws_orphan_header => "ws-orphan-header",
+    ws_keepalive => "ws-keepalive",
 }

@@ -1,0 +1,147 @@
+//! The one connection lock (upstream's `protocol_mutex`).
+//!
+//! Owns [`Conn`]: the tokio-tungstenite stream behind a fair (FIFO)
+//! `tokio::sync::Mutex`, and the only ways to use it — a bounded read turn
+//! for the reader, a non-blocking send for every fixed-path sender, and the
+//! pre-fix whole send that holds the lock until its last byte is written.
+//!
+//! Fixed-path sends hold the lock only while the socket takes bytes: a
+//! sender queues its frame and writes what the peer's window takes in one
+//! poll; if bytes are left, it lets go of the lock (they stay in
+//! tungstenite's write buffer, in order) and retries after `write_backoff`.
+//! A read turn holds the lock for at most `read_turn`, and tungstenite's
+//! read never blocks on a write. So on the fixed path nobody holds the lock
+//! while waiting on the peer for longer than one read turn. Only
+//! [`Conn::send_holding`] does, and only the `bulk-send-starves-recv` path
+//! calls it.
+
+use crate::net::NetStream;
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::ready;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// What one read turn produced.
+#[derive(Debug)]
+pub enum Turn {
+    Message(Message),
+    /// Nothing complete arrived within the turn.
+    Idle,
+    /// The connection is over (EOF, or the error's kind).
+    Ended(String),
+}
+
+/// A stable, address-free name for a WebSocket error.
+pub fn error_kind(e: &WsError) -> String {
+    match e {
+        WsError::ConnectionClosed => "closed".into(),
+        WsError::AlreadyClosed => "already-closed".into(),
+        WsError::Io(io) => format!("io-{:?}", io.kind()),
+        WsError::Protocol(p) => {
+            // The variant's name only: some carry header values.
+            let name = format!("{p:?}");
+            let name = name.split(['(', ' ', '{']).next().unwrap_or("");
+            format!("protocol-{name}")
+        }
+        WsError::Capacity(_) => "capacity".into(),
+        WsError::WriteBufferFull(_) => "write-buffer-full".into(),
+        WsError::Utf8(_) => "utf8".into(),
+        _ => "other".into(),
+    }
+}
+
+/// Is this the error of a send on a connection that is closing (the peer's
+/// close frame already read)? The reader reports such an end itself.
+pub fn is_closing(e: &WsError) -> bool {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    matches!(
+        e,
+        WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::SendAfterClosing)
+    )
+}
+
+/// The connection shared by the reader, the bulk writer and the keepalive.
+pub struct Conn<S> {
+    ws: Mutex<WebSocketStream<S>>,
+    read_turn: Duration,
+    write_backoff: Duration,
+}
+
+impl<S: NetStream> Conn<S> {
+    pub fn new(ws: WebSocketStream<S>, read_turn: Duration, write_backoff: Duration) -> Conn<S> {
+        Conn {
+            ws: Mutex::new(ws),
+            read_turn,
+            write_backoff,
+        }
+    }
+
+    /// One read turn: the lock for at most `read_turn`. Cancel-safe (a
+    /// partial frame stays in tungstenite's read buffer).
+    pub async fn read_turn(&self) -> Turn {
+        let mut ws = self.ws.lock().await;
+        match tokio::time::timeout(self.read_turn, ws.next()).await {
+            Err(_) => Turn::Idle,
+            Ok(None) => Turn::Ended("eof".into()),
+            Ok(Some(Ok(m))) => Turn::Message(m),
+            Ok(Some(Err(e))) => Turn::Ended(error_kind(&e)),
+        }
+    }
+
+    /// Sends `msg`, holding the lock only while the socket takes bytes: when
+    /// the peer's window is full the sender lets go and retries after
+    /// `write_backoff`, so the reader (which drains the peer's own upload)
+    /// and the keepalive are never shut out. Returns once every byte of
+    /// `msg` reached the socket.
+    pub async fn send_bounded(&self, msg: Message) -> Result<(), WsError> {
+        let mut pending = Some(msg);
+        loop {
+            {
+                let mut ws = self.ws.lock().await;
+                let step = poll_fn(|cx| {
+                    if pending.is_some() {
+                        ready!(Pin::new(&mut *ws).poll_ready(cx))?;
+                        if let Some(m) = pending.take() {
+                            Pin::new(&mut *ws).start_send(m)?;
+                        }
+                    }
+                    Pin::new(&mut *ws).poll_flush(cx)
+                });
+                // One poll: write what the window takes right now. The
+                // unwritten rest stays queued in tungstenite, in order.
+                if let Some(result) = step.now_or_never() {
+                    return result;
+                }
+            }
+            tokio::time::sleep(self.write_backoff).await;
+        }
+    }
+
+    /// Pre-fix (`bulk-send-starves-recv` only): the lock is held until every
+    /// byte of `msg` is written, however long the peer takes to read.
+    pub async fn send_holding(&self, msg: Message) -> Result<(), WsError> {
+        let mut ws = self.ws.lock().await;
+        ws.send(msg).await
+    }
+
+    /// Tries to get a close frame out within `grace`. True if it was written.
+    pub async fn close(&self, code: u16, reason: &str, grace: Duration) -> bool {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_string().into(),
+        };
+        let attempt = async {
+            let mut ws = self.ws.lock().await;
+            ws.close(Some(frame)).await.is_ok()
+        };
+        tokio::time::timeout(grace, attempt).await.unwrap_or(false)
+    }
+}

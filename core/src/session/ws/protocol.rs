@@ -1,0 +1,390 @@
+//! The session's JSON vocabulary.
+//!
+//! Owns [`Command`] (client → server text messages), [`ServerMsg`] (answers,
+//! which carry the `seq` of the command they answer, and push headers, which
+//! announce the binary message that follows them) and [`PayloadKind`] (the
+//! three headers that announce a client payload, with their failure answer
+//! types). Plain data and serde only: no I/O, no state.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A command whose header announces a binary payload that must follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadKind {
+    /// `write_audio`: splice client audio into the buffer.
+    WriteAudio,
+    /// `set_timbre_source`: a new timbre reference.
+    TimbreSource,
+    /// `swap_source` with a client upload (not `use_server_source`).
+    SwapSource,
+}
+
+impl PayloadKind {
+    pub const ALL: [PayloadKind; 3] = [
+        PayloadKind::WriteAudio,
+        PayloadKind::TimbreSource,
+        PayloadKind::SwapSource,
+    ];
+
+    /// The command's `type`.
+    pub fn command(self) -> &'static str {
+        match self {
+            PayloadKind::WriteAudio => "write_audio",
+            PayloadKind::TimbreSource => "set_timbre_source",
+            PayloadKind::SwapSource => "swap_source",
+        }
+    }
+
+    /// The answer `type` when its payload is missing or wrong (upstream's
+    /// `fail_type`).
+    pub fn fail_type(self) -> &'static str {
+        match self {
+            PayloadKind::WriteAudio => "audio_write_failed",
+            PayloadKind::TimbreSource => "timbre_failed",
+            PayloadKind::SwapSource => "swap_failed",
+        }
+    }
+}
+
+impl fmt::Display for PayloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.command())
+    }
+}
+
+/// A client command. `seq` numbers every command a client sends; answers
+/// carry it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Generation parameters (upstream: ~125 Hz).
+    Params {
+        seq: u64,
+        #[serde(default)]
+        knob: u32,
+    },
+    /// Header: `bytes` of audio follow as one binary message.
+    WriteAudio { seq: u64, bytes: u64 },
+    /// Header: `bytes` of timbre reference follow as one binary message.
+    SetTimbreSource { seq: u64, bytes: u64 },
+    /// Swap the source: from the server's copy, or (header) from `bytes` the
+    /// client uploads next.
+    SwapSource {
+        seq: u64,
+        #[serde(default)]
+        use_server_source: bool,
+        #[serde(default)]
+        bytes: u64,
+    },
+}
+
+impl Command {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Command::Params { seq, .. }
+            | Command::WriteAudio { seq, .. }
+            | Command::SetTimbreSource { seq, .. }
+            | Command::SwapSource { seq, .. } => *seq,
+        }
+    }
+
+    /// The `type` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Command::Params { .. } => "params",
+            Command::WriteAudio { .. } => "write_audio",
+            Command::SetTimbreSource { .. } => "set_timbre_source",
+            Command::SwapSource { .. } => "swap_source",
+        }
+    }
+
+    /// The payload this command announces, if it is a header.
+    pub fn payload(&self) -> Option<(PayloadKind, u64)> {
+        match self {
+            Command::WriteAudio { bytes, .. } => Some((PayloadKind::WriteAudio, *bytes)),
+            Command::SetTimbreSource { bytes, .. } => Some((PayloadKind::TimbreSource, *bytes)),
+            Command::SwapSource {
+                use_server_source: false,
+                bytes,
+                ..
+            } => Some((PayloadKind::SwapSource, *bytes)),
+            _ => None,
+        }
+    }
+
+    /// The header of a payload command (`swap_source` uploads set
+    /// `use_server_source: false`).
+    pub fn header(kind: PayloadKind, seq: u64, bytes: u64) -> Command {
+        match kind {
+            PayloadKind::WriteAudio => Command::WriteAudio { seq, bytes },
+            PayloadKind::TimbreSource => Command::SetTimbreSource { seq, bytes },
+            PayloadKind::SwapSource => Command::SwapSource {
+                seq,
+                use_server_source: false,
+                bytes,
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // A derived Serialize of plain fields cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why a text message is not a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotACommand {
+    /// The `seq` it carried, when it carried one.
+    pub seq: Option<u64>,
+    pub error: String,
+}
+
+/// Parses a text message. Unknown `type`s and bad fields keep their `seq`
+/// (when readable) so the `error` answer can name the command it answers.
+pub fn parse_command(text: &str) -> Result<Command, NotACommand> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| NotACommand {
+        seq: None,
+        error: "not a JSON object".into(),
+    })?;
+    let seq = value.get("seq").and_then(serde_json::Value::as_u64);
+    let ty = value
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    serde_json::from_value::<Command>(value).map_err(|_| NotACommand {
+        seq,
+        error: if ty.is_empty() {
+            "command has no type".into()
+        } else if matches!(
+            ty.as_str(),
+            "params" | "write_audio" | "set_timbre_source" | "swap_source"
+        ) {
+            format!("bad fields for {ty}")
+        } else {
+            format!("unknown command type {ty}")
+        },
+    })
+}
+
+/// A server text message: an answer (carries `seq`) or a push header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    ParamsAck {
+        seq: u64,
+    },
+    WriteAudioApplied {
+        seq: u64,
+        bytes: u64,
+        crc: u32,
+    },
+    AudioWriteFailed {
+        seq: u64,
+        error: String,
+    },
+    TimbreApplied {
+        seq: u64,
+        bytes: u64,
+        crc: u32,
+    },
+    TimbreFailed {
+        seq: u64,
+        error: String,
+    },
+    /// A swap was accepted; `bytes`/`crc` describe the client's upload.
+    SwapAccepted {
+        seq: u64,
+        swap: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crc: Option<u32>,
+    },
+    SwapFailed {
+        seq: u64,
+        error: String,
+    },
+    /// A text message that is not a command.
+    Error {
+        #[serde(default)]
+        seq: Option<u64>,
+        error: String,
+    },
+    /// Push: swap `swap` is ready; `parts` binary pushes follow (mirror, stems).
+    SwapReady {
+        swap: u64,
+        parts: u32,
+    },
+    /// Push header: the source mirror follows as one binary message.
+    Mirror {
+        swap: u64,
+        bytes: u64,
+        crc: u32,
+    },
+    /// Push header: one stem follows as one binary message.
+    Stem {
+        swap: u64,
+        part: String,
+        bytes: u64,
+        crc: u32,
+    },
+    /// Push header: one generated slice follows as one binary message.
+    Slice {
+        n: u64,
+        bytes: u64,
+        crc: u32,
+    },
+}
+
+impl ServerMsg {
+    /// The command this answers (`None` for pushes and seq-less errors).
+    pub fn answers(&self) -> Option<u64> {
+        match self {
+            ServerMsg::ParamsAck { seq }
+            | ServerMsg::WriteAudioApplied { seq, .. }
+            | ServerMsg::AudioWriteFailed { seq, .. }
+            | ServerMsg::TimbreApplied { seq, .. }
+            | ServerMsg::TimbreFailed { seq, .. }
+            | ServerMsg::SwapAccepted { seq, .. }
+            | ServerMsg::SwapFailed { seq, .. } => Some(*seq),
+            ServerMsg::Error { seq, .. } => *seq,
+            _ => None,
+        }
+    }
+
+    /// `(bytes, crc)` of the binary message that follows this push header.
+    pub fn announces(&self) -> Option<(u64, u32)> {
+        match self {
+            ServerMsg::Mirror { bytes, crc, .. }
+            | ServerMsg::Stem { bytes, crc, .. }
+            | ServerMsg::Slice { bytes, crc, .. } => Some((*bytes, *crc)),
+            _ => None,
+        }
+    }
+
+    /// The `type` field.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMsg::ParamsAck { .. } => "params_ack",
+            ServerMsg::WriteAudioApplied { .. } => "write_audio_applied",
+            ServerMsg::AudioWriteFailed { .. } => "audio_write_failed",
+            ServerMsg::TimbreApplied { .. } => "timbre_applied",
+            ServerMsg::TimbreFailed { .. } => "timbre_failed",
+            ServerMsg::SwapAccepted { .. } => "swap_accepted",
+            ServerMsg::SwapFailed { .. } => "swap_failed",
+            ServerMsg::Error { .. } => "error",
+            ServerMsg::SwapReady { .. } => "swap_ready",
+            ServerMsg::Mirror { .. } => "mirror",
+            ServerMsg::Stem { .. } => "stem",
+            ServerMsg::Slice { .. } => "slice",
+        }
+    }
+
+    /// The `*_failed` answer of a header.
+    pub fn failed(kind: PayloadKind, seq: u64, error: String) -> ServerMsg {
+        match kind {
+            PayloadKind::WriteAudio => ServerMsg::AudioWriteFailed { seq, error },
+            PayloadKind::TimbreSource => ServerMsg::TimbreFailed { seq, error },
+            PayloadKind::SwapSource => ServerMsg::SwapFailed { seq, error },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn parse(text: &str) -> Option<ServerMsg> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip_and_headers_announce_payloads() {
+        for c in [
+            Command::Params { seq: 1, knob: 7 },
+            Command::header(PayloadKind::WriteAudio, 2, 10),
+            Command::header(PayloadKind::TimbreSource, 3, 11),
+            Command::header(PayloadKind::SwapSource, 4, 12),
+            Command::SwapSource {
+                seq: 5,
+                use_server_source: true,
+                bytes: 0,
+            },
+        ] {
+            assert_eq!(parse_command(&c.to_json()), Ok(c.clone()));
+        }
+        assert_eq!(
+            Command::header(PayloadKind::SwapSource, 4, 12).payload(),
+            Some((PayloadKind::SwapSource, 12))
+        );
+        assert_eq!(
+            Command::SwapSource {
+                seq: 5,
+                use_server_source: true,
+                bytes: 0
+            }
+            .payload(),
+            None
+        );
+        assert_eq!(
+            Command::header(PayloadKind::WriteAudio, 2, 10).to_json(),
+            r#"{"type":"write_audio","seq":2,"bytes":10}"#
+        );
+    }
+
+    #[test]
+    fn not_commands_keep_their_seq() {
+        assert_eq!(
+            parse_command(r#"{"type":"frobnicate","seq":9}"#),
+            Err(NotACommand {
+                seq: Some(9),
+                error: "unknown command type frobnicate".into()
+            })
+        );
+        assert_eq!(parse_command("{").unwrap_err().seq, None);
+        assert_eq!(
+            parse_command(r#"{"type":"write_audio","seq":3}"#)
+                .unwrap_err()
+                .error,
+            "bad fields for write_audio"
+        );
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        for m in [
+            ServerMsg::ParamsAck { seq: 1 },
+            ServerMsg::failed(PayloadKind::TimbreSource, 2, "x".into()),
+            ServerMsg::SwapAccepted {
+                seq: 3,
+                swap: 1,
+                bytes: None,
+                crc: None,
+            },
+            ServerMsg::Error {
+                seq: None,
+                error: "e".into(),
+            },
+            ServerMsg::Stem {
+                swap: 1,
+                part: "vocals".into(),
+                bytes: 5,
+                crc: 9,
+            },
+        ] {
+            assert_eq!(ServerMsg::parse(&m.to_json()), Some(m.clone()));
+        }
+        assert_eq!(
+            ServerMsg::failed(PayloadKind::WriteAudio, 2, "x".into()).type_name(),
+            PayloadKind::WriteAudio.fail_type()
+        );
+    }
+}

@@ -1,0 +1,572 @@
+//! One ws session: the reader, the bulk writer, the keepalive and the
+//! engine, as four tasks sharing one [`Conn`] lock (upstream: the
+//! connection handler's threads around `protocol_mutex`).
+//!
+//! Owns the outbound queue (answers and pushes, FIFO, its byte count and
+//! the slice shedding that bounds it), the swap slot (one swap generated or
+//! pushed at a time), the pong watch and the session's end: whichever task
+//! ends first (the peer closed, the link broke, the keepalive's deadline
+//! passed) ends all four, and the session closes — with 1011 on a keepalive
+//! kill. No task outlives its session.
+
+use crate::entropy::SimRng;
+use crate::event::{Emitter, Event};
+use crate::net::NetStream;
+use crate::session::ws::conn::{error_kind, is_closing, Conn, Turn};
+use crate::session::ws::events::{Push, WsEvent};
+use crate::session::ws::fragment::{self, SendPolicy};
+use crate::session::ws::payload::{crc, pattern};
+use crate::session::ws::protocol::{Command, PayloadKind, ServerMsg};
+use crate::session::ws::receive::{Action, Inbound, Receiver};
+use crate::session::ws::server::ServerStats;
+use crate::session::ws::{WsConfig, KEEPALIVE_CLOSE_CODE, MAX_MESSAGE};
+use bytes::Bytes;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long the WebSocket handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The stems pushed after every swap, in order.
+pub const STEM_PARTS: [&str; 2] = ["vocals", "instruments"];
+
+/// The WebSocket settings of both ends (upstream server: `max_size=100 MiB`).
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// What a session needs from its server.
+#[derive(Clone)]
+pub struct SessionCtx {
+    pub conn: u64,
+    pub cfg: Arc<WsConfig>,
+    pub emitter: Emitter,
+    pub stats: Arc<ServerStats>,
+}
+
+enum Outbound {
+    Json(ServerMsg),
+    Push {
+        header: ServerMsg,
+        push: Push,
+        payload: Bytes,
+        crc: u32,
+        /// Traced one by one (mirrors and stems; slices are not).
+        traced: bool,
+        /// The last push of a swap: frees the swap slot once sent.
+        ends_swap: bool,
+    },
+}
+
+impl Outbound {
+    fn bytes(&self) -> u64 {
+        match self {
+            Outbound::Json(_) => 64,
+            Outbound::Push { payload, .. } => payload.len() as u64 + 64,
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum End {
+    PeerClosed(Option<u16>),
+    Lost(String),
+    KeepaliveTimeout { ping: u64, waited_ms: u64 },
+}
+
+struct Session<S> {
+    id: u64,
+    conn: Conn<S>,
+    cfg: Arc<WsConfig>,
+    emitter: Emitter,
+    stats: Arc<ServerStats>,
+    policy: SendPolicy,
+    started: Instant,
+    out: mpsc::UnboundedSender<Outbound>,
+    queued: AtomicU64,
+    swap_busy: AtomicBool,
+    pong: watch::Sender<u64>,
+}
+
+impl<S: NetStream> Session<S> {
+    fn emit(&self, e: WsEvent) {
+        self.emitter.emit(Event::Ws(e));
+    }
+
+    fn now(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Every send goes through here: the bounded hold on the fixed path, the
+    /// lock held to the last byte on the pre-fix path.
+    async fn send(&self, msg: Message) -> Result<(), String> {
+        let r = if self.policy.release_when_blocked {
+            self.conn.send_bounded(msg).await
+        } else {
+            self.conn.send_holding(msg).await
+        };
+        match r {
+            Ok(()) => Ok(()),
+            // The peer's close was read: the reader ends the session with
+            // the peer's code; a sender only waits to be stopped.
+            Err(e) if is_closing(&e) => std::future::pending().await,
+            Err(e) => Err(error_kind(&e)),
+        }
+    }
+
+    fn enqueue(&self, item: Outbound) {
+        let bytes = item.bytes();
+        let queued = self.queued.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        self.stats.peak_queued.fetch_max(queued, Ordering::AcqRel);
+        if let Outbound::Push {
+            push,
+            payload,
+            traced: true,
+            ..
+        } = &item
+        {
+            self.emit(WsEvent::PushQueued {
+                conn: self.id,
+                push: push.clone(),
+                bytes: payload.len() as u64,
+                queued,
+            });
+        }
+        // The writer is gone only when the session is ending.
+        let _ = self.out.send(item);
+    }
+
+    fn answer(&self, msg: ServerMsg) {
+        self.stats.answers.fetch_add(1, Ordering::AcqRel);
+        self.enqueue(Outbound::Json(msg));
+    }
+
+    // ---- reader -------------------------------------------------------
+
+    async fn reader(self: Arc<Self>, swaps: mpsc::UnboundedSender<u64>) -> End {
+        let mut rx = Receiver::new(self.cfg.bugs, self.cfg.payload_timeout);
+        loop {
+            let turn = self.conn.read_turn().await;
+            let now = self.now();
+            let before = rx.pending().map(|h| h.seq);
+            let actions = match turn {
+                Turn::Idle => rx.on_time(now),
+                Turn::Message(Message::Text(t)) => {
+                    rx.on_message(now, Inbound::Text(t.as_str().to_string()))
+                }
+                Turn::Message(Message::Binary(b)) => rx.on_message(now, Inbound::Binary(b)),
+                Turn::Message(Message::Pong(p)) => {
+                    if let Ok(raw) = <[u8; 8]>::try_from(p.as_ref()) {
+                        let n = u64::from_be_bytes(raw);
+                        self.pong.send_if_modified(|v| {
+                            let newer = n > *v;
+                            if newer {
+                                *v = n;
+                            }
+                            newer
+                        });
+                    }
+                    rx.on_time(now)
+                }
+                // tungstenite answers pings itself.
+                Turn::Message(Message::Ping(_) | Message::Frame(_)) => rx.on_time(now),
+                Turn::Message(Message::Close(frame)) => {
+                    return End::PeerClosed(frame.map(|f| u16::from(f.code)))
+                }
+                Turn::Ended(kind) => return End::Lost(kind),
+            };
+            for action in actions {
+                self.act(action, &swaps);
+            }
+            if let Some(h) = rx.pending() {
+                if before != Some(h.seq) {
+                    self.emit(WsEvent::Header {
+                        conn: self.id,
+                        seq: h.seq,
+                        kind: h.kind,
+                        bytes: h.bytes,
+                    });
+                }
+            }
+        }
+    }
+
+    fn act(&self, action: Action, swaps: &mpsc::UnboundedSender<u64>) {
+        match action {
+            Action::Command(Command::Params { seq, .. }) => {
+                self.answer(ServerMsg::ParamsAck { seq })
+            }
+            Action::Command(Command::SwapSource { seq, .. }) => self.start_swap(seq, None, swaps),
+            // Headers never come out as plain commands; answer defensively.
+            Action::Command(other) => self.answer(ServerMsg::Error {
+                seq: Some(other.seq()),
+                error: format!("{} needs a payload", other.type_name()),
+            }),
+            Action::Payload { header, data } => {
+                let bytes = data.len() as u64;
+                let sum = crc(&data);
+                self.emit(WsEvent::PayloadApplied {
+                    conn: self.id,
+                    seq: header.seq,
+                    kind: header.kind,
+                    bytes,
+                    crc: sum,
+                });
+                let seq = header.seq;
+                match header.kind {
+                    PayloadKind::WriteAudio => self.answer(ServerMsg::WriteAudioApplied {
+                        seq,
+                        bytes,
+                        crc: sum,
+                    }),
+                    PayloadKind::TimbreSource => self.answer(ServerMsg::TimbreApplied {
+                        seq,
+                        bytes,
+                        crc: sum,
+                    }),
+                    PayloadKind::SwapSource => self.start_swap(seq, Some((bytes, sum)), swaps),
+                }
+            }
+            Action::PayloadFailed { header, reason } => {
+                self.emit(WsEvent::PayloadFailed {
+                    conn: self.id,
+                    seq: header.seq,
+                    kind: header.kind,
+                    reason: reason.id(),
+                });
+                self.answer(ServerMsg::failed(
+                    header.kind,
+                    header.seq,
+                    reason.error(&header, self.cfg.payload_timeout),
+                ));
+            }
+            Action::Rejected { seq, error } => {
+                self.emit(WsEvent::Rejected {
+                    conn: self.id,
+                    seq,
+                    error: error.clone(),
+                });
+                self.answer(ServerMsg::Error { seq, error });
+            }
+            Action::Stray { bytes } => self.emit(WsEvent::PayloadStray {
+                conn: self.id,
+                bytes,
+            }),
+        }
+    }
+
+    fn start_swap(&self, seq: u64, upload: Option<(u64, u32)>, swaps: &mpsc::UnboundedSender<u64>) {
+        if self.swap_busy.swap(true, Ordering::AcqRel) {
+            self.emit(WsEvent::SwapBusy { conn: self.id, seq });
+            self.answer(ServerMsg::SwapFailed {
+                seq,
+                error: "swap in progress".into(),
+            });
+            return;
+        }
+        let swap = self.stats.swaps.fetch_add(1, Ordering::AcqRel) + 1;
+        self.emit(WsEvent::SwapAccepted {
+            conn: self.id,
+            seq,
+            swap,
+        });
+        self.answer(ServerMsg::SwapAccepted {
+            seq,
+            swap,
+            bytes: upload.map(|u| u.0),
+            crc: upload.map(|u| u.1),
+        });
+        let _ = swaps.send(swap);
+    }
+
+    // ---- bulk writer ----------------------------------------------------
+
+    async fn writer(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Outbound>) -> End {
+        while let Some(item) = rx.recv().await {
+            let bytes = item.bytes();
+            if let Err(kind) = self.write_one(item).await {
+                return End::Lost(kind);
+            }
+            self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        }
+        End::Lost("writer-closed".into())
+    }
+
+    async fn write_one(&self, item: Outbound) -> Result<(), String> {
+        match item {
+            Outbound::Json(m) => self.send(Message::text(m.to_json())).await,
+            Outbound::Push {
+                header,
+                push,
+                payload,
+                crc,
+                traced,
+                ends_swap,
+            } => {
+                self.send(Message::text(header.to_json())).await?;
+                let pieces = self.policy.pieces(payload.len());
+                if traced {
+                    self.emit(WsEvent::PushBegin {
+                        conn: self.id,
+                        push: push.clone(),
+                        bytes: payload.len() as u64,
+                        fragments: pieces.len() as u64,
+                        crc,
+                    });
+                }
+                if pieces.len() == 1 {
+                    self.send(Message::Binary(payload.clone())).await?;
+                } else {
+                    for piece in &pieces {
+                        self.send(Message::Frame(fragment::frame(&payload, piece)))
+                            .await?;
+                    }
+                }
+                if traced {
+                    self.emit(WsEvent::PushSent {
+                        conn: self.id,
+                        push,
+                        bytes: payload.len() as u64,
+                    });
+                }
+                if ends_swap {
+                    self.swap_busy.store(false, Ordering::Release);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    // ---- keepalive ------------------------------------------------------
+
+    /// websockets' keepalive: sleep the interval, ping, wait for its pong —
+    /// the deadline counts from when the ping was due, so a ping stuck
+    /// behind the lock times out too.
+    async fn keepalive(self: Arc<Self>) -> End {
+        let mut pongs = self.pong.subscribe();
+        let mut ping = 0u64;
+        loop {
+            tokio::time::sleep(self.cfg.keepalive_interval).await;
+            ping += 1;
+            let due = Instant::now();
+            let deadline = due + self.cfg.keepalive_timeout;
+            let timed_out = End::KeepaliveTimeout {
+                ping,
+                waited_ms: self.cfg.keepalive_timeout.as_millis() as u64,
+            };
+            let payload = Bytes::copy_from_slice(&ping.to_be_bytes());
+            match tokio::time::timeout_at(deadline, self.send(Message::Ping(payload))).await {
+                Err(_) => return timed_out,
+                Ok(Err(kind)) => return End::Lost(kind),
+                Ok(Ok(())) => {}
+            }
+            match tokio::time::timeout_at(deadline, pongs.wait_for(|p| *p >= ping)).await {
+                Err(_) => return timed_out,
+                Ok(Err(_)) => return End::Lost("pong-watch-closed".into()),
+                Ok(Ok(_)) => {}
+            }
+            let rtt = due.elapsed();
+            if rtt * 2 > self.cfg.keepalive_timeout {
+                self.emit(WsEvent::SlowPong {
+                    conn: self.id,
+                    ping,
+                    rtt_ms: rtt.as_millis() as u64,
+                });
+            }
+        }
+    }
+
+    // ---- engine ---------------------------------------------------------
+
+    /// The generation engine: a swap's mirror and stems after a drawn
+    /// generation delay, and a slice every `slice_interval` unless too many
+    /// bytes wait (shed before encoding, as upstream).
+    async fn engine(self: Arc<Self>, mut swaps: mpsc::UnboundedReceiver<u64>) -> End {
+        let cfg = self.cfg.clone();
+        let mut rng = SimRng::fork(cfg.seed ^ self.id.rotate_left(32), "ws-engine");
+        let mut slices =
+            tokio::time::interval_at(Instant::now() + cfg.slice_interval, cfg.slice_interval);
+        slices.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut n = 0u64;
+        loop {
+            tokio::select! {
+                biased;
+                swap = swaps.recv() => {
+                    let Some(swap) = swap else { return End::Lost("engine-closed".into()) };
+                    let (lo, hi) = cfg.generation_delay;
+                    tokio::time::sleep(rng.millis(lo, hi)).await;
+                    self.push_swap(swap, &mut rng);
+                }
+                _ = slices.tick() => {
+                    n += 1;
+                    let queued = self.queued.load(Ordering::Acquire);
+                    if queued > cfg.slice_window as u64 {
+                        self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
+                        self.emit(WsEvent::SliceShed { conn: self.id, n, queued });
+                        continue;
+                    }
+                    let len = rng.range(cfg.slice_bytes.0 as u64, cfg.slice_bytes.1 as u64) as usize;
+                    let payload = pattern(tag(cfg.seed, self.id, 0x51 << 32 | n), len);
+                    let sum = crc(&payload);
+                    self.enqueue(Outbound::Push {
+                        header: ServerMsg::Slice { n, bytes: len as u64, crc: sum },
+                        push: Push::Slice { n },
+                        payload,
+                        crc: sum,
+                        traced: false,
+                        ends_swap: false,
+                    });
+                }
+            }
+        }
+    }
+
+    fn push_swap(&self, swap: u64, rng: &mut SimRng) {
+        let cfg = &self.cfg;
+        self.answer_push(ServerMsg::SwapReady {
+            swap,
+            parts: 1 + STEM_PARTS.len() as u32,
+        });
+        let len = rng.range(cfg.mirror_bytes.0 as u64, cfg.mirror_bytes.1 as u64) as usize;
+        let payload = pattern(tag(cfg.seed, swap, 0), len);
+        let sum = crc(&payload);
+        self.enqueue(Outbound::Push {
+            header: ServerMsg::Mirror {
+                swap,
+                bytes: len as u64,
+                crc: sum,
+            },
+            push: Push::Mirror { swap },
+            payload,
+            crc: sum,
+            traced: true,
+            ends_swap: false,
+        });
+        for (i, part) in STEM_PARTS.iter().enumerate() {
+            let len = rng.range(cfg.stem_bytes.0 as u64, cfg.stem_bytes.1 as u64) as usize;
+            let payload = pattern(tag(cfg.seed, swap, 1 + i as u64), len);
+            let sum = crc(&payload);
+            self.enqueue(Outbound::Push {
+                header: ServerMsg::Stem {
+                    swap,
+                    part: part.to_string(),
+                    bytes: len as u64,
+                    crc: sum,
+                },
+                push: Push::Stem {
+                    swap,
+                    part: part.to_string(),
+                },
+                payload,
+                crc: sum,
+                traced: true,
+                ends_swap: i + 1 == STEM_PARTS.len(),
+            });
+        }
+    }
+
+    /// A push header with no binary after it (`swap_ready`).
+    fn answer_push(&self, msg: ServerMsg) {
+        self.enqueue(Outbound::Json(msg));
+    }
+}
+
+/// The content tag of a payload: distinct per (seed, owner, part).
+fn tag(seed: u64, owner: u64, part: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ owner.rotate_left(20) ^ part
+}
+
+/// Runs one accepted connection to its end: handshake, the four tasks, and
+/// the close.
+pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
+    let accepted = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())),
+    )
+    .await;
+    let Ok(Ok(ws)) = accepted else {
+        return;
+    };
+    let cfg = ctx.cfg.clone();
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let (swaps_tx, swaps_rx) = mpsc::unbounded_channel();
+    let session = Arc::new(Session {
+        id: ctx.conn,
+        conn: Conn::new(ws, cfg.read_turn, cfg.write_backoff),
+        policy: SendPolicy::for_bugs(cfg.bugs, cfg.chunk_size),
+        cfg,
+        emitter: ctx.emitter,
+        stats: ctx.stats,
+        started: Instant::now(),
+        out,
+        queued: AtomicU64::new(0),
+        swap_busy: AtomicBool::new(false),
+        pong: watch::channel(0).0,
+    });
+    session.stats.sessions_open.fetch_add(1, Ordering::AcqRel);
+    session.emit(WsEvent::SessionOpen { conn: session.id });
+
+    let mut tasks = [
+        tokio::spawn(session.clone().keepalive()),
+        tokio::spawn(session.clone().reader(swaps_tx)),
+        tokio::spawn(session.clone().writer(out_rx)),
+        tokio::spawn(session.clone().engine(swaps_rx)),
+    ];
+    // The first task to end ends the session (keepalive first: a deadline
+    // that passed in the same step as anything else is what happened).
+    let (joined, first) = {
+        let [keepalive, reader, writer, engine] = &mut tasks;
+        tokio::select! {
+            biased;
+            r = keepalive => (r, 0),
+            r = reader => (r, 1),
+            r = writer => (r, 2),
+            r = engine => (r, 3),
+        }
+    };
+    for task in &tasks {
+        task.abort();
+    }
+    // Let the aborted tasks drop their lock guards before closing.
+    for (i, task) in tasks.into_iter().enumerate() {
+        if i != first {
+            let _ = task.await;
+        }
+    }
+    let end = joined.unwrap_or_else(|_| End::Lost("task-failed".into()));
+    let (code, reason) = match &end {
+        End::KeepaliveTimeout { ping, waited_ms } => {
+            session.stats.keepalive_kills.fetch_add(1, Ordering::AcqRel);
+            session.emit(WsEvent::KeepaliveTimeout {
+                conn: session.id,
+                ping: *ping,
+                waited_ms: *waited_ms,
+            });
+            session
+                .conn
+                .close(
+                    KEEPALIVE_CLOSE_CODE,
+                    "keepalive ping timeout",
+                    session.cfg.close_grace,
+                )
+                .await;
+            (Some(KEEPALIVE_CLOSE_CODE), "keepalive-timeout".to_string())
+        }
+        End::PeerClosed(code) => (*code, "peer-closed".to_string()),
+        End::Lost(kind) => (None, kind.clone()),
+    };
+    session.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);
+    session.emit(WsEvent::SessionClosed {
+        conn: session.id,
+        code,
+        reason,
+    });
+}

@@ -1,0 +1,615 @@
+//! The ws checks: independent oracles over the trace.
+//!
+//! They judge the server by what the plugin saw (its command log: gaps,
+//! sampled waits, pushes received) against what the server says it did, and
+//! they derive "was the link healthy?" from the fault entries alone (holds,
+//! stalls, deliberate send pauses), never from the server's own account.
+
+use super::world::CLIENT;
+use super::{ANSWER_BOUND, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, PROGRESS_INTERVAL};
+use relaysim_core::event::Event;
+use relaysim_core::session::ws::events::Push;
+use relaysim_core::session::ws::WsEvent;
+use relaysim_core::BugSet;
+use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::ws_client::WsClientEvent;
+use relaysim_harness::trace::{Entry, EntryKind, WorldEvent};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Impairments shorter than this must never cost the session: a pong
+/// delayed by them still lands a second inside the deadline.
+pub const NEVER_KILL_BELOW: Duration = Duration::from_secs(3);
+/// Impairments at least this long must be killed (a ping is due within one
+/// interval of their start, and its deadline passes one timeout later).
+pub fn must_kill_from() -> Duration {
+    KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT + Duration::from_secs(1)
+}
+/// ... within this long of their start.
+pub fn kill_by() -> Duration {
+    KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT + Duration::from_millis(500)
+}
+
+fn ws_event(e: &Entry) -> Option<&WsEvent> {
+    match e.core() {
+        Some(Event::Ws(w)) => Some(w),
+        _ => None,
+    }
+}
+
+fn client_event(e: &Entry) -> Option<&WsClientEvent> {
+    match e.world() {
+        Some(WorldEvent::Ws(c)) if e.host == CLIENT => Some(c),
+        _ => None,
+    }
+}
+
+/// A window in which the plugin or its link was not healthy, by the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Impairment {
+    pub start: Duration,
+    pub end: Duration,
+    /// Nothing got through at all (a held link, a frozen plugin), pongs
+    /// included. A send pause is not: the plugin still reads and pongs.
+    pub dead: bool,
+}
+
+impl Impairment {
+    pub fn len(&self) -> Duration {
+        self.end.saturating_sub(self.start)
+    }
+
+    fn overlaps(&self, from: Duration, to: Duration) -> bool {
+        self.start <= to && self.end >= from
+    }
+}
+
+/// Holds (until their release or the heal), stalls and send pauses.
+pub fn impairments(v: &RunView<'_>) -> Vec<Impairment> {
+    use relaysim_harness::peers::ws_client::WsFault;
+    let mut out = Vec::new();
+    let mut held: Option<Duration> = None;
+    for e in &v.trace.entries {
+        match &e.kind {
+            EntryKind::Fault(Fault::Hold { .. }) => held = held.or(Some(e.at)),
+            EntryKind::Fault(Fault::Release { .. }) | EntryKind::World(WorldEvent::Heal) => {
+                if let Some(start) = held.take() {
+                    out.push(Impairment {
+                        start,
+                        end: e.at,
+                        dead: true,
+                    });
+                }
+            }
+            EntryKind::Fault(Fault::Ws(w)) => {
+                if let Some(q) = w.quiet() {
+                    out.push(Impairment {
+                        start: e.at,
+                        end: e.at + q,
+                        dead: matches!(w, WsFault::Stall { .. }),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = held {
+        out.push(Impairment {
+            start,
+            end: v.end,
+            dead: true,
+        });
+    }
+    out
+}
+
+/// Is a sample at `t` (covering waits that began up to one sample period
+/// and one bound earlier) free of any impairment, with a second of grace
+/// for recovery?
+fn healthy_at(imps: &[Impairment], t: Duration) -> bool {
+    let from = t.saturating_sub(PROGRESS_INTERVAL + ANSWER_BOUND + Duration::from_secs(1));
+    !imps.iter().any(|i| i.overlaps(from, t))
+}
+
+fn no_command_consumed(v: &RunView<'_>) -> Verdict {
+    // What the plugin did with each traced command's payload.
+    let mut payloads: BTreeMap<u64, &'static str> = BTreeMap::new();
+    for e in &v.trace.entries {
+        match client_event(e) {
+            Some(WsClientEvent::Gap {
+                lost,
+                lost_cmd,
+                answered,
+                ..
+            }) => {
+                return Verdict::fail(
+                    e.at,
+                    format!("command seq={lost} ({lost_cmd}) was never answered, yet seq={answered} after it was: it was consumed"),
+                )
+            }
+            Some(WsClientEvent::Unexpected { what, .. }) => {
+                return Verdict::fail(e.at, format!("the plugin got {what}"))
+            }
+            Some(WsClientEvent::Command { seq, payload, .. }) => {
+                payloads.insert(*seq, payload);
+            }
+            _ => {}
+        }
+        if let Some(WsEvent::PayloadApplied { seq, kind, .. }) = ws_event(e) {
+            match payloads.get(seq) {
+                Some(&"sent") | Some(&"late") => {}
+                other => {
+                    return Verdict::fail(
+                        e.at,
+                        format!(
+                            "the server applied a payload to {kind} seq={seq}, whose payload the plugin {}",
+                            match other {
+                                Some(p) => format!("never sent (payload={p})"),
+                                None => "never announced".into(),
+                            }
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+fn command_answered_within(v: &RunView<'_>) -> Verdict {
+    let imps = impairments(v);
+    let bound = ANSWER_BOUND.as_millis() as u64;
+    let mut last_up: Option<(Duration, bool)> = None;
+    let mut progressed_after_heal = false;
+    for e in &v.trace.entries {
+        let Some(c) = client_event(e) else { continue };
+        match c {
+            WsClientEvent::Up { .. } => last_up = Some((e.at, true)),
+            WsClientEvent::Progress {
+                conn,
+                oldest_wait_ms,
+                max_wait_ms,
+                send_stuck_ms,
+                outstanding,
+                ..
+            } => {
+                let worst = (*oldest_wait_ms).max(*max_wait_ms).max(*send_stuck_ms);
+                if worst > bound && healthy_at(&imps, e.at) {
+                    return Verdict::fail(
+                        e.at,
+                        format!(
+                            "conn={conn}: a command waited {worst} ms for its answer (bound {bound} ms; oldest waiting {oldest_wait_ms} ms, longest answered {max_wait_ms} ms, own send stuck {send_stuck_ms} ms, {outstanding} waiting)"
+                        ),
+                    );
+                }
+                if e.at >= v.heal_at + ANSWER_BOUND && worst <= bound {
+                    progressed_after_heal = true;
+                }
+            }
+            WsClientEvent::Down {
+                conn,
+                reason,
+                unanswered,
+                oldest_wait_ms,
+            } => {
+                last_up = Some((e.at, false));
+                if *unanswered > 0 && *oldest_wait_ms > bound && healthy_at(&imps, e.at) {
+                    return Verdict::fail(
+                        e.at,
+                        format!("conn={conn} went down ({reason}) with {unanswered} commands unanswered, the oldest after {oldest_wait_ms} ms"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    match last_up {
+        Some((_, true)) if progressed_after_heal => Verdict::Pass,
+        Some((_, true)) => Verdict::fail(
+            v.end,
+            "no sample after the heal shows the plugin's commands answered in time",
+        ),
+        Some((at, false)) => Verdict::fail(
+            v.end,
+            format!(
+                "the plugin is disconnected at the end (since {:.3}s)",
+                at.as_secs_f64()
+            ),
+        ),
+        None => Verdict::fail(v.end, "the plugin never connected"),
+    }
+}
+
+fn kills(v: &RunView<'_>) -> Vec<(Duration, u64)> {
+    v.trace
+        .entries
+        .iter()
+        .filter_map(|e| match ws_event(e) {
+            Some(WsEvent::KeepaliveTimeout { conn, .. }) => Some((e.at, *conn)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn no_healthy_keepalive_kill(v: &RunView<'_>) -> Verdict {
+    let imps = impairments(v);
+    for (at, conn) in kills(v) {
+        let from = at.saturating_sub(KEEPALIVE_TIMEOUT + Duration::from_secs(1));
+        let excused = imps
+            .iter()
+            .any(|i| i.dead && i.len() >= NEVER_KILL_BELOW && i.overlaps(from, at));
+        if !excused {
+            return Verdict::fail(
+                at,
+                format!("the keepalive killed conn={conn} although neither the link nor the plugin was dead for {}s or more in the {}s before", NEVER_KILL_BELOW.as_secs(), (KEEPALIVE_TIMEOUT + Duration::from_secs(1)).as_secs()),
+            );
+        }
+    }
+    Verdict::Pass
+}
+
+fn dead_peer_killed(v: &RunView<'_>) -> Verdict {
+    let ks = kills(v);
+    for i in impairments(v) {
+        if !i.dead || i.len() < must_kill_from() {
+            continue;
+        }
+        let by = i.start + kill_by();
+        if !ks.iter().any(|(at, _)| *at >= i.start && *at <= by) {
+            return Verdict::fail(
+                by,
+                format!(
+                    "the plugin or its link was dead from {:.3}s for {:.3}s, but the keepalive did not close the session by {:.3}s",
+                    i.start.as_secs_f64(),
+                    i.len().as_secs_f64(),
+                    by.as_secs_f64()
+                ),
+            );
+        }
+    }
+    Verdict::Pass
+}
+
+fn payloads_byte_identical(v: &RunView<'_>) -> Verdict {
+    // What the server began to send (a push cut short by a kill may still
+    // arrive whole: its last bytes leave with the close).
+    let mut sent_pushes: BTreeMap<(u64, String), (u64, u32)> = BTreeMap::new();
+    let mut uploads: BTreeMap<u64, (u64, Option<u32>)> = BTreeMap::new();
+    for e in &v.trace.entries {
+        match ws_event(e) {
+            Some(WsEvent::PushBegin {
+                push, bytes, crc, ..
+            }) => {
+                let key = match push {
+                    Push::Mirror { swap } => (*swap, "mirror".to_string()),
+                    Push::Stem { swap, part } => (*swap, part.clone()),
+                    Push::Slice { .. } => continue,
+                };
+                sent_pushes.insert(key, (*bytes, *crc));
+            }
+            Some(WsEvent::PayloadApplied {
+                seq,
+                kind,
+                bytes,
+                crc,
+                ..
+            }) => match uploads.get(seq) {
+                Some((b, Some(c))) if b == bytes && c == crc => {}
+                Some((b, c)) => {
+                    return Verdict::fail(
+                        e.at,
+                        format!("{kind} seq={seq}: the server applied {bytes} bytes crc {crc:08x}, the plugin sent {b} bytes crc {:08x}", c.unwrap_or(0)),
+                    )
+                }
+                None => {
+                    return Verdict::fail(
+                        e.at,
+                        format!("{kind} seq={seq}: the server applied a payload the plugin never uploaded"),
+                    )
+                }
+            },
+            _ => {}
+        }
+        match client_event(e) {
+            Some(WsClientEvent::Command {
+                seq, bytes, crc, ..
+            }) => {
+                uploads.insert(*seq, (*bytes, *crc));
+            }
+            Some(WsClientEvent::Push {
+                swap,
+                part,
+                bytes,
+                crc,
+                intact,
+                ..
+            }) => {
+                let want = sent_pushes.get(&(*swap, part.clone()));
+                if !intact || want != Some(&(*bytes, *crc)) {
+                    return Verdict::fail(
+                        e.at,
+                        format!(
+                            "swap {swap} {part}: the plugin got {bytes} bytes crc {crc:08x} (intact={intact}), the server sent {}",
+                            match want {
+                                Some((b, c)) => format!("{b} bytes crc {c:08x}"),
+                                None => "no such push".into(),
+                            }
+                        ),
+                    );
+                }
+            }
+            Some(WsClientEvent::Corrupt { what, .. }) => {
+                return Verdict::fail(e.at, format!("corrupt push: {what}"))
+            }
+            _ => {}
+        }
+    }
+    Verdict::Pass
+}
+
+fn queued_bytes_bounded(v: &RunView<'_>) -> Verdict {
+    let bound = super::world::server_config(BugSet::NONE, 0).queue_bound();
+    for e in &v.trace.entries {
+        if let Some(WsEvent::PushQueued {
+            conn, queued, push, ..
+        }) = ws_event(e)
+        {
+            if *queued > bound {
+                return Verdict::fail(
+                    e.at,
+                    format!("conn={conn}: {queued} bytes queued after {push} (bound {bound})"),
+                );
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
+    let mut uploads: Vec<(Duration, Duration)> = Vec::new();
+    let mut pushes: Vec<(Duration, Duration)> = Vec::new();
+    let mut started: BTreeMap<u64, Duration> = BTreeMap::new();
+    let mut begun: BTreeMap<String, Duration> = BTreeMap::new();
+    for e in &v.trace.entries {
+        match client_event(e) {
+            Some(WsClientEvent::Command {
+                seq,
+                payload: "sent",
+                ..
+            }) => {
+                started.insert(*seq, e.at);
+            }
+            Some(WsClientEvent::Uploaded { seq, .. }) => {
+                if let Some(s) = started.remove(seq) {
+                    uploads.push((s, e.at));
+                }
+            }
+            _ => {}
+        }
+        match ws_event(e) {
+            Some(WsEvent::PushBegin { conn, push, .. }) => {
+                begun.insert(format!("{conn} {push}"), e.at);
+            }
+            Some(WsEvent::PushSent { conn, push, .. }) => {
+                if let Some(s) = begun.remove(&format!("{conn} {push}")) {
+                    pushes.push((s, e.at));
+                }
+            }
+            _ => {}
+        }
+    }
+    Verdict::reached(
+        uploads
+            .iter()
+            .any(|(us, ue)| pushes.iter().any(|(ps, pe)| us < pe && ps < ue)),
+    )
+}
+
+fn failed_with(v: &RunView<'_>, reason: &str) -> bool {
+    v.trace.entries.iter().any(
+        |e| matches!(ws_event(e), Some(WsEvent::PayloadFailed { reason: r, .. }) if *r == reason),
+    )
+}
+
+fn orphan_answered_failed(v: &RunView<'_>) -> Verdict {
+    Verdict::reached(failed_with(v, "not-binary"))
+}
+
+fn payload_timeout_fired(v: &RunView<'_>) -> Verdict {
+    Verdict::reached(failed_with(v, "timeout"))
+}
+
+fn survived_near_deadline(v: &RunView<'_>) -> Verdict {
+    let ks = kills(v);
+    Verdict::reached(impairments(v).iter().any(|i| {
+        i.dead
+            && i.len() >= KEEPALIVE_TIMEOUT - Duration::from_millis(1_500)
+            && i.len() <= KEEPALIVE_TIMEOUT
+            && !ks
+                .iter()
+                .any(|(at, _)| *at >= i.start && *at <= i.end + KEEPALIVE_TIMEOUT)
+    }))
+}
+
+fn dead_peer_was_killed(v: &RunView<'_>) -> Verdict {
+    Verdict::reached(!kills(v).is_empty())
+}
+
+pub const NO_COMMAND_CONSUMED: Check = Check {
+    name: "no-command-consumed",
+    kind: CheckKind::Always,
+    about: "every command the plugin sent is answered in order: none is skipped (consumed as a payload) and no payload is applied to a header whose payload was never sent",
+    eval: no_command_consumed,
+};
+
+pub const COMMAND_ANSWERED_WITHIN: Check = Check {
+    name: "command-answered-within",
+    kind: CheckKind::Eventually,
+    about: "while the link and the plugin are healthy, every command is answered within 3 s; after the heal the plugin is connected and answered",
+    eval: command_answered_within,
+};
+
+pub const NO_HEALTHY_KEEPALIVE_KILL: Check = Check {
+    name: "no-healthy-keepalive-kill",
+    kind: CheckKind::Always,
+    about: "the keepalive closes a session only after an impairment of 3 s or more",
+    eval: no_healthy_keepalive_kill,
+};
+
+pub const DEAD_PEER_KILLED: Check = Check {
+    name: "dead-peer-killed",
+    kind: CheckKind::Eventually,
+    about: "an impairment of 7 s or more is closed by the keepalive within 6.5 s of its start",
+    eval: dead_peer_killed,
+};
+
+pub const PAYLOADS_BYTE_IDENTICAL: Check = Check {
+    name: "payloads-byte-identical",
+    kind: CheckKind::Always,
+    about: "every push and upload arrives with the sender's bytes and CRC, fragmented or not",
+    eval: payloads_byte_identical,
+};
+
+pub const QUEUED_BYTES_BOUNDED: Check = Check {
+    name: "queued-bytes-bounded",
+    kind: CheckKind::Always,
+    about:
+        "a session's outbound queue never holds more than one swap's pushes plus the slice window",
+    eval: queued_bytes_bounded,
+};
+
+pub const UPLOAD_CROSSES_PUSH: Check = Check {
+    name: "upload-crosses-push",
+    kind: CheckKind::Sometimes,
+    about: "a multi-MB upload is in flight while the server pushes a mirror or stem",
+    eval: upload_crosses_push,
+};
+
+pub const ORPHAN_ANSWERED_FAILED: Check = Check {
+    name: "orphan-answered-failed",
+    kind: CheckKind::Sometimes,
+    about: "a header found text in its payload slot and was answered *_failed",
+    eval: orphan_answered_failed,
+};
+
+pub const PAYLOAD_TIMEOUT_FIRED: Check = Check {
+    name: "payload-timeout-fired",
+    kind: CheckKind::Sometimes,
+    about: "a payload did not come within 10 s and its header was answered *_failed",
+    eval: payload_timeout_fired,
+};
+
+pub const SURVIVED_NEAR_DEADLINE: Check = Check {
+    name: "survived-near-deadline",
+    kind: CheckKind::Sometimes,
+    about: "an impairment within 1.5 s under the keepalive deadline was survived",
+    eval: survived_near_deadline,
+};
+
+pub const DEAD_PEER_WAS_KILLED: Check = Check {
+    name: "dead-peer-was-killed",
+    kind: CheckKind::Sometimes,
+    about: "the keepalive closed a session with 1011",
+    eval: dead_peer_was_killed,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relaysim_harness::check::Facts;
+    use relaysim_harness::peers::ws_client::WsFault;
+    use relaysim_harness::trace::Trace;
+
+    fn at(ms: u64, host: &'static str, kind: EntryKind) -> Entry {
+        Entry {
+            at: Duration::from_millis(ms),
+            host,
+            kind,
+        }
+    }
+
+    #[test]
+    fn impairments_come_from_the_plan_alone() {
+        let hold = Fault::Hold {
+            a: "ws-client".into(),
+            b: "ws-server".into(),
+        };
+        let release = Fault::Release {
+            a: "ws-client".into(),
+            b: "ws-server".into(),
+        };
+        let trace = Trace {
+            entries: vec![
+                at(1_000, "harness", EntryKind::Fault(hold.clone())),
+                at(4_000, "harness", EntryKind::Fault(release)),
+                at(
+                    5_000,
+                    "harness",
+                    EntryKind::Fault(Fault::Ws(WsFault::Stall { ms: 2_000 })),
+                ),
+                at(
+                    8_000,
+                    "harness",
+                    EntryKind::Fault(Fault::Ws(WsFault::LatePayload {
+                        cmd: relaysim_core::session::ws::protocol::PayloadKind::WriteAudio,
+                        bytes: 1,
+                        delay_ms: 500,
+                    })),
+                ),
+                at(20_000, "harness", EntryKind::Fault(hold)),
+                at(22_000, "harness", EntryKind::World(WorldEvent::Heal)),
+            ],
+        };
+        let facts = Facts::new();
+        let v = RunView {
+            trace: &trace,
+            facts: &facts,
+            heal_at: Duration::from_secs(22),
+            end: Duration::from_secs(30),
+        };
+        let got: Vec<(u64, u64, bool)> = impairments(&v)
+            .iter()
+            .map(|i| (i.start.as_millis() as u64, i.end.as_millis() as u64, i.dead))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_000, 4_000, true),
+                (5_000, 7_000, true),
+                (8_000, 8_500, false),
+                (20_000, 22_000, true)
+            ]
+        );
+        // A kill 1 s after a 3 s hold is excused; one with nothing before it is not.
+        let kill = |ms| {
+            at(
+                ms,
+                "ws-server",
+                EntryKind::Core(Event::Ws(WsEvent::KeepaliveTimeout {
+                    conn: 1,
+                    ping: 1,
+                    waited_ms: 4_000,
+                })),
+            )
+        };
+        let mut excused = trace.clone();
+        excused.entries.push(kill(5_000));
+        let v = RunView {
+            trace: &excused,
+            ..v
+        };
+        assert_eq!(no_healthy_keepalive_kill(&v), Verdict::Pass);
+        let healthy = Trace {
+            entries: vec![kill(15_000)],
+        };
+        let v = RunView {
+            trace: &healthy,
+            ..v
+        };
+        assert!(matches!(
+            no_healthy_keepalive_kill(&v),
+            Verdict::Fail { .. }
+        ));
+    }
+}

@@ -1,0 +1,105 @@
+//! The ws world: `ws-client` (the simulated plugin) ↔ `ws-server` (the real
+//! `relaysim_core::session::ws` server over `SimNet`).
+//!
+//! Owns host names, the server and client settings of the ws scenarios, the
+//! segmenting that makes turmoil's window a byte budget, and the mapping of
+//! `Fault::Ws` to the client.
+
+use super::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MSS, PROGRESS_INTERVAL};
+use relaysim_core::session::ws::{serve_ws, ServerStats, WsConfig};
+use relaysim_core::{BugSet, Emitter};
+use relaysim_harness::check::Facts;
+use relaysim_harness::fault::Fault;
+use relaysim_harness::peers::ws_client::{self, ClientConfig, WsClient};
+use relaysim_harness::scenario::{World, WorldCtx};
+use relaysim_harness::segment::SegmentedNet;
+use relaysim_harness::SimNet;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const CLIENT: &str = "ws-client";
+pub const SERVER: &str = "ws-server";
+
+/// The server every ws scenario runs (seed-systems.md §1 timings, keepalive
+/// scaled from websockets' 20 s / 20 s to 2 s / 4 s so a run holds several
+/// deadlines).
+pub fn server_config(bugs: BugSet, seed: u64) -> WsConfig {
+    let mut cfg = WsConfig::new(&format!("0.0.0.0:{}", ws_client::PORT), bugs, seed);
+    cfg.keepalive_interval = KEEPALIVE_INTERVAL;
+    cfg.keepalive_timeout = KEEPALIVE_TIMEOUT;
+    cfg
+}
+
+pub fn client_config(seed: u64) -> ClientConfig {
+    ClientConfig {
+        server: format!("{SERVER}:{}", ws_client::PORT),
+        params_interval: Duration::from_millis(50),
+        progress_interval: PROGRESS_INTERVAL,
+        reconnect_delay: Duration::from_millis(500),
+        mss: MSS,
+        seed,
+    }
+}
+
+pub struct WsWorld {
+    client: Arc<WsClient>,
+    stats: Arc<ServerStats>,
+}
+
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+    let rec = ctx.recorder.clone();
+    let stats = ServerStats::new();
+    let cfg = server_config(ctx.bugs, ctx.seed.0);
+    let (server_rec, server_stats) = (rec.clone(), stats.clone());
+    sim.host(SERVER, move || {
+        let (cfg, stats) = (cfg.clone(), server_stats.clone());
+        let emitter = Emitter::new(SERVER, server_rec.clone());
+        async move {
+            serve_ws(SegmentedNet::new(SimNet, MSS), cfg, emitter, stats).await?;
+            Ok(())
+        }
+    });
+    let client = WsClient::new(CLIENT, client_config(ctx.seed.0), rec);
+    let c = client.clone();
+    sim.host(CLIENT, move || ws_client::serve(c.clone()));
+    Box::new(WsWorld { client, stats })
+}
+
+impl World for WsWorld {
+    fn apply(&mut self, fault: &Fault) {
+        if let Fault::Ws(w) = fault {
+            self.client.apply(w.clone());
+        }
+    }
+
+    /// Client faults are one-shot; network faults are healed by the runner.
+    fn heal(&mut self) {}
+
+    fn facts(&self) -> Facts {
+        let get = |v: &AtomicU64| ServerStats::get(v).to_string();
+        let mut f = Facts::new();
+        let (commands, answered) = self.client.commands();
+        f.insert(
+            "client.connections".into(),
+            self.client.connections().to_string(),
+        );
+        f.insert(
+            "client.connected".into(),
+            self.client.connected().to_string(),
+        );
+        f.insert("client.commands".into(), commands.to_string());
+        f.insert("client.answered".into(), answered.to_string());
+        f.insert("server.sessions".into(), get(&self.stats.sessions_opened));
+        f.insert("server.open".into(), get(&self.stats.sessions_open));
+        f.insert(
+            "server.keepalive_kills".into(),
+            get(&self.stats.keepalive_kills),
+        );
+        f.insert("server.swaps".into(), get(&self.stats.swaps));
+        f.insert("server.answers".into(), get(&self.stats.answers));
+        f.insert("server.slices_shed".into(), get(&self.stats.slices_shed));
+        f.insert("server.peak_queued".into(), get(&self.stats.peak_queued));
+        f
+    }
+}
