@@ -8,7 +8,7 @@ use super::world::{CLIENT, SERVER};
 use super::{HEAL_AT, KEEPALIVE_TIMEOUT};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::session::ws::protocol::PayloadKind;
-use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
 use relaysim_harness::peers::ws_client::WsFault;
 use relaysim_harness::Seed;
 use std::time::Duration;
@@ -35,10 +35,12 @@ fn last_start() -> u64 {
 /// mirror and stems (1–6.5 MB) cross more often than not.
 pub fn ws_bulk_crossfire(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "ws-bulk-crossfire");
+    let mut swarm = Swarm::new(seed.0, "ws-bulk-crossfire");
     let mut plan = FaultPlan::default();
+    let server_share = 0.4 + 0.5 * swarm.kind("server-swaps", 1.0).unwrap_or(0.6);
     let mut t = rng.range(1_000, 2_000);
     while t <= last_start() {
-        if rng.chance(0.7) {
+        if rng.chance(server_share) {
             ws(&mut plan, t, WsFault::SwapServer);
         } else {
             ws(
@@ -65,7 +67,7 @@ pub fn ws_bulk_crossfire(seed: Seed) -> FaultPlan {
         );
         t += rng.range(3_500, 5_000);
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 fn any_kind(rng: &mut SimRng) -> PayloadKind {
@@ -77,10 +79,11 @@ fn any_kind(rng: &mut SimRng) -> PayloadKind {
 /// least one orphan header or command-in-slot.
 pub fn ws_orphan_header(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "ws-orphan-header");
+    let mut swarm = Swarm::new(seed.0, "ws-orphan-header");
     let mut plan = FaultPlan::default();
     let mut t = rng.range(1_000, 2_500);
     // At most one long quiet (> the 10 s payload timeout), early.
-    if rng.chance(0.4) {
+    if swarm.kind("long-quiet", 0.4).is_some() {
         let quiet = rng.range(10_500, 12_000);
         let f = if rng.chance(0.5) {
             WsFault::MissingPayload {
@@ -136,16 +139,19 @@ pub fn ws_orphan_header(seed: Seed) -> FaultPlan {
             },
         );
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 /// One or two impairments drawn around the keepalive deadline — the link
 /// held, or the plugin frozen — with swaps and uploads going on.
 pub fn ws_keepalive(seed: Seed) -> FaultPlan {
     let mut rng = SimRng::fork(seed.0, "ws-keepalive");
+    let mut swarm = Swarm::new(seed.0, "ws-keepalive");
     let mut plan = FaultPlan::default();
     let deadline = KEEPALIVE_TIMEOUT.as_millis() as u64;
     let end = HEAL_AT.as_millis() as u64 - 1_000;
+    let hold_on = swarm.kind("held-link", 0.6).is_some();
+    let stall_on = swarm.kind("plugin-stall", 0.6).is_some() || !hold_on;
     let mut t = rng.range(2_000, 5_000);
     for _ in 0..rng.range(1, 2) {
         // 1 s .. deadline + 4.5 s, weighted towards the deadline.
@@ -157,7 +163,7 @@ pub fn ws_keepalive(seed: Seed) -> FaultPlan {
         if t + len > end {
             break;
         }
-        if rng.chance(0.5) {
+        if hold_on && (!stall_on || rng.chance(0.5)) {
             plan.push(
                 ms(t),
                 Fault::Hold {
@@ -192,7 +198,7 @@ pub fn ws_keepalive(seed: Seed) -> FaultPlan {
             );
         }
     }
-    plan.sorted()
+    swarm.finish(plan)
 }
 
 #[cfg(test)]
