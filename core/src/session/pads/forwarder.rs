@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, Notify};
+// tokio's Instant: the simulated clock under turmoil (std's is banned by clippy.toml).
 use tokio::time::Instant;
 
 /// A request to the main loop from the session controller.
