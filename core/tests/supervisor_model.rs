@@ -6,6 +6,8 @@
 //! shrinks the sequence to the few steps that show the race.
 #![cfg(not(relaysim_loom))]
 
+mod common;
+
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
@@ -204,32 +206,11 @@ prop_state_machine! {
 #[cfg(feature = "known-bugs")]
 mod known_bugs {
     use super::*;
-    use proptest::test_runner::{RngAlgorithm, TestError, TestRng, TestRunner};
     use relaysim_core::KnownBug;
 
     /// Runs the machine with `bug` on and returns the shrunk failing sequence.
     fn shrunk_failure(bug: KnownBug) -> Vec<Step> {
-        BUGS.with(|b| b.set(BugSet::only(bug)));
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 512,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-        );
-        let result = runner.run(
-            &ModelMachine::sequential_strategy(1..40),
-            |(init, steps, seen)| {
-                Sut::test_sequential(Config::default(), init, steps, seen);
-                Ok(())
-            },
-        );
-        BUGS.with(|b| b.set(BugSet::NONE));
-        match result {
-            Err(TestError::Fail(_, (_, steps, _))) => steps,
-            other => panic!("{bug} was not found: {other:?}"),
-        }
+        crate::common::shrunk_failure::<Sut>(bug, 512, 1..40, |bugs| BUGS.with(|b| b.set(bugs)))
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! the sequence to the few steps that show it.
 #![cfg(not(relaysim_loom))]
 
+mod common;
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -403,32 +405,11 @@ prop_state_machine! {
 #[cfg(feature = "known-bugs")]
 mod known_bugs {
     use super::*;
-    use proptest::test_runner::{RngAlgorithm, TestError, TestRng, TestRunner};
     use relaysim_core::KnownBug;
 
     /// Runs the machine with `bug` on and returns the shrunk failing sequence.
     fn shrunk_failure(bug: KnownBug) -> Vec<Step> {
-        BUGS.with(|b| b.set(BugSet::only(bug)));
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 256,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-        );
-        let result = runner.run(
-            &ModelMachine::sequential_strategy(1..30),
-            |(init, steps, seen)| {
-                Sut::test_sequential(Config::default(), init, steps, seen);
-                Ok(())
-            },
-        );
-        BUGS.with(|b| b.set(BugSet::NONE));
-        match result {
-            Err(TestError::Fail(_, (_, steps, _))) => steps,
-            other => panic!("{bug} was not found: {other:?}"),
-        }
+        crate::common::shrunk_failure::<Sut>(bug, 256, 1..30, |bugs| BUGS.with(|b| b.set(bugs)))
     }
 
     #[test]
