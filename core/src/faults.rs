@@ -31,6 +31,10 @@ pub const SITES: &[(&str, &str)] = &[
         "restream.ingest.read",
         "the ingest read of a publisher's frame fails",
     ),
+    (
+        "transcode.ingest.drop",
+        "a frame read from the ingest is lost before the broadcasters",
+    ),
 ];
 
 #[cfg(feature = "fault-points")]
@@ -90,10 +94,17 @@ pub fn clear() {
 }
 
 /// Should `site` fail now? Draws only when the site is on.
+///
+/// Every site must be declared in [`SITES`] (debug builds assert it), or
+/// plan generators would never switch it on.
 #[inline]
 pub fn fire(site: &'static str) -> bool {
     #[cfg(feature = "fault-points")]
     {
+        debug_assert!(
+            SITES.iter().any(|(s, _)| *s == site),
+            "fault point `{site}` is not declared in relaysim_core::faults::SITES"
+        );
         TABLE.with(|t| match t.borrow_mut().as_mut() {
             Some(table) => match table.sites.get(site).copied() {
                 Some(p) => table.rng.chance(p),

@@ -135,6 +135,9 @@ impl Replay {
                 } else {
                     self.from_creation.remove(&id);
                 }
+                // A re-spawn is a fresh drain: an earlier start panic of
+                // the same key on the same entry no longer excuses it.
+                self.failed_start.remove(&id);
                 self.open.insert(id);
             }
             TranscodeEvent::DrainEnded {
@@ -621,3 +624,55 @@ pub const SLOW_TRANSCODER_LAGS: Check = Check {
     about: "the slow transcoder's drain falls a ring behind and skips fragments",
     eval: slow_transcoder_lags,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relaysim_harness::trace::EntryKind;
+
+    fn at(ms: u64, ev: TranscodeEvent) -> Entry {
+        Entry {
+            at: Duration::from_millis(ms),
+            host: "transcode",
+            kind: EntryKind::Core(Event::Transcode(ev)),
+        }
+    }
+
+    /// Seed 0xace of a 3,000-seed sweep: 480p's drain panicked in
+    /// `on_start`, 480p was removed and added back, and the runner spawned
+    /// the same key on the same entry again. The re-spawn is a fresh drain
+    /// the check must expect, not one excused by the old panic.
+    #[test]
+    fn a_respawned_drain_is_no_longer_excused_by_its_start_panic() {
+        let key = StatsKey::new("passthrough", "480p", "live/b", VIDEO_TRACK);
+        let ended = |ms| {
+            at(
+                ms,
+                TranscodeEvent::DrainEnded {
+                    key: key.clone(),
+                    generation: 7,
+                    reason: EndReason::StartPanic,
+                    seen: 0,
+                    lagged: 0,
+                    emitted: 0,
+                },
+            )
+        };
+        let spawned = |ms| {
+            at(
+                ms,
+                TranscodeEvent::DrainSpawned {
+                    key: key.clone(),
+                    generation: 7,
+                },
+            )
+        };
+        let mut r = Replay::default();
+        for e in [spawned(4_200), ended(4_200), spawned(14_882)] {
+            r.observe(&e);
+        }
+        let id = (key.clone(), 7);
+        assert!(r.open.contains(&id));
+        assert!(!r.failed_start.contains(&id));
+    }
+}
