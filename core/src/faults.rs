@@ -35,6 +35,18 @@ pub const SITES: &[(&str, &str)] = &[
         "transcode.ingest.drop",
         "a frame read from the ingest is lost before the broadcasters",
     ),
+    (
+        "ws.session.reset",
+        "a ws session's connection breaks as a command arrives (the server drops it unread)",
+    ),
+    (
+        "publisher.publish.answer-lost",
+        "the room published a track but its answer is lost: the publisher's start fails",
+    ),
+    (
+        "pads.track.read",
+        "a track subscription's read fails under a frame: the pump reports a session error",
+    ),
 ];
 
 #[cfg(feature = "fault-points")]

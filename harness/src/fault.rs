@@ -543,6 +543,46 @@ impl PlanFile {
     }
 }
 
+/// Which of the core's fault points [`Swarm::fault_points`] may switch on,
+/// when, and how hard.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPointDraw<'a> {
+    /// Sites whose name starts with this (`"restream."`).
+    pub prefix: &'a str,
+    /// The window a site's on-span is drawn in, in plan milliseconds.
+    pub from_ms: u64,
+    /// End of that window (keep it before the heal).
+    pub until_ms: u64,
+    /// The highest chance per pass, in permille.
+    pub max_permille: u16,
+    /// On for the whole window (else for a span drawn inside it).
+    pub whole_window: bool,
+}
+
+impl<'a> FaultPointDraw<'a> {
+    /// Sites passed many times a second (a write per frame, a read per
+    /// command): at most 5 % per pass.
+    pub fn hot(prefix: &'a str, from_ms: u64, until_ms: u64) -> Self {
+        FaultPointDraw {
+            prefix,
+            from_ms,
+            until_ms,
+            max_permille: 50,
+            whole_window: false,
+        }
+    }
+
+    /// Sites passed a few times a run (a publish per attempt): on for the
+    /// whole window, at most 50 % per pass, or they would hardly ever fire.
+    pub fn rare(prefix: &'a str, from_ms: u64, until_ms: u64) -> Self {
+        FaultPointDraw {
+            max_permille: 500,
+            whole_window: true,
+            ..FaultPointDraw::hot(prefix, from_ms, until_ms)
+        }
+    }
+}
+
 /// Swarm testing (TigerBeetle's VOPR): each seed first draws which fault
 /// kinds are on and how hard, then generates events from that draw, so a
 /// batch of seeds explores many fault mixes instead of one average mix.
@@ -575,29 +615,33 @@ impl Swarm {
     }
 
     /// Swarm kind `fault-points`: with probability `p_on`, switch some of
-    /// the core's fault points whose site starts with `prefix` on for part
-    /// of `from_ms..until_ms` (chance per pass 0.1 %–5 %, scaled by the
-    /// intensity). Sites come from `relaysim_core::faults::SITES`.
+    /// the core's fault points named by `draw` on for (part of) its window,
+    /// each site with probability ½ (chance per pass from 0.1 % up to the
+    /// draw's maximum, scaled by the intensity). Sites come from
+    /// `relaysim_core::faults::SITES`.
     pub fn fault_points(
         &mut self,
         plan: &mut FaultPlan,
         rng: &mut SimRng,
-        prefix: &str,
         p_on: f64,
-        from_ms: u64,
-        until_ms: u64,
+        draw: FaultPointDraw<'_>,
     ) {
         let Some(intensity) = self.kind("fault-points", p_on) else {
             return;
         };
+        let span = f64::from(draw.max_permille.max(1) - 1);
         for (site, _) in relaysim_core::faults::SITES
             .iter()
-            .filter(|(s, _)| s.starts_with(prefix))
+            .filter(|(s, _)| s.starts_with(draw.prefix))
         {
             if rng.chance(0.5) {
-                let permille = (1.0 + intensity * 49.0) as u16;
-                let from = rng.range(from_ms, until_ms);
-                let until = rng.range(from, until_ms);
+                let permille = (1.0 + intensity * span) as u16;
+                let (from, until) = if draw.whole_window {
+                    (draw.from_ms, draw.until_ms)
+                } else {
+                    let from = rng.range(draw.from_ms, draw.until_ms);
+                    (from, rng.range(from, draw.until_ms))
+                };
                 plan.push(
                     Duration::from_millis(from),
                     Fault::FaultPoint {
@@ -626,6 +670,60 @@ impl Swarm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The on/off pairs a draw made, per site: (on at, chance, off at).
+    fn spans(plan: &FaultPlan) -> Vec<(String, u64, u16, u64)> {
+        let mut open: BTreeMap<String, (u64, u16)> = BTreeMap::new();
+        let mut out = Vec::new();
+        for e in &plan.clone().sorted().events {
+            if let Fault::FaultPoint { site, permille } = &e.fault {
+                if *permille > 0 {
+                    open.insert(site.clone(), (e.at_ms, *permille));
+                } else if let Some((on, p)) = open.remove(site) {
+                    out.push((site.clone(), on, p, e.at_ms));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fault_point_draws_stay_in_their_family_window_and_chance() {
+        let mut hot_seen = 0;
+        let mut rare_seen = 0;
+        for seed in 0..200 {
+            let mut rng = SimRng::fork(seed, "test");
+            let mut plan = FaultPlan::default();
+            let mut swarm = Swarm::new(seed, "test");
+            swarm.fault_points(
+                &mut plan,
+                &mut rng,
+                1.0,
+                FaultPointDraw::hot("restream.", 2_000, 9_000),
+            );
+            for (site, on, p, off) in spans(&plan) {
+                hot_seen += 1;
+                assert!(site.starts_with("restream."), "{site}");
+                assert!((2_000..=off).contains(&on) && off <= 9_000, "{on}..{off}");
+                assert!((1..=50).contains(&p), "{p}");
+            }
+            let mut plan = FaultPlan::default();
+            let mut swarm = Swarm::new(seed, "test");
+            swarm.fault_points(
+                &mut plan,
+                &mut rng,
+                1.0,
+                FaultPointDraw::rare("publisher.", 0, 2_000),
+            );
+            for (site, on, p, off) in spans(&plan) {
+                rare_seen += 1;
+                assert_eq!(site, "publisher.publish.answer-lost");
+                assert_eq!((on, off), (0, 2_000));
+                assert!((1..=500).contains(&p), "{p}");
+            }
+        }
+        assert!(hot_seen > 100 && rare_seen > 50, "{hot_seen} {rare_seen}");
+    }
 
     fn plan() -> FaultPlan {
         FaultPlan::new(vec![

@@ -44,7 +44,7 @@ pub mod timeline;
 pub mod trace;
 
 pub use check::{Check, CheckKind, Failure, FailureKind, Verdict};
-pub use fault::{Fault, FaultEvent, FaultPlan, PlanFile, Swarm};
+pub use fault::{Fault, FaultEvent, FaultPlan, FaultPointDraw, PlanFile, Swarm};
 pub use runner::{run_batch, run_seed, BatchOptions, BatchReport, SeedOutcome};
 pub use scenario::{Scenario, World, WorldCtx};
 pub use seed::{Seed, SeedRange};

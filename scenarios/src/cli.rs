@@ -76,6 +76,17 @@ pub fn list(json_out: bool) -> Result<bool, String> {
             );
         }
     }
+    // The core's fault points a plan can switch on (by family prefix).
+    if !json_out {
+        outln!("\nfault points (feature `fault-points`):");
+    }
+    for (site, about) in relaysim_core::faults::SITES {
+        if json_out {
+            outln!("{}", json!({"fault_point": site, "about": about}));
+        } else {
+            outln!("  {site:<32} {about}");
+        }
+    }
     Ok(true)
 }
 

@@ -7,7 +7,7 @@
 
 use super::world::INITIAL_TRACKS;
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
+use relaysim_harness::fault::{Fault, FaultPlan, FaultPointDraw, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -17,6 +17,14 @@ pub const HEAL_AT: Duration = Duration::from_secs(9);
 pub const DURATION: Duration = Duration::from_secs(12);
 /// Stalls and outages end by this time.
 const QUIET_FROM_MS: u64 = 8_500;
+
+/// Swarm kind `fault-points`: a track read may fail (`pads.track.read`,
+/// once per frame) for part of 500 ms .. 7 s; the application restarts the
+/// errored element. Drawn last, so the rest of a seed's plan is the same
+/// with or without it.
+fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng) {
+    swarm.fault_points(plan, rng, 0.3, FaultPointDraw::hot("pads.", 500, 7_000));
+}
 
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
@@ -55,6 +63,7 @@ pub fn pads_stalled_forwarder(seed: Seed) -> FaultPlan {
         tracks.push("screen".into());
         plan.push(ms(rng.range(1_000, 7_000)), Fault::MoqCatalog { tracks });
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 
@@ -92,6 +101,7 @@ pub fn pads_teardown(seed: Seed) -> FaultPlan {
         tracks.push("screen".into());
         plan.push(ms(rng.range(500, 6_000)), Fault::MoqCatalog { tracks });
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 
@@ -172,6 +182,7 @@ pub fn pads_restart(seed: Seed) -> FaultPlan {
             },
         );
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 

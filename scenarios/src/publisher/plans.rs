@@ -6,13 +6,15 @@
 //! after `HEAL_AT` (the runner drops it anyway).
 
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
+use relaysim_harness::fault::{Fault, FaultPlan, FaultPointDraw, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
-/// publisher-eos-race: every track has ended by ~7.5 s; 5 s to wind down.
+/// publisher-eos-race: every track has ended by ~7.5 s, or by ~10.5 s when
+/// lost publish answers (fault points, until 2 s) made the first attempts
+/// fail; then 5 s to wind down.
 pub const EOS_RACE_HEAL_AT: Duration = Duration::from_secs(12);
-pub const EOS_RACE_DURATION: Duration = Duration::from_secs(13);
+pub const EOS_RACE_DURATION: Duration = Duration::from_secs(16);
 /// publisher-join-fails: faults until 8 s, then 6 s to settle.
 pub const JOIN_FAILS_HEAL_AT: Duration = Duration::from_secs(8);
 pub const JOIN_FAILS_DURATION: Duration = Duration::from_secs(14);
@@ -33,6 +35,19 @@ fn eos_after(rng: &mut SimRng) -> u64 {
     } else {
         rng.range(1_500, 6_000)
     }
+}
+
+/// Swarm kind `fault-points`: a publish answer may be lost
+/// (`publisher.publish.answer-lost`, a rare site: one pass per track and
+/// attempt) throughout `0..until_ms`. Drawn last, so the rest of a seed's
+/// plan is the same with or without it.
+fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng, until_ms: u64) {
+    swarm.fault_points(
+        plan,
+        rng,
+        0.3,
+        FaultPointDraw::rare("publisher.", 0, until_ms),
+    );
 }
 
 /// Room RPCs of 0-600 ms racing a pipeline start of 0-400 ms and track EOS
@@ -78,6 +93,9 @@ pub fn publisher_eos_race(seed: Seed) -> FaultPlan {
         let at = (last + rng.range(0, 600)).saturating_sub(200);
         plan.push(ms(at.max(1)), Fault::PublisherSignal);
     }
+    // The first attempt publishes within ~1.2 s; a lost answer makes
+    // another attempt a second later.
+    fault_points(&mut plan, &mut swarm, &mut rng, 2_000);
     swarm.finish(plan)
 }
 
@@ -134,6 +152,8 @@ pub fn publisher_join_fails(seed: Seed) -> FaultPlan {
     if swarm.kind("publisher-signal", 0.3).is_some() {
         plan.push(ms(rng.range(500, 7_500)), Fault::PublisherSignal);
     }
+    // Attempts come every 1-2 s until one starts; most start by 3 s.
+    fault_points(&mut plan, &mut swarm, &mut rng, 3_000);
     swarm.finish(plan)
 }
 

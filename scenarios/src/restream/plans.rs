@@ -7,7 +7,7 @@
 
 use super::world::{RELAY, TWITCH_API, TWITCH_INGEST};
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
+use relaysim_harness::fault::{Fault, FaultPlan, FaultPointDraw, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -28,13 +28,12 @@ fn start(plan: &mut FaultPlan, rng: &mut SimRng) {
 /// Swarm kind `fault-points`: restream's core fault points for part of the
 /// fault phase.
 fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng, p_on: f64) {
+    let until = HEAL_AT.as_millis() as u64 - 1;
     swarm.fault_points(
         plan,
         rng,
-        "restream.",
         p_on,
-        2_000,
-        HEAL_AT.as_millis() as u64 - 1,
+        FaultPointDraw::hot("restream.", 2_000, until),
     );
 }
 

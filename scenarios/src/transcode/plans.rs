@@ -10,7 +10,7 @@
 use super::world::PUBLISHERS;
 use relaysim_core::entropy::SimRng;
 use relaysim_core::transcode::Phase;
-use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
+use relaysim_harness::fault::{Fault, FaultPlan, FaultPointDraw, Swarm};
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -145,7 +145,12 @@ pub fn ladder_churn(seed: Seed) -> FaultPlan {
             );
         }
     }
-    swarm.fault_points(&mut plan, &mut rng, "transcode.", 0.2, 500, heal - 1);
+    swarm.fault_points(
+        &mut plan,
+        &mut rng,
+        0.2,
+        FaultPointDraw::hot("transcode.", 500, heal - 1),
+    );
     swarm.finish(plan)
 }
 
@@ -160,7 +165,12 @@ pub fn slow_consumer(seed: Seed) -> FaultPlan {
     for (host, _) in PUBLISHERS.iter().take(SLOW_PUBLISHERS) {
         cycles(&mut plan, &mut rng, host, heal, 2 + (churn * 2.0) as u64);
     }
-    swarm.fault_points(&mut plan, &mut rng, "transcode.", 0.2, 500, heal - 1);
+    swarm.fault_points(
+        &mut plan,
+        &mut rng,
+        0.2,
+        FaultPointDraw::hot("transcode.", 500, heal - 1),
+    );
     swarm.finish(plan)
 }
 

@@ -8,7 +8,7 @@ use super::world::{CLIENT, SERVER};
 use super::{HEAL_AT, KEEPALIVE_TIMEOUT};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::session::ws::protocol::PayloadKind;
-use relaysim_harness::fault::{Fault, FaultPlan, Swarm};
+use relaysim_harness::fault::{Fault, FaultPlan, FaultPointDraw, Swarm};
 use relaysim_harness::peers::ws_client::WsFault;
 use relaysim_harness::Seed;
 use std::time::Duration;
@@ -22,6 +22,18 @@ fn ms(v: u64) -> Duration {
 
 fn ws(plan: &mut FaultPlan, at_ms: u64, f: WsFault) {
     plan.push(ms(at_ms), Fault::Ws(f));
+}
+
+/// Swarm kind `fault-points`: the server's connection may break as a
+/// command arrives (`ws.session.reset`) for part of the episodes' span.
+/// Drawn last, so the episodes of a seed are the same with or without it.
+fn fault_points(plan: &mut FaultPlan, swarm: &mut Swarm, rng: &mut SimRng) {
+    swarm.fault_points(
+        plan,
+        rng,
+        0.3,
+        FaultPointDraw::hot("ws.", 1_000, last_start()),
+    );
 }
 
 /// The last moment an episode may start.
@@ -67,6 +79,7 @@ pub fn ws_bulk_crossfire(seed: Seed) -> FaultPlan {
         );
         t += rng.range(3_500, 5_000);
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 
@@ -139,6 +152,7 @@ pub fn ws_orphan_header(seed: Seed) -> FaultPlan {
             },
         );
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 
@@ -198,6 +212,7 @@ pub fn ws_keepalive(seed: Seed) -> FaultPlan {
             );
         }
     }
+    fault_points(&mut plan, &mut swarm, &mut rng);
     swarm.finish(plan)
 }
 

@@ -61,13 +61,19 @@ fn run_exit_codes_follow_the_verdict() {
 }
 
 #[test]
-fn list_names_every_scenario() {
+fn list_names_every_scenario_and_fault_point() {
     let out = relaysim(&["list", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     for scn in relaysim_scenarios::all() {
         assert!(
             text.contains(&format!("\"scenario\":\"{}\"", scn.name)),
+            "{text}"
+        );
+    }
+    for (site, _) in relaysim_core::faults::SITES {
+        assert!(
+            text.contains(&format!("\"fault_point\":\"{site}\"")),
             "{text}"
         );
     }

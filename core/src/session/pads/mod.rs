@@ -34,6 +34,9 @@
 //! | [`pump`] | a track pump: the sans-IO per-frame step and its async driver |
 //! | [`session`] | the session controller and the once-only error slot |
 //! | [`src`] | [`src::MoqSrc`]: start, stop and the ordered teardown |
+//!
+//! Fault point `pads.track.read`: a pump's track read fails under a frame,
+//! and the session reports its one error.
 
 pub mod catalog;
 pub mod element;

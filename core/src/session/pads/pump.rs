@@ -205,6 +205,10 @@ pub async fn run_track_pump<S: NetStream>(
         };
         let bytes = match next {
             None => return pump.finish_track(PumpExit::Ended).await,
+            Some(Some(Ok(_))) if pump.ctx.emitter.fault_point("pads.track.read") => {
+                // The subscription's stream breaks under this frame.
+                return pump.fail("track read: connection reset".into());
+            }
             Some(Some(Ok(b))) => b,
             Some(Some(Err(e))) => return pump.fail(format!("track read: {}", e.kind())),
             Some(None) => return pump.fail("track closed".into()),

@@ -20,7 +20,10 @@
 //!
 //! It must never run an EOS callback twice, leave a track published after its
 //! EOS while the room stays joined, or let a failed start leave the other
-//! side running. Known bug carried here: `eos-before-register`.
+//! side running. Known bug carried here: `eos-before-register`. Fault
+//! point `publisher.publish.answer-lost`: the room published a track but
+//! its answer never came back, so the start fails with the track in the
+//! room.
 
 pub mod latch;
 pub mod pipeline;

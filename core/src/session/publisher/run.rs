@@ -234,6 +234,12 @@ impl Publisher {
                 .publish(track.kind)
                 .await
                 .map_err(|e| e.to_string())?;
+            if self.emitter.fault_point("publisher.publish.answer-lost") {
+                // The room published the track, but its answer never
+                // reached us: the start fails with the track still in the
+                // room, and the stop's leave must take it away.
+                return Err(format!("publish answer for {} lost", track.kind));
+            }
             track.bind(sid.clone());
             self.emit(PublisherEvent::TrackPublished {
                 attempt: self.attempt,

@@ -8,6 +8,9 @@
 //! ends first (the peer closed, the link broke, the keepalive's deadline
 //! passed) ends all four, and the session closes — with 1011 on a keepalive
 //! kill. No task outlives its session.
+//!
+//! Fault point `ws.session.reset`: the reader drops the connection as a
+//! command arrives, unread, the way an I/O error would end the session.
 
 use crate::entropy::SimRng;
 use crate::event::{Emitter, Event};
@@ -161,6 +164,11 @@ impl<S: NetStream> Session<S> {
             let actions = match turn {
                 Turn::Idle => rx.on_time(now),
                 Turn::Message(Message::Text(t)) => {
+                    if self.emitter.fault_point("ws.session.reset") {
+                        // The connection breaks under the command, before
+                        // it is read: the session ends as on any I/O error.
+                        return End::Lost("fault-point-reset".into());
+                    }
                     rx.on_message(now, Inbound::Text(t.as_str().to_string()))
                 }
                 Turn::Message(Message::Binary(b)) => rx.on_message(now, Inbound::Binary(b)),
