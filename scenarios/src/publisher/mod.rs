@@ -52,22 +52,44 @@ static JOIN_FAILS_CHECKS: [Check; 7] = [
     PIPELINE_FAILS_WHILE_JOINING,
 ];
 
-/// Timeline arrows: the publisher's publish / unpublish RPCs to the room.
+/// Timeline arrows, cause to effect: the room's answers (joined, refused,
+/// published) to what the publisher made of them, its unpublish and leave
+/// requests to the room, and the room's leave to the stop's acknowledgement.
 const LINKS: &[LinkRule] = &[
     LinkRule {
-        from: "pub.track.published",
-        to: "lk.published",
-        key: None,
+        from: "lk.joined",
+        to: "pub.room.joined",
+        key: Some("attempt"),
+    },
+    LinkRule {
+        from: "lk.join.refused",
+        to: "pub.start.failed",
+        key: Some("attempt"),
+    },
+    LinkRule {
+        from: "lk.published",
+        to: "pub.track.published",
+        key: Some("sid"),
+    },
+    LinkRule {
+        from: "lk.publish.refused",
+        to: "pub.start.failed",
+        key: Some("attempt"),
     },
     LinkRule {
         from: "pub.track.unpublish",
         to: "lk.unpublished",
-        key: None,
+        key: Some("sid"),
     },
     LinkRule {
-        from: "pub.room.joined",
-        to: "lk.joined",
-        key: None,
+        from: "pub.stop.begin",
+        to: "lk.left",
+        key: Some("attempt"),
+    },
+    LinkRule {
+        from: "lk.left",
+        to: "pub.room.left",
+        key: Some("attempt"),
     },
 ];
 

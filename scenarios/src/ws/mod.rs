@@ -80,23 +80,40 @@ static KEEPALIVE_CHECKS: [Check; 8] = [
     DEAD_PEER_WAS_KILLED,
 ];
 
-/// Timeline arrows: client commands and uploads to the server's handling,
-/// server pushes to the client's receipt.
+/// Timeline arrows, cause to effect: the server's accept to the client's
+/// up, client commands to the server's header and the server's answers
+/// (swap accepted, payload applied) to the client, pushes to the client's
+/// receipt, and a keepalive kill to the client's down.
 const LINKS: &[LinkRule] = &[
     LinkRule {
-        from: "ws.client.up",
-        to: "ws.session.open",
-        key: None,
+        from: "ws.session.open",
+        to: "ws.client.up",
+        key: Some("conn"),
     },
     LinkRule {
         from: "ws.client.command",
         to: "ws.header",
-        key: None,
+        key: Some("seq"),
+    },
+    LinkRule {
+        from: "ws.swap.accepted",
+        to: "ws.client.answer",
+        key: Some("seq"),
+    },
+    LinkRule {
+        from: "ws.payload.applied",
+        to: "ws.client.answer",
+        key: Some("seq"),
     },
     LinkRule {
         from: "ws.push.sent",
         to: "ws.client.push",
-        key: None,
+        key: Some("bytes"),
+    },
+    LinkRule {
+        from: "ws.keepalive.timeout",
+        to: "ws.client.down",
+        key: Some("conn"),
     },
 ];
 

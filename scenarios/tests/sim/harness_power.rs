@@ -224,6 +224,59 @@ fn the_timeline_has_lanes_events_windows_links_and_the_failure() {
     assert!(!html.contains("<script"), "self-contained, no scripts");
 }
 
+/// Every scenario's timeline draws its lanes, every event, and messages
+/// between hosts; every link rule of a family draws an arrow in some early
+/// seed of it (a rule whose ends come in the wrong order never would).
+#[test]
+fn every_scenario_timeline_draws_messages_between_hosts() {
+    let mut unused: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
+        std::collections::BTreeMap::new();
+    let mut drawn: std::collections::BTreeSet<(&str, String)> = Default::default();
+    for scn in all() {
+        let rules = unused.entry(scn.family).or_default();
+        rules.extend(scn.links.iter().map(|r| format!("{} → {}", r.from, r.to)));
+        for s in 0..4 {
+            let o = run_seed(
+                scn,
+                Seed(s),
+                &RunOptions::default(),
+                &AtomicBool::new(false),
+            );
+            let html = render(scn.name, &o.trace, o.sim_time, None, scn.links);
+            assert_eq!(
+                html.matches("class=\"event\"").count(),
+                o.trace.entries.len(),
+                "{}",
+                scn.name
+            );
+            assert!(
+                html.matches("class=\"lane\"").count() >= 3,
+                "{}: lanes",
+                scn.name
+            );
+            assert!(
+                html.contains("class=\"link\""),
+                "{} seed {s}: no message arrow between hosts",
+                scn.name
+            );
+            for r in scn.links {
+                let title = format!("{} → {}", r.from, r.to);
+                if html.contains(&format!("<title>{title}</title>")) {
+                    drawn.insert((scn.family, title));
+                }
+            }
+        }
+    }
+    for (family, rules) in &unused {
+        for rule in rules {
+            assert!(
+                drawn.contains(&(*family, rule.clone())),
+                "{family}: link rule {rule} never drew an arrow in seeds 0..4 of its scenarios"
+            );
+        }
+    }
+}
+
 #[test]
 fn replay_html_writes_the_file() {
     let path = temp("timeline.html");
