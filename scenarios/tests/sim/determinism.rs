@@ -20,29 +20,40 @@ fn same_seed_same_trace_in_process() {
     }
 }
 
+/// One scenario of every family: `relaysim replay` in a second process
+/// prints the trace hash of the in-process run, for either seed spelling.
 #[test]
 fn same_seed_same_trace_across_processes() {
     let exe = env!("CARGO_BIN_EXE_relaysim");
-    let scn = all()[0];
-    let hash = |seed: &str| {
-        let out = Command::new(exe)
-            .args(["replay", scn.name, "--seed", seed])
-            .output()
-            .expect("run relaysim");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let last = stdout.lines().last().unwrap_or_default().to_string();
-        assert!(last.starts_with("trace-hash: "), "last line was {last:?}");
-        last
-    };
-    assert_eq!(hash("0x7"), hash("7"));
-    let in_process = run_seed(
-        scn,
-        Seed(7),
-        &RunOptions::default(),
-        &AtomicBool::new(false),
-    );
-    assert_eq!(
-        hash("0x7"),
-        format!("trace-hash: {}", in_process.trace_hash)
-    );
+    let mut families = std::collections::BTreeSet::new();
+    for scn in all().iter().filter(|s| families.insert(s.family)) {
+        let hash = |seed: &str| {
+            let out = Command::new(exe)
+                .args(["replay", scn.name, "--seed", seed])
+                .output()
+                .expect("run relaysim");
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            let last = stdout.lines().last().unwrap_or_default().to_string();
+            assert!(
+                last.starts_with("trace-hash: "),
+                "{}: last line was {last:?}",
+                scn.name
+            );
+            last
+        };
+        assert_eq!(hash("0x7"), hash("7"), "{}", scn.name);
+        let in_process = run_seed(
+            scn,
+            Seed(7),
+            &RunOptions::default(),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(
+            hash("0x7"),
+            format!("trace-hash: {}", in_process.trace_hash),
+            "{}",
+            scn.name
+        );
+    }
+    assert_eq!(families.len(), 5, "{families:?}");
 }
