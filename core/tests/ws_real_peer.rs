@@ -40,24 +40,39 @@ impl EventSink for Events {
     }
 }
 
-fn run(cmd: &mut Command, what: &str) {
+/// Runs a set-up command; a failure panics with one line: what failed, what
+/// to do, and the command's last line of output.
+fn run(cmd: &mut Command, what: &str, hint: &str) {
     let out = cmd
         .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}; {hint}"));
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stderr
+            .lines()
+            .chain(stdout.lines())
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output")
+            .trim()
+            .to_string();
+        panic!(
+            "{what} failed ({}): {hint}; last output: {last}",
+            out.status
+        );
+    }
 }
 
-/// The venv's python, creating the venv (once) when missing or stale.
+const NEED_VENV: &str =
+    "the real-peer test needs Python 3 with venv and pip (e.g. apt-get install python3 python3-venv)";
+
+/// The venv's python, creating the venv (once) when missing, broken (no
+/// pip: a venv made without python3-venv) or stale.
 fn python() -> PathBuf {
     match Command::new("python3").arg("--version").output() {
         Ok(o) if o.status.success() => {}
-        _ => panic!("python3 not found: the real-peer test needs Python 3 with venv and pip (e.g. apt-get install python3 python3-venv)"),
+        _ => panic!("python3 not found: {NEED_VENV}"),
     }
     // CARGO_TARGET_TMPDIR is <target>/tmp.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -72,10 +87,19 @@ fn python() -> PathBuf {
     if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
         return python;
     }
-    if !python.exists() {
+    let has_pip = |python: &Path| {
+        Command::new(python)
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has_pip(&python) {
         run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
             "python3 -m venv",
+            NEED_VENV,
         );
     }
     run(
@@ -90,6 +114,7 @@ fn python() -> PathBuf {
             ])
             .arg(&requirements),
         "pip install -r tests/peers/requirements.txt",
+        "the real-peer test installs websockets from PyPI once (network needed)",
     );
     std::fs::write(&stamp, wanted).expect("write the venv stamp");
     python
