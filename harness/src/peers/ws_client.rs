@@ -191,6 +191,33 @@ impl WsFault {
         }
     }
 
+    /// The same action with its durations divided by `factor` (sizes kept).
+    pub fn scaled(self, factor: u32) -> WsFault {
+        let k = u64::from(factor.max(1));
+        match self {
+            WsFault::MissingPayload {
+                cmd,
+                bytes,
+                quiet_ms,
+            } => WsFault::MissingPayload {
+                cmd,
+                bytes,
+                quiet_ms: quiet_ms / k,
+            },
+            WsFault::LatePayload {
+                cmd,
+                bytes,
+                delay_ms,
+            } => WsFault::LatePayload {
+                cmd,
+                bytes,
+                delay_ms: delay_ms / k,
+            },
+            WsFault::Stall { ms } => WsFault::Stall { ms: ms / k },
+            other => other,
+        }
+    }
+
     /// How long this fault keeps the plugin from sending (and, for a stall,
     /// reading): the window in which its commands may wait.
     pub fn quiet(&self) -> Option<Duration> {
@@ -445,6 +472,20 @@ pub struct ClientConfig {
     pub mss: usize,
     /// Names upload contents.
     pub seed: u64,
+}
+
+impl ClientConfig {
+    /// The same plugin with every interval divided by `factor` (the
+    /// real-time comparison runs the scenario's timings scaled down).
+    pub fn scaled(self, factor: u32) -> ClientConfig {
+        let k = factor.max(1);
+        ClientConfig {
+            params_interval: self.params_interval / k,
+            progress_interval: self.progress_interval / k,
+            reconnect_delay: self.reconnect_delay / k,
+            ..self
+        }
+    }
 }
 
 /// One command waiting for its answer.
@@ -1064,6 +1105,41 @@ mod tests {
             Some(Duration::from_millis(5))
         );
         assert_eq!(WsFault::UnknownCommand.quiet(), None);
+    }
+
+    #[test]
+    fn scaling_divides_durations_and_keeps_sizes() {
+        let cfg = ClientConfig {
+            server: "ws-server:8080".into(),
+            params_interval: Duration::from_millis(50),
+            progress_interval: Duration::from_secs(2),
+            reconnect_delay: Duration::from_millis(500),
+            mss: 16 * 1024,
+            seed: 3,
+        }
+        .scaled(20);
+        assert_eq!(cfg.params_interval, Duration::from_micros(2_500));
+        assert_eq!(cfg.progress_interval, Duration::from_millis(100));
+        assert_eq!(cfg.reconnect_delay, Duration::from_millis(25));
+        assert_eq!((cfg.mss, cfg.seed), (16 * 1024, 3));
+        let late = WsFault::LatePayload {
+            cmd: PayloadKind::WriteAudio,
+            bytes: 4096,
+            delay_ms: 3_000,
+        };
+        assert_eq!(
+            late.scaled(20),
+            WsFault::LatePayload {
+                cmd: PayloadKind::WriteAudio,
+                bytes: 4096,
+                delay_ms: 150,
+            }
+        );
+        assert_eq!(
+            WsFault::Stall { ms: 8_500 }.scaled(10),
+            WsFault::Stall { ms: 850 }
+        );
+        assert_eq!(WsFault::SwapServer.scaled(20), WsFault::SwapServer);
     }
 
     #[test]
