@@ -15,13 +15,14 @@ use crate::restream::{self, world};
 use relaysim_core::restream::relay::{relay_handle, run_relay_on};
 use relaysim_core::restream::{DestinationConfig, Platform, RelayConfig};
 use relaysim_core::{BugSet, Emitter, KnownBug, Net, TokioNet};
-use relaysim_harness::fault::Fault;
+use relaysim_harness::fault::{Fault, FaultPlan};
 use relaysim_harness::peers::{ingest_sink, publisher, twitch_api};
 use relaysim_harness::runner::{run_seed, RunOptions};
-use relaysim_harness::trace::{EntryKind, Recorder, WorldEvent};
+use relaysim_harness::trace::{EntryKind, Recorder, Trace, WorldEvent};
 use relaysim_harness::{Scenario, Seed};
 use serde_json::json;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What to measure.
@@ -260,10 +261,33 @@ pub fn detection(bug: KnownBug, ranges: u64, len: u64) -> DetectionBench {
     }
 }
 
-/// The restream scenario on real sockets in real time.
+/// One sanity fact of a real-time run: evidence that the scaled run did the
+/// scenario's work (printed beside the timing; asserted by tests, unlike the
+/// timing itself).
+#[derive(Debug, Clone)]
+pub struct Fact {
+    /// Its key in the JSON line.
+    pub key: &'static str,
+    /// Its wording in the human line.
+    pub human: String,
+    pub value: serde_json::Value,
+}
+
+impl Fact {
+    fn new(key: &'static str, human: String, value: impl Into<serde_json::Value>) -> Fact {
+        Fact {
+            key,
+            human,
+            value: value.into(),
+        }
+    }
+}
+
+/// A scenario on real sockets in real time.
 #[derive(Debug, Clone)]
 pub struct RealTime {
     pub scenario: &'static str,
+    pub seed: Seed,
     pub scale: u32,
     /// Wall time of the scaled run.
     pub wall_s: f64,
@@ -271,16 +295,21 @@ pub struct RealTime {
     pub scenario_s: f64,
     /// The same seed in the simulator, one core.
     pub sim_wall_s: f64,
-    /// Network faults of the plan that loopback cannot apply.
+    /// Faults of the plan that loopback cannot apply (network faults).
     pub skipped_faults: usize,
-    pub vod_applied: bool,
-    pub frames_at_every_ingest: bool,
+    /// What the run did, in print order.
+    pub facts: Vec<Fact>,
 }
 
 impl RealTime {
     /// Wall time an unscaled real-time run would take, over the simulator's.
     pub fn acceleration(&self) -> f64 {
         self.scenario_s / self.sim_wall_s
+    }
+
+    /// The value of the fact `key`.
+    pub fn fact(&self, key: &str) -> Option<&serde_json::Value> {
+        self.facts.iter().find(|f| f.key == key).map(|f| &f.value)
     }
 }
 
@@ -290,28 +319,111 @@ async fn bind_loopback() -> std::io::Result<(tokio::net::TcpListener, u16)> {
     Ok((l, port))
 }
 
-/// Runs `scn` seed `seed` (application faults only) on tokio over 127.0.0.1
-/// with every timing divided by `scale`.
+/// What every real-time run shares: a two-worker tokio runtime, the seed's
+/// plan, the scale, one recorder, and the simulator's wall time for the
+/// same seed (measured first, on this thread).
+struct RealTimeRun {
+    scn: &'static Scenario,
+    seed: Seed,
+    rt: tokio::runtime::Runtime,
+    k: u32,
+    plan: FaultPlan,
+    sim_wall_s: f64,
+    recorder: Arc<Recorder>,
+}
+
+impl RealTimeRun {
+    fn new(scn: &'static Scenario, seed: Seed, scale: u32) -> Result<RealTimeRun, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+        let never = AtomicBool::new(false);
+        let sim_start = now();
+        run_seed(scn, seed, &RunOptions::default(), &never);
+        let sim_wall_s = sim_start.elapsed().as_secs_f64();
+        Ok(RealTimeRun {
+            scn,
+            seed,
+            rt,
+            k: scale.max(1),
+            plan: (scn.plan)(seed),
+            sim_wall_s,
+            recorder: Recorder::new(),
+        })
+    }
+
+    fn div(&self, d: Duration) -> Duration {
+        d / self.k
+    }
+
+    /// Plays the plan in real time, scaled: each fault before the heal goes
+    /// to `apply` at its scaled time (`false`: loopback cannot apply it, and
+    /// it is counted as skipped); `heal` runs at the scaled heal, and faults
+    /// past it are dropped, as in the simulator. Returns at the scaled end
+    /// with (wall seconds, faults skipped).
+    async fn play(
+        &self,
+        mut apply: impl FnMut(&Fault) -> bool,
+        heal: impl FnOnce(),
+    ) -> (f64, usize) {
+        let start = tokio::time::Instant::now();
+        let heal_at = self.div(self.scn.heal_at);
+        let mut skipped = 0;
+        for e in self
+            .plan
+            .events
+            .iter()
+            .take_while(|e| self.div(e.at()) < heal_at)
+        {
+            tokio::time::sleep_until(start + self.div(e.at())).await;
+            if !apply(&e.fault) {
+                skipped += 1;
+            }
+        }
+        tokio::time::sleep_until(start + heal_at).await;
+        heal();
+        tokio::time::sleep_until(start + self.div(self.scn.duration)).await;
+        (start.elapsed().as_secs_f64(), skipped)
+    }
+
+    /// Stops the runtime (its tasks run forever) and reports, with the
+    /// sanity facts `facts` reads off the trace.
+    fn finish(
+        self,
+        played: std::io::Result<(f64, usize)>,
+        facts: impl FnOnce(&Trace) -> Vec<Fact>,
+    ) -> Result<RealTime, String> {
+        let (wall_s, skipped_faults) = played.map_err(|e| format!("real-time run failed: {e}"))?;
+        self.rt.shutdown_timeout(Duration::from_millis(200));
+        let facts = facts(&self.recorder.snapshot());
+        Ok(RealTime {
+            scenario: self.scn.name,
+            seed: self.seed,
+            scale: self.k,
+            wall_s,
+            scenario_s: self.scn.duration.as_secs_f64(),
+            sim_wall_s: self.sim_wall_s,
+            skipped_faults,
+            facts,
+        })
+    }
+}
+
+/// Runs restream scenario `scn` seed `seed` (application faults only) on
+/// tokio over 127.0.0.1 with every timing divided by `scale`. Facts: the
+/// VOD session was applied, and every ingest was streamed to.
 pub fn realtime_restream(
     scn: &'static Scenario,
     seed: Seed,
     scale: u32,
 ) -> Result<RealTime, String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
-    let plan = (scn.plan)(seed);
-    let k = scale.max(1);
-    let div = |d: Duration| d / k;
-    let never = AtomicBool::new(false);
-    let sim_start = now();
-    run_seed(scn, seed, &RunOptions::default(), &never);
-    let sim_wall_s = sim_start.elapsed().as_secs_f64();
-
-    let recorder = Recorder::new();
-    let result: std::io::Result<(f64, usize)> = rt.block_on(async {
+    let run = RealTimeRun::new(scn, seed, scale)?;
+    let k = run.k;
+    let div = |d: Duration| run.div(d);
+    let recorder = &run.recorder;
+    let played: std::io::Result<(f64, usize)> = run.rt.block_on(async {
         let (api_l, api_port) = bind_loopback().await?;
         let mut sink_ports = Vec::new();
         let mut sinks = Vec::new();
@@ -370,67 +482,50 @@ pub fn realtime_restream(
         );
         tokio::spawn(publisher::serve_on(TokioNet, obs.clone()));
 
-        let start = tokio::time::Instant::now();
-        let mut skipped = 0;
-        let mut healed = false;
-        let mut events = plan.events.iter().peekable();
-        loop {
-            let next_event = events.peek().map(|e| div(e.at()));
-            let heal = div(scn.heal_at);
-            let target = match next_event {
-                Some(t) if t < heal && !healed => t,
-                _ if !healed => heal,
-                _ => div(scn.duration),
-            };
-            tokio::time::sleep_until(start + target).await;
-            if !healed && target >= heal {
-                healed = true;
-                api.heal();
-                obs.set_wanted(true);
-                // Faults past the heal are dropped, as in the simulator.
-                continue;
-            }
-            if healed {
-                break;
-            }
-            let e = events.next().expect("peeked");
-            match &e.fault {
+        let apply = |fault: &Fault| {
+            match fault {
                 Fault::TwitchLatency { min_ms, max_ms } => {
                     api.set_latency(min_ms / u64::from(k), max_ms / u64::from(k))
                 }
                 Fault::TwitchErrors { percent } => api.set_errors(*percent),
                 Fault::PublisherConnect => obs.set_wanted(true),
                 Fault::PublisherDisconnect => obs.set_wanted(false),
-                _ => skipped += 1,
+                _ => return false,
             }
-        }
-        let wall = start.elapsed().as_secs_f64();
-        Ok((wall, skipped))
+            true
+        };
+        let heal = || {
+            api.heal();
+            obs.set_wanted(true);
+        };
+        Ok(run.play(apply, heal).await)
     });
-    let (wall_s, skipped_faults) = result.map_err(|e| format!("real-time run failed: {e}"))?;
-    rt.shutdown_timeout(Duration::from_millis(200));
-    let trace = recorder.snapshot();
-    let vod_applied = trace.entries.iter().any(|e| {
-        matches!(
-            &e.kind,
-            EntryKind::Core(relaysim_core::Event::VodFetchApplied { .. })
-        )
-    });
-    let opened: std::collections::BTreeSet<&str> = trace
-        .entries
-        .iter()
-        .filter(|e| matches!(&e.kind, EntryKind::World(WorldEvent::SinkOpen { .. })))
-        .map(|e| e.host)
-        .collect();
-    Ok(RealTime {
-        scenario: scn.name,
-        scale: k,
-        wall_s,
-        scenario_s: scn.duration.as_secs_f64(),
-        sim_wall_s,
-        skipped_faults,
-        vod_applied,
-        frames_at_every_ingest: opened.len() == 3,
+    run.finish(played, |trace| {
+        let vod_applied = trace.entries.iter().any(|e| {
+            matches!(
+                &e.kind,
+                EntryKind::Core(relaysim_core::Event::VodFetchApplied { .. })
+            )
+        });
+        let opened: std::collections::BTreeSet<&str> = trace
+            .entries
+            .iter()
+            .filter(|e| matches!(&e.kind, EntryKind::World(WorldEvent::SinkOpen { .. })))
+            .map(|e| e.host)
+            .collect();
+        let every_ingest = opened.len() == 3;
+        vec![
+            Fact::new(
+                "vod_applied",
+                format!("VOD session applied: {vod_applied}"),
+                vod_applied,
+            ),
+            Fact::new(
+                "every_ingest_streamed",
+                format!("every ingest streamed: {every_ingest}"),
+                every_ingest,
+            ),
+        ]
     })
 }
 
@@ -477,6 +572,32 @@ fn line(json_out: bool, human: String, value: serde_json::Value) {
     } else {
         println!("{human}");
     }
+}
+
+fn print_realtime(j: bool, r: &RealTime) {
+    let facts: Vec<&str> = r.facts.iter().map(|f| f.human.as_str()).collect();
+    let mut value = json!({"bench": "realtime", "scenario": r.scenario, "scale": r.scale, "wall_s": r.wall_s,
+                           "scenario_s": r.scenario_s, "sim_wall_s": r.sim_wall_s, "acceleration": r.acceleration(),
+                           "skipped_network_faults": r.skipped_faults});
+    for f in &r.facts {
+        value[f.key] = f.value.clone();
+    }
+    line(
+        j,
+        format!(
+            "\n== real time vs simulation ({} seed {}) ==\nTokioNet on 127.0.0.1, timings / {}: {:.2} s wall ({}, {} network faults skipped)\nunscaled real time would take {:.0} s; the simulator runs it in {:.3} s: {:.0}x real time",
+            r.scenario,
+            r.seed,
+            r.scale,
+            r.wall_s,
+            facts.join(", "),
+            r.skipped_faults,
+            r.scenario_s,
+            r.sim_wall_s,
+            r.acceleration()
+        ),
+        value,
+    );
 }
 
 /// Runs every benchmark and prints the figures. `Ok(true)` always (targets
@@ -571,28 +692,17 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
         );
     }
 
-    let scn = find("vod-slow-twitch")?;
-    match realtime_restream(scn, Seed(0), opts.realtime_scale) {
-        Ok(r) => line(
-            j,
-            format!(
-                "\n== real time vs simulation ({} seed 0x0) ==\nTokioNet on 127.0.0.1, timings / {}: {:.2} s wall (VOD session applied: {}, every ingest streamed: {}, {} network faults skipped)\nunscaled real time would take {:.0} s; the simulator runs it in {:.3} s: {:.0}x real time",
-                r.scenario,
-                r.scale,
-                r.wall_s,
-                r.vod_applied,
-                r.frames_at_every_ingest,
-                r.skipped_faults,
-                r.scenario_s,
-                r.sim_wall_s,
-                r.acceleration()
+    type RealTimeFn = fn(&'static Scenario, Seed, u32) -> Result<RealTime, String>;
+    let realtime: [(&str, RealTimeFn); 1] = [("vod-slow-twitch", realtime_restream)];
+    for (name, f) in realtime {
+        match f(find(name)?, Seed(0), opts.realtime_scale) {
+            Ok(r) => print_realtime(j, &r),
+            Err(e) => line(
+                j,
+                format!("\nreal-time run ({name}): {e}"),
+                json!({"bench": "realtime", "scenario": name, "error": e}),
             ),
-            json!({"bench": "realtime", "scenario": r.scenario, "scale": r.scale, "wall_s": r.wall_s,
-                   "scenario_s": r.scenario_s, "sim_wall_s": r.sim_wall_s, "acceleration": r.acceleration(),
-                   "vod_applied": r.vod_applied, "every_ingest_streamed": r.frames_at_every_ingest,
-                   "skipped_network_faults": r.skipped_faults}),
-        ),
-        Err(e) => line(j, format!("\nreal-time run: {e}"), json!({"bench": "realtime", "error": e})),
+        }
     }
 
     if opts.loom {
