@@ -4,18 +4,22 @@
 //! per wall second on one core; the harness's overhead against the same
 //! world with trace capture and checks off, and against a bare-turmoil world
 //! exchanging the same messages; each known bug's seeds and wall time to
-//! first detection (median over disjoint seed ranges); the restream scenario
-//! on `TokioNet` over loopback in real time with its timings scaled down,
-//! beside the simulation; and the loom models' run time. This is the one
+//! first detection (median over disjoint seed ranges); a restream and a ws
+//! scenario on `TokioNet` over loopback in real time with their timings
+//! scaled down, beside the simulation; and the loom models' run time. This is the one
 //! place outside the runner that reads the wall clock, and it only measures:
 //! no figure here is ever asserted by a test.
 
 use crate::catalog::{all, find, find_bug_scenario};
 use crate::restream::{self, world};
+use crate::ws;
 use relaysim_core::restream::relay::{relay_handle, run_relay_on};
 use relaysim_core::restream::{DestinationConfig, Platform, RelayConfig};
+use relaysim_core::session::ws::{self as ws_server, ServerStats};
 use relaysim_core::{BugSet, Emitter, KnownBug, Net, TokioNet};
+use relaysim_harness::check::{Check, RunView, Verdict};
 use relaysim_harness::fault::{Fault, FaultPlan};
+use relaysim_harness::peers::ws_client::{self, ClientConfig, ResetWatch, WsClient};
 use relaysim_harness::peers::{ingest_sink, publisher, twitch_api};
 use relaysim_harness::runner::{run_seed, RunOptions};
 use relaysim_harness::trace::{EntryKind, Recorder, Trace, WorldEvent};
@@ -529,6 +533,135 @@ pub fn realtime_restream(
     })
 }
 
+/// Runs ws scenario `scn` seed `seed` on tokio over 127.0.0.1: the real ws
+/// server and the plugin peer, every timing (server, plugin, plan) divided
+/// by `scale`, payload sizes kept. The bench runs `ws-bulk-crossfire`: the
+/// family's slowest scenario in the simulator (its cost is the multi-MB
+/// byte traffic, which loopback moves natively), and the one whose plan is
+/// all application faults, so nothing is skipped and the real run is the
+/// whole scenario. Facts: commands answered in order, uploads and pushes
+/// byte-identical, bytes moved, keepalive kills and connections (a wedge
+/// shows as a kill and a reconnect). They say the run did the scenario's
+/// work, not that the fix holds: loopback's socket buffers grow to several
+/// MB, so even with `bulk-send-starves-recv` on, seed 0 does not wedge
+/// there (tried at scales 20 and 40); the simulator's 512 KiB window is
+/// what exposes it.
+pub fn realtime_ws(scn: &'static Scenario, seed: Seed, scale: u32) -> Result<RealTime, String> {
+    let run = RealTimeRun::new(scn, seed, scale)?;
+    let k = run.k;
+    let (listener, port) = run
+        .rt
+        .block_on(bind_loopback())
+        .map_err(|e| format!("real-time run failed: {e}"))?;
+    let addr = format!("127.0.0.1:{port}");
+    let stats = ServerStats::new();
+    let mut server_cfg = ws::world::server_config(RunOptions::default().bugs, seed.0).scaled(k);
+    server_cfg.listen = addr.clone();
+    let client_cfg = ClientConfig {
+        server: addr,
+        ..ws::world::client_config(seed.0)
+    }
+    .scaled(k);
+    let client = WsClient::new(ws::world::CLIENT, client_cfg, run.recorder.clone());
+    let played = run.rt.block_on(async {
+        let emitter = Emitter::new(ws::world::SERVER, run.recorder.clone());
+        tokio::spawn(ws_server::serve_on(
+            listener,
+            server_cfg,
+            emitter,
+            stats.clone(),
+        ));
+        tokio::spawn(ws_client::serve_on(
+            TokioNet,
+            client.clone(),
+            ResetWatch::WRITE_ERROR,
+        ));
+        let apply = |fault: &Fault| match fault {
+            Fault::Ws(w) => {
+                client.apply(w.clone().scaled(k));
+                true
+            }
+            _ => false,
+        };
+        Ok(run.play(apply, || {}).await)
+    });
+    run.finish(played, |trace| ws_facts(scn, trace, &client, &stats))
+}
+
+/// The sanity facts of a real-time ws run, read off its trace (the ws
+/// checks that do not depend on timing, and counts) and the two peers.
+fn ws_facts(scn: &Scenario, trace: &Trace, client: &WsClient, stats: &ServerStats) -> Vec<Fact> {
+    use relaysim_core::session::ws::WsEvent;
+    use relaysim_harness::peers::ws_client::WsClientEvent;
+    let facts = relaysim_harness::check::Facts::new();
+    let view = RunView {
+        trace,
+        facts: &facts,
+        heal_at: scn.heal_at,
+        end: scn.duration,
+    };
+    let passes = |c: &Check| (c.eval)(&view) == Verdict::Pass;
+    let (mut commands, mut answered, mut uploads, mut pushes, mut bytes) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    for e in &trace.entries {
+        match &e.kind {
+            EntryKind::World(WorldEvent::Ws(c)) => match c {
+                WsClientEvent::Command { .. } => commands += 1,
+                WsClientEvent::Answer { .. } => answered += 1,
+                WsClientEvent::Uploaded { bytes: b, .. } => bytes += b,
+                WsClientEvent::Push { bytes: b, .. } => {
+                    pushes += 1;
+                    bytes += b;
+                }
+                _ => {}
+            },
+            EntryKind::Core(relaysim_core::Event::Ws(WsEvent::PayloadApplied { .. })) => {
+                uploads += 1
+            }
+            _ => {}
+        }
+    }
+    let in_order = answered == commands && passes(&ws::checks::NO_COMMAND_CONSUMED);
+    let identical = passes(&ws::checks::PAYLOADS_BYTE_IDENTICAL);
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    let kills = ServerStats::get(&stats.keepalive_kills);
+    let connections = client.connections();
+    vec![
+        Fact::new("commands", format!("{commands} commands"), commands),
+        Fact::new(
+            "answered_in_order",
+            format!("every one answered in order: {in_order}"),
+            in_order,
+        ),
+        Fact::new(
+            "uploads_applied",
+            format!("{uploads} uploads applied"),
+            uploads,
+        ),
+        Fact::new(
+            "pushes_received",
+            format!("{pushes} pushes received"),
+            pushes,
+        ),
+        Fact::new(
+            "payloads_byte_identical",
+            format!("all byte-identical: {identical}"),
+            identical,
+        ),
+        Fact::new("bulk_mib", format!("{mb:.1} MiB moved"), mb),
+        Fact::new(
+            "keepalive_kills",
+            format!("keepalive kills: {kills}"),
+            kills,
+        ),
+        Fact::new(
+            "connections",
+            format!("connections: {connections}"),
+            connections,
+        ),
+    ]
+}
+
 /// Times the loom step by running it with cargo (from the workspace this
 /// binary was built in).
 pub fn loom_step() -> Result<f64, String> {
@@ -693,7 +826,10 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
     }
 
     type RealTimeFn = fn(&'static Scenario, Seed, u32) -> Result<RealTime, String>;
-    let realtime: [(&str, RealTimeFn); 1] = [("vod-slow-twitch", realtime_restream)];
+    let realtime: [(&str, RealTimeFn); 2] = [
+        ("vod-slow-twitch", realtime_restream),
+        ("ws-bulk-crossfire", realtime_ws),
+    ];
     for (name, f) in realtime {
         match f(find(name)?, Seed(0), opts.realtime_scale) {
             Ok(r) => print_realtime(j, &r),
