@@ -19,8 +19,14 @@
 //! lost), and a separate task samples the log every `progress_interval` so
 //! a client wedged in its own send is still seen. `params` traffic is
 //! summarized by those samples, not traced one by one.
+//!
+//! It runs on any [`Net`]: [`serve`] is the turmoil host (segmented
+//! [`SimNet`], resets seen through turmoil's stream count), [`serve_on`]
+//! takes the network and a [`ResetWatch`] (the bench runs it on `TokioNet`
+//! over loopback with [`ClientConfig::scaled`] timings). It never reads a
+//! wall clock: every timing is tokio's, simulated under turmoil.
 
-use crate::segment::{Segmented, SegmentedNet};
+use crate::segment::SegmentedNet;
 use crate::simnet::SimNet;
 use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
@@ -188,6 +194,33 @@ impl WsFault {
             WsFault::StrayPayload { bytes } => write!(f, " bytes={bytes}"),
             WsFault::SwapServer | WsFault::UnknownCommand => Ok(()),
             WsFault::Stall { ms } => write!(f, " ms={ms}"),
+        }
+    }
+
+    /// The same action with its durations divided by `factor` (sizes kept).
+    pub fn scaled(self, factor: u32) -> WsFault {
+        let k = u64::from(factor.max(1));
+        match self {
+            WsFault::MissingPayload {
+                cmd,
+                bytes,
+                quiet_ms,
+            } => WsFault::MissingPayload {
+                cmd,
+                bytes,
+                quiet_ms: quiet_ms / k,
+            },
+            WsFault::LatePayload {
+                cmd,
+                bytes,
+                delay_ms,
+            } => WsFault::LatePayload {
+                cmd,
+                bytes,
+                delay_ms: delay_ms / k,
+            },
+            WsFault::Stall { ms } => WsFault::Stall { ms: ms / k },
+            other => other,
         }
     }
 
@@ -445,6 +478,20 @@ pub struct ClientConfig {
     pub mss: usize,
     /// Names upload contents.
     pub seed: u64,
+}
+
+impl ClientConfig {
+    /// The same plugin with every interval divided by `factor` (the
+    /// real-time comparison runs the scenario's timings scaled down).
+    pub fn scaled(self, factor: u32) -> ClientConfig {
+        let k = factor.max(1);
+        ClientConfig {
+            params_interval: self.params_interval / k,
+            progress_interval: self.progress_interval / k,
+            reconnect_delay: self.reconnect_delay / k,
+            ..self
+        }
+    }
 }
 
 /// One command waiting for its answer.
@@ -850,6 +897,7 @@ impl WsClient {
         &self,
         mut ws: WebSocketStream<S>,
         control: &mut mpsc::UnboundedReceiver<WsFault>,
+        reset: ResetWatch,
     ) -> String {
         let conn = {
             let mut l = self.log();
@@ -893,7 +941,7 @@ impl WsClient {
                     let sent = tokio::select! {
                         biased;
                         r = ws.send(msg) => r.map_err(|e| relaysim_core::session::ws::conn::error_kind(&e)),
-                        _ = connection_reset() => Err("io-ConnectionReset".to_string()),
+                        _ = reset.wait() => Err("io-ConnectionReset".to_string()),
                     };
                     self.log().sending_since = None;
                     if let Err(reason) = sent {
@@ -982,36 +1030,70 @@ impl WsClient {
     }
 }
 
-/// Resolves once the host's connection is gone (a RST arrived and turmoil
-/// dropped the socket). Real TCP fails a write blocked on a reset connection
-/// (ECONNRESET); turmoil leaves it waiting for window credits forever, so a
-/// blocked send races this. The plugin host has exactly one connection.
-async fn connection_reset() {
-    loop {
-        tokio::time::sleep(RESET_POLL).await;
-        if turmoil::established_tcp_stream_count() == 0 {
-            return;
+/// How a send blocked on its connection learns that the connection was
+/// reset. Real TCP fails such a write by itself (ECONNRESET); turmoil leaves
+/// it waiting for window credits forever, so there the blocked send races a
+/// probe polled every [`RESET_POLL`].
+#[derive(Debug, Clone, Copy)]
+pub struct ResetWatch {
+    gone: Option<fn() -> bool>,
+}
+
+impl ResetWatch {
+    /// The network fails a write on a reset connection itself (real TCP).
+    pub const WRITE_ERROR: ResetWatch = ResetWatch { gone: None };
+
+    /// Polls `gone` ("is the connection gone?") while a send is blocked.
+    pub const fn polling(gone: fn() -> bool) -> ResetWatch {
+        ResetWatch { gone: Some(gone) }
+    }
+
+    /// turmoil: the connection is gone once the host has no established
+    /// stream (a RST arrived and turmoil dropped the socket). The plugin
+    /// host has exactly one connection.
+    pub const fn turmoil() -> ResetWatch {
+        ResetWatch::polling(|| turmoil::established_tcp_stream_count() == 0)
+    }
+
+    /// Resolves once the connection is known to be gone; never, when the
+    /// write itself reports it.
+    async fn wait(self) {
+        let Some(gone) = self.gone else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(RESET_POLL).await;
+            if gone() {
+                return;
+            }
         }
     }
 }
 
-/// The host's software: connect, run a session, reconnect, forever.
+/// The turmoil host's software: [`serve_on`] over [`SimNet`] cut into
+/// `cfg.mss` segments, resets seen through turmoil's stream count.
 pub async fn serve(client: Arc<WsClient>) -> turmoil::Result {
+    let net = SegmentedNet::new(SimNet, client.cfg.mss);
+    serve_on(net, client, ResetWatch::turmoil()).await;
+    Ok(())
+}
+
+/// Connect to `cfg.server` on `net`, run a session, reconnect, forever
+/// (returns at once if this client already runs somewhere).
+pub async fn serve_on<N: Net>(net: N, client: Arc<WsClient>, reset: ResetWatch) {
     let Some(mut control) = client
         .control_rx
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take()
     else {
-        return Ok(());
+        return;
     };
     tokio::spawn(client.clone().sample());
-    let net = SegmentedNet::new(SimNet, client.cfg.mss);
     let url = format!("ws://{}/ws", client.cfg.server);
     loop {
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            let stream: Segmented<turmoil::net::TcpStream> =
-                net.connect(&client.cfg.server).await.ok()?;
+            let stream = net.connect(&client.cfg.server).await.ok()?;
             tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(ws_config()))
                 .await
                 .ok()
@@ -1019,7 +1101,7 @@ pub async fn serve(client: Arc<WsClient>) -> turmoil::Result {
         })
         .await;
         if let Ok(Some(ws)) = connected {
-            client.session(ws, &mut control).await;
+            client.session(ws, &mut control, reset).await;
         }
         // Plan actions that arrive while down are dropped: there is no
         // session to send them on.
@@ -1064,6 +1146,41 @@ mod tests {
             Some(Duration::from_millis(5))
         );
         assert_eq!(WsFault::UnknownCommand.quiet(), None);
+    }
+
+    #[test]
+    fn scaling_divides_durations_and_keeps_sizes() {
+        let cfg = ClientConfig {
+            server: "ws-server:8080".into(),
+            params_interval: Duration::from_millis(50),
+            progress_interval: Duration::from_secs(2),
+            reconnect_delay: Duration::from_millis(500),
+            mss: 16 * 1024,
+            seed: 3,
+        }
+        .scaled(20);
+        assert_eq!(cfg.params_interval, Duration::from_micros(2_500));
+        assert_eq!(cfg.progress_interval, Duration::from_millis(100));
+        assert_eq!(cfg.reconnect_delay, Duration::from_millis(25));
+        assert_eq!((cfg.mss, cfg.seed), (16 * 1024, 3));
+        let late = WsFault::LatePayload {
+            cmd: PayloadKind::WriteAudio,
+            bytes: 4096,
+            delay_ms: 3_000,
+        };
+        assert_eq!(
+            late.scaled(20),
+            WsFault::LatePayload {
+                cmd: PayloadKind::WriteAudio,
+                bytes: 4096,
+                delay_ms: 150,
+            }
+        );
+        assert_eq!(
+            WsFault::Stall { ms: 8_500 }.scaled(10),
+            WsFault::Stall { ms: 850 }
+        );
+        assert_eq!(WsFault::SwapServer.scaled(20), WsFault::SwapServer);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod cli;
 mod detection;
 mod determinism;
 mod harness_power;
+mod realtime;
 mod regressions;
 mod scenarios;
 mod snapshots;

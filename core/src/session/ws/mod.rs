@@ -136,6 +136,24 @@ impl WsConfig {
         }
     }
 
+    /// The same server with every timing divided by `factor` (sizes kept):
+    /// the bench runs a scenario in real time on loopback, scaled down.
+    pub fn scaled(self, factor: u32) -> WsConfig {
+        let k = factor.max(1);
+        let (gen_min, gen_max) = self.generation_delay;
+        WsConfig {
+            payload_timeout: self.payload_timeout / k,
+            keepalive_interval: self.keepalive_interval / k,
+            keepalive_timeout: self.keepalive_timeout / k,
+            read_turn: self.read_turn / k,
+            write_backoff: self.write_backoff / k,
+            close_grace: self.close_grace / k,
+            generation_delay: (gen_min / k, gen_max / k),
+            slice_interval: self.slice_interval / k,
+            ..self
+        }
+    }
+
     /// The most bytes a session's outbound queue can hold by design: one
     /// swap's pushes (mirror + two stems) + the slice window + one slice +
     /// headroom for answers.
@@ -143,5 +161,33 @@ impl WsConfig {
         (self.mirror_bytes.1 + 2 * self.stem_bytes.1 + self.slice_window + self.slice_bytes.1)
             as u64
             + 64 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_divides_every_timing_and_keeps_sizes() {
+        let base = WsConfig::new("0.0.0.0:8080", BugSet::NONE, 7);
+        let s = base.clone().scaled(20);
+        assert_eq!(s.keepalive_interval, Duration::from_millis(100));
+        assert_eq!(s.keepalive_timeout, Duration::from_millis(200));
+        assert_eq!(s.payload_timeout, Duration::from_millis(500));
+        assert_eq!(s.slice_interval, Duration::from_millis(25));
+        assert_eq!(
+            s.generation_delay,
+            (Duration::from_millis(5), Duration::from_millis(20))
+        );
+        assert_eq!(s.read_turn, base.read_turn / 20);
+        assert_eq!(s.write_backoff, base.write_backoff / 20);
+        assert_eq!(s.close_grace, base.close_grace / 20);
+        assert_eq!(s.queue_bound(), base.queue_bound());
+        assert_eq!((s.seed, s.chunk_size), (7, CHUNK_SIZE));
+        assert_eq!(
+            base.clone().scaled(0).keepalive_timeout,
+            base.keepalive_timeout
+        );
     }
 }
