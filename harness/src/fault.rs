@@ -693,29 +693,18 @@ mod tests {
         let mut rare_seen = 0;
         for seed in 0..200 {
             let mut rng = SimRng::fork(seed, "test");
-            let mut plan = FaultPlan::default();
-            let mut swarm = Swarm::new(seed, "test");
-            swarm.fault_points(
-                &mut plan,
-                &mut rng,
-                1.0,
-                FaultPointDraw::hot("restream.", 2_000, 9_000),
-            );
-            for (site, on, p, off) in spans(&plan) {
+            let mut draw = |d: FaultPointDraw<'_>| {
+                let mut plan = FaultPlan::default();
+                Swarm::new(seed, "test").fault_points(&mut plan, &mut rng, 1.0, d);
+                spans(&plan)
+            };
+            for (site, on, p, off) in draw(FaultPointDraw::hot("restream.", 2_000, 9_000)) {
                 hot_seen += 1;
                 assert!(site.starts_with("restream."), "{site}");
                 assert!((2_000..=off).contains(&on) && off <= 9_000, "{on}..{off}");
                 assert!((1..=50).contains(&p), "{p}");
             }
-            let mut plan = FaultPlan::default();
-            let mut swarm = Swarm::new(seed, "test");
-            swarm.fault_points(
-                &mut plan,
-                &mut rng,
-                1.0,
-                FaultPointDraw::rare("publisher.", 0, 2_000),
-            );
-            for (site, on, p, off) in spans(&plan) {
+            for (site, on, p, off) in draw(FaultPointDraw::rare("publisher.", 0, 2_000)) {
                 rare_seen += 1;
                 assert_eq!(site, "publisher.publish.answer-lost");
                 assert_eq!((on, off), (0, 2_000));
