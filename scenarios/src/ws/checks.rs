@@ -249,9 +249,43 @@ fn no_healthy_keepalive_kill(v: &RunView<'_>) -> Verdict {
     Verdict::Pass
 }
 
+/// The windows in which the plugin had no session (from its `down` to its
+/// next `up`), by its own log.
+fn plugin_down(v: &RunView<'_>) -> Vec<(Duration, Duration)> {
+    let mut out = Vec::new();
+    let mut since = None;
+    for e in &v.trace.entries {
+        match client_event(e) {
+            Some(WsClientEvent::Down { .. }) => since = since.or(Some(e.at)),
+            Some(WsClientEvent::Up { .. }) => {
+                if let Some(s) = since.take() {
+                    out.push((s, e.at));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = since {
+        out.push((s, v.end));
+    }
+    out
+}
+
+/// Impairments that began while a session was up: the ones a keepalive
+/// can kill. One that began while the plugin was reconnecting (after a
+/// `ws.session.reset` fault point, say) has no session to kill, and a stall
+/// the plugin got while down is dropped.
+fn with_session(v: &RunView<'_>) -> Vec<Impairment> {
+    let down = plugin_down(v);
+    impairments(v)
+        .into_iter()
+        .filter(|i| !down.iter().any(|(a, b)| *a <= i.start && i.start < *b))
+        .collect()
+}
+
 fn dead_peer_killed(v: &RunView<'_>) -> Verdict {
     let ks = kills(v);
-    for i in impairments(v) {
+    for i in with_session(v) {
         if !i.dead || i.len() < must_kill_from() {
             continue;
         }
@@ -422,7 +456,7 @@ fn payload_timeout_fired(v: &RunView<'_>) -> Verdict {
 
 fn survived_near_deadline(v: &RunView<'_>) -> Verdict {
     let ks = kills(v);
-    Verdict::reached(impairments(v).iter().any(|i| {
+    Verdict::reached(with_session(v).iter().any(|i| {
         i.dead
             && i.len() >= KEEPALIVE_TIMEOUT - Duration::from_millis(1_500)
             && i.len() <= KEEPALIVE_TIMEOUT
@@ -460,7 +494,7 @@ pub const NO_HEALTHY_KEEPALIVE_KILL: Check = Check {
 pub const DEAD_PEER_KILLED: Check = Check {
     name: "dead-peer-killed",
     kind: CheckKind::Eventually,
-    about: "an impairment of 7 s or more is closed by the keepalive within 6.5 s of its start",
+    about: "an impairment of 7 s or more that began under a session is closed by the keepalive within 6.5 s of its start",
     eval: dead_peer_killed,
 };
 
@@ -527,6 +561,51 @@ mod tests {
             host,
             kind,
         }
+    }
+
+    /// Seed 0xdf9 of a 5,000-seed sweep: a `ws.session.reset` fault point
+    /// took the session down at 4.22 s and a 7.9 s plugin stall came at
+    /// 4.48 s, while the plugin was reconnecting. The plugin dropped it and
+    /// no session existed to kill; dead-peer-killed must not demand a kill.
+    #[test]
+    fn an_impairment_that_began_while_the_plugin_was_down_needs_no_kill() {
+        let client = |ms, kind| at(ms, CLIENT, EntryKind::World(WorldEvent::Ws(kind)));
+        let stall = |ms| {
+            at(
+                ms,
+                "harness",
+                EntryKind::Fault(Fault::Ws(WsFault::Stall { ms: 7_868 })),
+            )
+        };
+        let mut trace = Trace {
+            entries: vec![
+                client(50, WsClientEvent::Up { conn: 1 }),
+                client(
+                    4_230,
+                    WsClientEvent::Down {
+                        conn: 1,
+                        reason: "protocol-ResetWithoutClosingHandshake".into(),
+                        unanswered: 1,
+                        oldest_wait_ms: 30,
+                    },
+                ),
+                stall(4_480),
+                client(4_800, WsClientEvent::Up { conn: 2 }),
+            ],
+        };
+        let facts = Facts::new();
+        let view = |t: &Trace| {
+            dead_peer_killed(&RunView {
+                trace: t,
+                facts: &facts,
+                heal_at: Duration::from_secs(22),
+                end: Duration::from_secs(30),
+            })
+        };
+        assert_eq!(view(&trace), Verdict::Pass);
+        // The same stall under a live session must be killed.
+        trace.entries.push(stall(6_000));
+        assert!(matches!(view(&trace), Verdict::Fail { .. }));
     }
 
     #[test]
