@@ -674,41 +674,82 @@ fn ws_facts(scn: &Scenario, trace: &Trace, client: &WsClient, stats: &ServerStat
     ]
 }
 
-/// Times the loom step by running it with cargo (from the workspace this
-/// binary was built in).
-pub fn loom_step() -> Result<f64, String> {
+/// The loom step's run times: each model file's test binary, timed alone.
+#[derive(Debug, Clone)]
+pub struct LoomTimes {
+    /// (model file, wall seconds), in file order.
+    pub models: Vec<(String, f64)>,
+}
+
+impl LoomTimes {
+    /// The whole step (every model, one after another).
+    pub fn total_s(&self) -> f64 {
+        self.models.iter().map(|(_, s)| s).sum()
+    }
+}
+
+/// Builds the loom models with cargo (from the workspace this binary was
+/// built in, into `target/loom`, as `.ci/run` does), then runs each model
+/// file's test binary (`core/tests/loom_*.rs`) alone and times it; the
+/// build is not timed.
+pub fn loom_step() -> Result<LoomTimes, String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let run = || {
+    let built =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&root)
             .env("RUSTFLAGS", "--cfg relaysim_loom --cfg tokio_unstable")
             .env("CARGO_TARGET_DIR", root.join("target/loom"))
             .args([
                 "test",
-                "-q",
                 "-p",
                 "relaysim-core",
                 "--release",
                 "--features",
                 "known-bugs",
-                "loom",
+                "--no-run",
+                "--message-format=json",
             ])
             .output()
-    };
-    // Build first (not timed), then time the run alone.
-    let built = run().map_err(|e| format!("cannot run cargo for the loom step: {e}"))?;
+            .map_err(|e| format!("cannot run cargo for the loom step: {e}"))?;
     if !built.status.success() {
         return Err(format!(
-            "the loom step failed: {}",
+            "building the loom models failed: {}",
             String::from_utf8_lossy(&built.stderr)
                 .lines()
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("")
         ));
     }
-    let start = now();
-    run().map_err(|e| format!("cannot run cargo for the loom step: {e}"))?;
-    Ok(start.elapsed().as_secs_f64())
+    // cargo's JSON messages name each test target and its executable.
+    let mut binaries: Vec<(String, String)> = String::from_utf8_lossy(&built.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_string();
+            let exe = m["executable"].as_str()?.to_string();
+            name.starts_with("loom_").then_some((name, exe))
+        })
+        .collect();
+    binaries.sort();
+    if binaries.is_empty() {
+        return Err("the loom build produced no loom_* test binaries".into());
+    }
+    let mut models = Vec::new();
+    for (name, exe) in binaries {
+        let start = now();
+        let out = std::process::Command::new(&exe)
+            .args(["--quiet", "loom"])
+            .output()
+            .map_err(|e| format!("cannot run {name}: {e}"))?;
+        let secs = start.elapsed().as_secs_f64();
+        if !out.status.success() {
+            return Err(format!(
+                "loom model {name} failed; run the loom step of .ci/run"
+            ));
+        }
+        models.push((name, secs));
+    }
+    Ok(LoomTimes { models })
 }
 
 fn line(json_out: bool, human: String, value: serde_json::Value) {
@@ -855,11 +896,27 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
 
     if opts.loom {
         match loom_step() {
-            Ok(s) => line(
-                j,
-                format!("\n== loom ==\nthe loom step (every model, release): {s:.2} s"),
-                json!({"bench": "loom", "wall_s": s}),
-            ),
+            Ok(t) => {
+                if !j {
+                    println!("\n== loom (release, each model file alone) ==");
+                }
+                for (name, s) in &t.models {
+                    line(
+                        j,
+                        format!("{name:<32} {s:>7.2} s"),
+                        json!({"bench": "loom", "model": name, "wall_s": s}),
+                    );
+                }
+                line(
+                    j,
+                    format!(
+                        "{:<32} {:>7.2} s",
+                        "the loom step (every model)",
+                        t.total_s()
+                    ),
+                    json!({"bench": "loom", "wall_s": t.total_s()}),
+                );
+            }
             Err(e) => line(
                 j,
                 format!("\n== loom ==\n{e}"),
