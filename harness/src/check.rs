@@ -5,7 +5,7 @@
 //! [`Verdict`] and the typed [`Failure`]. A check is a plain function of a
 //! [`RunView`]; it never mutates the run and never sees wall time.
 
-use crate::fault::FaultPlan;
+use crate::scenario::ErasedPlan;
 use crate::seed::Seed;
 use crate::trace::Trace;
 use relaysim_core::BugSet;
@@ -148,7 +148,7 @@ pub struct Failure {
     /// Simulated time of the violation.
     pub at: Duration,
     /// The run's fault plan (replayable).
-    pub plan: FaultPlan,
+    pub plan: ErasedPlan,
     /// The last trace lines up to `at`.
     pub tail: Vec<String>,
 }

@@ -1,24 +1,27 @@
 //! relaysim-harness: generic deterministic-simulation machinery.
 //!
-//! Everything here is independent of any one scenario: it turns a
-//! [`Scenario`] (a world builder, a fault-plan generator and checks) plus a
-//! seed into a deterministic turmoil run, records its trace, judges it, and
-//! reports failures with a replay command.
+//! Everything here is independent of any one family: it turns a
+//! [`Scenario`] (a family's world builder, plan generator and checks, typed
+//! by the family's fault type) plus a seed into a deterministic turmoil
+//! run, records its trace, judges it, and reports failures with a replay
+//! command. It names no family and depends on no protocol crate; families
+//! (their faults, worlds, peers, plans and checks) live in their own folder
+//! of `relaysim-scenarios`, or in a crate of their own.
 //!
 //! | module | owns | must never |
 //! |---|---|---|
 //! | [`simnet`] | `SimNet`, the turmoil implementation of core's `Net` | be used outside a turmoil host |
 //! | [`seed`] | seed and seed-range parsing, `RELAYSIM_SEED` / `RELAYSIM_SEEDS` | draw a seed from the OS |
-//! | [`fault`] | fault plans: timed fault events, as data | hold anything not serializable |
-//! | [`trace`] | the recorder, normalized trace lines, trace hash, divergence | stamp anything with wall time |
+//! | [`fault`] | fault plans: `Step = Net \| Point \| App(F)` at simulated times, the plan context and swarm, plan files | hold anything not serializable, or name a family |
+//! | [`trace`] | the recorder, normalized trace lines (core, peer, fault and harness entries, read back by type), trace hash, divergence | stamp anything with wall time |
+//! | [`detect`] | a known bug's detection run, its expected-check judgement and its reproduction card, for any scenario | keep a list of bugs |
 //! | [`check`] | always / eventually / sometimes checks and typed failures | mutate the run |
-//! | [`scenario`] | the `Scenario` shape and the `World` hooks a scenario implements | know a concrete scenario |
+//! | [`scenario`] | `Scenario<F>`, the `World<F>` hooks a family implements, the type-erased `AnyScenario` and `AnyPlan` | know a concrete scenario |
 //! | [`runner`] | one seed (step loop, faults, heal, watchdog, panic capture) and seed batches on worker threads | let wall time reach a decision inside a run |
 //! | [`shrink`] | delta-debugging a failing plan to a 1-minimal one | change event times or values |
 //! | [`report`] | the seed banner and the failure report | change format without its snapshot test changing |
 //! | [`timeline`] | the HTML/SVG timeline of a run | run anything |
 //! | [`segment`] | `SegmentedNet`: a maximum segment size on writes, so turmoil's window counts bytes | change what is read |
-//! | [`peers`] | simulated external systems: Twitch API, platform ingests and OBS (restream); admin API, panic injection and viewers (transcode); the ws plugin client (ws); LiveKit, MoQ relay and the downstream GStreamer element (publisher, pads) | be linked into core |
 //!
 //! # Reproducing a failure
 //!
@@ -31,8 +34,8 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod detect;
 pub mod fault;
-pub mod peers;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -44,9 +47,14 @@ pub mod timeline;
 pub mod trace;
 
 pub use check::{Check, CheckKind, Failure, FailureKind, Verdict};
-pub use fault::{Fault, FaultEvent, FaultPlan, FaultPointDraw, PlanFile, Swarm};
+pub use fault::{
+    Band, FamilyFault, FaultEvent, FaultPlan, FaultPointDraw, NetFault, PlanCtx, PlanFile, Step,
+    Swarm,
+};
 pub use runner::{run_batch, run_seed, BatchOptions, BatchReport, SeedOutcome};
-pub use scenario::{Scenario, World, WorldCtx};
+pub use scenario::{
+    AnyPlan, AnyScenario, ErasedPlan, NetParams, Scenario, ScenarioInfo, Target, World, WorldCtx,
+};
 pub use seed::{Seed, SeedRange};
 pub use simnet::SimNet;
-pub use trace::{Entry, EntryKind, Recorder, Trace, WorldEvent};
+pub use trace::{Entry, EntryKind, HarnessEvent, PeerEvent, Recorder, Trace};

@@ -8,8 +8,7 @@
 //! (`snapshots/cards/report-format.snap`); change both together.
 
 use crate::check::Failure;
-use crate::fault::FaultPlan;
-use crate::scenario::Scenario;
+use crate::scenario::{AnyPlan, ScenarioInfo};
 use crate::seed::Seed;
 use relaysim_core::BugSet;
 use std::fmt::Write;
@@ -47,9 +46,8 @@ pub fn replay_test(scenario: &str, seed: Seed, bugs: BugSet) -> String {
 
 /// The line printed before a run starts (TigerBeetle's seed banner): enough
 /// to replay it even if the process is killed mid-run.
-pub fn banner(scn: &Scenario, seed: Seed, bugs: BugSet, plan: &FaultPlan) -> String {
-    let kinds: std::collections::BTreeSet<&str> =
-        plan.events.iter().map(|e| e.fault.kind()).collect();
+pub fn banner(scn: &ScenarioInfo, seed: Seed, bugs: BugSet, plan: &dyn AnyPlan) -> String {
+    let kinds = plan.kinds();
     format!(
         "relaysim: scenario={} seed={seed} bugs={bugs} tick={}ms duration={}s heal_at={}s faults={} kinds={} swarm={}",
         scn.name,
@@ -60,7 +58,7 @@ pub fn banner(scn: &Scenario, seed: Seed, bugs: BugSet, plan: &FaultPlan) -> Str
         if kinds.is_empty() {
             "none".to_string()
         } else {
-            kinds.into_iter().collect::<Vec<_>>().join(",")
+            kinds.join(",")
         },
         plan.swarm_summary()
     )

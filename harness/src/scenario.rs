@@ -1,15 +1,25 @@
-//! The shape of a scenario, and the hooks its world implements.
+//! The shape of a scenario, the hooks a family's world implements, and the
+//! type-erased scenario the catalog, CLI, runner and reports work on.
 //!
-//! Owns [`Scenario`] (name, family, timing, the fault-plan generator, the
-//! world builder, checks, the known bugs it targets) and the [`World`]
-//! trait. Concrete scenarios live in `relaysim-scenarios`; nothing here knows
-//! one.
+//! Owns [`ScenarioInfo`] (name, family, timing, network, the known bugs it
+//! targets with the checks expected to catch each, checks, timeline links),
+//! [`Scenario`] (that plus the family's plan generator and world builder,
+//! typed by the family's fault type), the [`World`] trait, and
+//! [`AnyScenario`] with [`AnyPlan`], which erase the fault type so one
+//! catalog holds every family. Concrete scenarios live in their family's
+//! folder; nothing here knows one.
 
 use crate::check::{Check, Facts};
-use crate::fault::{Fault, FaultPlan};
+use crate::fault::{FamilyFault, FaultPlan, PlanCtx, PlanFile};
+use crate::runner::{BatchOptions, BatchReport, RunOptions, SeedOutcome};
 use crate::seed::Seed;
+use crate::shrink::Shrunk;
 use crate::trace::Recorder;
 use relaysim_core::{BugSet, KnownBug};
+use std::any::Any;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,13 +34,18 @@ pub struct NetParams {
     pub tcp_capacity: usize,
 }
 
+impl NetParams {
+    /// 1–5 ms links, 256-message socket buffers.
+    pub const DEFAULT: NetParams = NetParams {
+        min_latency: Duration::from_millis(1),
+        max_latency: Duration::from_millis(5),
+        tcp_capacity: 256,
+    };
+}
+
 impl Default for NetParams {
     fn default() -> Self {
-        NetParams {
-            min_latency: Duration::from_millis(1),
-            max_latency: Duration::from_millis(5),
-            tcp_capacity: 256,
-        }
+        NetParams::DEFAULT
     }
 }
 
@@ -45,20 +60,34 @@ pub struct WorldCtx {
     pub recorder: Arc<Recorder>,
 }
 
-/// A scenario's running world, as the runner drives it.
-pub trait World {
-    /// Applies an application fault (network faults are applied by the runner).
-    fn apply(&mut self, fault: &Fault);
+/// A scenario's running world, as the runner drives it. `F` is the
+/// family's fault type: `apply` matches it exhaustively (no catch-all), so
+/// a new fault kind cannot be silently ignored.
+pub trait World<F> {
+    /// Applies one of the family's faults (network faults and fault points
+    /// are the runner's).
+    fn apply(&mut self, fault: &F);
     /// The liveness phase begins: stop every application fault.
     fn heal(&mut self);
     /// Final state for the checks.
     fn facts(&self) -> Facts;
 }
 
-/// One scenario of the catalog. `Clone` so a test can vary one part (say,
-/// the plan generator) and keep the rest.
-#[derive(Clone)]
-pub struct Scenario {
+/// A known bug a scenario exists to catch, and the checks expected to
+/// catch it. Detection tests, reproduction cards and `relaysim detect` are
+/// generated from these declarations.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// The bug.
+    pub bug: KnownBug,
+    /// Names of this scenario's checks, any of which may catch it.
+    pub checks: &'static [&'static str],
+}
+
+/// Everything about a scenario but its family's code: what the catalog,
+/// reports and the CLI read.
+#[derive(Debug, Clone, Copy)]
+pub struct ScenarioInfo {
     /// Kebab-case; the CLI name. Its snake_case form names its test.
     pub name: &'static str,
     /// The component family (`restream`, …).
@@ -74,30 +103,217 @@ pub struct Scenario {
     /// Link latency and socket buffers.
     pub net: NetParams,
     /// The known bugs this scenario exists to catch.
-    pub targets: &'static [KnownBug],
+    pub targets: &'static [Target],
     /// Seeds run by `cargo test` and `relaysim run` by default (0..N).
     pub default_seeds: u64,
-    /// The fault plan (and workload) of a seed.
-    pub plan: fn(Seed) -> FaultPlan,
-    /// Registers the world's hosts on the simulation.
-    pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World>,
     /// Every check judged on each run.
     pub checks: &'static [Check],
     /// Causal arrows drawn on the HTML timeline (`relaysim replay --html`).
     pub links: &'static [crate::timeline::LinkRule],
 }
 
-impl Scenario {
+impl ScenarioInfo {
     /// The snake_case name (test function names).
     pub fn test_name(&self) -> String {
         self.name.replace('-', "_")
     }
+
+    /// Does it target `bug`?
+    pub fn targets_bug(&self, bug: KnownBug) -> bool {
+        self.targets.iter().any(|t| t.bug == bug)
+    }
+
+    /// The checks expected to catch `bug` (empty if it is not a target).
+    pub fn checks_for(&self, bug: KnownBug) -> &'static [&'static str] {
+        self.targets
+            .iter()
+            .find(|t| t.bug == bug)
+            .map_or(&[], |t| t.checks)
+    }
 }
 
-impl std::fmt::Debug for Scenario {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// One scenario of a family whose fault type is `F`.
+pub struct Scenario<F: 'static> {
+    /// Name, timing, targets, checks.
+    pub info: ScenarioInfo,
+    /// Draws a seed's plan (faults and workload) through the context.
+    pub plan: fn(&mut PlanCtx<F>),
+    /// Registers the world's hosts on the simulation.
+    pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World<F>>,
+}
+
+// Manual: a derive would ask `F: Clone`.
+impl<F> Clone for Scenario<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F> Copy for Scenario<F> {}
+
+impl<F> Deref for Scenario<F> {
+    type Target = ScenarioInfo;
+    fn deref(&self) -> &ScenarioInfo {
+        &self.info
+    }
+}
+
+impl<F> fmt::Debug for Scenario<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scenario")
-            .field("name", &self.name)
+            .field("name", &self.info.name)
             .finish()
+    }
+}
+
+impl<F: FamilyFault> Scenario<F> {
+    /// The seed's own plan.
+    pub fn plan_for(&self, seed: Seed) -> FaultPlan<F> {
+        let mut ctx = PlanCtx::new(seed, self.info.name);
+        (self.plan)(&mut ctx);
+        ctx.finish()
+    }
+}
+
+/// A plan of any family, behind one object: what reports, the CLI and
+/// saved files need of it. The runner downcasts it back to its family's
+/// `FaultPlan<F>`.
+pub trait AnyPlan: fmt::Debug + Send + Sync {
+    /// Number of events.
+    fn len(&self) -> usize;
+    /// No events?
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The swarm draw, for banners.
+    fn swarm_summary(&self) -> String;
+    /// The distinct step kinds, sorted.
+    fn kinds(&self) -> Vec<String>;
+    /// A Rust expression rebuilding it.
+    fn to_literal(&self) -> String;
+    /// Pretty JSON.
+    fn to_json(&self) -> String;
+    /// A plan file holding it, as pretty JSON.
+    fn plan_file_json(&self, header: PlanFile<()>) -> String;
+    /// For downcasting to `FaultPlan<F>`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<F: FamilyFault> AnyPlan for FaultPlan<F> {
+    fn len(&self) -> usize {
+        FaultPlan::len(self)
+    }
+    fn swarm_summary(&self) -> String {
+        FaultPlan::swarm_summary(self)
+    }
+    fn kinds(&self) -> Vec<String> {
+        FaultPlan::kinds(self)
+    }
+    fn to_literal(&self) -> String {
+        FaultPlan::to_literal(self)
+    }
+    fn to_json(&self) -> String {
+        FaultPlan::to_json(self)
+    }
+    fn plan_file_json(&self, header: PlanFile<()>) -> String {
+        PlanFile {
+            relaysim_plan: header.relaysim_plan,
+            scenario: header.scenario,
+            seed: header.seed,
+            bugs: header.bugs,
+            check: header.check,
+            postmortem: header.postmortem,
+            plan: self,
+        }
+        .to_json()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A plan of some family, shared.
+pub type ErasedPlan = Arc<dyn AnyPlan>;
+
+/// A scenario with its fault type erased: the catalog's element. Every
+/// method runs the family's typed code.
+pub trait AnyScenario: Send + Sync {
+    /// Name, timing, targets, checks.
+    fn info(&self) -> &ScenarioInfo;
+    /// The seed's own plan.
+    fn plan(&self, seed: Seed) -> ErasedPlan;
+    /// Parses (and validates) a plan of this scenario's family from JSON.
+    fn parse_plan(&self, json: &serde_json::Value) -> Result<ErasedPlan, String>;
+    /// Runs one seed (see [`crate::runner::run_seed`]).
+    fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome;
+    /// Runs a batch (see [`crate::runner::run_batch`]).
+    fn run_batch(&self, seeds: &[Seed], opts: &BatchOptions<'_>) -> BatchReport;
+    /// Shrinks a failing plan (see [`crate::shrink::shrink`]).
+    fn shrink(&self, seed: Seed, bugs: BugSet, plan: Option<&ErasedPlan>)
+        -> Result<Shrunk, String>;
+}
+
+impl<'a> Deref for dyn AnyScenario + 'a {
+    type Target = ScenarioInfo;
+    fn deref(&self) -> &ScenarioInfo {
+        self.info()
+    }
+}
+
+impl<'a> fmt::Debug for dyn AnyScenario + 'a {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("name", &self.info().name)
+            .finish()
+    }
+}
+
+/// The typed plan inside an erased one, or a message naming both families.
+pub fn typed_plan<F: FamilyFault>(
+    scn: &ScenarioInfo,
+    plan: &ErasedPlan,
+) -> Result<FaultPlan<F>, String> {
+    plan.as_any()
+        .downcast_ref::<FaultPlan<F>>()
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "the plan is not a plan of scenario {}'s family ({})",
+                scn.name, scn.family
+            )
+        })
+}
+
+impl<F: FamilyFault> AnyScenario for Scenario<F> {
+    fn info(&self) -> &ScenarioInfo {
+        &self.info
+    }
+
+    fn plan(&self, seed: Seed) -> ErasedPlan {
+        Arc::new(self.plan_for(seed))
+    }
+
+    fn parse_plan(&self, json: &serde_json::Value) -> Result<ErasedPlan, String> {
+        let plan: FaultPlan<F> = serde_json::from_value(json.clone())
+            .map_err(|e| format!("not a fault plan of scenario {}: {e}", self.info.name))?;
+        Ok(Arc::new(plan.sorted()))
+    }
+
+    fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome {
+        crate::runner::run_seed(self, seed, opts, cancel)
+    }
+
+    fn run_batch(&self, seeds: &[Seed], opts: &BatchOptions<'_>) -> BatchReport {
+        crate::runner::run_batch(self, seeds, opts)
+    }
+
+    fn shrink(
+        &self,
+        seed: Seed,
+        bugs: BugSet,
+        plan: Option<&ErasedPlan>,
+    ) -> Result<Shrunk, String> {
+        let plan = plan.map(|p| typed_plan::<F>(&self.info, p)).transpose()?;
+        crate::shrink::shrink(self, seed, bugs, plan)
     }
 }

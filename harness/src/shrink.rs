@@ -11,12 +11,13 @@
 //! only the plan shrinks. It never changes event times or values.
 
 use crate::check::FailureKind;
-use crate::fault::{FaultEvent, FaultPlan};
+use crate::fault::{FamilyFault, FaultEvent, FaultPlan};
 use crate::runner::{run_seed, RunOptions};
-use crate::scenario::Scenario;
+use crate::scenario::{ErasedPlan, Scenario};
 use crate::seed::Seed;
 use relaysim_core::BugSet;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// A shrunk failure.
 #[derive(Debug, Clone)]
@@ -28,28 +29,28 @@ pub struct Shrunk {
     /// Events in the plan before shrinking.
     pub original_events: usize,
     /// The minimal plan (its swarm cleared: the draw no longer describes it).
-    pub plan: FaultPlan,
+    pub plan: ErasedPlan,
     /// Simulations run while shrinking.
     pub runs: usize,
 }
 
 /// Shrinks `plan` (the seed's own plan when `None`). Errors when the
 /// starting plan does not fail.
-pub fn shrink(
-    scn: &Scenario,
+pub fn shrink<F: FamilyFault>(
+    scn: &Scenario<F>,
     seed: Seed,
     bugs: BugSet,
-    plan: Option<FaultPlan>,
+    plan: Option<FaultPlan<F>>,
 ) -> Result<Shrunk, String> {
-    let plan = plan.unwrap_or_else(|| (scn.plan)(seed));
+    let plan = plan.unwrap_or_else(|| scn.plan_for(seed));
     let never = AtomicBool::new(false);
-    let run = |events: &[FaultEvent]| {
+    let run = |events: &[FaultEvent<F>]| {
         run_seed(
             scn,
             seed,
             &RunOptions {
                 bugs,
-                plan: Some(FaultPlan::new(events.to_vec())),
+                plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
                 ..RunOptions::default()
             },
             &never,
@@ -68,7 +69,7 @@ pub fn shrink(
     // bugs are on, pass with every bug off: otherwise removing events could
     // break the scenario's own workload (say, a track that never ends) and
     // the "minimal" plan would fail for a reason that is not the bug.
-    let mut fails = |events: &[FaultEvent]| {
+    let mut fails = |events: &[FaultEvent<F>]| {
         runs += 1;
         if run(events).as_ref() != Some(&target) {
             return false;
@@ -81,7 +82,7 @@ pub fn shrink(
             scn,
             seed,
             &RunOptions {
-                plan: Some(FaultPlan::new(events.to_vec())),
+                plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
                 ..RunOptions::default()
             },
             &never,
@@ -94,8 +95,10 @@ pub fn shrink(
     let mut n = 2usize;
     while events.len() >= 2 {
         let chunk = events.len().div_ceil(n);
-        let parts: Vec<Vec<FaultEvent>> =
-            events.chunks(chunk).map(<[FaultEvent]>::to_vec).collect();
+        let parts: Vec<Vec<FaultEvent<F>>> = events
+            .chunks(chunk)
+            .map(<[FaultEvent<F>]>::to_vec)
+            .collect();
         let mut reduced = false;
         for part in &parts {
             if fails(part) {
@@ -107,7 +110,7 @@ pub fn shrink(
         }
         if !reduced && parts.len() > 2 {
             for i in 0..parts.len() {
-                let complement: Vec<FaultEvent> = parts
+                let complement: Vec<FaultEvent<F>> = parts
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
@@ -147,7 +150,7 @@ pub fn shrink(
         kind: target.0,
         check: target.1,
         original_events: plan.events.len(),
-        plan: FaultPlan::new(events),
+        plan: Arc::new(FaultPlan::new(events)),
         runs,
     })
 }

@@ -8,8 +8,7 @@
 //! trace; it never runs anything.
 
 use crate::check::Failure;
-use crate::fault::Fault;
-use crate::trace::{Entry, EntryKind, Trace, WorldEvent};
+use crate::trace::{Entry, EntryKind, HarnessEvent, Trace};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
@@ -52,22 +51,7 @@ fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     Some(text[at..].split(' ').next().unwrap_or(""))
 }
 
-/// A fault window's identity: what opens it and what closes it.
-fn window_key(f: &Fault) -> Option<(String, bool)> {
-    Some(match f {
-        Fault::Partition { a, b } => (format!("partition {a}~{b}"), true),
-        Fault::Repair { a, b } => (format!("partition {a}~{b}"), false),
-        Fault::Hold { a, b } => (format!("hold {a}~{b}"), true),
-        Fault::Release { a, b } => (format!("hold {a}~{b}"), false),
-        Fault::PublisherDisconnect => ("publisher disconnected".into(), true),
-        Fault::PublisherConnect => ("publisher disconnected".into(), false),
-        Fault::TwitchErrors { percent } => ("twitch errors".into(), *percent > 0),
-        Fault::FaultPoint { site, permille } => (format!("fault point {site}"), *permille > 0),
-        _ => return None,
-    })
-}
-
-/// Renders the run as HTML.
+/// The timeline of a run as one self-contained HTML page.
 pub fn render(
     title: &str,
     trace: &Trace,
@@ -115,15 +99,15 @@ pub fn render(
     for e in &trace.entries {
         match &e.kind {
             EntryKind::Fault(f) => {
-                if let Some((key, opens)) = window_key(f) {
-                    if opens {
-                        open.entry(key).or_insert(e.at);
-                    } else if let Some(t0) = open.remove(&key) {
-                        windows.push((key, t0, e.at));
+                if let Some(band) = f.band() {
+                    if band.open {
+                        open.entry(band.label).or_insert(e.at);
+                    } else if let Some(t0) = open.remove(&band.label) {
+                        windows.push((band.label, t0, e.at));
                     }
                 }
             }
-            EntryKind::World(WorldEvent::Heal) => heal = Some(e.at),
+            EntryKind::Harness(HarnessEvent::Heal) => heal = Some(e.at),
             _ => {}
         }
     }
@@ -221,7 +205,7 @@ pub fn render(
     for (e, text) in trace.entries.iter().zip(&texts) {
         let color = match e.kind {
             EntryKind::Core(_) => "#1f6fb2",
-            EntryKind::World(_) => "#2e7d32",
+            EntryKind::Peer(_) | EntryKind::Harness(_) => "#2e7d32",
             EntryKind::Fault(_) => "#e4572e",
         };
         let _ = writeln!(

@@ -9,47 +9,30 @@
 //!    6.012s relay          vod.fetch.applied dest=twitch epoch=2 url=rtmp://twitch-ingest:1935/ivs-3/live_key
 //! ```
 
-use crate::fault::Fault;
+use crate::fault::{FamilyFault, Step, TracedStep};
 use relaysim_core::event::{Event, EventSink};
+use std::any::Any;
 use std::fmt::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Events of the simulated outside world (peers) and of the harness itself.
+/// An event of a simulated peer (a family's outside world). Any plain,
+/// printable type is one; its `Display` is its normalized trace text
+/// (`name key=value …`). Read it back with [`Entry::peer`].
+pub trait PeerEvent: Any + fmt::Debug + fmt::Display + Send + Sync {
+    /// For downcasting to the peer's own type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any + fmt::Debug + fmt::Display + Send + Sync> PeerEvent for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Events of the harness itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WorldEvent {
-    /// The Twitch API allocated IVS session `ivs-{session}`.
-    TwitchAlloc {
-        /// The session number.
-        session: u64,
-    },
-    /// The Twitch API answered an error status.
-    TwitchError {
-        /// The HTTP status.
-        status: u16,
-    },
-    /// An ingest sink accepted a stream for `url`.
-    SinkOpen {
-        /// The stream's URL.
-        url: String,
-    },
-    /// That stream ended after `frames` frames.
-    SinkClose {
-        /// The stream's URL.
-        url: String,
-        /// Frames it carried.
-        frames: u64,
-    },
-    /// The publisher is connected (its `n`-th connection).
-    PublisherUp {
-        /// Connection number, from 1.
-        n: u64,
-    },
-    /// The publisher dropped its `n`-th connection.
-    PublisherDown {
-        /// Connection number, from 1.
-        n: u64,
-    },
+pub enum HarnessEvent {
     /// Faults stopped: the liveness phase begins.
     Heal,
     /// The determinism canary (`RELAYSIM_CANARY_NONDETERMINISM`): a line
@@ -58,57 +41,52 @@ pub enum WorldEvent {
         /// The process id.
         pid: u32,
     },
-    /// The transcode world's peers: admin API, injected panics, viewers.
-    Transcode(crate::peers::transcode::TranscodePeerEvent),
-    /// The LiveKit room server (`peers::livekit`).
-    LiveKit(crate::peers::livekit::LiveKitEvent),
-    /// The MoQ relay (`peers::moq_relay`).
-    MoqRelay(crate::peers::moq_relay::MoqRelayEvent),
-    /// Downstream of the MoQ source's pads (`peers::downstream`).
-    Downstream(crate::peers::downstream::DownstreamEvent),
-    /// What the ws plugin client saw (`ws.client.*`).
-    Ws(crate::peers::ws_client::WsClientEvent),
 }
 
-impl fmt::Display for WorldEvent {
+impl fmt::Display for HarnessEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WorldEvent::TwitchAlloc { session } => write!(f, "twitch.alloc session=ivs-{session}"),
-            WorldEvent::TwitchError { status } => write!(f, "twitch.error status={status}"),
-            WorldEvent::SinkOpen { url } => write!(f, "sink.open url={url}"),
-            WorldEvent::SinkClose { url, frames } => {
-                write!(f, "sink.close url={url} frames={frames}")
-            }
-            WorldEvent::PublisherUp { n } => write!(f, "obs.up n={n}"),
-            WorldEvent::PublisherDown { n } => write!(f, "obs.down n={n}"),
-            WorldEvent::Heal => write!(f, "heal"),
-            WorldEvent::Canary { pid } => write!(f, "canary pid={pid}"),
-            WorldEvent::Transcode(e) => e.fmt(f),
-            WorldEvent::LiveKit(e) => e.fmt(f),
-            WorldEvent::MoqRelay(e) => e.fmt(f),
-            WorldEvent::Downstream(e) => e.fmt(f),
-            WorldEvent::Ws(e) => e.fmt(f),
+            HarnessEvent::Heal => write!(f, "heal"),
+            HarnessEvent::Canary { pid } => write!(f, "canary pid={pid}"),
         }
     }
 }
 
 /// What an entry holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum EntryKind {
     /// An event of the core (`relaysim_core::Event`).
     Core(Event),
-    /// An event of a peer or of the harness.
-    World(WorldEvent),
-    /// A fault from the plan, as applied.
-    Fault(Fault),
+    /// An event of a family's peer.
+    Peer(Arc<dyn PeerEvent>),
+    /// A plan step, as applied (a `Step<F>` of the scenario's family).
+    Fault(Arc<dyn TracedStep>),
+    /// An event of the harness.
+    Harness(HarnessEvent),
 }
+
+impl PartialEq for EntryKind {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (EntryKind::Core(a), EntryKind::Core(b)) => a == b,
+            (EntryKind::Harness(a), EntryKind::Harness(b)) => a == b,
+            // Type-erased entries compare by their normalized text.
+            (EntryKind::Peer(a), EntryKind::Peer(b)) => a.to_string() == b.to_string(),
+            (EntryKind::Fault(a), EntryKind::Fault(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for EntryKind {}
 
 impl fmt::Display for EntryKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EntryKind::Core(e) => e.fmt(f),
-            EntryKind::World(e) => e.fmt(f),
+            EntryKind::Peer(e) => e.fmt(f),
             EntryKind::Fault(e) => e.fmt(f),
+            EntryKind::Harness(e) => e.fmt(f),
         }
     }
 }
@@ -133,10 +111,26 @@ impl Entry {
         }
     }
 
-    /// The peer event, if this is one.
-    pub fn world(&self) -> Option<&WorldEvent> {
+    /// The peer event of type `T`, if this is one.
+    pub fn peer<T: PeerEvent>(&self) -> Option<&T> {
         match &self.kind {
-            EntryKind::World(e) => Some(e),
+            EntryKind::Peer(e) => e.as_ref().as_any().downcast_ref(),
+            _ => None,
+        }
+    }
+
+    /// The plan step of family fault type `F`, if this is one.
+    pub fn fault<F: FamilyFault>(&self) -> Option<&Step<F>> {
+        match &self.kind {
+            EntryKind::Fault(e) => e.as_ref().as_any().downcast_ref(),
+            _ => None,
+        }
+    }
+
+    /// The harness event, if this is one.
+    pub fn harness(&self) -> Option<&HarnessEvent> {
+        match &self.kind {
+            EntryKind::Harness(e) => Some(e),
             _ => None,
         }
     }
@@ -191,12 +185,15 @@ impl Recorder {
     }
 
     /// Records a peer's event, stamped with the current simulated time.
-    pub fn world(&self, host: &'static str, event: WorldEvent) {
+    pub fn peer(&self, host: &'static str, event: impl PeerEvent) {
+        if !self.capture {
+            return;
+        }
         let at = turmoil::sim_elapsed().unwrap_or_default();
         self.push(Entry {
             at,
             host,
-            kind: EntryKind::World(event),
+            kind: EntryKind::Peer(Arc::new(event)),
         });
     }
 
@@ -314,6 +311,30 @@ mod tests {
             e.to_string(),
             "    6.012s relay          publish.begin token=1"
         );
+    }
+
+    #[derive(Debug)]
+    struct Up {
+        n: u64,
+    }
+
+    impl fmt::Display for Up {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "obs.up n={}", self.n)
+        }
+    }
+
+    #[test]
+    fn peer_events_read_back_by_type() {
+        let e = Entry {
+            at: Duration::from_millis(450),
+            host: "obs",
+            kind: EntryKind::Peer(Arc::new(Up { n: 1 })),
+        };
+        assert_eq!(e.to_string(), "    0.450s obs            obs.up n=1");
+        assert_eq!(e.peer::<Up>().map(|u| u.n), Some(1));
+        assert!(e.peer::<HarnessEvent>().is_none());
+        assert!(e.core().is_none());
     }
 
     #[test]

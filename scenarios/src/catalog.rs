@@ -1,14 +1,19 @@
 //! The catalog: every scenario, and where each known bug is caught.
+//!
+//! One line per scenario (grouped by family). The known bugs the catalog
+//! tests are the ones its scenarios declare as targets: a bug no scenario
+//! targets has no detection test, no card and no `detect` row, and
+//! [`tests`] fails for every bug of core's catalog left in that state.
 
 use crate::restream;
 use crate::transcode;
 use crate::ws;
 use relaysim_core::KnownBug;
-use relaysim_harness::Scenario;
+use relaysim_harness::AnyScenario;
 
 /// Every scenario, in `relaysim list` order.
-pub fn all() -> &'static [&'static Scenario] {
-    static ALL: [&Scenario; 13] = [
+pub fn all() -> &'static [&'static dyn AnyScenario] {
+    static ALL: [&dyn AnyScenario; 13] = [
         &restream::VOD_SLOW_TWITCH,
         &restream::VOD_DISCONNECT_RACE,
         &restream::VOD_TWITCH_DOWN,
@@ -27,7 +32,7 @@ pub fn all() -> &'static [&'static Scenario] {
 }
 
 /// A scenario by name, or a one-line error naming the valid choices.
-pub fn find(name: &str) -> Result<&'static Scenario, String> {
+pub fn find(name: &str) -> Result<&'static dyn AnyScenario, String> {
     all()
         .iter()
         .copied()
@@ -41,21 +46,37 @@ pub fn find(name: &str) -> Result<&'static Scenario, String> {
         })
 }
 
-/// The scenario whose purpose is to catch `bug` (its detection scenario).
-pub fn find_bug_scenario(bug: KnownBug) -> &'static Scenario {
+/// Every known bug some scenario targets, in catalog order, each once.
+pub fn bugs() -> Vec<KnownBug> {
+    let mut out: Vec<KnownBug> = Vec::new();
+    for t in all().iter().flat_map(|s| s.targets) {
+        if !out.contains(&t.bug) {
+            out.push(t.bug);
+        }
+    }
+    out
+}
+
+/// The scenario whose purpose is to catch `bug` (its detection scenario):
+/// the first that targets it.
+pub fn find_bug_scenario(bug: KnownBug) -> &'static dyn AnyScenario {
     all()
         .iter()
         .copied()
-        .find(|s| s.targets.contains(&bug))
+        .find(|s| s.targets_bug(bug))
         .unwrap_or_else(|| {
             panic!("known bug {bug} has no scenario targeting it: add one to the catalog")
         })
 }
 
-/// Parses a bug id, or a one-line error naming the valid choices.
+/// Parses a bug id (any bug a scenario targets), or a one-line error naming
+/// the valid choices.
 pub fn parse_bug(id: &str) -> Result<KnownBug, String> {
-    KnownBug::from_id(id)
-        .ok_or_else(|| format!("unknown bug {id:?}; valid bugs: {}", KnownBug::valid_ids()))
+    let bugs = bugs();
+    bugs.iter().copied().find(|b| b.id() == id).ok_or_else(|| {
+        let ids: Vec<&str> = bugs.iter().map(|b| b.id()).collect();
+        format!("unknown bug {id:?}; valid bugs: {}", ids.join(", "))
+    })
 }
 
 #[cfg(test)]
@@ -65,7 +86,20 @@ mod tests {
     #[test]
     fn every_bug_has_a_scenario_and_names_are_unique() {
         for b in KnownBug::ALL {
-            assert!(find_bug_scenario(*b).targets.contains(b));
+            assert!(find_bug_scenario(*b).targets_bug(*b));
+        }
+        for s in all() {
+            for t in s.targets {
+                assert!(!t.checks.is_empty(), "{}: {} names no check", s.name, t.bug);
+                for c in t.checks {
+                    assert!(
+                        s.checks.iter().any(|k| k.name == *c),
+                        "{}: {} expects check {c}, which the scenario does not run",
+                        s.name,
+                        t.bug
+                    );
+                }
+            }
         }
         let mut names: Vec<_> = all().iter().map(|s| s.name).collect();
         names.sort();

@@ -8,11 +8,12 @@
 use relaysim_core::event::Event;
 use relaysim_core::session::pads::{pad_name, PadsEvent, QUEUE_CAPACITY, STOP_BOUND};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::peers::downstream::{DownstreamEvent, RULE_CAPS, RULE_ORDER};
-use relaysim_harness::peers::moq_relay::{known, MoqRelayEvent};
-use relaysim_harness::trace::{Entry, WorldEvent};
+use relaysim_harness::trace::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+use super::peers::downstream::{DownstreamEvent, RULE_CAPS, RULE_ORDER};
+use super::peers::moq_relay::{known, MoqRelayEvent};
 
 /// A session alive when the relay goes down reports its error within this
 /// (counted from the end of any main-loop stall in the way).
@@ -24,20 +25,6 @@ pub const FLOW_BOUND: Duration = Duration::from_secs(1);
 fn pads_event(e: &Entry) -> Option<&PadsEvent> {
     match e.core() {
         Some(Event::Pads(p)) => Some(p),
-        _ => None,
-    }
-}
-
-fn ds_event(e: &Entry) -> Option<&DownstreamEvent> {
-    match e.world() {
-        Some(WorldEvent::Downstream(d)) => Some(d),
-        _ => None,
-    }
-}
-
-fn relay_event(e: &Entry) -> Option<&MoqRelayEvent> {
-    match e.world() {
-        Some(WorldEvent::MoqRelay(m)) => Some(m),
         _ => None,
     }
 }
@@ -94,7 +81,7 @@ fn violations(v: &RunView<'_>, wanted: &str) -> Verdict {
             pad,
             rule,
             what,
-        }) = ds_event(e)
+        }) = e.peer::<DownstreamEvent>()
         {
             if *rule == wanted {
                 return Verdict::fail(e.at, format!("session {session} {pad}: {what}"));
@@ -144,7 +131,7 @@ fn every_pad_flushed_on_stop(v: &RunView<'_>) -> Verdict {
                 _ => {}
             }
         }
-        match ds_event(e) {
+        match e.peer::<DownstreamEvent>() {
             Some(DownstreamEvent::Flush { session, pad }) => {
                 flushed.insert((*session, pad.clone()));
             }
@@ -204,7 +191,7 @@ fn stop_bounded(v: &RunView<'_>) -> Verdict {
 fn nothing_after_stop(v: &RunView<'_>) -> Verdict {
     let mut done: BTreeMap<u64, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        let session = match (pads_event(e), ds_event(e)) {
+        let session = match (pads_event(e), e.peer::<DownstreamEvent>()) {
             (Some(PadsEvent::StopDone { session, .. }), _) => {
                 done.insert(*session, e.at);
                 continue;
@@ -286,7 +273,7 @@ fn error_reported_once(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        if let Some(MoqRelayEvent::Down { .. }) = relay_event(e) {
+        if let Some(MoqRelayEvent::Down { .. }) = e.peer::<MoqRelayEvent>() {
             owed.extend(alive.iter().map(|s| (*s, e.at)));
         }
     }
@@ -389,7 +376,7 @@ fn stop_while_stalled(v: &RunView<'_>) -> Verdict {
 fn config_change_mid_stream(v: &RunView<'_>) -> Verdict {
     Verdict::reached(
         v.trace.entries.iter().any(
-            |e| matches!(ds_event(e), Some(DownstreamEvent::Caps { config, .. }) if *config > 1),
+            |e| matches!(e.peer::<DownstreamEvent>(), Some(DownstreamEvent::Caps { config, .. }) if *config > 1),
         ),
     )
 }
@@ -412,7 +399,7 @@ fn readd_over_blocked_pump(v: &RunView<'_>) -> Verdict {
     // pump was still blocked on its full queue.
     let mut stopping: BTreeSet<u64> = BTreeSet::new();
     for e in &v.trace.entries {
-        match (pads_event(e), ds_event(e)) {
+        match (pads_event(e), e.peer::<DownstreamEvent>()) {
             (Some(PadsEvent::StopBegin { session, .. }), _) => {
                 stopping.insert(*session);
             }

@@ -14,13 +14,16 @@
 //! these orderings, and a 12 s run is 2 400 steps.
 
 pub mod checks;
+pub mod fault;
+pub mod peers;
 pub mod plans;
 pub mod world;
 
 use checks::*;
+pub use fault::Fault;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
-use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
@@ -97,50 +100,71 @@ const LINKS: &[LinkRule] = &[
     },
 ];
 
-pub static PADS_STALLED_FORWARDER: Scenario = Scenario {
-    name: "pads-stalled-forwarder",
-    family: "pads",
-    about: "the main loop stalls while frames keep arriving; pad queues must stay bounded and drain after",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::PadQueueUnbounded],
-    default_seeds: 200,
+pub static PADS_STALLED_FORWARDER: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "pads-stalled-forwarder",
+        family: "pads",
+        about: "the main loop stalls while frames keep arriving; pad queues must stay bounded and drain after",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::PadQueueUnbounded,
+                checks: &["queue-bounded"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &STALLED_CHECKS,
+        links: LINKS,
+    },
     plan: plans::pads_stalled_forwarder,
     build: world::build,
-    checks: &STALLED_CHECKS,
-    links: LINKS,
 };
 
-pub static PADS_TEARDOWN: Scenario = Scenario {
-    name: "pads-teardown",
-    family: "pads",
-    about: "the element is stopped and started, often mid-stall with pumps blocked; every pad must see its flush and drop",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::StopDropsFlush],
-    default_seeds: 200,
+pub static PADS_TEARDOWN: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "pads-teardown",
+        family: "pads",
+        about: "the element is stopped and started, often mid-stall with pumps blocked; every pad must see its flush and drop",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::StopDropsFlush,
+                checks: &["every-pad-flushed-on-stop", "pad-names"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &TEARDOWN_CHECKS,
+        links: LINKS,
+    },
     plan: plans::pads_teardown,
     build: world::build,
-    checks: &TEARDOWN_CHECKS,
-    links: LINKS,
 };
 
-pub static PADS_RESTART: Scenario = Scenario {
-    name: "pads-restart",
-    family: "pads",
-    about: "catalog and codec config changes, restarts and relay outages; caps stay ahead of buffers, restarts never meet stale pads",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::BufferBeforeCaps],
-    default_seeds: 200,
+pub static PADS_RESTART: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "pads-restart",
+        family: "pads",
+        about: "catalog and codec config changes, restarts and relay outages; caps stay ahead of buffers, restarts never meet stale pads",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::BufferBeforeCaps,
+                checks: &["caps-before-buffers"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &RESTART_CHECKS,
+        links: LINKS,
+    },
     plan: plans::pads_restart,
     build: world::build,
-    checks: &RESTART_CHECKS,
-    links: LINKS,
 };

@@ -5,15 +5,16 @@
 //! element's pads.
 //!
 //! Owns host names, the element's configuration, the application, and the
-//! mapping from application faults to the relay and the application.
+//! mapping from the family's faults to the relay and the application
+//! (exhaustive: a new fault kind does not compile until it is applied).
 
+use super::fault::Fault;
+use super::peers::downstream::GstDownstream;
+use super::peers::moq_relay::{self, MoqRelay, RelayCmd};
 use relaysim_core::session::pads::session::BusMessage;
 use relaysim_core::session::pads::{MoqSrc, PadsConfig};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::downstream::GstDownstream;
-use relaysim_harness::peers::moq_relay::{self, MoqRelay, RelayCmd};
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::SimNet;
 use std::sync::{Arc, Mutex};
@@ -113,7 +114,7 @@ async fn app(
     }
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let relay = MoqRelay::new(BROADCAST, &INITIAL_TRACKS, rec.clone());
     let r = relay.clone();
@@ -151,7 +152,7 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
     })
 }
 
-impl World for PadsWorld {
+impl World<Fault> for PadsWorld {
     fn apply(&mut self, fault: &Fault) {
         let cmd = match fault {
             Fault::PadsStart => AppCmd::Start,
@@ -177,7 +178,6 @@ impl World for PadsWorld {
                     .command(RelayCmd::Down(Duration::from_millis(*ms)));
                 return;
             }
-            _ => return,
         };
         let _ = self.app.send(cmd);
     }

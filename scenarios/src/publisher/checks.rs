@@ -8,11 +8,13 @@
 use relaysim_core::event::Event;
 use relaysim_core::session::publisher::{PublisherEvent, Side, TrackKind};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::livekit::LiveKitEvent;
-use relaysim_harness::trace::{Entry, EntryKind, WorldEvent};
+use relaysim_harness::fault::Step;
+use relaysim_harness::trace::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use super::fault::Fault;
+use super::peers::livekit::LiveKitEvent;
 
 /// An ended track's publication must be gone this long after the later of
 /// its EOS and its publication: the unpublish may queue behind one RPC in
@@ -26,13 +28,6 @@ pub const SETTLE_BOUND: Duration = Duration::from_secs(5);
 fn pub_event(e: &Entry) -> Option<&PublisherEvent> {
     match e.core() {
         Some(Event::Publisher(p)) => Some(p),
-        _ => None,
-    }
-}
-
-fn lk_event(e: &Entry) -> Option<&LiveKitEvent> {
-    match e.world() {
-        Some(WorldEvent::LiveKit(l)) => Some(l),
         _ => None,
     }
 }
@@ -56,7 +51,7 @@ struct Attempts {
 fn attempts(v: &RunView<'_>) -> Attempts {
     let mut a = Attempts::default();
     for e in &v.trace.entries {
-        if let EntryKind::Fault(Fault::PublisherSignal) = &e.kind {
+        if let Some(Fault::PublisherSignal) = e.fault::<Fault>().and_then(Step::app) {
             a.signal.get_or_insert(e.at);
         }
         if let Some(p) = pub_event(e) {
@@ -77,7 +72,7 @@ fn attempts(v: &RunView<'_>) -> Attempts {
                 _ => {}
             }
         }
-        if let Some(l) = lk_event(e) {
+        if let Some(l) = e.peer::<LiveKitEvent>() {
             match l {
                 LiveKitEvent::Joined { attempt } => {
                     a.joined.insert(*attempt, e.at);
@@ -163,7 +158,7 @@ fn unpublish_at_most_once(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        match lk_event(e) {
+        match e.peer() {
             Some(LiveKitEvent::UnpublishUnknown { attempt, sid }) => {
                 return Verdict::fail(
                     e.at,
@@ -273,7 +268,7 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        if let Some(LiveKitEvent::Published { attempt, sid, .. }) = lk_event(e) {
+        if let Some(LiveKitEvent::Published { attempt, sid, .. }) = e.peer() {
             if let Some(d) = a.stop_done.get(attempt).filter(|d| **d < e.at) {
                 return Verdict::fail(
                     e.at,

@@ -13,13 +13,16 @@
 //! stays near 2–3 thousand steps.
 
 pub mod checks;
+pub mod fault;
+pub mod peers;
 pub mod plans;
 pub mod world;
 
 use checks::*;
+pub use fault::Fault;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
-use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
@@ -93,34 +96,43 @@ const LINKS: &[LinkRule] = &[
     },
 ];
 
-pub static PUBLISHER_EOS_RACE: Scenario = Scenario {
-    name: "publisher-eos-race",
-    family: "publisher",
-    about: "tracks reach EOS before, during and after the room join and publish that register their unpublish callbacks",
-    tick: TICK,
-    duration: plans::EOS_RACE_DURATION,
-    heal_at: plans::EOS_RACE_HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::EosBeforeRegister],
-    default_seeds: 200,
+pub static PUBLISHER_EOS_RACE: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "publisher-eos-race",
+        family: "publisher",
+        about: "tracks reach EOS before, during and after the room join and publish that register their unpublish callbacks",
+        tick: TICK,
+        duration: plans::EOS_RACE_DURATION,
+        heal_at: plans::EOS_RACE_HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::EosBeforeRegister,
+                checks: &["ended-track-unpublished"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &EOS_RACE_CHECKS,
+        links: LINKS,
+    },
     plan: plans::publisher_eos_race,
     build: world::build,
-    checks: &EOS_RACE_CHECKS,
-    links: LINKS,
 };
 
-pub static PUBLISHER_JOIN_FAILS: Scenario = Scenario {
-    name: "publisher-join-fails",
-    family: "publisher",
-    about: "joins and publishes are refused and pipeline starts fail, attempt after attempt; the other side is stopped every time",
-    tick: TICK,
-    duration: plans::JOIN_FAILS_DURATION,
-    heal_at: plans::JOIN_FAILS_HEAL_AT,
-    net: NET,
-    targets: &[],
-    default_seeds: 200,
+pub static PUBLISHER_JOIN_FAILS: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "publisher-join-fails",
+        family: "publisher",
+        about: "joins and publishes are refused and pipeline starts fail, attempt after attempt; the other side is stopped every time",
+        tick: TICK,
+        duration: plans::JOIN_FAILS_DURATION,
+        heal_at: plans::JOIN_FAILS_HEAL_AT,
+        net: NET,
+        targets: &[],
+        default_seeds: 200,
+        checks: &JOIN_FAILS_CHECKS,
+        links: LINKS,
+    },
     plan: plans::publisher_join_fails,
     build: world::build,
-    checks: &JOIN_FAILS_CHECKS,
-    links: LINKS,
 };

@@ -2,17 +2,17 @@
 //! `relaysim_core::session::publisher` (attempt loop, start group, EOS
 //! latches, simulated pipeline) over `SimNet` against the `livekit` host.
 //!
-//! Owns host names, the publisher's configuration and the mapping from
-//! application faults to the room server, the pipeline's knobs and the
-//! signal.
+//! Owns host names, the publisher's configuration and the mapping from the
+//! family's faults to the room server, the pipeline's knobs and the signal
+//! (exhaustive: a new fault kind does not compile until it is applied).
 
+use super::fault::Fault;
+use super::peers::livekit::{self, LiveKit};
 use relaysim_core::session::publisher::{
     run_publisher, PipelineControl, PublisherConfig, PublisherHandle, TrackKind,
 };
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::livekit::{self, LiveKit};
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::SimNet;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub struct PublisherWorld {
     handle: PublisherHandle,
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let lk = LiveKit::new(ctx.seed.0, rec.clone());
     let l = lk.clone();
@@ -56,11 +56,11 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
     })
 }
 
-impl World for PublisherWorld {
+impl World<Fault> for PublisherWorld {
     fn apply(&mut self, fault: &Fault) {
         match fault {
-            Fault::LiveKitLatency { min_ms, max_ms } => self.livekit.set_latency(*min_ms, *max_ms),
-            Fault::LiveKitErrors {
+            Fault::LivekitLatency { min_ms, max_ms } => self.livekit.set_latency(*min_ms, *max_ms),
+            Fault::LivekitErrors {
                 join_percent,
                 publish_percent,
             } => self.livekit.set_errors(*join_percent, *publish_percent),
@@ -76,7 +76,6 @@ impl World for PublisherWorld {
                 }
             }
             Fault::PublisherSignal => self.handle.signal(),
-            _ => {}
         }
     }
 

@@ -7,10 +7,12 @@
 
 use relaysim_core::event::{Event, FetchResult, RestartReason};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::trace::{Entry, WorldEvent};
+use relaysim_harness::trace::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::peers::ingest_sink::SinkEvent;
+use super::peers::twitch_api::TwitchEvent;
 use super::world::{KICK_INGEST, TWITCH_INGEST, YOUTUBE_INGEST};
 use relaysim_core::restream::SUPERVISOR_TICK;
 
@@ -127,11 +129,11 @@ fn no_stale_override(v: &RunView<'_>) -> Verdict {
                 );
             }
         }
-        match e.world() {
-            Some(WorldEvent::TwitchAlloc { session }) => {
-                allocated.insert(*session, (s.token, s.live));
-            }
-            Some(WorldEvent::SinkOpen { url }) if e.host == TWITCH_INGEST => {
+        if let Some(TwitchEvent::Alloc { session }) = e.peer() {
+            allocated.insert(*session, (s.token, s.live));
+        }
+        match e.peer() {
+            Some(SinkEvent::Open { url }) if e.host == TWITCH_INGEST => {
                 if let Some(n) = ivs_session(url) {
                     match allocated.get(&n) {
                         Some((token, true)) if *token == s.token => {}
@@ -178,9 +180,7 @@ fn vod_override_eventually(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        if let (Some(WorldEvent::SinkOpen { url }), Some((_, applied_url, _))) =
-            (e.world(), &applied)
-        {
+        if let (Some(SinkEvent::Open { url }), Some((_, applied_url, _))) = (e.peer(), &applied) {
             if e.host == TWITCH_INGEST && url == applied_url && streamed.is_none() {
                 streamed = Some(e.at);
             }

@@ -17,13 +17,16 @@
 //! steps: the scenarios' timeouts and bounds are seconds, far above that.
 
 pub mod checks;
+pub mod fault;
+pub mod peers;
 pub mod plans;
 pub mod world;
 
 use checks::*;
+pub use fault::Fault;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
-use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
@@ -100,50 +103,74 @@ const LINKS: &[LinkRule] = &[
     },
 ];
 
-pub static VOD_SLOW_TWITCH: Scenario = Scenario {
-    name: "vod-slow-twitch",
-    family: "restream",
-    about: "Twitch answers VOD-session requests in 0-15 s (timeouts, 503s, partitions) while OBS publishes to Twitch, YouTube and Kick",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::VodFetchStacking, KnownBug::EgressWriteStall],
-    default_seeds: 200,
+pub static VOD_SLOW_TWITCH: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "vod-slow-twitch",
+        family: "restream",
+        about: "Twitch answers VOD-session requests in 0-15 s (timeouts, 503s, partitions) while OBS publishes to Twitch, YouTube and Kick",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::VodFetchStacking,
+                checks: &["vod-single-flight", "one-ivs-session-per-publish"],
+            },
+            Target {
+                bug: KnownBug::EgressWriteStall,
+                checks: &["frames-flow-after-heal"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &SLOW_CHECKS,
+        links: LINKS,
+    },
     plan: plans::vod_slow_twitch,
     build: world::build,
-    checks: &SLOW_CHECKS,
-    links: LINKS,
 };
 
-pub static VOD_DISCONNECT_RACE: Scenario = Scenario {
-    name: "vod-disconnect-race",
-    family: "restream",
-    about: "OBS disconnects while a VOD fetch is in flight and reconnects, fast and slow, several times",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::VodFetchStaleEpoch],
-    default_seeds: 200,
+pub static VOD_DISCONNECT_RACE: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "vod-disconnect-race",
+        family: "restream",
+        about: "OBS disconnects while a VOD fetch is in flight and reconnects, fast and slow, several times",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::VodFetchStaleEpoch,
+                checks: &["no-stale-override"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &DISCONNECT_CHECKS,
+        links: LINKS,
+    },
     plan: plans::vod_disconnect_race,
     build: world::build,
-    checks: &DISCONNECT_CHECKS,
-    links: LINKS,
 };
 
-pub static VOD_TWITCH_DOWN: Scenario = Scenario {
-    name: "vod-twitch-down",
-    family: "restream",
-    about: "Twitch answers errors or is unreachable, then recovers; the VOD session must follow",
-    tick: TICK,
-    duration: plans::DURATION,
-    heal_at: plans::HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::VodLatchLeak],
-    default_seeds: 200,
+pub static VOD_TWITCH_DOWN: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "vod-twitch-down",
+        family: "restream",
+        about:
+            "Twitch answers errors or is unreachable, then recovers; the VOD session must follow",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        targets: &[Target {
+            bug: KnownBug::VodLatchLeak,
+            checks: &["vod-override-eventually"],
+        }],
+        default_seeds: 200,
+        checks: &DOWN_CHECKS,
+        links: LINKS,
+    },
     plan: plans::vod_twitch_down,
     build: world::build,
-    checks: &DOWN_CHECKS,
-    links: LINKS,
 };

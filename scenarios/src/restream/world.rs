@@ -2,17 +2,18 @@
 //! `kick-ingest`}, with `twitch-api` answering the relay's VOD fetches.
 //!
 //! Owns host names, the relay's destination configuration and the mapping
-//! from application faults to peers. The relay host runs the real
+//! from the family's faults to peers (exhaustive: a new fault kind does not
+//! compile until it is applied). The relay host runs the real
 //! `relaysim_core::restream` over `SimNet`.
 
+use super::fault::Fault;
+use super::peers::ingest_sink::{self, IngestSink};
+use super::peers::obs::{self, Publisher};
+use super::peers::twitch_api::{self, TwitchApi};
 use relaysim_core::restream::relay::{relay_handle, RelayHandle};
 use relaysim_core::restream::{run_relay, DestinationConfig, Platform, RelayConfig};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::ingest_sink::{self, IngestSink};
-use relaysim_harness::peers::publisher::{self, Publisher};
-use relaysim_harness::peers::twitch_api::{self, TwitchApi};
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::SimNet;
 use std::sync::{Arc, Mutex};
@@ -29,23 +30,54 @@ pub const INGEST_KEY: &str = "obs_key";
 /// The Twitch stream key (also in every IVS URL).
 pub const TWITCH_KEY: &str = "live_twitch_key";
 
+/// Where the relay's peers are: the Twitch API and the three platform
+/// ingests, as `host:port` authorities. The simulated world names hosts;
+/// a run on real sockets names loopback ports.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    /// The Twitch API.
+    pub twitch_api: String,
+    /// Twitch's, YouTube's and Kick's ingests, in that order.
+    pub ingests: [String; 3],
+}
+
+impl Peers {
+    /// The simulated world's hosts.
+    pub fn simulated() -> Peers {
+        Peers {
+            twitch_api: format!("{TWITCH_API}:{}", twitch_api::PORT),
+            ingests: [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST]
+                .map(|h| format!("{h}:{}", ingest_sink::PORT)),
+        }
+    }
+}
+
 /// The relay's destinations: Twitch with VOD audio, YouTube, Kick.
-pub fn destinations() -> Vec<DestinationConfig> {
+pub fn destinations(peers: &Peers) -> Vec<DestinationConfig> {
+    let [twitch, youtube, kick] = &peers.ingests;
     vec![
         DestinationConfig::new(
             "kick",
             Platform::Kick,
-            "rtmp://kick-ingest:1935/app",
+            &format!("rtmp://{kick}/app"),
             "kick_key",
         ),
-        DestinationConfig::twitch("twitch", "rtmp://twitch-ingest:1935/app", TWITCH_KEY, true),
+        DestinationConfig::twitch("twitch", &format!("rtmp://{twitch}/app"), TWITCH_KEY, true),
         DestinationConfig::new(
             "youtube",
             Platform::YouTube,
-            "rtmp://youtube-ingest:1935/live2",
+            &format!("rtmp://{youtube}/live2"),
             "yt_key",
         ),
     ]
+}
+
+/// The relay's configuration in every restream world: ingest key, Twitch
+/// API, destinations, the run's bugs.
+pub fn relay_config(peers: &Peers, bugs: relaysim_core::BugSet) -> RelayConfig {
+    let mut cfg = RelayConfig::new(INGEST_KEY, &peers.twitch_api, destinations(peers));
+    cfg.bugs = bugs;
+    cfg
 }
 
 pub struct RestreamWorld {
@@ -57,13 +89,10 @@ pub struct RestreamWorld {
 
 /// Registers every host; the publisher starts disconnected (the plan
 /// connects it).
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
-    let twitch = TwitchApi::new(
-        ctx.seed.0,
-        rec.clone(),
-        &format!("{TWITCH_INGEST}:{}", ingest_sink::PORT),
-    );
+    let peers = Peers::simulated();
+    let twitch = TwitchApi::new(ctx.seed.0, rec.clone(), &peers.ingests[0]);
     let t = twitch.clone();
     sim.host(TWITCH_API, move || twitch_api::serve(t.clone()));
 
@@ -75,12 +104,7 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
         sinks.push(sink);
     }
 
-    let mut cfg = RelayConfig::new(
-        INGEST_KEY,
-        &format!("{TWITCH_API}:{}", twitch_api::PORT),
-        destinations(),
-    );
-    cfg.bugs = ctx.bugs;
+    let cfg = relay_config(&peers, ctx.bugs);
     let slot: Arc<Mutex<Option<RelayHandle>>> = Arc::new(Mutex::new(None));
     let relay_slot = slot.clone();
     let relay_rec = rec.clone();
@@ -96,7 +120,7 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
 
     let publisher = Publisher::new(&format!("{RELAY}:1935"), INGEST_KEY, rec);
     let p = publisher.clone();
-    sim.host(OBS, move || publisher::serve(p.clone()));
+    sim.host(OBS, move || obs::serve(p.clone()));
 
     Box::new(RestreamWorld {
         twitch,
@@ -106,15 +130,13 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
     })
 }
 
-impl World for RestreamWorld {
+impl World<Fault> for RestreamWorld {
     fn apply(&mut self, fault: &Fault) {
         match fault {
             Fault::TwitchLatency { min_ms, max_ms } => self.twitch.set_latency(*min_ms, *max_ms),
             Fault::TwitchErrors { percent } => self.twitch.set_errors(*percent),
             Fault::PublisherDisconnect => self.publisher.set_wanted(false),
             Fault::PublisherConnect => self.publisher.set_wanted(true),
-            // Network faults are the runner's.
-            _ => {}
         }
     }
 

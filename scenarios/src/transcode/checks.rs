@@ -16,21 +16,15 @@ use relaysim_core::transcode::event::{EndReason, TranscodeEvent};
 use relaysim_core::transcode::fragment::VIDEO_TRACK;
 use relaysim_core::transcode::{Phase, StatsKey};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::peers::transcode::TranscodePeerEvent;
-use relaysim_harness::trace::{Entry, WorldEvent};
+use relaysim_harness::trace::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+use super::peers::admin::TranscodePeerEvent;
 
 fn tc(e: &Entry) -> Option<&TranscodeEvent> {
     match e.core() {
         Some(Event::Transcode(t)) => Some(t),
-        _ => None,
-    }
-}
-
-fn peer(e: &Entry) -> Option<&TranscodePeerEvent> {
-    match e.world() {
-        Some(WorldEvent::Transcode(p)) => Some(p),
         _ => None,
     }
 }
@@ -268,7 +262,7 @@ fn panics_isolated(v: &RunView<'_>) -> Verdict {
             broadcast,
             track,
             phase,
-        }) = peer(e)
+        }) = e.peer::<TranscodePeerEvent>()
         {
             injected.push((
                 rendition.clone(),
@@ -367,7 +361,7 @@ fn fragment_accounting(v: &RunView<'_>) -> Verdict {
             lagged,
             emitted,
             in_order,
-        }) = peer(e)
+        }) = e.peer::<TranscodePeerEvent>()
         {
             let session = r.sessions.get(&(broadcast.clone(), *generation));
             if seen + lagged != *emitted || session.is_some_and(|n| n != emitted) {
@@ -408,7 +402,7 @@ fn fast_subscribers_never_lag(v: &RunView<'_>) -> Verdict {
             generation,
             lagged,
             ..
-        }) = peer(e)
+        }) = e.peer::<TranscodePeerEvent>()
         {
             if *lagged > 0 {
                 return Verdict::fail(
@@ -514,7 +508,7 @@ fn removal_lands_mid_callback(v: &RunView<'_>) -> Verdict {
             op: "remove",
             during: Some(_),
             ..
-        }) = peer(e)
+        }) = e.peer::<TranscodePeerEvent>()
         {
             if !r.creating.is_empty() {
                 return Verdict::Hit;

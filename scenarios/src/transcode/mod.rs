@@ -14,13 +14,16 @@
 //! 1 ms step would only multiply the cost.
 
 pub mod checks;
+pub mod fault;
+pub mod peers;
 pub mod plans;
 pub mod world;
 
 use checks::*;
+pub use fault::Fault;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
-use relaysim_harness::scenario::{NetParams, Scenario, World, WorldCtx};
+use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target, World, WorldCtx};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 use world::{Ladder, Setup};
@@ -38,7 +41,7 @@ const NET: NetParams = NetParams {
 /// transcoder falls a ring behind within a session.
 pub const SLOW_RING: usize = 16;
 
-fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     world::build(
         sim,
         ctx,
@@ -50,7 +53,7 @@ fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World
     )
 }
 
-fn build_slow(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+fn build_slow(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     world::build(
         sim,
         ctx,
@@ -117,40 +120,53 @@ const LINKS: &[LinkRule] = &[
     },
 ];
 
-pub static TRANSCODE_LADDER_CHURN: Scenario = Scenario {
-    name: "transcode-ladder-churn",
-    family: "transcode",
-    about: "three broadcasts publish, stop and re-publish while renditions are added and removed (landing mid-callback) and transcoders panic",
-    tick: TICK,
-    duration: plans::CHURN_DURATION,
-    heal_at: plans::CHURN_HEAL_AT,
-    net: NET,
-    targets: &[
-        KnownBug::RenditionRemoveLeak,
-        KnownBug::TranscoderPanicKillsDrain,
-        KnownBug::RepublishNeverTranscoded,
-    ],
-    // Cheap (about 20 ms a seed in the dev profile) and race-rich: more
-    // seeds buy more landings of an admin edit inside a callback.
-    default_seeds: 500,
+pub static TRANSCODE_LADDER_CHURN: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "transcode-ladder-churn",
+        family: "transcode",
+        about: "three broadcasts publish, stop and re-publish while renditions are added and removed (landing mid-callback) and transcoders panic",
+        tick: TICK,
+        duration: plans::CHURN_DURATION,
+        heal_at: plans::CHURN_HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::RenditionRemoveLeak,
+                checks: &["no-leaked-drain"],
+            },
+            Target {
+                bug: KnownBug::TranscoderPanicKillsDrain,
+                checks: &["panics-isolated"],
+            },
+            Target {
+                bug: KnownBug::RepublishNeverTranscoded,
+                checks: &["no-missed-drain"],
+            },
+        ],
+        // Cheap (about 20 ms a seed in the dev profile) and race-rich: more
+        // seeds buy more landings of an admin edit inside a callback.
+        default_seeds: 500,
+        checks: &CHURN_CHECKS,
+        links: LINKS,
+    },
     plan: plans::ladder_churn,
     build: build_churn,
-    checks: &CHURN_CHECKS,
-    links: LINKS,
 };
 
-pub static TRANSCODE_SLOW_CONSUMER: Scenario = Scenario {
-    name: "transcode-slow-consumer",
-    family: "transcode",
-    about: "a slow transcoder lags behind a fast emitter on a small ring, next to a fast transcoder and a viewer",
-    tick: TICK,
-    duration: plans::SLOW_DURATION,
-    heal_at: plans::SLOW_HEAL_AT,
-    net: NET,
-    targets: &[],
-    default_seeds: 200,
+pub static TRANSCODE_SLOW_CONSUMER: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "transcode-slow-consumer",
+        family: "transcode",
+        about: "a slow transcoder lags behind a fast emitter on a small ring, next to a fast transcoder and a viewer",
+        tick: TICK,
+        duration: plans::SLOW_DURATION,
+        heal_at: plans::SLOW_HEAL_AT,
+        net: NET,
+        targets: &[],
+        default_seeds: 200,
+        checks: &SLOW_CHECKS,
+        links: LINKS,
+    },
     plan: plans::slow_consumer,
     build: build_slow,
-    checks: &SLOW_CHECKS,
-    links: LINKS,
 };

@@ -3,14 +3,18 @@
 //! viewers and the admin API worker).
 //!
 //! Owns host names, the ladders each scenario installs and the mapping from
-//! application faults to peers. The transcode host runs the real
+//! the family's faults to peers (exhaustive: a new fault kind does not
+//! compile until it is applied). The transcode host runs the real
 //! `relaysim_core::transcode` (bridge, registry, runner, drains on tokio)
-//! over `SimNet`; publishers are the harness's publisher peer
-//! (`peers::publisher`), one host and stream key each (`obs-a` publishes
-//! `live/a`). The admin API, injected panics and viewers come from
-//! `peers::transcode`. A slow transcoder's per-fragment work is drawn from
-//! the seed (`SimRng::fork(seed, "transcode-slow-consumer/work")`).
+//! over `SimNet`; publishers are the restream family's OBS peer
+//! (`crate::restream::peers::obs`), one host and stream key each (`obs-a`
+//! publishes `live/a`). The admin API, injected panics and viewers come
+//! from [`super::peers::admin`]. A slow transcoder's per-fragment work is
+//! drawn from the seed (`SimRng::fork(seed, "transcode-slow-consumer/work")`).
 
+use super::fault::Fault;
+use super::peers::admin::{install_viewers, Admin, AdminOp, PanicArm};
+use crate::restream::peers::obs::{self, Publisher};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::transcode::ingest::{listen_ingest, IngestBridge};
 use relaysim_core::transcode::{
@@ -20,9 +24,6 @@ use relaysim_core::transcode::{
 };
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::publisher::{self, Publisher};
-use relaysim_harness::peers::transcode::{install_viewers, Admin, AdminOp, PanicArm};
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::SimNet;
 use std::sync::{Arc, Mutex, Once};
@@ -109,7 +110,13 @@ pub fn slow_work(seed: u64) -> Duration {
     rng.millis(Duration::from_millis(150), Duration::from_millis(600))
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx, setup: Setup) -> Box<dyn World> {
+/// Registers every host of a world shaped by `setup`; publishers start
+/// unpublished (the plan publishes them).
+pub fn build(
+    sim: &mut turmoil::Sim<'static>,
+    ctx: &WorldCtx,
+    setup: Setup,
+) -> Box<dyn World<Fault>> {
     quiet_injected_panics();
     let rec = ctx.recorder.clone();
     let panics = PanicArm::new(rec.clone());
@@ -164,7 +171,7 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx, setup: Setup) -> B
             rec.clone(),
         );
         let served = p.clone();
-        sim.host(*name, move || publisher::serve(served.clone()));
+        sim.host(*name, move || obs::serve(served.clone()));
         publishers.push((*name, p));
     }
 
@@ -185,7 +192,7 @@ impl TranscodeWorld {
     }
 }
 
-impl World for TranscodeWorld {
+impl World<Fault> for TranscodeWorld {
     fn apply(&mut self, fault: &Fault) {
         match fault {
             Fault::BroadcastPublish { publisher } => {
@@ -217,8 +224,6 @@ impl World for TranscodeWorld {
                 phase,
                 after,
             } => self.panics.arm(rendition, *phase, *after),
-            // Network faults are the runner's; other families' are not ours.
-            _ => {}
         }
     }
 

@@ -5,16 +5,16 @@
 //! they derive "was the link healthy?" from the fault entries alone (holds,
 //! stalls, deliberate send pauses), never from the server's own account.
 
-use super::world::CLIENT;
+use super::fault::Fault;
+use super::peers::client::WsClientEvent;
 use super::{ANSWER_BOUND, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, PROGRESS_INTERVAL};
 use relaysim_core::event::Event;
 use relaysim_core::session::ws::events::Push;
 use relaysim_core::session::ws::WsEvent;
 use relaysim_core::BugSet;
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::ws_client::WsClientEvent;
-use relaysim_harness::trace::{Entry, EntryKind, WorldEvent};
+use relaysim_harness::fault::{NetFault, Step};
+use relaysim_harness::trace::{Entry, HarnessEvent};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,13 +34,6 @@ pub fn kill_by() -> Duration {
 fn ws_event(e: &Entry) -> Option<&WsEvent> {
     match e.core() {
         Some(Event::Ws(w)) => Some(w),
-        _ => None,
-    }
-}
-
-fn client_event(e: &Entry) -> Option<&WsClientEvent> {
-    match e.world() {
-        Some(WorldEvent::Ws(c)) if e.host == CLIENT => Some(c),
         _ => None,
     }
 }
@@ -67,27 +60,30 @@ impl Impairment {
 
 /// Holds (until their release or the heal), stalls and send pauses.
 pub fn impairments(v: &RunView<'_>) -> Vec<Impairment> {
-    use relaysim_harness::peers::ws_client::WsFault;
     let mut out = Vec::new();
     let mut held: Option<Duration> = None;
     for e in &v.trace.entries {
-        match &e.kind {
-            EntryKind::Fault(Fault::Hold { .. }) => held = held.or(Some(e.at)),
-            EntryKind::Fault(Fault::Release { .. }) | EntryKind::World(WorldEvent::Heal) => {
-                if let Some(start) = held.take() {
-                    out.push(Impairment {
-                        start,
-                        end: e.at,
-                        dead: true,
-                    });
-                }
+        let step = e.fault::<Fault>();
+        let ends_hold = matches!(step, Some(Step::Net(NetFault::Release { .. })))
+            || matches!(e.harness(), Some(HarnessEvent::Heal));
+        if ends_hold {
+            if let Some(start) = held.take() {
+                out.push(Impairment {
+                    start,
+                    end: e.at,
+                    dead: true,
+                });
             }
-            EntryKind::Fault(Fault::Ws(w)) => {
+            continue;
+        }
+        match step {
+            Some(Step::Net(NetFault::Hold { .. })) => held = held.or(Some(e.at)),
+            Some(Step::App(w)) => {
                 if let Some(q) = w.quiet() {
                     out.push(Impairment {
                         start: e.at,
                         end: e.at + q,
-                        dead: matches!(w, WsFault::Stall { .. }),
+                        dead: matches!(w, Fault::Stall { .. }),
                     });
                 }
             }
@@ -116,7 +112,7 @@ fn no_command_consumed(v: &RunView<'_>) -> Verdict {
     // What the plugin did with each traced command's payload.
     let mut payloads: BTreeMap<u64, &'static str> = BTreeMap::new();
     for e in &v.trace.entries {
-        match client_event(e) {
+        match e.peer::<WsClientEvent>() {
             Some(WsClientEvent::Gap {
                 lost,
                 lost_cmd,
@@ -163,7 +159,9 @@ fn command_answered_within(v: &RunView<'_>) -> Verdict {
     let mut last_up: Option<(Duration, bool)> = None;
     let mut progressed_after_heal = false;
     for e in &v.trace.entries {
-        let Some(c) = client_event(e) else { continue };
+        let Some(c) = e.peer::<WsClientEvent>() else {
+            continue;
+        };
         match c {
             WsClientEvent::Up { .. } => last_up = Some((e.at, true)),
             WsClientEvent::Progress {
@@ -255,7 +253,7 @@ fn plugin_down(v: &RunView<'_>) -> Vec<(Duration, Duration)> {
     let mut out = Vec::new();
     let mut since = None;
     for e in &v.trace.entries {
-        match client_event(e) {
+        match e.peer::<WsClientEvent>() {
             Some(WsClientEvent::Down { .. }) => since = since.or(Some(e.at)),
             Some(WsClientEvent::Up { .. }) => {
                 if let Some(s) = since.take() {
@@ -345,7 +343,7 @@ fn payloads_byte_identical(v: &RunView<'_>) -> Verdict {
             },
             _ => {}
         }
-        match client_event(e) {
+        match e.peer::<WsClientEvent>() {
             Some(WsClientEvent::Command {
                 seq, bytes, crc, ..
             }) => {
@@ -406,7 +404,7 @@ fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
     let mut started: BTreeMap<u64, Duration> = BTreeMap::new();
     let mut begun: BTreeMap<String, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        match client_event(e) {
+        match e.peer::<WsClientEvent>() {
             Some(WsClientEvent::Command {
                 seq,
                 payload: "sent",
@@ -550,10 +548,11 @@ pub const DEAD_PEER_WAS_KILLED: Check = Check {
 
 #[cfg(test)]
 mod tests {
+    use super::super::world::CLIENT;
     use super::*;
     use relaysim_harness::check::Facts;
-    use relaysim_harness::peers::ws_client::WsFault;
-    use relaysim_harness::trace::Trace;
+    use relaysim_harness::trace::{EntryKind, Trace};
+    use std::sync::Arc;
 
     fn at(ms: u64, host: &'static str, kind: EntryKind) -> Entry {
         Entry {
@@ -563,20 +562,19 @@ mod tests {
         }
     }
 
+    /// A plan step's trace entry.
+    fn fault(step: impl Into<Step<Fault>>) -> EntryKind {
+        EntryKind::Fault(Arc::new(step.into()))
+    }
+
     /// Seed 0xdf9 of a 5,000-seed sweep: a `ws.session.reset` fault point
     /// took the session down at 4.22 s and a 7.9 s plugin stall came at
     /// 4.48 s, while the plugin was reconnecting. The plugin dropped it and
     /// no session existed to kill; dead-peer-killed must not demand a kill.
     #[test]
     fn an_impairment_that_began_while_the_plugin_was_down_needs_no_kill() {
-        let client = |ms, kind| at(ms, CLIENT, EntryKind::World(WorldEvent::Ws(kind)));
-        let stall = |ms| {
-            at(
-                ms,
-                "harness",
-                EntryKind::Fault(Fault::Ws(WsFault::Stall { ms: 7_868 })),
-            )
-        };
+        let client = |ms, e: WsClientEvent| at(ms, CLIENT, EntryKind::Peer(Arc::new(e)));
+        let stall = |ms| at(ms, "harness", fault(Fault::Stall { ms: 7_868 }));
         let mut trace = Trace {
             entries: vec![
                 client(50, WsClientEvent::Up { conn: 1 }),
@@ -610,34 +608,30 @@ mod tests {
 
     #[test]
     fn impairments_come_from_the_plan_alone() {
-        let hold = Fault::Hold {
+        let hold = NetFault::Hold {
             a: "ws-client".into(),
             b: "ws-server".into(),
         };
-        let release = Fault::Release {
+        let release = NetFault::Release {
             a: "ws-client".into(),
             b: "ws-server".into(),
         };
         let trace = Trace {
             entries: vec![
-                at(1_000, "harness", EntryKind::Fault(hold.clone())),
-                at(4_000, "harness", EntryKind::Fault(release)),
-                at(
-                    5_000,
-                    "harness",
-                    EntryKind::Fault(Fault::Ws(WsFault::Stall { ms: 2_000 })),
-                ),
+                at(1_000, "harness", fault(hold.clone())),
+                at(4_000, "harness", fault(release)),
+                at(5_000, "harness", fault(Fault::Stall { ms: 2_000 })),
                 at(
                     8_000,
                     "harness",
-                    EntryKind::Fault(Fault::Ws(WsFault::LatePayload {
+                    fault(Fault::LatePayload {
                         cmd: relaysim_core::session::ws::protocol::PayloadKind::WriteAudio,
                         bytes: 1,
                         delay_ms: 500,
-                    })),
+                    }),
                 ),
-                at(20_000, "harness", EntryKind::Fault(hold)),
-                at(22_000, "harness", EntryKind::World(WorldEvent::Heal)),
+                at(20_000, "harness", fault(hold)),
+                at(22_000, "harness", EntryKind::Harness(HarnessEvent::Heal)),
             ],
         };
         let facts = Facts::new();

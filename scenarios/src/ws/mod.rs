@@ -19,13 +19,16 @@
 //! deadline and answer bound after it). A seed costs ~3000 steps.
 
 pub mod checks;
+pub mod fault;
+pub mod peers;
 pub mod plans;
 pub mod world;
 
 use checks::*;
+pub use fault::Fault;
 use relaysim_core::KnownBug;
 use relaysim_harness::check::Check;
-use relaysim_harness::scenario::{NetParams, Scenario};
+use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
 
@@ -117,50 +120,66 @@ const LINKS: &[LinkRule] = &[
     },
 ];
 
-pub static WS_BULK_CROSSFIRE: Scenario = Scenario {
-    name: "ws-bulk-crossfire",
-    family: "ws",
-    about: "the plugin uploads 1-2.5 MB (its reads wait behind its sends) while the server pushes a swap's mirror and stems",
-    tick: TICK,
-    duration: DURATION,
-    heal_at: HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::BulkSendStarvesRecv],
-    default_seeds: 200,
+pub static WS_BULK_CROSSFIRE: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "ws-bulk-crossfire",
+        family: "ws",
+        about: "the plugin uploads 1-2.5 MB (its reads wait behind its sends) while the server pushes a swap's mirror and stems",
+        tick: TICK,
+        duration: DURATION,
+        heal_at: HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::BulkSendStarvesRecv,
+                checks: &["command-answered-within", "no-healthy-keepalive-kill"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &CROSSFIRE_CHECKS,
+        links: LINKS,
+    },
     plan: plans::ws_bulk_crossfire,
     build: world::build,
-    checks: &CROSSFIRE_CHECKS,
-    links: LINKS,
 };
 
-pub static WS_ORPHAN_HEADER: Scenario = Scenario {
-    name: "ws-orphan-header",
-    family: "ws",
-    about: "headers whose payload never comes, comes late, or finds a command in its slot; stray payloads; unknown commands",
-    tick: TICK,
-    duration: DURATION,
-    heal_at: HEAL_AT,
-    net: NET,
-    targets: &[KnownBug::OrphanBinaryHeader],
-    default_seeds: 200,
+pub static WS_ORPHAN_HEADER: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "ws-orphan-header",
+        family: "ws",
+        about: "headers whose payload never comes, comes late, or finds a command in its slot; stray payloads; unknown commands",
+        tick: TICK,
+        duration: DURATION,
+        heal_at: HEAL_AT,
+        net: NET,
+        targets: &[
+            Target {
+                bug: KnownBug::OrphanBinaryHeader,
+                checks: &["no-command-consumed"],
+            },
+        ],
+        default_seeds: 200,
+        checks: &ORPHAN_CHECKS,
+        links: LINKS,
+    },
     plan: plans::ws_orphan_header,
     build: world::build,
-    checks: &ORPHAN_CHECKS,
-    links: LINKS,
 };
 
-pub static WS_KEEPALIVE: Scenario = Scenario {
-    name: "ws-keepalive",
-    family: "ws",
-    about: "the link held or the plugin frozen for 1-8.5 s around the 4 s keepalive deadline, with swaps and uploads going on",
-    tick: TICK,
-    duration: DURATION,
-    heal_at: HEAL_AT,
-    net: NET,
-    targets: &[],
-    default_seeds: 200,
+pub static WS_KEEPALIVE: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "ws-keepalive",
+        family: "ws",
+        about: "the link held or the plugin frozen for 1-8.5 s around the 4 s keepalive deadline, with swaps and uploads going on",
+        tick: TICK,
+        duration: DURATION,
+        heal_at: HEAL_AT,
+        net: NET,
+        targets: &[],
+        default_seeds: 200,
+        checks: &KEEPALIVE_CHECKS,
+        links: LINKS,
+    },
     plan: plans::ws_keepalive,
     build: world::build,
-    checks: &KEEPALIVE_CHECKS,
-    links: LINKS,
 };

@@ -3,14 +3,15 @@
 //!
 //! Owns host names, the server and client settings of the ws scenarios, the
 //! segmenting that makes turmoil's window a byte budget, and the mapping of
-//! `Fault::Ws` to the client.
+//! the family's faults to the client (exhaustive: a new fault kind does not
+//! compile until it is applied).
 
+use super::fault::Fault;
+use super::peers::client::{self, ClientConfig, WsClient};
 use super::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MSS, PROGRESS_INTERVAL};
 use relaysim_core::session::ws::{serve_ws, ServerStats, WsConfig};
 use relaysim_core::{BugSet, Emitter};
 use relaysim_harness::check::Facts;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::ws_client::{self, ClientConfig, WsClient};
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::segment::SegmentedNet;
 use relaysim_harness::SimNet;
@@ -25,7 +26,7 @@ pub const SERVER: &str = "ws-server";
 /// scaled from websockets' 20 s / 20 s to 2 s / 4 s so a run holds several
 /// deadlines).
 pub fn server_config(bugs: BugSet, seed: u64) -> WsConfig {
-    let mut cfg = WsConfig::new(&format!("0.0.0.0:{}", ws_client::PORT), bugs, seed);
+    let mut cfg = WsConfig::new(&format!("0.0.0.0:{}", client::PORT), bugs, seed);
     cfg.keepalive_interval = KEEPALIVE_INTERVAL;
     cfg.keepalive_timeout = KEEPALIVE_TIMEOUT;
     cfg
@@ -33,7 +34,7 @@ pub fn server_config(bugs: BugSet, seed: u64) -> WsConfig {
 
 pub fn client_config(seed: u64) -> ClientConfig {
     ClientConfig {
-        server: format!("{SERVER}:{}", ws_client::PORT),
+        server: format!("{SERVER}:{}", client::PORT),
         params_interval: Duration::from_millis(50),
         progress_interval: PROGRESS_INTERVAL,
         reconnect_delay: Duration::from_millis(500),
@@ -47,7 +48,7 @@ pub struct WsWorld {
     stats: Arc<ServerStats>,
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> {
+pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let stats = ServerStats::new();
     let cfg = server_config(ctx.bugs, ctx.seed.0);
@@ -60,16 +61,28 @@ pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World> 
             Ok(())
         }
     });
-    let client = WsClient::new(CLIENT, client_config(ctx.seed.0), rec);
-    let c = client.clone();
-    sim.host(CLIENT, move || ws_client::serve(c.clone()));
-    Box::new(WsWorld { client, stats })
+    let plugin = WsClient::new(CLIENT, client_config(ctx.seed.0), rec);
+    let c = plugin.clone();
+    sim.host(CLIENT, move || client::serve(c.clone()));
+    Box::new(WsWorld {
+        client: plugin,
+        stats,
+    })
 }
 
-impl World for WsWorld {
+impl World<Fault> for WsWorld {
     fn apply(&mut self, fault: &Fault) {
-        if let Fault::Ws(w) = fault {
-            self.client.apply(w.clone());
+        // Every fault is a plugin action: the client plays each kind.
+        match fault {
+            Fault::Upload { .. }
+            | Fault::SwapServer
+            | Fault::OrphanHeader { .. }
+            | Fault::TextForBinary { .. }
+            | Fault::MissingPayload { .. }
+            | Fault::LatePayload { .. }
+            | Fault::StrayPayload { .. }
+            | Fault::UnknownCommand
+            | Fault::Stall { .. } => self.client.apply(fault.clone()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The same seed gives the same trace: twice in one process, and in a
 //! second process (`relaysim replay`).
 
-use relaysim_harness::runner::{run_seed, RunOptions};
+use relaysim_harness::runner::RunOptions;
 use relaysim_harness::Seed;
 use relaysim_scenarios::all;
 use std::process::Command;
@@ -12,8 +12,8 @@ fn same_seed_same_trace_in_process() {
     for scn in all() {
         for seed in [Seed(3), Seed(0xdead_beef)] {
             let never = AtomicBool::new(false);
-            let a = run_seed(scn, seed, &RunOptions::default(), &never);
-            let b = run_seed(scn, seed, &RunOptions::default(), &never);
+            let a = scn.run_seed(seed, &RunOptions::default(), &never);
+            let b = scn.run_seed(seed, &RunOptions::default(), &never);
             assert_eq!(a.trace.text(), b.trace.text(), "{} seed {seed}", scn.name);
             assert!(!a.trace.entries.is_empty());
         }
@@ -42,12 +42,7 @@ fn same_seed_same_trace_across_processes() {
             last
         };
         assert_eq!(hash("0x7"), hash("7"), "{}", scn.name);
-        let in_process = run_seed(
-            scn,
-            Seed(7),
-            &RunOptions::default(),
-            &AtomicBool::new(false),
-        );
+        let in_process = scn.run_seed(Seed(7), &RunOptions::default(), &AtomicBool::new(false));
         assert_eq!(
             hash("0x7"),
             format!("trace-hash: {}", in_process.trace_hash),

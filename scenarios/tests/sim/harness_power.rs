@@ -5,11 +5,11 @@ use crate::support::one_line_error;
 use relaysim_core::{BugSet, KnownBug};
 use relaysim_harness::check::FailureKind;
 use relaysim_harness::report::banner;
-use relaysim_harness::runner::{run_seed, RunOptions};
-use relaysim_harness::shrink::shrink;
+use relaysim_harness::runner::RunOptions;
 use relaysim_harness::timeline::render;
 use relaysim_harness::trace::EntryKind;
 use relaysim_harness::Seed;
+use relaysim_scenarios::catalog::bugs;
 use relaysim_scenarios::cli::detect_one;
 use relaysim_scenarios::{all, find};
 use std::process::{Command, Output};
@@ -32,16 +32,15 @@ fn temp(name: &str) -> std::path::PathBuf {
 #[test]
 fn swarm_draws_differ_across_seeds_and_show_in_the_banner() {
     for scn in all() {
-        let swarms: std::collections::BTreeSet<String> = (0..40)
-            .map(|s| (scn.plan)(Seed(s)).swarm_summary())
-            .collect();
+        let swarms: std::collections::BTreeSet<String> =
+            (0..40).map(|s| scn.plan(Seed(s)).swarm_summary()).collect();
         assert!(
             swarms.len() > 5,
             "{}: swarm hardly varies: {swarms:?}",
             scn.name
         );
-        let plan = (scn.plan)(Seed(1));
-        let line = banner(scn, Seed(1), BugSet::NONE, &plan);
+        let plan = scn.plan(Seed(1));
+        let line = banner(scn.info(), Seed(1), BugSet::NONE, plan.as_ref());
         assert!(
             line.contains(&format!("swarm={}", plan.swarm_summary())),
             "{line}"
@@ -69,7 +68,6 @@ fn site_prefix(scenario: &str) -> &'static str {
 /// contract in `cargo test`.)
 #[test]
 fn fault_points_fire_in_every_family_and_never_after_the_heal() {
-    use relaysim_harness::Fault;
     let mut fired_sites = std::collections::BTreeSet::new();
     for scn in all() {
         let prefix = site_prefix(scn.name);
@@ -80,20 +78,11 @@ fn fault_points_fire_in_every_family_and_never_after_the_heal() {
             .collect();
         let mut fired_in = None;
         for s in 0..200 {
-            let plan = (scn.plan)(Seed(s));
-            if !plan
-                .events
-                .iter()
-                .any(|e| matches!(e.fault, Fault::FaultPoint { .. }))
-            {
+            let plan = scn.plan(Seed(s));
+            if !plan.kinds().iter().any(|k| k == "fault-point") {
                 continue;
             }
-            let o = run_seed(
-                scn,
-                Seed(s),
-                &RunOptions::default(),
-                &AtomicBool::new(false),
-            );
+            let o = scn.run_seed(Seed(s), &RunOptions::default(), &AtomicBool::new(false));
             let mut fired = 0;
             for e in &o.trace.entries {
                 if let EntryKind::Core(relaysim_core::Event::FaultPointFired { site }) = e.kind {
@@ -137,11 +126,11 @@ fn fault_points_fire_in_every_family_and_never_after_the_heal() {
 /// fault events that still fail the same check.
 #[test]
 fn every_card_shrinks_to_at_most_three_events() {
-    for bug in KnownBug::ALL {
-        let d = detect_one(*bug, 50, 2);
+    for bug in bugs() {
+        let d = detect_one(bug, 50, 2);
         let seed = d.first_failing_seed.expect("caught");
         let scn = find(d.scenario).unwrap();
-        let shrunk = shrink(scn, seed, BugSet::only(*bug), None).expect("fails");
+        let shrunk = scn.shrink(seed, BugSet::only(bug), None).expect("fails");
         println!(
             "{bug}: {} seed {seed}: {} -> {} events ({} runs)",
             scn.name,
@@ -161,11 +150,10 @@ fn every_card_shrinks_to_at_most_three_events() {
             "{bug}: shrinking changed the failing check"
         );
         // The shrunk plan really fails, and only with the bug on.
-        let again = run_seed(
-            scn,
+        let again = scn.run_seed(
             seed,
             &RunOptions {
-                bugs: BugSet::only(*bug),
+                bugs: BugSet::only(bug),
                 plan: Some(shrunk.plan.clone()),
                 ..RunOptions::default()
             },
@@ -178,15 +166,14 @@ fn every_card_shrinks_to_at_most_three_events() {
 #[test]
 fn shrink_refuses_a_passing_run() {
     let scn = find("vod-twitch-down").unwrap();
-    let err = shrink(scn, Seed(0), BugSet::NONE, None).unwrap_err();
+    let err = scn.shrink(Seed(0), BugSet::NONE, None).unwrap_err();
     assert!(err.contains("nothing to shrink"), "{err}");
 }
 
 #[test]
 fn the_timeline_has_lanes_events_windows_links_and_the_failure() {
     let scn = find("vod-disconnect-race").unwrap();
-    let o = run_seed(
-        scn,
+    let o = scn.run_seed(
         Seed(0),
         &RunOptions {
             bugs: BugSet::only(KnownBug::VodFetchStaleEpoch),
@@ -236,12 +223,7 @@ fn every_scenario_timeline_draws_messages_between_hosts() {
         let rules = unused.entry(scn.family).or_default();
         rules.extend(scn.links.iter().map(|r| format!("{} → {}", r.from, r.to)));
         for s in 0..4 {
-            let o = run_seed(
-                scn,
-                Seed(s),
-                &RunOptions::default(),
-                &AtomicBool::new(false),
-            );
+            let o = scn.run_seed(Seed(s), &RunOptions::default(), &AtomicBool::new(false));
             let html = render(scn.name, &o.trace, o.sim_time, None, scn.links);
             assert_eq!(
                 html.matches("class=\"event\"").count(),

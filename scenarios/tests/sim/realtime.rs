@@ -6,11 +6,11 @@
 //! scale is twice the bench's, to keep the tests short.
 
 use relaysim_core::session::ws::protocol::PayloadKind;
-use relaysim_harness::fault::Fault;
-use relaysim_harness::peers::ws_client::WsFault;
-use relaysim_harness::Seed;
-use relaysim_scenarios::bench::{realtime_restream, realtime_ws, RealTime};
-use relaysim_scenarios::find;
+use relaysim_harness::fault::{FamilyFault, Step};
+use relaysim_harness::{Scenario, Seed};
+use relaysim_scenarios::bench::realtime::{restream::vod_slow_twitch, ws::ws_bulk_crossfire};
+use relaysim_scenarios::bench::RealTime;
+use relaysim_scenarios::{restream, ws};
 use serde_json::json;
 
 const SCALE: u32 = 40;
@@ -21,10 +21,9 @@ fn fact(r: &RealTime, key: &str) -> serde_json::Value {
         .clone()
 }
 
-/// The plan's faults before its heal (the ones a real-time run plays).
-fn played(name: &str, seed: Seed) -> Vec<Fault> {
-    let scn = find(name).unwrap();
-    (scn.plan)(seed)
+/// The plan's steps before its heal (the ones a real-time run plays).
+fn played<F: FamilyFault>(scn: &Scenario<F>, seed: Seed) -> Vec<Step<F>> {
+    scn.plan_for(seed)
         .events
         .into_iter()
         .filter(|e| e.at() < scn.heal_at)
@@ -34,23 +33,22 @@ fn played(name: &str, seed: Seed) -> Vec<Fault> {
 
 #[test]
 fn ws_bulk_crossfire_in_real_time_does_the_plans_work() {
-    let r =
-        realtime_ws(find("ws-bulk-crossfire").unwrap(), Seed(0), SCALE).expect("real-time ws run");
-    let plan = played("ws-bulk-crossfire", Seed(0));
+    let r = ws_bulk_crossfire(Seed(0), SCALE).expect("real-time ws run");
+    let plan = played(&ws::WS_BULK_CROSSFIRE, Seed(0));
     // Every action of the plan is one traced command; every upload is
     // applied; every swap (from the server's copy or an upload) pushes a
     // mirror and two stems.
     let uploads = plan
         .iter()
-        .filter(|f| matches!(f, Fault::Ws(WsFault::Upload { .. })))
+        .filter(|f| matches!(f, Step::App(ws::Fault::Upload { .. })))
         .count();
     let swaps = plan
         .iter()
         .filter(|f| {
             matches!(
                 f,
-                Fault::Ws(WsFault::SwapServer)
-                    | Fault::Ws(WsFault::Upload {
+                Step::App(ws::Fault::SwapServer)
+                    | Step::App(ws::Fault::Upload {
                         cmd: PayloadKind::SwapSource,
                         ..
                     })
@@ -76,13 +74,14 @@ fn ws_bulk_crossfire_in_real_time_does_the_plans_work() {
 
 #[test]
 fn vod_slow_twitch_in_real_time_does_the_plans_work() {
-    let r = realtime_restream(find("vod-slow-twitch").unwrap(), Seed(0), SCALE)
-        .expect("real-time restream run");
-    let network = played("vod-slow-twitch", Seed(0))
+    let r = vod_slow_twitch(Seed(0), SCALE).expect("real-time restream run");
+    // Loopback plays only the family's faults: network faults and fault
+    // points are the simulator's.
+    let not_app = played(&restream::VOD_SLOW_TWITCH, Seed(0))
         .iter()
-        .filter(|f| f.is_network())
+        .filter(|f| f.app().is_none())
         .count();
-    assert_eq!(r.skipped_faults, network);
+    assert_eq!(r.skipped_faults, not_app);
     assert_eq!(fact(&r, "vod_applied"), json!(true));
     assert_eq!(fact(&r, "every_ingest_streamed"), json!(true));
 }

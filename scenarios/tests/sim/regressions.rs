@@ -5,10 +5,11 @@
 
 use relaysim_core::BugSet;
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::{run_seed, RunOptions};
-use relaysim_harness::{PlanFile, Scenario, Seed};
-use relaysim_scenarios::cli::parse_bugs;
+use relaysim_harness::runner::RunOptions;
+use relaysim_harness::{AnyScenario, ErasedPlan, PlanCtx, PlanFile, Scenario, Seed};
+use relaysim_scenarios::cli::{parse_bugs, read_plan_file};
 use relaysim_scenarios::find;
+use relaysim_scenarios::restream::{self, Fault};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -23,13 +24,17 @@ fn regression_files() -> Vec<PathBuf> {
     files
 }
 
-fn replay(scn: &Scenario, file: &PlanFile, bugs: BugSet) -> relaysim_harness::SeedOutcome {
-    run_seed(
-        scn,
+fn replay(
+    scn: &dyn AnyScenario,
+    file: &PlanFile,
+    plan: &ErasedPlan,
+    bugs: BugSet,
+) -> relaysim_harness::SeedOutcome {
+    scn.run_seed(
         Seed::parse(&file.seed).expect("seed"),
         &RunOptions {
             bugs,
-            plan: Some(file.plan.clone()),
+            plan: Some(plan.clone()),
             ..RunOptions::default()
         },
         &AtomicBool::new(false),
@@ -47,13 +52,14 @@ fn every_regression_plan_fails_with_its_bug_and_passes_without() {
             "{name}: regression files are NNNN-name.json"
         );
         let file = PlanFile::read(&path).expect("plan file");
+        let scn = find(&file.scenario).expect("scenario");
+        let (_, plan) = read_plan_file(scn, &path).expect("a valid plan of its scenario");
         assert!(
             file.postmortem.as_deref().is_some_and(|p| p.len() > 80),
             "{name}: needs a one-paragraph postmortem"
         );
-        let scn = find(&file.scenario).expect("scenario");
         let bugs = parse_bugs(&file.bugs).expect("bugs");
-        let with_bug = replay(scn, &file, bugs);
+        let with_bug = replay(scn, &file, &plan, bugs);
         let failure = with_bug
             .failure
             .as_ref()
@@ -64,7 +70,7 @@ fn every_regression_plan_fails_with_its_bug_and_passes_without() {
             "{name}: {}",
             failure_report(failure)
         );
-        let fixed = replay(scn, &file, BugSet::NONE);
+        let fixed = replay(scn, &file, &plan, BugSet::NONE);
         assert!(
             fixed.passed(),
             "{name} fails with every bug off:\n{}",
@@ -80,28 +86,35 @@ fn every_regression_plan_fails_with_its_bug_and_passes_without() {
 /// The same run as `vod-disconnect-race`, but its plan generator draws in
 /// another order (here: from another stream), as an unrelated code change
 /// would make it.
-fn reordered_plan(seed: Seed) -> relaysim_harness::FaultPlan {
-    relaysim_scenarios::restream::plans::vod_disconnect_race(Seed(seed.0.rotate_left(7) ^ 0x5eed))
+fn reordered_plan(ctx: &mut PlanCtx<Fault>) {
+    *ctx = PlanCtx::new(
+        Seed(ctx.seed.0.rotate_left(7) ^ 0x5eed),
+        "vod-disconnect-race",
+    );
+    restream::plans::vod_disconnect_race(ctx);
 }
 
 #[test]
 fn a_pinned_plan_survives_a_change_of_rng_draw_order() {
-    let original = find("vod-disconnect-race").unwrap();
+    let original: &Scenario<Fault> = &restream::VOD_DISCONNECT_RACE;
     let changed = Scenario {
         plan: reordered_plan,
-        ..original.clone()
+        ..*original
     };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("regressions/0002-vod-stale-fetch-applied-after-disconnect.json");
-    let file = PlanFile::read(&path).unwrap();
+    let (file, plan) = read_plan_file(original, &path).unwrap();
     let seed = Seed::parse(&file.seed).unwrap();
     let bugs = parse_bugs(&file.bugs).unwrap();
 
     // Drawing by seed no longer gives the same plan…
-    assert_ne!((changed.plan)(seed).events, (original.plan)(seed).events);
+    assert_ne!(
+        changed.plan_for(seed).events,
+        original.plan_for(seed).events
+    );
     // …but the pinned plan replays the same run, trace for trace.
-    let before = replay(original, &file, bugs);
-    let after = replay(&changed, &file, bugs);
+    let before = replay(original, &file, &plan, bugs);
+    let after = replay(&changed, &file, &plan, bugs);
     assert_eq!(before.trace.text(), after.trace.text());
     assert_eq!(
         before.failure.map(|f| f.check),

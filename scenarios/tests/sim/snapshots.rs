@@ -10,13 +10,16 @@
 
 use relaysim_core::{BugSet, KnownBug};
 use relaysim_harness::check::{Failure, FailureKind};
-use relaysim_harness::fault::{Fault, FaultEvent, FaultPlan};
+use relaysim_harness::detect::card;
+use relaysim_harness::fault::{FaultEvent, FaultPlan};
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::{run_seed, RunOptions};
+use relaysim_harness::runner::RunOptions;
 use relaysim_harness::Seed;
-use relaysim_scenarios::cli::detect_one;
-use relaysim_scenarios::{all, find};
+use relaysim_scenarios::all;
+use relaysim_scenarios::catalog::{bugs, find_bug_scenario};
+use relaysim_scenarios::restream::Fault;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn settings(dir: &str) -> insta::Settings {
@@ -30,12 +33,7 @@ fn settings(dir: &str) -> insta::Settings {
 #[test]
 fn passing_traces() {
     for scn in all() {
-        let o = run_seed(
-            scn,
-            Seed(0),
-            &RunOptions::default(),
-            &AtomicBool::new(false),
-        );
+        let o = scn.run_seed(Seed(0), &RunOptions::default(), &AtomicBool::new(false));
         assert!(
             o.passed(),
             "{}",
@@ -46,43 +44,11 @@ fn passing_traces() {
     }
 }
 
-/// The reproduction card of one known bug.
-pub fn card(bug: KnownBug) -> String {
-    let d = detect_one(bug, 50, 2);
-    let seed = d
-        .first_failing_seed
-        .expect("the bug is caught (see detection tests)");
-    let scn = find(d.scenario).expect("scenario");
-    let o = run_seed(
-        scn,
-        seed,
-        &RunOptions {
-            bugs: BugSet::only(bug),
-            ..RunOptions::default()
-        },
-        &AtomicBool::new(false),
-    );
-    let f = o.failure.expect("the canonical seed fails");
-    format!(
-        "bug       : {} ({})\nmechanism : {}\nfix       : {}\nscenario  : {}\nseed      : {} (first failing seed of 0..50)\ncaught by : {} ({}) at {:.3}s\n\n{}\ntrace up to the failure:\n{}",
-        bug.id(),
-        bug.system(),
-        bug.mechanism(),
-        bug.fix(),
-        scn.name,
-        seed,
-        f.check,
-        f.kind,
-        f.at.as_secs_f64(),
-        failure_report(&f),
-        o.trace.text_until(f.at),
-    )
-}
-
 #[test]
 fn reproduction_cards() {
-    for bug in KnownBug::ALL {
-        let text = card(*bug);
+    // Every bug a scenario declares has a card.
+    for bug in bugs() {
+        let text = card(find_bug_scenario(bug), bug, 50, 2).expect("caught");
         settings("cards").bind(|| insta::assert_snapshot!(bug.id(), text));
     }
 }
@@ -97,19 +63,20 @@ fn report_format() {
         seed: Seed(0x2a),
         bugs: BugSet::only(KnownBug::VodFetchStacking),
         at: Duration::from_millis(4010),
-        plan: FaultPlan::new(vec![
+        plan: Arc::new(FaultPlan::new(vec![
             FaultEvent {
                 at_ms: 0,
                 fault: Fault::TwitchLatency {
                     min_ms: 2500,
                     max_ms: 9000,
-                },
+                }
+                .into(),
             },
             FaultEvent {
                 at_ms: 700,
-                fault: Fault::PublisherConnect,
+                fault: Fault::PublisherConnect.into(),
             },
-        ]),
+        ])),
         tail: vec![
             "    2.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
             "    4.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
@@ -124,6 +91,6 @@ fn report_format() {
     assert!(text.contains(
         "test     : RELAYSIM_SEED=0x2a RELAYSIM_BUG=vod-fetch-stacking cargo test -p relaysim-scenarios --test sim -- scenarios::vod_slow_twitch --exact"
     ));
-    assert!(text.contains("FaultEvent { at_ms: 700, fault: Fault::PublisherConnect },"));
+    assert!(text.contains("FaultEvent { at_ms: 700, fault: Fault::PublisherConnect.into() },"));
     settings("cards").bind(|| insta::assert_snapshot!("report-format", text));
 }

@@ -2,13 +2,13 @@
 
 use relaysim_core::BugSet;
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::{run_batch, BatchOptions, BatchReport};
-use relaysim_harness::{Scenario, Seed, SeedRange};
+use relaysim_harness::runner::{BatchOptions, BatchReport};
+use relaysim_harness::{AnyScenario, Seed, SeedRange};
 use relaysim_scenarios::cli::parse_bugs;
 
 /// The seeds a scenario test runs: `RELAYSIM_SEED` (one), else
 /// `RELAYSIM_SEEDS`, else the scenario's default range.
-pub fn seeds_for(scn: &Scenario) -> (Vec<Seed>, bool) {
+pub fn seeds_for(scn: &dyn AnyScenario) -> (Vec<Seed>, bool) {
     if let Some(seed) = Seed::from_env().expect("RELAYSIM_SEED") {
         return (vec![seed], true);
     }
@@ -28,18 +28,17 @@ pub fn bugs_from_env() -> BugSet {
 
 /// Runs `scn` as the test suite does and panics with the failure report
 /// (seed, replay commands, plan, last events) if anything failed.
-pub fn run_and_assert(scn: &Scenario) -> BatchReport {
+pub fn run_and_assert(scn: &dyn AnyScenario) -> BatchReport {
     let (seeds, single) = seeds_for(scn);
     let bugs = bugs_from_env();
     if single {
-        let plan = (scn.plan)(seeds[0]);
+        let plan = scn.plan(seeds[0]);
         println!(
             "{}",
-            relaysim_harness::report::banner(scn, seeds[0], bugs, &plan)
+            relaysim_harness::report::banner(scn.info(), seeds[0], bugs, plan.as_ref())
         );
     }
-    let report = run_batch(
-        scn,
+    let report = scn.run_batch(
         &seeds,
         &BatchOptions {
             bugs,

@@ -7,11 +7,11 @@
 //! record of which tracks were published and for how long, which the
 //! publisher checks hold against what the core says it did.
 
-use crate::trace::{Recorder, WorldEvent};
 use futures_util::{SinkExt, StreamExt};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::session::publisher::signal::{self, SignalRequest, SignalResponse};
 use relaysim_core::session::publisher::TrackKind;
+use relaysim_harness::Recorder;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -169,7 +169,7 @@ impl LiveKit {
     }
 
     fn record(&self, e: LiveKitEvent) {
-        self.recorder.world("livekit", WorldEvent::LiveKit(e));
+        self.recorder.peer("livekit", e);
     }
 
     /// RPC latency range from now on.

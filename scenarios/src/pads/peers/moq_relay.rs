@@ -10,11 +10,11 @@
 //! follows after a drawn delay: the race the caps path must win), and
 //! outages that close every subscription. Records [`MoqRelayEvent`]s.
 
-use crate::trace::{Recorder, WorldEvent};
 use futures_util::{SinkExt, StreamExt};
 use relaysim_core::session::pads::wire::{
     self, Catalog, MediaKind, RelayMessage, RelayRequest, TrackInfo, WireFrame,
 };
+use relaysim_harness::Recorder;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -231,7 +231,7 @@ impl MoqRelay {
     }
 
     fn record(&self, e: MoqRelayEvent) {
-        self.recorder.world("moq-relay", WorldEvent::MoqRelay(e));
+        self.recorder.peer("moq-relay", e);
     }
 
     /// Queues a plan command (callable from outside the simulation).

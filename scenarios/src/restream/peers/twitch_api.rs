@@ -1,6 +1,5 @@
 //! The simulated Twitch API (`twitch-api` host, port 80).
 
-use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -8,9 +7,34 @@ use hyper_util::rt::TokioIo;
 use relaysim_core::entropy::SimRng;
 use relaysim_core::net::{Net, NetListener};
 use relaysim_core::restream::twitch::{ClientConfigRequest, ClientConfigResponse, IngestEndpoint};
+use relaysim_harness::Recorder;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What the Twitch API records (`twitch.*`, host `twitch-api`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TwitchEvent {
+    /// It allocated IVS session `ivs-{session}`.
+    Alloc {
+        /// The session number.
+        session: u64,
+    },
+    /// It answered an error status.
+    Error {
+        /// The HTTP status.
+        status: u16,
+    },
+}
+
+impl std::fmt::Display for TwitchEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TwitchEvent::Alloc { session } => write!(f, "twitch.alloc session=ivs-{session}"),
+            TwitchEvent::Error { status } => write!(f, "twitch.error status={status}"),
+        }
+    }
+}
 
 /// The port the API listens on.
 pub const PORT: u16 = 80;
@@ -112,7 +136,7 @@ impl TwitchApi {
         match decision {
             Ok(n) => {
                 self.recorder
-                    .world("twitch-api", WorldEvent::TwitchAlloc { session: n });
+                    .peer("twitch-api", TwitchEvent::Alloc { session: n });
                 tokio::time::sleep(latency).await;
                 let body = ClientConfigResponse {
                     ingest_endpoints: vec![IngestEndpoint {
@@ -131,7 +155,7 @@ impl TwitchApi {
             Err(status) => {
                 tokio::time::sleep(latency).await;
                 self.recorder
-                    .world("twitch-api", WorldEvent::TwitchError { status });
+                    .peer("twitch-api", TwitchEvent::Error { status });
                 Ok(response(
                     status,
                     Bytes::from_static(b"{\"error\":\"unavailable\"}"),
@@ -150,7 +174,9 @@ fn response(status: u16, body: Bytes) -> hyper::Response<Full<Bytes>> {
 
 /// The host's software: serve HTTP/1.1 on port 80 forever.
 pub async fn serve(api: Arc<TwitchApi>) -> turmoil::Result {
-    let listener = crate::SimNet.bind(&format!("0.0.0.0:{PORT}")).await?;
+    let listener = relaysim_harness::SimNet
+        .bind(&format!("0.0.0.0:{PORT}"))
+        .await?;
     serve_on(listener, api).await?;
     Ok(())
 }

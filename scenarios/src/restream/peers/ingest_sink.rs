@@ -1,12 +1,38 @@
 //! A simulated platform ingest (`twitch-ingest`, `youtube-ingest`, …, port
 //! 1935): records every stream's URL and frame count.
 
-use crate::trace::{Recorder, WorldEvent};
 use futures_util::StreamExt;
 use relaysim_core::media::MediaMsg;
 use relaysim_core::net::{Net, NetListener};
+use relaysim_harness::Recorder;
 use std::sync::{Arc, Mutex};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+/// What a platform ingest records (`sink.*`, host: the ingest's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkEvent {
+    /// It accepted a stream for `url`.
+    Open {
+        /// The stream's URL.
+        url: String,
+    },
+    /// That stream ended after `frames` frames.
+    Close {
+        /// The stream's URL.
+        url: String,
+        /// Frames it carried.
+        frames: u64,
+    },
+}
+
+impl std::fmt::Display for SinkEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkEvent::Open { url } => write!(f, "sink.open url={url}"),
+            SinkEvent::Close { url, frames } => write!(f, "sink.close url={url} frames={frames}"),
+        }
+    }
+}
 
 /// The port every simulated ingest listens on.
 pub const PORT: u16 = 1935;
@@ -71,7 +97,9 @@ impl IngestSink {
 
 /// The host's software.
 pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
-    let listener = crate::SimNet.bind(&format!("0.0.0.0:{PORT}")).await?;
+    let listener = relaysim_harness::SimNet
+        .bind(&format!("0.0.0.0:{PORT}"))
+        .await?;
     serve_on(listener, sink).await?;
     Ok(())
 }
@@ -103,7 +131,7 @@ pub async fn serve_on<L: NetListener>(
                 streams.len() - 1
             };
             sink.recorder
-                .world(sink.host, WorldEvent::SinkOpen { url: url.clone() });
+                .peer(sink.host, SinkEvent::Open { url: url.clone() });
             let mut frames = 0;
             while let Some(Ok(b)) = input.next().await {
                 if let Ok(MediaMsg::Frame(_)) = MediaMsg::decode(b.freeze()) {
@@ -115,7 +143,7 @@ pub async fn serve_on<L: NetListener>(
             }
             sink.update(idx, |s| s.open = false);
             sink.recorder
-                .world(sink.host, WorldEvent::SinkClose { url, frames });
+                .peer(sink.host, SinkEvent::Close { url, frames });
         });
     }
 }

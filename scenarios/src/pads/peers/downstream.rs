@@ -9,9 +9,9 @@
 //! removal are recorded too, so a trace shows each pad's life without one
 //! line per buffer. Per-pad counters are exposed for the final facts.
 
-use crate::trace::{Recorder, WorldEvent};
 use relaysim_core::session::pads::element::Downstream;
 use relaysim_core::session::pads::{Buffer, Caps};
+use relaysim_harness::Recorder;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -155,7 +155,7 @@ impl GstDownstream {
     }
 
     fn record(&self, e: DownstreamEvent) {
-        self.recorder.world(self.host, WorldEvent::Downstream(e));
+        self.recorder.peer(self.host, e);
     }
 
     fn violation(

@@ -1,8 +1,8 @@
 //! The world around the transcode core: the admin API editing the ladder,
 //! injected transcoder panics, and downstream viewers.
 //!
-//! Owns [`TranscodePeerEvent`] (the one `WorldEvent` variant of the
-//! transcode family), [`Admin`], [`PanicArm`] and [`install_viewers`].
+//! Owns [`TranscodePeerEvent`] (the events of the transcode family's
+//! peers), [`Admin`], [`PanicArm`] and [`install_viewers`].
 //!
 //! turmoil runs a host's tasks one at a time, so the synchronous
 //! entry-created callback can never be preempted the way a real
@@ -17,13 +17,13 @@
 //! These peers run on the transcode host (they need its runtime); they never
 //! reach into the runner except through its public handle.
 
-use crate::trace::{Recorder, WorldEvent};
 use relaysim_core::transcode::fragment::VIDEO_TRACK;
 use relaysim_core::transcode::{
     FragmentBroadcasterRegistry, PanicTrigger, PanickingTranscoderFactory,
     PassthroughTranscoderFactory, Phase, RenditionSpec, TranscodeRunnerHandle, Transcoder,
     TranscoderContext, TranscoderFactory,
 };
+use relaysim_harness::Recorder;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -191,14 +191,14 @@ impl PanicArm {
             }
             armed.remove(i);
         }
-        self.recorder.world(
+        self.recorder.peer(
             "transcode",
-            WorldEvent::Transcode(TranscodePeerEvent::PanicInjected {
+            TranscodePeerEvent::PanicInjected {
                 rendition: ctx.rendition.name.clone(),
                 broadcast: ctx.broadcast.clone(),
                 track: ctx.track.clone(),
                 phase,
-            }),
+            },
         );
         true
     }
@@ -336,13 +336,13 @@ impl Admin {
         let Some(runner) = lock(&self.runner).clone() else {
             return;
         };
-        self.recorder.world(
+        self.recorder.peer(
             "admin",
-            WorldEvent::Transcode(TranscodePeerEvent::AdminApplied {
+            TranscodePeerEvent::AdminApplied {
                 op: op.verb(),
                 rendition: op.rendition().to_string(),
                 during,
-            }),
+            },
         );
         // From inside a factory build (a preemption point) the runner holds
         // no lock, so re-entering it here is sound.
@@ -378,16 +378,16 @@ pub fn install_viewers(registry: &FragmentBroadcasterRegistry, recorder: Arc<Rec
                 }
                 last = Some(at);
             }
-            recorder.world(
+            recorder.peer(
                 "viewer",
-                WorldEvent::Transcode(TranscodePeerEvent::ViewerEnd {
+                TranscodePeerEvent::ViewerEnd {
                     broadcast,
                     generation,
                     seen: sub.received(),
                     lagged: sub.lagged(),
                     emitted: sub.emitted_since_subscribe(),
                     in_order,
-                }),
+                },
             );
         });
     });

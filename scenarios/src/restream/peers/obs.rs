@@ -1,16 +1,40 @@
 //! The simulated publisher (`obs` host, or a named one): publishes frames to
 //! the relay while the plan wants it connected.
 
-use crate::trace::{Recorder, WorldEvent};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use relaysim_core::media::{Frame, MediaMsg};
 use relaysim_core::net::Net;
+use relaysim_harness::Recorder;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+/// What the publisher records (`obs.*`, host `obs` or its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObsEvent {
+    /// It is connected (its `n`-th connection).
+    Up {
+        /// Connection number, from 1.
+        n: u64,
+    },
+    /// It dropped its `n`-th connection.
+    Down {
+        /// Connection number, from 1.
+        n: u64,
+    },
+}
+
+impl std::fmt::Display for ObsEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObsEvent::Up { n } => write!(f, "obs.up n={n}"),
+            ObsEvent::Down { n } => write!(f, "obs.down n={n}"),
+        }
+    }
+}
 
 /// Frames per second the publisher sends.
 pub const FPS: u64 = 10;
@@ -119,8 +143,7 @@ impl Publisher {
         )
         .await?;
         let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
-        self.recorder
-            .world(self.host, WorldEvent::PublisherUp { n });
+        self.recorder.peer(self.host, ObsEvent::Up { n });
         let mut seq = 0;
         let mut tick = tokio::time::interval(self.frame_interval);
         let result = loop {
@@ -143,15 +166,14 @@ impl Publisher {
             }
         };
         drop(out);
-        self.recorder
-            .world(self.host, WorldEvent::PublisherDown { n });
+        self.recorder.peer(self.host, ObsEvent::Down { n });
         result
     }
 }
 
 /// The host's software.
 pub async fn serve(publisher: Arc<Publisher>) -> turmoil::Result {
-    serve_on(crate::SimNet, publisher).await;
+    serve_on(relaysim_harness::SimNet, publisher).await;
     Ok(())
 }
 

@@ -1,0 +1,137 @@
+//! Detection: the known-bug machinery a family gets for free. With a bug
+//! switched on, a scenario that declares it as a target must fail within a
+//! seed budget, by one of the checks it declares for that bug; the first
+//! failing seed, replayed, is the bug's reproduction card.
+//!
+//! Owns [`Detection`], [`first_detection`], [`expect_caught`] and [`card`].
+//! It works on any [`AnyScenario`], in the catalog or not, and never keeps
+//! a list of bugs: the scenarios' [`crate::scenario::Target`]s are the list.
+
+use crate::report::failure_report;
+use crate::runner::{BatchOptions, RunOptions};
+use crate::scenario::AnyScenario;
+use crate::seed::Seed;
+use relaysim_core::{BugSet, KnownBug};
+use std::sync::atomic::AtomicBool;
+
+/// One bug's detection run: what `relaysim detect` prints per bug.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The bug switched on.
+    pub bug: KnownBug,
+    /// The scenario run.
+    pub scenario: &'static str,
+    /// The smallest failing seed, if any seed of the budget failed.
+    pub first_failing_seed: Option<Seed>,
+    /// Seeds run.
+    pub seeds_tried: u64,
+    /// Wall time (measurement only).
+    pub wall_ms: f64,
+    /// The check that failed at the first failing seed.
+    pub check: Option<String>,
+}
+
+/// Runs seeds `0..budget` of `scn` with `bug` on until the first failure
+/// (every smaller seed still runs, so the seed reported is the smallest).
+pub fn first_detection(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    budget: u64,
+    jobs: usize,
+) -> Detection {
+    let seeds: Vec<Seed> = (0..budget).map(Seed).collect();
+    let report = scn.run_batch(
+        &seeds,
+        &BatchOptions {
+            bugs: BugSet::only(bug),
+            jobs,
+            stop_at_first_failure: true,
+            determinism_every: 0,
+            coverage: false,
+            ..BatchOptions::default()
+        },
+    );
+    let first = report.first_failure();
+    Detection {
+        bug,
+        scenario: scn.info().name,
+        first_failing_seed: first.map(|f| f.seed),
+        seeds_tried: report.outcomes.len() as u64,
+        wall_ms: report.wall.as_secs_f64() * 1000.0,
+        check: first.map(|f| f.check.clone()),
+    }
+}
+
+/// `Ok` with the detection when `scn` catches `bug` within `budget` seeds
+/// by one of the checks it declares for it; else a message saying what
+/// happened instead.
+pub fn expect_caught(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    budget: u64,
+    jobs: usize,
+) -> Result<Detection, String> {
+    let expected = scn.info().checks_for(bug);
+    if expected.is_empty() {
+        return Err(format!(
+            "{} does not declare {bug} as a target",
+            scn.info().name
+        ));
+    }
+    let d = first_detection(scn, bug, budget, jobs);
+    let Some(seed) = d.first_failing_seed else {
+        return Err(format!(
+            "{bug} was NOT caught in {budget} seeds of {}",
+            d.scenario
+        ));
+    };
+    let check = d.check.clone().unwrap_or_default();
+    if expected.contains(&check.as_str()) {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{bug} was caught at seed {seed} of {} by `{check}`, expected one of {expected:?}",
+            d.scenario
+        ))
+    }
+}
+
+/// The reproduction card of `bug`: what it is, where and how it is caught
+/// (its first failing seed within `budget`), the failure report, and the
+/// trace up to the failure. Errors when the bug is not caught.
+pub fn card(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    budget: u64,
+    jobs: usize,
+) -> Result<String, String> {
+    let d = first_detection(scn, bug, budget, jobs);
+    let seed = d
+        .first_failing_seed
+        .ok_or_else(|| format!("{bug} was NOT caught in {budget} seeds of {}", d.scenario))?;
+    let o = scn.run_seed(
+        seed,
+        &RunOptions {
+            bugs: BugSet::only(bug),
+            ..RunOptions::default()
+        },
+        &AtomicBool::new(false),
+    );
+    let f = o
+        .failure
+        .ok_or_else(|| format!("{bug}: seed {seed} failed in the batch but passed alone"))?;
+    Ok(format!(
+        "bug       : {} ({})\nmechanism : {}\nfix       : {}\nscenario  : {}\nseed      : {} (first failing seed of 0..{budget})\ncaught by : {} ({}) at {:.3}s\n\n{}\ntrace up to the failure:\n{}",
+        bug.id(),
+        bug.system(),
+        bug.mechanism(),
+        bug.fix(),
+        scn.info().name,
+        seed,
+        f.check,
+        f.kind,
+        f.at.as_secs_f64(),
+        failure_report(&f),
+        o.trace.text_until(f.at),
+    ))
+}

@@ -1,0 +1,313 @@
+//! The seed runner: one seed as one deterministic turmoil run ([`run_seed`],
+//! here), and batches of seeds ([`batch`]).
+//!
+//! Owns the step loop (steps applied at their simulated time: network
+//! faults to turmoil, fault points to the core, the family's faults to its
+//! world; the heal at `heal_at`; checks at the end) and per-seed panic
+//! capture. Wall time is read here only to measure and, through the
+//! cancel flag, to stop a runaway seed; it never reaches a decision inside
+//! a run.
+
+mod batch;
+
+pub use batch::{
+    default_jobs, judge_coverage, recheck_determinism, run_batch, run_pool, BatchOptions,
+    BatchReport, COVERAGE_MIN_SEEDS,
+};
+
+use crate::check::{CheckKind, Facts, Failure, FailureKind, RunView, Verdict};
+use crate::fault::{FamilyFault, FaultPlan, NetFault, Step};
+use crate::scenario::{typed_plan, ErasedPlan, Scenario, ScenarioInfo, WorldCtx};
+use crate::seed::Seed;
+use crate::trace::{EntryKind, HarnessEvent, Recorder, Trace};
+use relaysim_core::BugSet;
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Trace lines shown in a failure report.
+pub const TAIL_LINES: usize = 12;
+
+/// How to run one seed.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Known bugs switched on.
+    pub bugs: BugSet,
+    /// Record the trace (off only for overhead benchmarks; checks then see
+    /// an empty trace).
+    pub capture: bool,
+    /// Run this plan instead of the seed's (replay from a plan file). It
+    /// must be a plan of the scenario's family.
+    pub plan: Option<ErasedPlan>,
+    /// Evaluate checks (off only for overhead benchmarks).
+    pub checks: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            bugs: BugSet::NONE,
+            capture: true,
+            plan: None,
+            checks: true,
+        }
+    }
+}
+
+/// The result of one seed.
+#[derive(Debug, Clone)]
+pub struct SeedOutcome {
+    /// The seed run.
+    pub seed: Seed,
+    /// The first violation, if any.
+    pub failure: Option<Failure>,
+    /// `sometimes` checks reached by this seed.
+    pub hits: Vec<&'static str>,
+    /// FNV-1a of the normalized trace.
+    pub trace_hash: String,
+    /// The trace (emptied for passing seeds of a batch unless asked to keep it).
+    pub trace: Trace,
+    /// The world's final facts.
+    pub facts: Facts,
+    /// The plan that ran.
+    pub plan: ErasedPlan,
+    /// Simulated time at the end.
+    pub sim_time: Duration,
+    /// Wall time the run took (measurement only).
+    pub wall: Duration,
+}
+
+impl SeedOutcome {
+    /// No failure?
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Runs one seed. `cancel` is the watchdog's flag: when it is set the run
+/// stops with a `timeout` failure.
+pub fn run_seed<F: FamilyFault>(
+    scn: &Scenario<F>,
+    seed: Seed,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+) -> SeedOutcome {
+    #[allow(clippy::disallowed_methods)] // measuring only; never reaches the simulation
+    let started = std::time::Instant::now();
+    let plan: FaultPlan<F> = match &opts.plan {
+        Some(p) => typed_plan(scn, p).unwrap_or_else(|e| panic!("{e}")),
+        None => scn.plan_for(seed),
+    };
+    let recorder = if opts.capture {
+        Recorder::new()
+    } else {
+        Recorder::disabled()
+    };
+    let rec = recorder.clone();
+    let erased: ErasedPlan = Arc::new(plan.clone());
+    let plan_for_run = plan.clone();
+    let run = catch_unwind(AssertUnwindSafe(|| {
+        simulate(scn, seed, opts.bugs, &plan_for_run, rec, cancel)
+    }));
+    let trace = recorder.snapshot();
+    let (facts, end, early) = match run {
+        Ok(Ok((facts, end))) => (facts, end, None),
+        Ok(Err((kind, check, detail, at))) => (Facts::new(), at, Some((kind, check, detail, at))),
+        Err(p) => {
+            let at = trace.entries.last().map(|e| e.at).unwrap_or_default();
+            (
+                Facts::new(),
+                at,
+                Some((
+                    FailureKind::Panic,
+                    "panic".to_string(),
+                    panic_message(&*p),
+                    at,
+                )),
+            )
+        }
+    };
+
+    let mut hits = Vec::new();
+    let mut failure = early;
+    if failure.is_none() && opts.checks {
+        let view = RunView {
+            trace: &trace,
+            facts: &facts,
+            heal_at: scn.heal_at,
+            end,
+        };
+        for check in scn.checks {
+            match (check.eval)(&view) {
+                Verdict::Fail { at, detail } => {
+                    let kind = match check.kind {
+                        CheckKind::Eventually => FailureKind::Liveness,
+                        _ => FailureKind::Safety,
+                    };
+                    // Report the earliest violation.
+                    if failure.as_ref().is_none_or(|f| at < f.3) {
+                        failure = Some((kind, check.name.to_string(), detail, at));
+                    }
+                }
+                Verdict::Hit => hits.push(check.name),
+                Verdict::Pass | Verdict::Miss => {}
+            }
+        }
+    }
+    let failure = failure.map(|(kind, check, detail, at)| Failure {
+        kind,
+        check,
+        detail,
+        scenario: scn.name,
+        seed,
+        bugs: opts.bugs,
+        at,
+        plan: erased.clone(),
+        tail: trace.tail(at, TAIL_LINES),
+    });
+    SeedOutcome {
+        seed,
+        failure,
+        hits,
+        trace_hash: trace.hash(),
+        trace,
+        facts,
+        plan: erased,
+        sim_time: end,
+        wall: started.elapsed(),
+    }
+}
+
+type EarlyStop = (FailureKind, String, String, std::time::Duration);
+
+/// An empty turmoil simulation with the scenario's tick, links and buffers,
+/// seeded by `seed` (explicit epoch: nothing reads the wall clock).
+pub fn sim_for(scn: &ScenarioInfo, seed: Seed) -> turmoil::Sim<'static> {
+    turmoil::Builder::new()
+        .rng_seed(seed.0)
+        .epoch(std::time::UNIX_EPOCH)
+        .tick_duration(scn.tick)
+        .simulation_duration(scn.duration + Duration::from_secs(3600))
+        .min_message_latency(scn.net.min_latency)
+        .max_message_latency(scn.net.max_latency)
+        .tcp_capacity(scn.net.tcp_capacity)
+        .build()
+}
+
+/// The step loop.
+fn simulate<F: FamilyFault>(
+    scn: &Scenario<F>,
+    seed: Seed,
+    bugs: BugSet,
+    plan: &FaultPlan<F>,
+    recorder: Arc<Recorder>,
+    cancel: &AtomicBool,
+) -> Result<(Facts, Duration), EarlyStop> {
+    let mut sim = sim_for(scn, seed);
+    let ctx = WorldCtx {
+        seed,
+        bugs,
+        recorder: recorder.clone(),
+    };
+    let mut world = (scn.build)(&mut sim, &ctx);
+    if std::env::var_os("RELAYSIM_CANARY_NONDETERMINISM").is_some() {
+        // The determinism checks' own canary: a deliberately process-dependent
+        // trace line. Never set outside the tests of those checks.
+        recorder.at(
+            Duration::ZERO,
+            "harness",
+            EntryKind::Harness(HarnessEvent::Canary {
+                pid: std::process::id(),
+            }),
+        );
+    }
+    // Fault points are per run, on this thread (turmoil runs every host here).
+    struct PointsGuard;
+    impl Drop for PointsGuard {
+        fn drop(&mut self) {
+            relaysim_core::faults::uninstall();
+        }
+    }
+    relaysim_core::faults::install(seed.0);
+    let _points = PointsGuard;
+    let mut next = 0;
+    let mut healed = false;
+    let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+    while sim.elapsed() < scn.duration {
+        let now = sim.elapsed();
+        while next < plan.events.len() && plan.events[next].at() <= now {
+            let fault = &plan.events[next].fault;
+            next += 1;
+            if healed {
+                // Faults planned past the heal are dropped: the liveness
+                // phase is fault-free by definition.
+                continue;
+            }
+            recorder.at(now, "harness", EntryKind::Fault(Arc::new(fault.clone())));
+            match fault {
+                Step::Net(NetFault::Partition { a, b }) => {
+                    sim.partition(a.as_str(), b.as_str());
+                    cut.insert((a.clone(), b.clone()));
+                }
+                Step::Net(NetFault::Repair { a, b }) => {
+                    sim.repair(a.as_str(), b.as_str());
+                    cut.remove(&(a.clone(), b.clone()));
+                }
+                Step::Net(NetFault::Hold { a, b }) => {
+                    sim.hold(a.as_str(), b.as_str());
+                    held.insert((a.clone(), b.clone()));
+                }
+                Step::Net(NetFault::Release { a, b }) => {
+                    sim.release(a.as_str(), b.as_str());
+                    held.remove(&(a.clone(), b.clone()));
+                }
+                Step::Point { site, permille } => {
+                    relaysim_core::faults::set(site, f64::from(*permille) / 1000.0);
+                }
+                Step::App(app) => world.apply(app),
+            }
+        }
+        if !healed && now >= scn.heal_at {
+            healed = true;
+            recorder.at(now, "harness", EntryKind::Harness(HarnessEvent::Heal));
+            for (a, b) in std::mem::take(&mut cut) {
+                sim.repair(a.as_str(), b.as_str());
+            }
+            for (a, b) in std::mem::take(&mut held) {
+                sim.release(a.as_str(), b.as_str());
+            }
+            relaysim_core::faults::clear();
+            world.heal();
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return Err((
+                FailureKind::Timeout,
+                "watchdog".into(),
+                "the seed exceeded its wall-clock budget (a livelock, or a scenario too slow for its tick)".into(),
+                now,
+            ));
+        }
+        if let Err(e) = sim.step() {
+            return Err((
+                FailureKind::Panic,
+                "host-error".into(),
+                e.to_string(),
+                sim.elapsed(),
+            ));
+        }
+    }
+    Ok((world.facts(), sim.elapsed()))
+}

@@ -1,0 +1,53 @@
+//! The publisher family's faults: the LiveKit room's latency and refusals,
+//! the pipeline's start, each track's EOS, and the signal that ends the
+//! publisher.
+//!
+//! Owns [`Fault`]. Network faults and core fault points are the harness's
+//! (`Step::Net`, `Step::Point`); this enum holds only what a publisher world
+//! applies to its room server, pipeline and process, and never anything that
+//! is not plain data.
+
+use relaysim_harness::fault::FamilyFault;
+use serde::{Deserialize, Serialize};
+
+/// A publisher application fault (or workload step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// LiveKit answers each signalling request in `min_ms..=max_ms`.
+    LivekitLatency {
+        /// Shortest latency, in milliseconds.
+        min_ms: u64,
+        /// Longest latency, in milliseconds.
+        max_ms: u64,
+    },
+    /// Percentages of LiveKit joins and publishes refused (503).
+    LivekitErrors {
+        /// Share of room joins refused, in percent.
+        join_percent: u8,
+        /// Share of track publishes refused, in percent.
+        publish_percent: u8,
+    },
+    /// The publisher's pipeline reaches PLAYING in `min_ms..=max_ms`, or
+    /// fails to in `fail_percent`% of attempts.
+    PipelineStart {
+        /// Shortest latency, in milliseconds.
+        min_ms: u64,
+        /// Longest latency, in milliseconds.
+        max_ms: u64,
+        /// Share of pipeline starts that fail, in percent.
+        fail_percent: u8,
+    },
+    /// The publisher's `track` source ends `after_ms` after PLAYING (every
+    /// attempt; workload rather than fault).
+    TrackEos {
+        /// The track.
+        track: String,
+        /// Milliseconds after the pipeline starts.
+        after_ms: u64,
+    },
+    /// SIGINT/SIGTERM to the publisher.
+    PublisherSignal,
+}
+
+impl FamilyFault for Fault {}

@@ -1,0 +1,55 @@
+//! The transcode family's faults: publishers starting and stopping their
+//! broadcasts, the admin API editing the rendition ladder, and transcoders
+//! panicking where the plan arms them.
+//!
+//! Owns [`Fault`]. Network faults and core fault points are the harness's
+//! (`Step::Net`, `Step::Point`); this enum holds only what a transcode world
+//! applies to its peers, and never anything that is not plain data.
+
+use relaysim_core::transcode::Phase;
+use relaysim_harness::fault::FamilyFault;
+use serde::{Deserialize, Serialize};
+
+/// A transcode application fault (or workload step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// A named publisher host publishes (again).
+    BroadcastPublish {
+        /// The publisher host.
+        publisher: String,
+    },
+    /// A named publisher host stops publishing.
+    BroadcastUnpublish {
+        /// The publisher host.
+        publisher: String,
+    },
+    /// The admin API adds a rendition to the ladder. It runs on another
+    /// thread: it lands at the first factory build within `window_ms`, else
+    /// when the window ends.
+    RenditionAdd {
+        /// The rendition (a preset name).
+        rendition: String,
+        /// How long the edit may wait for a factory build to land in.
+        window_ms: u64,
+    },
+    /// The admin API removes a rendition (lands like `RenditionAdd`).
+    RenditionRemove {
+        /// The rendition.
+        rendition: String,
+        /// How long the edit may wait for a factory build to land in.
+        window_ms: u64,
+    },
+    /// Arms a panic in the next transcoder of `rendition` to reach `phase`
+    /// (for `fragment`: after `after` more fragments of that rendition).
+    TranscoderPanic {
+        /// The rendition whose next transcoder panics.
+        rendition: String,
+        /// The call that panics (`start`, `fragment` or `stop`).
+        phase: Phase,
+        /// For `fragment`: after this many more fragments.
+        after: u64,
+    },
+}
+
+impl FamilyFault for Fault {}
