@@ -14,7 +14,7 @@ use crate::catalog::{all, find, find_bug_scenario};
 use crate::restream::{self, world};
 use crate::ws;
 use relaysim_core::restream::relay::{relay_handle, run_relay_on};
-use relaysim_core::restream::{DestinationConfig, Platform, RelayConfig};
+use relaysim_core::restream::{DestinationConfig, Platform, RelayConfig, RestreamEvent};
 use relaysim_core::session::ws::{self as ws_server, ServerStats};
 use relaysim_core::{BugSet, Emitter, KnownBug, Net, TokioNet};
 use relaysim_harness::check::{Check, RunView, Verdict};
@@ -519,8 +519,8 @@ pub fn realtime_restream(
     run.finish(played, |trace| {
         let vod_applied = trace.entries.iter().any(|e| {
             matches!(
-                &e.kind,
-                EntryKind::Core(relaysim_core::Event::VodFetchApplied { .. })
+                e.event::<RestreamEvent>(),
+                Some(RestreamEvent::VodFetchApplied { .. })
             )
         });
         let opened: std::collections::BTreeSet<&str> = trace

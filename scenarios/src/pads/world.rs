@@ -7,7 +7,7 @@
 //! Owns host names, the element's configuration, the application, and the
 //! mapping from application faults to the relay and the application.
 
-use relaysim_core::session::pads::session::BusMessage;
+use relaysim_core::session::pads::bus::BusMessage;
 use relaysim_core::session::pads::{MoqSrc, PadsConfig};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;

@@ -11,7 +11,6 @@
 //! synchronously within a simulated instant (callbacks, spawns, aborts), so
 //! the table-shape checks are judged at the end of every instant.
 
-use relaysim_core::event::Event;
 use relaysim_core::transcode::event::{EndReason, TranscodeEvent};
 use relaysim_core::transcode::fragment::VIDEO_TRACK;
 use relaysim_core::transcode::{Phase, StatsKey};
@@ -20,13 +19,6 @@ use relaysim_harness::peers::transcode::TranscodePeerEvent;
 use relaysim_harness::trace::{Entry, WorldEvent};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-fn tc(e: &Entry) -> Option<&TranscodeEvent> {
-    match e.core() {
-        Some(Event::Transcode(t)) => Some(t),
-        _ => None,
-    }
-}
 
 fn peer(e: &Entry) -> Option<&TranscodePeerEvent> {
     match e.world() {
@@ -66,7 +58,9 @@ struct Replay {
 
 impl Replay {
     fn observe(&mut self, e: &Entry) {
-        let Some(ev) = tc(e) else { return };
+        let Some(ev) = e.event::<TranscodeEvent>() else {
+            return;
+        };
         match ev {
             TranscodeEvent::RunnerInstalled { ladder } => {
                 for pair in ladder {
@@ -278,7 +272,7 @@ fn panics_isolated(v: &RunView<'_>) -> Verdict {
                 e.at,
             ));
         }
-        match tc(e) {
+        match e.event::<TranscodeEvent>() {
             Some(TranscodeEvent::DrainDied {
                 key,
                 generation,
@@ -340,7 +334,7 @@ fn fragment_accounting(v: &RunView<'_>) -> Verdict {
             seen,
             lagged,
             emitted,
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             if seen + lagged != *emitted {
                 return Verdict::fail(
@@ -394,7 +388,7 @@ fn fast_subscribers_never_lag(v: &RunView<'_>) -> Verdict {
             generation,
             lagged,
             ..
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             if *lagged > 0 && key.transcoder != "slow" {
                 return Verdict::fail(
@@ -427,7 +421,7 @@ fn drains_start_with_init(v: &RunView<'_>) -> Verdict {
             key,
             generation,
             init_segment: false,
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             return Verdict::fail(
                 e.at,
@@ -528,7 +522,8 @@ fn republished_broadcast_transcoded(v: &RunView<'_>) -> Verdict {
     let mut r = Replay::default();
     for e in &v.trace.entries {
         r.observe(e);
-        if let Some(TranscodeEvent::DrainSpawned { key, generation }) = tc(e) {
+        if let Some(TranscodeEvent::DrainSpawned { key, generation }) = e.event::<TranscodeEvent>()
+        {
             if r.first_gen
                 .get(&key.broadcast)
                 .is_some_and(|g| g < generation)
@@ -543,7 +538,7 @@ fn republished_broadcast_transcoded(v: &RunView<'_>) -> Verdict {
 fn transcoder_panic_caught(v: &RunView<'_>) -> Verdict {
     Verdict::reached(v.trace.entries.iter().any(|e| {
         matches!(
-            tc(e),
+            e.event::<TranscodeEvent>(),
             Some(TranscodeEvent::TranscoderPanicked {
                 phase: Phase::Fragment,
                 ..
@@ -554,7 +549,7 @@ fn transcoder_panic_caught(v: &RunView<'_>) -> Verdict {
 
 fn slow_transcoder_lags(v: &RunView<'_>) -> Verdict {
     Verdict::reached(v.trace.entries.iter().any(|e| {
-        matches!(tc(e), Some(TranscodeEvent::DrainEnded { key, lagged, .. }) if key.transcoder == "slow" && *lagged > 0)
+        matches!(e.event::<TranscodeEvent>(), Some(TranscodeEvent::DrainEnded { key, lagged, .. }) if key.transcoder == "slow" && *lagged > 0)
     }))
 }
 
@@ -634,7 +629,7 @@ mod tests {
         Entry {
             at: Duration::from_millis(ms),
             host: "transcode",
-            kind: EntryKind::Core(Event::Transcode(ev)),
+            kind: EntryKind::Core(ev.into()),
         }
     }
 

@@ -7,8 +7,7 @@
 
 use super::world::CLIENT;
 use super::{ANSWER_BOUND, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, PROGRESS_INTERVAL};
-use relaysim_core::event::Event;
-use relaysim_core::session::ws::events::Push;
+use relaysim_core::session::ws::event::Push;
 use relaysim_core::session::ws::WsEvent;
 use relaysim_core::BugSet;
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
@@ -29,13 +28,6 @@ pub fn must_kill_from() -> Duration {
 /// ... within this long of their start.
 pub fn kill_by() -> Duration {
     KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT + Duration::from_millis(500)
-}
-
-fn ws_event(e: &Entry) -> Option<&WsEvent> {
-    match e.core() {
-        Some(Event::Ws(w)) => Some(w),
-        _ => None,
-    }
 }
 
 fn client_event(e: &Entry) -> Option<&WsClientEvent> {
@@ -136,7 +128,7 @@ fn no_command_consumed(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        if let Some(WsEvent::PayloadApplied { seq, kind, .. }) = ws_event(e) {
+        if let Some(WsEvent::PayloadApplied { seq, kind, .. }) = e.event::<WsEvent>() {
             match payloads.get(seq) {
                 Some(&"sent") | Some(&"late") => {}
                 other => {
@@ -225,7 +217,7 @@ fn kills(v: &RunView<'_>) -> Vec<(Duration, u64)> {
     v.trace
         .entries
         .iter()
-        .filter_map(|e| match ws_event(e) {
+        .filter_map(|e| match e.event::<WsEvent>() {
             Some(WsEvent::KeepaliveTimeout { conn, .. }) => Some((e.at, *conn)),
             _ => None,
         })
@@ -311,7 +303,7 @@ fn payloads_byte_identical(v: &RunView<'_>) -> Verdict {
     let mut sent_pushes: BTreeMap<(u64, String), (u64, u32)> = BTreeMap::new();
     let mut uploads: BTreeMap<u64, (u64, Option<u32>)> = BTreeMap::new();
     for e in &v.trace.entries {
-        match ws_event(e) {
+        match e.event::<WsEvent>() {
             Some(WsEvent::PushBegin {
                 push, bytes, crc, ..
             }) => {
@@ -387,7 +379,7 @@ fn queued_bytes_bounded(v: &RunView<'_>) -> Verdict {
     for e in &v.trace.entries {
         if let Some(WsEvent::PushQueued {
             conn, queued, push, ..
-        }) = ws_event(e)
+        }) = e.event::<WsEvent>()
         {
             if *queued > bound {
                 return Verdict::fail(
@@ -421,7 +413,7 @@ fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        match ws_event(e) {
+        match e.event::<WsEvent>() {
             Some(WsEvent::PushBegin { conn, push, .. }) => {
                 begun.insert(format!("{conn} {push}"), e.at);
             }
@@ -442,7 +434,7 @@ fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
 
 fn failed_with(v: &RunView<'_>, reason: &str) -> bool {
     v.trace.entries.iter().any(
-        |e| matches!(ws_event(e), Some(WsEvent::PayloadFailed { reason: r, .. }) if *r == reason),
+        |e| matches!(e.event::<WsEvent>(), Some(WsEvent::PayloadFailed { reason: r, .. }) if *r == reason),
     )
 }
 
@@ -665,11 +657,14 @@ mod tests {
             at(
                 ms,
                 "ws-server",
-                EntryKind::Core(Event::Ws(WsEvent::KeepaliveTimeout {
-                    conn: 1,
-                    ping: 1,
-                    waited_ms: 4_000,
-                })),
+                EntryKind::Core(
+                    WsEvent::KeepaliveTimeout {
+                        conn: 1,
+                        ping: 1,
+                        waited_ms: 4_000,
+                    }
+                    .into(),
+                ),
             )
         };
         let mut excused = trace.clone();
