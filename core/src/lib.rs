@@ -11,13 +11,18 @@
 //! | [`net`] | the `Net` seam (connect / bind) and [`net::TokioNet`] | name `turmoil` |
 //! | [`sync`] | the std / loom switch for shared-state primitives | be bypassed by shared state that a loom model checks |
 //! | [`entropy`] | seeded randomness ([`entropy::SimRng`]) | read an OS random source |
-//! | [`event`] | the one typed [`event::Event`] vocabulary and its single emit point | format an event twice, or read a clock |
+//! | [`event`] | the one typed [`event::Event`] vocabulary (one variant per component, read back with [`event::ComponentEvent`]) and its single emit point | format an event twice, or read a clock |
 //! | [`bugs`] | the [`bugs::KnownBug`] catalog and its runtime switches | be on in a normal build (feature `known-bugs`) |
 //! | [`faults`] | buggify-style fault points the harness can fire | fire in a normal build (feature `fault-points`) |
 //! | [`media`] | media frames and their wire framing | block |
-//! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client | call `std::time` or spawn OS threads |
-//! | [`transcode`] | fragments, the broadcaster registry, the transcode runner and ladder, the ingest bridge | run factory or transcoder code under a lock |
-//! | [`session`] | the ws control/audio session, the track publisher (EOS latch) and the MoQ source's pad forwarding | call `std::time`, spawn OS threads, or hold a ws connection lock while waiting on the peer |
+//! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client, [`restream::RestreamEvent`] | call `std::time` or spawn OS threads |
+//! | [`transcode`] | fragments, the broadcaster registry, the transcode runner and ladder, the ingest bridge, [`transcode::TranscodeEvent`] | run factory or transcoder code under a lock |
+//! | [`session`] | the ws control/audio session, the track publisher (EOS latch) and the MoQ source's pad forwarding, and their events ([`session::ws::WsEvent`], [`session::publisher::PublisherEvent`], [`session::pads::PadsEvent`]) | call `std::time`, spawn OS threads, or hold a ws connection lock while waiting on the peer |
+//!
+//! Each component's events live in its own `event` module, next to the code
+//! that emits them; [`event::Event`] wraps each component's enum in one
+//! variant, and every module's dependencies within its component form no
+//! cycle (shared types sit in small leaf modules).
 //!
 //! Time comes from `tokio::time` (turmoil drives a paused clock per host) or
 //! as an explicit `now`/input in the sans-IO decision functions. Wall-clock
@@ -36,5 +41,5 @@ pub mod sync;
 pub mod transcode;
 
 pub use bugs::{BugSet, KnownBug};
-pub use event::{Emitter, Event, EventSink};
+pub use event::{ComponentEvent, Emitter, Event, EventSink};
 pub use net::{Net, NetListener, TokioNet};

@@ -18,7 +18,7 @@
 
 use relaysim_core::event::{Emitter, Event, EventSink};
 use relaysim_core::net::{Net, TokioNet};
-use relaysim_core::session::ws::events::WsEvent;
+use relaysim_core::session::ws::event::WsEvent;
 use relaysim_core::session::ws::{serve_on, ServerStats, WsConfig};
 use relaysim_core::BugSet;
 use std::path::{Path, PathBuf};

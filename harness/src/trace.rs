@@ -10,7 +10,7 @@
 //! ```
 
 use crate::fault::{FamilyFault, Step, TracedStep};
-use relaysim_core::event::{Event, EventSink};
+use relaysim_core::event::{ComponentEvent, Event, EventSink};
 use std::any::Any;
 use std::fmt::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -109,6 +109,12 @@ impl Entry {
             EntryKind::Core(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// The core event as component `T`'s (`e.event::<PadsEvent>()`), if it
+    /// is one of them.
+    pub fn event<T: ComponentEvent>(&self) -> Option<&T> {
+        self.core().and_then(T::from_event)
     }
 
     /// The peer event of type `T`, if this is one.
@@ -299,13 +305,15 @@ pub fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use relaysim_core::restream::RestreamEvent;
+    use relaysim_core::session::ws::WsEvent;
 
     #[test]
     fn line_format_is_stable() {
         let e = Entry {
             at: Duration::from_millis(6012),
             host: "relay",
-            kind: EntryKind::Core(Event::PublishBegin { token: 1 }),
+            kind: EntryKind::Core(RestreamEvent::PublishBegin { token: 1 }.into()),
         };
         assert_eq!(
             e.to_string(),
@@ -335,6 +343,25 @@ mod tests {
         assert_eq!(e.peer::<Up>().map(|u| u.n), Some(1));
         assert!(e.peer::<HarnessEvent>().is_none());
         assert!(e.core().is_none());
+    }
+
+    #[test]
+    fn typed_accessor() {
+        let e = Entry {
+            at: Duration::ZERO,
+            host: "relay",
+            kind: EntryKind::Core(RestreamEvent::IngestDead { token: 2 }.into()),
+        };
+        assert_eq!(
+            e.event::<RestreamEvent>(),
+            Some(&RestreamEvent::IngestDead { token: 2 })
+        );
+        assert_eq!(e.event::<WsEvent>(), None);
+        let w = Entry {
+            kind: EntryKind::Harness(HarnessEvent::Heal),
+            ..e
+        };
+        assert_eq!(w.event::<RestreamEvent>(), None);
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! spawns and never does I/O.
 
 use crate::bugs::BugSet;
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::media::Frame;
 use crate::restream::destination::DestinationState;
+use crate::restream::event::RestreamEvent;
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -84,10 +85,12 @@ impl Controller {
     pub async fn begin_publish(&self, stream_key: &str) -> Result<u64, PublishError> {
         let result = self.begin_publish_inner(stream_key).await;
         match &result {
-            Ok(token) => self.emitter.emit(Event::PublishBegin { token: *token }),
+            Ok(token) => self
+                .emitter
+                .emit(RestreamEvent::PublishBegin { token: *token }),
             Err(e) => self
                 .emitter
-                .emit(Event::PublishRejected { reason: e.reason() }),
+                .emit(RestreamEvent::PublishRejected { reason: e.reason() }),
         }
         result
     }
@@ -126,12 +129,12 @@ impl Controller {
         let token = self.publisher_token();
         for state in self.destination_states() {
             let epoch = state.invalidate_session_override();
-            self.emitter.emit(Event::OverrideInvalidated {
+            self.emitter.emit(RestreamEvent::OverrideInvalidated {
                 dest: state.id().to_string(),
                 epoch,
             });
         }
-        self.emitter.emit(Event::IngestDead { token });
+        self.emitter.emit(RestreamEvent::IngestDead { token });
     }
 
     /// The destination's state, created on first use (pointer-stable).

@@ -7,7 +7,7 @@
 //! shared state — the async supervisor around it does those, and proptest
 //! drives this function directly.
 
-use crate::event::RestartReason;
+use crate::restream::event::RestartReason;
 use crate::restream::{DestinationConfig, Platform};
 
 /// What the supervisor knows about a destination's current pump.

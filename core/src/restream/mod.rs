@@ -18,6 +18,7 @@
 //! | [`supervisor`] | the 2 s tick loop |
 //! | [`twitch`] | the Twitch API client (HTTP over the seam, hyper) |
 //! | [`relay`] | wiring it all into one runnable relay |
+//! | [`event`] | [`RestreamEvent`], the component's trace events, and the data they carry |
 //!
 //! Known bugs carried here: `vod-fetch-stacking`, `vod-fetch-stale-epoch`,
 //! `vod-latch-leak` (see [`crate::bugs`]).
@@ -25,6 +26,7 @@
 pub mod controller;
 pub mod decision;
 pub mod destination;
+pub mod event;
 pub mod ingest;
 pub mod pump;
 pub mod relay;
@@ -33,6 +35,7 @@ pub mod twitch;
 
 pub use controller::{Controller, PublishError};
 pub use destination::{DestinationState, VodFetchOutcome};
+pub use event::{FetchResult, RestartReason, RestreamEvent};
 pub use relay::{run_relay, RelayConfig, RelayHandle};
 
 use serde::{Deserialize, Serialize};

@@ -7,9 +7,10 @@
 //! retries by itself and never touches destination state.
 
 use crate::bugs::{BugSet, KnownBug};
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::media::{Frame, MediaMsg};
 use crate::net::Net;
+use crate::restream::event::RestreamEvent;
 use crate::restream::url_authority;
 use futures_util::SinkExt;
 use std::io;
@@ -53,7 +54,7 @@ pub async fn run_egress<N: Net>(
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, net.connect(&addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        emitter.emit(Event::EgressConnected { dest: dest.clone() });
+        emitter.emit(RestreamEvent::EgressConnected { dest: dest.clone() });
         let mut out = FramedWrite::new(stream, LengthDelimitedCodec::new());
         out.send(MediaMsg::Hello { url: url.clone() }.encode())
             .await?;

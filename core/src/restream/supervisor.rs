@@ -8,10 +8,11 @@
 //! [`crate::restream::destination`]. It never blocks on a fetch: fetches are
 //! spawned and complete into the destination's state.
 
-use crate::event::{Emitter, Event, FetchResult};
+use crate::event::Emitter;
 use crate::net::Net;
 use crate::restream::decision::{decide, PumpView, TickInput};
 use crate::restream::destination::VodFetchOutcome;
+use crate::restream::event::{FetchResult, RestreamEvent};
 use crate::restream::pump::run_egress;
 use crate::restream::twitch::TwitchApi;
 use crate::restream::{Controller, DestinationConfig, Platform};
@@ -109,7 +110,7 @@ impl<N: Net> Supervisor<N> {
             }
             self.ctl.remove_destination(&id);
             self.emitter()
-                .emit(Event::DestinationRemoved { dest: id, forced });
+                .emit(RestreamEvent::DestinationRemoved { dest: id, forced });
         }
     }
 
@@ -136,7 +137,7 @@ impl<N: Net> Supervisor<N> {
             let twitch = self.twitch.clone();
             let key = dest.stream_key.clone();
             let id = dest.id.clone();
-            emitter.emit(Event::VodFetchStart {
+            emitter.emit(RestreamEvent::VodFetchStart {
                 dest: id.clone(),
                 epoch,
             });
@@ -146,7 +147,7 @@ impl<N: Net> Supervisor<N> {
                 if emitter.fault_point("restream.twitch.response") {
                     result = FetchResult::Error("response lost".into());
                 }
-                emitter.emit(Event::VodFetchDone {
+                emitter.emit(RestreamEvent::VodFetchDone {
                     dest: id.clone(),
                     epoch,
                     result: result.clone(),
@@ -157,20 +158,20 @@ impl<N: Net> Supervisor<N> {
                 };
                 let applied_url = url.clone();
                 match state.complete_vod_fetch(url, epoch) {
-                    VodFetchOutcome::Applied => emitter.emit(Event::VodFetchApplied {
+                    VodFetchOutcome::Applied => emitter.emit(RestreamEvent::VodFetchApplied {
                         dest: id,
                         epoch,
                         url: applied_url.unwrap_or_default(),
                     }),
                     VodFetchOutcome::DiscardedStale => {
-                        emitter.emit(Event::VodFetchDiscardedStale {
+                        emitter.emit(RestreamEvent::VodFetchDiscardedStale {
                             dest: id,
                             epoch,
                             current: state.session_epoch(),
                         })
                     }
                     VodFetchOutcome::Failed => {
-                        emitter.emit(Event::VodFetchFailed { dest: id, epoch })
+                        emitter.emit(RestreamEvent::VodFetchFailed { dest: id, epoch })
                     }
                 }
             });
@@ -180,7 +181,7 @@ impl<N: Net> Supervisor<N> {
             if let Some(old) = self.pumps.remove(&dest.id) {
                 if old.handle.is_finished() {
                     if let Some(Ok(Err(e))) = futures_util::FutureExt::now_or_never(old.handle) {
-                        self.emitter().emit(Event::EgressDied {
+                        self.emitter().emit(RestreamEvent::EgressDied {
                             dest: dest.id.clone(),
                             error: e.kind().to_string(),
                         });
@@ -190,7 +191,7 @@ impl<N: Net> Supervisor<N> {
                     old.handle.abort();
                 }
             }
-            self.emitter().emit(Event::EgressStart {
+            self.emitter().emit(RestreamEvent::EgressStart {
                 dest: dest.id.clone(),
                 url: decision.effective_url.clone(),
                 reason,

@@ -7,8 +7,8 @@
 //! simulated `twitch-api` host under turmoil. Returns a typed result; never
 //! touches destination state (the caller completes the fetch).
 
-use crate::event::FetchResult;
 use crate::net::Net;
+use crate::restream::event::FetchResult;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;

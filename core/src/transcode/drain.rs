@@ -12,11 +12,11 @@
 //! lock and never touches the task table.
 
 use crate::bugs::{BugSet, KnownBug};
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::sync::{AtomicU64, Ordering};
 use crate::transcode::broadcaster::BroadcasterStream;
 use crate::transcode::event::{EndReason, TranscodeEvent};
-use crate::transcode::runner::StatsKey;
+use crate::transcode::key::StatsKey;
 use crate::transcode::transcoder::{panic_message, Phase, Transcoder, TranscoderContext};
 use futures_util::FutureExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -134,10 +134,6 @@ impl Drain {
         &self.emitter
     }
 
-    fn emit(&self, e: TranscodeEvent) {
-        self.emitter.emit(Event::Transcode(e));
-    }
-
     /// Runs one transcoder call. Fixed: inside `catch_unwind`, a panic is
     /// returned as its message. With `transcoder-panic-kills-drain` on, the
     /// panic unwinds out of the drain (the pre-isolation behaviour).
@@ -156,7 +152,7 @@ impl Drain {
             .phase_counter(phase)
             .fetch_add(1, Ordering::AcqRel);
         tracing::warn!(key = %self.key, %phase, panic = message, "transcoder panicked; counted");
-        self.emit(TranscodeEvent::TranscoderPanicked {
+        self.emitter.emit(TranscodeEvent::TranscoderPanicked {
             key: self.key.clone(),
             generation: self.generation,
             phase,
@@ -170,7 +166,7 @@ impl Drain {
         // segment: re-read the metadata before starting.
         self.sub.refresh_meta();
         self.ctx.meta = self.sub.meta().clone();
-        self.emit(TranscodeEvent::DrainStarted {
+        self.emitter.emit(TranscodeEvent::DrainStarted {
             key: self.key.clone(),
             generation: self.generation,
             init_segment: self.ctx.meta.init_segment.is_some(),
@@ -178,7 +174,7 @@ impl Drain {
         let ctx = self.ctx.clone();
         if let Err(msg) = self.guarded(|t| t.on_start(&ctx)) {
             self.panicked(Phase::Start, None, &msg);
-            self.emit(TranscodeEvent::DrainEnded {
+            self.emitter.emit(TranscodeEvent::DrainEnded {
                 key: self.key.clone(),
                 generation: self.generation,
                 reason: EndReason::StartPanic,
@@ -213,7 +209,7 @@ impl Drain {
             self.panicked(Phase::Stop, None, &msg);
         }
         tracing::info!(key = %self.key, "drain terminated");
-        self.emit(TranscodeEvent::DrainEnded {
+        self.emitter.emit(TranscodeEvent::DrainEnded {
             key: self.key.clone(),
             generation: self.generation,
             reason: EndReason::Closed,
@@ -253,11 +249,11 @@ impl DrainSpawner for TokioSpawner {
         let emitter = drain.emitter().clone();
         let task = rt.spawn(async move {
             if let Err(p) = AssertUnwindSafe(drain.run()).catch_unwind().await {
-                emitter.emit(Event::Transcode(TranscodeEvent::DrainDied {
+                emitter.emit(TranscodeEvent::DrainDied {
                     key,
                     generation,
                     panic: panic_message(&*p),
-                }));
+                });
             }
         });
         Some(Box::new(task))

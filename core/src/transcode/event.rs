@@ -6,7 +6,7 @@
 //! Fields are plain data: no ports, addresses or wall time, and panic
 //! messages are the payload text only.
 
-use crate::transcode::runner::StatsKey;
+use crate::transcode::key::StatsKey;
 use crate::transcode::transcoder::Phase;
 use std::fmt;
 

@@ -13,7 +13,7 @@
 //! entries, so a re-publish creates fresh ones and fires entry-created
 //! again. It never decides anything about transcoding.
 
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::media::MediaMsg;
 use crate::net::{Net, NetListener, NetStream};
 use crate::sync::Mutex;
@@ -71,10 +71,6 @@ impl IngestBridge {
     /// Broadcasts with a live publisher, in name order.
     pub fn live(&self) -> Vec<String> {
         lock(&self.live).iter().cloned().collect()
-    }
-
-    fn emit(&self, e: TranscodeEvent) {
-        self.emitter.emit(Event::Transcode(e));
     }
 
     /// Claims `broadcast` for one publisher, waiting (bounded) for a
@@ -160,7 +156,7 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     };
     let broadcast = broadcast_name(&stream_key);
     if !bridge.claim(&broadcast).await {
-        bridge.emit(TranscodeEvent::IngestRejected {
+        bridge.emitter.emit(TranscodeEvent::IngestRejected {
             broadcast,
             reason: "already-live",
         });
@@ -182,7 +178,7 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     video.set_init_segment(Bytes::from_static(b"ftyp+moov avc1"));
     audio.set_init_segment(Bytes::from_static(b"ftyp+moov mp4a"));
     let generation = video.generation();
-    bridge.emit(TranscodeEvent::IngestPublish {
+    bridge.emitter.emit(TranscodeEvent::IngestPublish {
         broadcast: broadcast.clone(),
         generation,
     });
@@ -242,7 +238,7 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     // closes both tracks once their subscribers drain.
     registry.remove(&broadcast, VIDEO_TRACK);
     registry.remove(&broadcast, AUDIO_TRACK);
-    bridge.emit(TranscodeEvent::IngestUnpublish {
+    bridge.emitter.emit(TranscodeEvent::IngestUnpublish {
         broadcast: broadcast.clone(),
         generation,
         fragments,

@@ -19,10 +19,11 @@
 //! | [`registry`] | (broadcast, track) → broadcaster, entry callbacks, generations |
 //! | [`presets`] | rendition specs, the 720p/480p/240p ladder |
 //! | [`transcoder`] | transcoder traits; passthrough, slow and panicking factories |
+//! | [`key`] | [`StatsKey`], the (transcoder, rendition, broadcast, track) key of a drain |
 //! | [`drain`] | one drain task (`drive`), per-key stats, the spawner seam |
 //! | [`runner`] | factories × live tracks, dedupe, add/remove rendition |
 //! | [`ingest`] | the publisher-facing bridge: frames → fragments, publish → entries |
-//! | [`event`] | the component's trace events |
+//! | [`event`] | [`TranscodeEvent`], the component's trace events |
 //!
 //! Known bugs carried here: `rendition-remove-leak`,
 //! `transcoder-panic-kills-drain`, `republish-never-transcoded` (see
@@ -33,6 +34,7 @@ pub mod drain;
 pub mod event;
 pub mod fragment;
 pub mod ingest;
+pub mod key;
 pub mod presets;
 pub mod registry;
 pub mod runner;
@@ -42,9 +44,10 @@ pub use broadcaster::{BroadcasterStream, FragmentBroadcaster, TryRecv};
 pub use drain::{Drain, DrainHandle, DrainSpawner, TokioSpawner, TranscoderStats};
 pub use event::TranscodeEvent;
 pub use fragment::{Fragment, FragmentFlags, FragmentMeta};
+pub use key::StatsKey;
 pub use presets::{default_ladder, preset_240p, preset_480p, preset_720p, RenditionSpec};
 pub use registry::FragmentBroadcasterRegistry;
-pub use runner::{StatsKey, TranscodeRunner, TranscodeRunnerHandle};
+pub use runner::{TranscodeRunner, TranscodeRunnerHandle};
 pub use transcoder::{
     PanicTrigger, PanickingTranscoderFactory, PassthroughTranscoderFactory, Phase,
     SlowTranscoderFactory, Transcoder, TranscoderContext, TranscoderFactory,

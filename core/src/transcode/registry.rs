@@ -15,7 +15,7 @@
 //! re-published track is told apart from its previous life. It must never
 //! run a callback while holding one of its locks.
 
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::sync::RwLock;
 use crate::transcode::broadcaster::{
     BroadcasterStream, FragmentBroadcaster, DEFAULT_BROADCASTER_CAPACITY,
@@ -144,13 +144,11 @@ impl FragmentBroadcasterRegistry {
             entries.map.insert(key, bc.clone());
             bc
         };
-        self.inner
-            .emitter
-            .emit(Event::Transcode(TranscodeEvent::EntryCreated {
-                broadcast: broadcast.to_string(),
-                track: track.to_string(),
-                generation: fresh.generation(),
-            }));
+        self.inner.emitter.emit(TranscodeEvent::EntryCreated {
+            broadcast: broadcast.to_string(),
+            track: track.to_string(),
+            generation: fresh.generation(),
+        });
         let callbacks = read(&self.inner.created).clone();
         for cb in callbacks {
             cb(broadcast, track, &fresh);
@@ -177,13 +175,11 @@ impl FragmentBroadcasterRegistry {
         let gone = write(&self.inner.entries)
             .map
             .remove(&(broadcast.to_string(), track.to_string()))?;
-        self.inner
-            .emitter
-            .emit(Event::Transcode(TranscodeEvent::EntryRemoved {
-                broadcast: broadcast.to_string(),
-                track: track.to_string(),
-                generation: gone.generation(),
-            }));
+        self.inner.emitter.emit(TranscodeEvent::EntryRemoved {
+            broadcast: broadcast.to_string(),
+            track: track.to_string(),
+            generation: gone.generation(),
+        });
         let callbacks = read(&self.inner.removed).clone();
         for cb in callbacks {
             cb(broadcast, track, &gone);

@@ -28,48 +28,18 @@
 //!   a re-published broadcast (a fresh entry) is transcoded again.
 
 use crate::bugs::{BugSet, KnownBug};
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::sync::{Mutex, RwLock};
 use crate::transcode::broadcaster::FragmentBroadcaster;
 use crate::transcode::drain::{Drain, DrainHandle, DrainSpawner, TokioSpawner, TranscoderStats};
 use crate::transcode::event::{SkipReason, TranscodeEvent};
+use crate::transcode::key::StatsKey;
 use crate::transcode::presets::RenditionSpec;
 use crate::transcode::registry::{FragmentBroadcasterRegistry, WeakRegistry};
 use crate::transcode::transcoder::{Phase, TranscoderContext, TranscoderFactory};
 use crate::transcode::{lock, read, write};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
-
-/// The dedupe and stats key: (transcoder, rendition, broadcast, track).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StatsKey {
-    pub transcoder: String,
-    pub rendition: String,
-    pub broadcast: String,
-    pub track: String,
-}
-
-impl StatsKey {
-    pub fn new(transcoder: &str, rendition: &str, broadcast: &str, track: &str) -> StatsKey {
-        StatsKey {
-            transcoder: transcoder.to_string(),
-            rendition: rendition.to_string(),
-            broadcast: broadcast.to_string(),
-            track: track.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for StatsKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}:{}/{}",
-            self.transcoder, self.rendition, self.broadcast, self.track
-        )
-    }
-}
 
 /// A factory as registered: `id` tells two registrations of equal factories
 /// apart (a rendition removed and added again is a new registration).
@@ -107,10 +77,6 @@ struct RunnerInner {
 }
 
 impl RunnerInner {
-    fn emit(&self, e: TranscodeEvent) {
-        self.emitter.emit(Event::Transcode(e));
-    }
-
     /// The registry's entry-created callback: one `spawn_for` per factory of
     /// a snapshot of the list.
     fn on_entry_created(&self, broadcast: &str, track: &str, bc: &Arc<FragmentBroadcaster>) {
@@ -192,7 +158,7 @@ impl RunnerInner {
             (!self.bugs.on(KnownBug::RenditionRemoveLeak)).then(|| read(&self.factories));
         if let Some(list) = &factories {
             if !list.list.iter().any(|r| r.id == reg.id) {
-                self.emit(TranscodeEvent::DrainSkipped {
+                self.emitter.emit(TranscodeEvent::DrainSkipped {
                     key,
                     generation,
                     reason: SkipReason::Removed,
@@ -220,7 +186,7 @@ impl RunnerInner {
         );
         let Some(handle) = self.spawner.spawn(drain) else {
             tracing::warn!(%key, "no runtime to spawn a drain on; track not transcoded");
-            self.emit(TranscodeEvent::DrainSkipped {
+            self.emitter.emit(TranscodeEvent::DrainSkipped {
                 key,
                 generation,
                 reason: SkipReason::NoRuntime,
@@ -230,7 +196,7 @@ impl RunnerInner {
         if fresh_stats {
             lock(&self.stats).insert(key.clone(), stats);
         }
-        self.emit(TranscodeEvent::DrainSpawned {
+        self.emitter.emit(TranscodeEvent::DrainSpawned {
             key: key.clone(),
             generation,
         });
@@ -263,7 +229,7 @@ impl RunnerInner {
             });
             if duplicate {
                 drop(f);
-                self.emit(TranscodeEvent::RenditionRejected {
+                self.emitter.emit(TranscodeEvent::RenditionRejected {
                     transcoder: factory.name().to_string(),
                     rendition: factory.rendition().name.clone(),
                 });
@@ -277,7 +243,7 @@ impl RunnerInner {
             f.list.push(reg.clone());
             reg
         };
-        self.emit(TranscodeEvent::RenditionAdded {
+        self.emitter.emit(TranscodeEvent::RenditionAdded {
             transcoder: reg.factory.name().to_string(),
             rendition: reg.rendition().to_string(),
         });
@@ -306,14 +272,14 @@ impl RunnerInner {
                 .filter_map(|k| tasks.remove(&k).map(|slot| (k, slot)))
                 .collect()
         };
-        self.emit(TranscodeEvent::RenditionRemoved {
+        self.emitter.emit(TranscodeEvent::RenditionRemoved {
             rendition: name.to_string(),
             aborted: removed.len(),
         });
         for (key, slot) in &removed {
             if !slot.handle.is_finished() {
                 slot.handle.abort();
-                self.emit(TranscodeEvent::DrainAborted {
+                self.emitter.emit(TranscodeEvent::DrainAborted {
                     key: key.clone(),
                     generation: slot.generation,
                 });
@@ -419,7 +385,9 @@ impl TranscodeRunner {
             .iter()
             .map(|r| format!("{}/{}", r.factory.name(), r.rendition()))
             .collect();
-        inner.emit(TranscodeEvent::RunnerInstalled { ladder });
+        inner
+            .emitter
+            .emit(TranscodeEvent::RunnerInstalled { ladder });
         let created = inner.clone();
         registry.on_entry_created(move |b, t, bc| created.on_entry_created(b, t, bc));
         let removed = inner.clone();

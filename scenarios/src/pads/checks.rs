@@ -5,10 +5,8 @@
 //! peer; the element's own events say only when sessions, stops, stalls and
 //! pads began and ended, and how deep its queues got.
 
-use relaysim_core::event::Event;
 use relaysim_core::session::pads::{pad_name, PadsEvent, QUEUE_CAPACITY, STOP_BOUND};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::trace::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -21,13 +19,6 @@ pub const ERROR_BOUND: Duration = Duration::from_secs(1);
 /// At the end of the run every catalog track's pad has had a buffer this
 /// recently.
 pub const FLOW_BOUND: Duration = Duration::from_secs(1);
-
-fn pads_event(e: &Entry) -> Option<&PadsEvent> {
-    match e.core() {
-        Some(Event::Pads(p)) => Some(p),
-        _ => None,
-    }
-}
 
 fn ds_session(d: &DownstreamEvent) -> u64 {
     match d {
@@ -44,7 +35,7 @@ fn stalls(v: &RunView<'_>) -> Vec<(Duration, Duration)> {
     v.trace
         .entries
         .iter()
-        .filter_map(|e| match pads_event(e) {
+        .filter_map(|e| match e.event::<PadsEvent>() {
             Some(PadsEvent::MainLoopStall { ms }) => {
                 Some((e.at, e.at + Duration::from_millis(*ms)))
             }
@@ -61,7 +52,7 @@ fn queue_bounded(v: &RunView<'_>) -> Verdict {
     for e in &v.trace.entries {
         if let Some(
             PadsEvent::QueueDepth { pad, depth, .. } | PadsEvent::PumpBlocked { pad, depth, .. },
-        ) = pads_event(e)
+        ) = e.event::<PadsEvent>()
         {
             if *depth > QUEUE_CAPACITY {
                 return Verdict::fail(
@@ -105,7 +96,7 @@ fn every_pad_flushed_on_stop(v: &RunView<'_>) -> Verdict {
     let mut stopping: BTreeMap<u64, Duration> = BTreeMap::new();
     let mut flushed: BTreeSet<(u64, String)> = BTreeSet::new();
     for e in &v.trace.entries {
-        if let Some(p) = pads_event(e) {
+        if let Some(p) = e.event::<PadsEvent>() {
             match p {
                 PadsEvent::PadCreated { session, pad, .. } => {
                     live.entry(*session).or_default().insert(pad.clone());
@@ -156,7 +147,7 @@ fn every_pad_flushed_on_stop(v: &RunView<'_>) -> Verdict {
 fn stop_bounded(v: &RunView<'_>) -> Verdict {
     let mut begun: BTreeMap<u64, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        match pads_event(e) {
+        match e.event::<PadsEvent>() {
             Some(PadsEvent::StopBegin { session, .. }) => {
                 begun.insert(*session, e.at);
             }
@@ -191,7 +182,7 @@ fn stop_bounded(v: &RunView<'_>) -> Verdict {
 fn nothing_after_stop(v: &RunView<'_>) -> Verdict {
     let mut done: BTreeMap<u64, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        let session = match (pads_event(e), e.peer::<DownstreamEvent>()) {
+        let session = match (e.event::<PadsEvent>(), e.peer::<DownstreamEvent>()) {
             (Some(PadsEvent::StopDone { session, .. }), _) => {
                 done.insert(*session, e.at);
                 continue;
@@ -218,7 +209,7 @@ fn nothing_after_stop(v: &RunView<'_>) -> Verdict {
 
 fn pad_names(v: &RunView<'_>) -> Verdict {
     for e in &v.trace.entries {
-        match pads_event(e) {
+        match e.event::<PadsEvent>() {
             Some(PadsEvent::PadCollision {
                 session,
                 pad,
@@ -255,7 +246,7 @@ fn error_reported_once(v: &RunView<'_>) -> Verdict {
     // (session, the outage it must notice).
     let mut owed: Vec<(u64, Duration)> = Vec::new();
     for e in &v.trace.entries {
-        match pads_event(e) {
+        match e.event::<PadsEvent>() {
             Some(PadsEvent::SessionStart { session }) => {
                 alive.insert(*session);
             }
@@ -341,14 +332,15 @@ fn pads_flow_after_heal(v: &RunView<'_>) -> Verdict {
 fn stalled_while_buffers_arrive(v: &RunView<'_>) -> Verdict {
     let stalls = stalls(v);
     Verdict::reached(v.trace.entries.iter().any(|e| {
-        matches!(pads_event(e), Some(PadsEvent::PumpBlocked { .. })) && in_stall(&stalls, e.at)
+        matches!(e.event::<PadsEvent>(), Some(PadsEvent::PumpBlocked { .. }))
+            && in_stall(&stalls, e.at)
     }))
 }
 
 fn stop_while_pump_blocked(v: &RunView<'_>) -> Verdict {
     let mut blocked: BTreeSet<(u64, String)> = BTreeSet::new();
     for e in &v.trace.entries {
-        match pads_event(e) {
+        match e.event::<PadsEvent>() {
             Some(PadsEvent::PumpBlocked { session, pad, .. }) => {
                 blocked.insert((*session, pad.clone()));
             }
@@ -369,7 +361,8 @@ fn stop_while_pump_blocked(v: &RunView<'_>) -> Verdict {
 fn stop_while_stalled(v: &RunView<'_>) -> Verdict {
     let stalls = stalls(v);
     Verdict::reached(v.trace.entries.iter().any(|e| {
-        matches!(pads_event(e), Some(PadsEvent::StopBegin { .. })) && in_stall(&stalls, e.at)
+        matches!(e.event::<PadsEvent>(), Some(PadsEvent::StopBegin { .. }))
+            && in_stall(&stalls, e.at)
     }))
 }
 
@@ -384,7 +377,7 @@ fn config_change_mid_stream(v: &RunView<'_>) -> Verdict {
 fn restart_reuses_pad_names(v: &RunView<'_>) -> Verdict {
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for e in &v.trace.entries {
-        if let Some(PadsEvent::PadCreated { session, pad, .. }) = pads_event(e) {
+        if let Some(PadsEvent::PadCreated { session, pad, .. }) = e.event::<PadsEvent>() {
             if seen.get(pad).is_some_and(|s| s < session) {
                 return Verdict::Hit;
             }
@@ -399,7 +392,7 @@ fn readd_over_blocked_pump(v: &RunView<'_>) -> Verdict {
     // pump was still blocked on its full queue.
     let mut stopping: BTreeSet<u64> = BTreeSet::new();
     for e in &v.trace.entries {
-        match (pads_event(e), e.peer::<DownstreamEvent>()) {
+        match (e.event::<PadsEvent>(), e.peer::<DownstreamEvent>()) {
             (Some(PadsEvent::StopBegin { session, .. }), _) => {
                 stopping.insert(*session);
             }
@@ -417,14 +410,14 @@ fn relay_ended_a_listed_track(v: &RunView<'_>) -> Verdict {
         v.trace
             .entries
             .iter()
-            .any(|e| matches!(pads_event(e), Some(PadsEvent::Resubscribe { .. }))),
+            .any(|e| matches!(e.event::<PadsEvent>(), Some(PadsEvent::Resubscribe { .. }))),
     )
 }
 
 fn error_then_recovery(v: &RunView<'_>) -> Verdict {
     let mut errored: Option<u64> = None;
     for e in &v.trace.entries {
-        match pads_event(e) {
+        match e.event::<PadsEvent>() {
             Some(PadsEvent::Error { session, .. }) => errored = errored.or(Some(*session)),
             Some(PadsEvent::PadCreated { session, .. })
                 if errored.is_some_and(|s| s < *session) =>

@@ -11,7 +11,7 @@
 use super::fault::Fault;
 use super::peers::downstream::GstDownstream;
 use super::peers::moq_relay::{self, MoqRelay, RelayCmd};
-use relaysim_core::session::pads::session::BusMessage;
+use relaysim_core::session::pads::bus::BusMessage;
 use relaysim_core::session::pads::{MoqSrc, PadsConfig};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;

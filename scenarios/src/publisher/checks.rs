@@ -5,11 +5,9 @@
 //! the publisher's events say only when a track's EOS fired, when an attempt
 //! began and when its stop began and ended.
 
-use relaysim_core::event::Event;
 use relaysim_core::session::publisher::{PublisherEvent, Side, TrackKind};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
 use relaysim_harness::fault::Step;
-use relaysim_harness::trace::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -24,13 +22,6 @@ pub const UNPUBLISH_BOUND: Duration = Duration::from_secs(2);
 pub const LEAVE_BOUND: Duration = Duration::from_secs(1);
 /// After the heal (or a signal), the publisher must have settled.
 pub const SETTLE_BOUND: Duration = Duration::from_secs(5);
-
-fn pub_event(e: &Entry) -> Option<&PublisherEvent> {
-    match e.core() {
-        Some(Event::Publisher(p)) => Some(p),
-        _ => None,
-    }
-}
 
 /// What the trace says about each attempt.
 #[derive(Default)]
@@ -54,7 +45,7 @@ fn attempts(v: &RunView<'_>) -> Attempts {
         if let Some(Fault::PublisherSignal) = e.fault::<Fault>().and_then(Step::app) {
             a.signal.get_or_insert(e.at);
         }
-        if let Some(p) = pub_event(e) {
+        if let Some(p) = e.event::<PublisherEvent>() {
             match p {
                 PublisherEvent::AttemptStart { attempt } => a.last_attempt = *attempt,
                 PublisherEvent::Started { attempt } => {
@@ -142,7 +133,7 @@ fn unpublish_at_most_once(v: &RunView<'_>) -> Verdict {
     let mut eos: BTreeMap<(u64, TrackKind), Duration> = BTreeMap::new();
     let mut callbacks: BTreeMap<String, u32> = BTreeMap::new();
     for e in &v.trace.entries {
-        match pub_event(e) {
+        match e.event::<PublisherEvent>() {
             Some(PublisherEvent::TrackEos { attempt, track, .. }) => {
                 eos.entry((*attempt, *track)).or_insert(e.at);
             }
@@ -185,7 +176,9 @@ fn stop_once(v: &RunView<'_>) -> Verdict {
     let mut begins: BTreeMap<u64, u32> = BTreeMap::new();
     let mut done: BTreeMap<u64, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        let Some(p) = pub_event(e) else { continue };
+        let Some(p) = e.event::<PublisherEvent>() else {
+            continue;
+        };
         let Some(attempt) = p.attempt() else { continue };
         if let Some(t) = done.get(&attempt) {
             if !matches!(p, PublisherEvent::StopJoined { .. }) {
@@ -245,7 +238,7 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
     let a = attempts(v);
     let mut failed: BTreeMap<u64, Duration> = BTreeMap::new();
     for e in &v.trace.entries {
-        match pub_event(e) {
+        match e.event::<PublisherEvent>() {
             Some(PublisherEvent::StartFailed { attempt, .. }) => {
                 failed.entry(*attempt).or_insert(e.at);
             }
@@ -379,7 +372,7 @@ fn eos_before_register(v: &RunView<'_>) -> Verdict {
     // An EOS that found no callback, for a track registered afterwards.
     let mut latched: Vec<(u64, TrackKind)> = Vec::new();
     for e in &v.trace.entries {
-        match pub_event(e) {
+        match e.event::<PublisherEvent>() {
             Some(PublisherEvent::TrackEos {
                 attempt,
                 track,
@@ -397,19 +390,19 @@ fn eos_before_register(v: &RunView<'_>) -> Verdict {
 }
 
 fn stop_from_two_callers(v: &RunView<'_>) -> Verdict {
-    Verdict::reached(
-        v.trace
-            .entries
-            .iter()
-            .any(|e| matches!(pub_event(e), Some(PublisherEvent::StopJoined { .. }))),
-    )
+    Verdict::reached(v.trace.entries.iter().any(|e| {
+        matches!(
+            e.event::<PublisherEvent>(),
+            Some(PublisherEvent::StopJoined { .. })
+        )
+    }))
 }
 
 /// One side failed and the other, still starting, was cancelled.
 fn failed_side_cancels(v: &RunView<'_>, failing: Side) -> Verdict {
     let mut failed: BTreeMap<u64, Side> = BTreeMap::new();
     for e in &v.trace.entries {
-        match pub_event(e) {
+        match e.event::<PublisherEvent>() {
             Some(PublisherEvent::StartFailed { attempt, side, .. }) => {
                 failed.entry(*attempt).or_insert(*side);
             }

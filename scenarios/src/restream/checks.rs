@@ -5,7 +5,7 @@
 //! allocations from the `twitch-api` peer), never from the relay's own
 //! bookkeeping, so a bug in the relay cannot hide itself.
 
-use relaysim_core::event::{Event, FetchResult, RestartReason};
+use relaysim_core::restream::{FetchResult, RestartReason, RestreamEvent};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
 use relaysim_harness::trace::Entry;
 use std::collections::BTreeMap;
@@ -40,13 +40,13 @@ struct Sessions {
 
 impl Sessions {
     fn observe(&mut self, e: &Entry) {
-        match e.core() {
-            Some(Event::PublishBegin { token }) => {
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::PublishBegin { token }) => {
                 self.token = *token;
                 self.live = true;
             }
-            Some(Event::IngestDead { .. }) => self.live = false,
-            Some(Event::OverrideInvalidated { dest, epoch }) => {
+            Some(RestreamEvent::IngestDead { .. }) => self.live = false,
+            Some(RestreamEvent::OverrideInvalidated { dest, epoch }) => {
                 self.epochs.insert(dest.clone(), *epoch);
             }
             _ => {}
@@ -61,8 +61,8 @@ impl Sessions {
 fn vod_single_flight(v: &RunView<'_>) -> Verdict {
     let mut in_flight: BTreeMap<&str, u32> = BTreeMap::new();
     for e in &v.trace.entries {
-        match e.core() {
-            Some(Event::VodFetchStart { dest, .. }) => {
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::VodFetchStart { dest, .. }) => {
                 let n = in_flight.entry(dest).or_default();
                 *n += 1;
                 if *n > 1 {
@@ -72,7 +72,7 @@ fn vod_single_flight(v: &RunView<'_>) -> Verdict {
                     );
                 }
             }
-            Some(Event::VodFetchDone { dest, .. }) => {
+            Some(RestreamEvent::VodFetchDone { dest, .. }) => {
                 let n = in_flight.entry(dest).or_default();
                 *n = n.saturating_sub(1);
             }
@@ -85,11 +85,11 @@ fn vod_single_flight(v: &RunView<'_>) -> Verdict {
 fn one_ivs_session_per_publish(v: &RunView<'_>) -> Verdict {
     let mut delivered: BTreeMap<(&str, u64), Vec<&str>> = BTreeMap::new();
     for e in &v.trace.entries {
-        if let Some(Event::VodFetchDone {
+        if let Some(RestreamEvent::VodFetchDone {
             dest,
             epoch,
             result: FetchResult::Session(url),
-        }) = e.core()
+        }) = e.event::<RestreamEvent>()
         {
             let urls = delivered.entry((dest, *epoch)).or_default();
             urls.push(url);
@@ -120,7 +120,9 @@ fn no_stale_override(v: &RunView<'_>) -> Verdict {
     let mut allocated: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
     for e in &v.trace.entries {
         s.observe(e);
-        if let Some(Event::VodFetchApplied { dest, epoch, url }) = e.core() {
+        if let Some(RestreamEvent::VodFetchApplied { dest, epoch, url }) =
+            e.event::<RestreamEvent>()
+        {
             let current = s.epoch(dest);
             if *epoch != current {
                 return Verdict::fail(
@@ -164,17 +166,17 @@ fn vod_override_eventually(v: &RunView<'_>) -> Verdict {
     let mut streamed: Option<Duration> = None;
     for e in &v.trace.entries {
         s.observe(e);
-        match e.core() {
-            Some(Event::PublishBegin { .. }) => {
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::PublishBegin { .. }) => {
                 last_begin = e.at;
                 applied = None;
                 streamed = None;
             }
-            Some(Event::OverrideInvalidated { dest, .. }) if dest == "twitch" => {
+            Some(RestreamEvent::OverrideInvalidated { dest, .. }) if dest == "twitch" => {
                 applied = None;
                 streamed = None;
             }
-            Some(Event::VodFetchApplied { dest, epoch, url }) if dest == "twitch" => {
+            Some(RestreamEvent::VodFetchApplied { dest, epoch, url }) if dest == "twitch" => {
                 applied = Some((e.at, url.clone(), *epoch));
                 streamed = None;
             }
@@ -257,11 +259,11 @@ fn egress_restarts_bounded(v: &RunView<'_>) -> Verdict {
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
     for e in &v.trace.entries {
         s.observe(e);
-        if let Some(Event::EgressStart {
+        if let Some(RestreamEvent::EgressStart {
             dest,
             reason: RestartReason::UrlChanged,
             url,
-        }) = e.core()
+        }) = e.event::<RestreamEvent>()
         {
             if dest == "twitch" {
                 let n = counts.entry(s.token).or_default();
@@ -283,16 +285,16 @@ fn egress_restarts_bounded(v: &RunView<'_>) -> Verdict {
 
 fn vod_path_spares_others(v: &RunView<'_>) -> Verdict {
     for e in &v.trace.entries {
-        let touched = match e.core() {
-            Some(Event::EgressStart {
+        let touched = match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::EgressStart {
                 dest,
                 reason: RestartReason::UrlChanged,
                 ..
             }) => Some(dest),
             Some(
-                Event::VodFetchStart { dest, .. }
-                | Event::VodFetchDone { dest, .. }
-                | Event::VodFetchApplied { dest, .. },
+                RestreamEvent::VodFetchStart { dest, .. }
+                | RestreamEvent::VodFetchDone { dest, .. }
+                | RestreamEvent::VodFetchApplied { dest, .. },
             ) => Some(dest),
             _ => None,
         };
@@ -311,9 +313,9 @@ fn vod_path_spares_others(v: &RunView<'_>) -> Verdict {
 fn fetch_outlives_tick(v: &RunView<'_>) -> Verdict {
     let mut started: Option<Duration> = None;
     for e in &v.trace.entries {
-        match e.core() {
-            Some(Event::VodFetchStart { .. }) => started = started.or(Some(e.at)),
-            Some(Event::VodFetchDone { .. }) => {
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::VodFetchStart { .. }) => started = started.or(Some(e.at)),
+            Some(RestreamEvent::VodFetchDone { .. }) => {
                 if started.is_some_and(|t| e.at >= t + SUPERVISOR_TICK) {
                     return Verdict::Hit;
                 }
@@ -329,7 +331,7 @@ fn fetch_completes_after_disconnect(v: &RunView<'_>) -> Verdict {
     let mut s = Sessions::default();
     for e in &v.trace.entries {
         s.observe(e);
-        if let Some(Event::VodFetchDone { dest, epoch, .. }) = e.core() {
+        if let Some(RestreamEvent::VodFetchDone { dest, epoch, .. }) = e.event::<RestreamEvent>() {
             if *epoch < s.epoch(dest) {
                 return Verdict::Hit;
             }
@@ -341,10 +343,10 @@ fn fetch_completes_after_disconnect(v: &RunView<'_>) -> Verdict {
 fn reconnect_while_latch_held(v: &RunView<'_>) -> Verdict {
     let mut in_flight = 0u32;
     for e in &v.trace.entries {
-        match e.core() {
-            Some(Event::VodFetchStart { .. }) => in_flight += 1,
-            Some(Event::VodFetchDone { .. }) => in_flight = in_flight.saturating_sub(1),
-            Some(Event::PublishBegin { token }) if *token > 1 && in_flight > 0 => {
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::VodFetchStart { .. }) => in_flight += 1,
+            Some(RestreamEvent::VodFetchDone { .. }) => in_flight = in_flight.saturating_sub(1),
+            Some(RestreamEvent::PublishBegin { token }) if *token > 1 && in_flight > 0 => {
                 return Verdict::Hit
             }
             _ => {}
@@ -356,9 +358,9 @@ fn reconnect_while_latch_held(v: &RunView<'_>) -> Verdict {
 fn twitch_recovers_after_failure(v: &RunView<'_>) -> Verdict {
     let mut failed = false;
     for e in &v.trace.entries {
-        match e.core() {
-            Some(Event::VodFetchFailed { .. }) => failed = true,
-            Some(Event::VodFetchApplied { .. }) if failed => return Verdict::Hit,
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::VodFetchFailed { .. }) => failed = true,
+            Some(RestreamEvent::VodFetchApplied { .. }) if failed => return Verdict::Hit,
             _ => {}
         }
     }

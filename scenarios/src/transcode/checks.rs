@@ -11,7 +11,6 @@
 //! synchronously within a simulated instant (callbacks, spawns, aborts), so
 //! the table-shape checks are judged at the end of every instant.
 
-use relaysim_core::event::Event;
 use relaysim_core::transcode::event::{EndReason, TranscodeEvent};
 use relaysim_core::transcode::fragment::VIDEO_TRACK;
 use relaysim_core::transcode::{Phase, StatsKey};
@@ -21,13 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::peers::admin::TranscodePeerEvent;
-
-fn tc(e: &Entry) -> Option<&TranscodeEvent> {
-    match e.core() {
-        Some(Event::Transcode(t)) => Some(t),
-        _ => None,
-    }
-}
 
 /// A drain: its key and the registry generation it reads.
 type DrainId = (StatsKey, u64);
@@ -60,7 +52,9 @@ struct Replay {
 
 impl Replay {
     fn observe(&mut self, e: &Entry) {
-        let Some(ev) = tc(e) else { return };
+        let Some(ev) = e.event::<TranscodeEvent>() else {
+            return;
+        };
         match ev {
             TranscodeEvent::RunnerInstalled { ladder } => {
                 for pair in ladder {
@@ -272,7 +266,7 @@ fn panics_isolated(v: &RunView<'_>) -> Verdict {
                 e.at,
             ));
         }
-        match tc(e) {
+        match e.event::<TranscodeEvent>() {
             Some(TranscodeEvent::DrainDied {
                 key,
                 generation,
@@ -334,7 +328,7 @@ fn fragment_accounting(v: &RunView<'_>) -> Verdict {
             seen,
             lagged,
             emitted,
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             if seen + lagged != *emitted {
                 return Verdict::fail(
@@ -388,7 +382,7 @@ fn fast_subscribers_never_lag(v: &RunView<'_>) -> Verdict {
             generation,
             lagged,
             ..
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             if *lagged > 0 && key.transcoder != "slow" {
                 return Verdict::fail(
@@ -421,7 +415,7 @@ fn drains_start_with_init(v: &RunView<'_>) -> Verdict {
             key,
             generation,
             init_segment: false,
-        }) = tc(e)
+        }) = e.event::<TranscodeEvent>()
         {
             return Verdict::fail(
                 e.at,
@@ -522,7 +516,8 @@ fn republished_broadcast_transcoded(v: &RunView<'_>) -> Verdict {
     let mut r = Replay::default();
     for e in &v.trace.entries {
         r.observe(e);
-        if let Some(TranscodeEvent::DrainSpawned { key, generation }) = tc(e) {
+        if let Some(TranscodeEvent::DrainSpawned { key, generation }) = e.event::<TranscodeEvent>()
+        {
             if r.first_gen
                 .get(&key.broadcast)
                 .is_some_and(|g| g < generation)
@@ -537,7 +532,7 @@ fn republished_broadcast_transcoded(v: &RunView<'_>) -> Verdict {
 fn transcoder_panic_caught(v: &RunView<'_>) -> Verdict {
     Verdict::reached(v.trace.entries.iter().any(|e| {
         matches!(
-            tc(e),
+            e.event::<TranscodeEvent>(),
             Some(TranscodeEvent::TranscoderPanicked {
                 phase: Phase::Fragment,
                 ..
@@ -548,7 +543,7 @@ fn transcoder_panic_caught(v: &RunView<'_>) -> Verdict {
 
 fn slow_transcoder_lags(v: &RunView<'_>) -> Verdict {
     Verdict::reached(v.trace.entries.iter().any(|e| {
-        matches!(tc(e), Some(TranscodeEvent::DrainEnded { key, lagged, .. }) if key.transcoder == "slow" && *lagged > 0)
+        matches!(e.event::<TranscodeEvent>(), Some(TranscodeEvent::DrainEnded { key, lagged, .. }) if key.transcoder == "slow" && *lagged > 0)
     }))
 }
 
@@ -628,7 +623,7 @@ mod tests {
         Entry {
             at: Duration::from_millis(ms),
             host: "transcode",
-            kind: EntryKind::Core(Event::Transcode(ev)),
+            kind: EntryKind::Core(ev.into()),
         }
     }
 

@@ -8,13 +8,12 @@
 use super::fault::Fault;
 use super::peers::client::WsClientEvent;
 use super::{ANSWER_BOUND, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, PROGRESS_INTERVAL};
-use relaysim_core::event::Event;
-use relaysim_core::session::ws::events::Push;
+use relaysim_core::session::ws::event::Push;
 use relaysim_core::session::ws::WsEvent;
 use relaysim_core::BugSet;
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
 use relaysim_harness::fault::{NetFault, Step};
-use relaysim_harness::trace::{Entry, HarnessEvent};
+use relaysim_harness::trace::HarnessEvent;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -29,13 +28,6 @@ pub fn must_kill_from() -> Duration {
 /// ... within this long of their start.
 pub fn kill_by() -> Duration {
     KEEPALIVE_INTERVAL + KEEPALIVE_TIMEOUT + Duration::from_millis(500)
-}
-
-fn ws_event(e: &Entry) -> Option<&WsEvent> {
-    match e.core() {
-        Some(Event::Ws(w)) => Some(w),
-        _ => None,
-    }
 }
 
 /// A window in which the plugin or its link was not healthy, by the plan.
@@ -132,7 +124,7 @@ fn no_command_consumed(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        if let Some(WsEvent::PayloadApplied { seq, kind, .. }) = ws_event(e) {
+        if let Some(WsEvent::PayloadApplied { seq, kind, .. }) = e.event::<WsEvent>() {
             match payloads.get(seq) {
                 Some(&"sent") | Some(&"late") => {}
                 other => {
@@ -223,7 +215,7 @@ fn kills(v: &RunView<'_>) -> Vec<(Duration, u64)> {
     v.trace
         .entries
         .iter()
-        .filter_map(|e| match ws_event(e) {
+        .filter_map(|e| match e.event::<WsEvent>() {
             Some(WsEvent::KeepaliveTimeout { conn, .. }) => Some((e.at, *conn)),
             _ => None,
         })
@@ -309,7 +301,7 @@ fn payloads_byte_identical(v: &RunView<'_>) -> Verdict {
     let mut sent_pushes: BTreeMap<(u64, String), (u64, u32)> = BTreeMap::new();
     let mut uploads: BTreeMap<u64, (u64, Option<u32>)> = BTreeMap::new();
     for e in &v.trace.entries {
-        match ws_event(e) {
+        match e.event::<WsEvent>() {
             Some(WsEvent::PushBegin {
                 push, bytes, crc, ..
             }) => {
@@ -385,7 +377,7 @@ fn queued_bytes_bounded(v: &RunView<'_>) -> Verdict {
     for e in &v.trace.entries {
         if let Some(WsEvent::PushQueued {
             conn, queued, push, ..
-        }) = ws_event(e)
+        }) = e.event::<WsEvent>()
         {
             if *queued > bound {
                 return Verdict::fail(
@@ -419,7 +411,7 @@ fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
             }
             _ => {}
         }
-        match ws_event(e) {
+        match e.event::<WsEvent>() {
             Some(WsEvent::PushBegin { conn, push, .. }) => {
                 begun.insert(format!("{conn} {push}"), e.at);
             }
@@ -440,7 +432,7 @@ fn upload_crosses_push(v: &RunView<'_>) -> Verdict {
 
 fn failed_with(v: &RunView<'_>, reason: &str) -> bool {
     v.trace.entries.iter().any(
-        |e| matches!(ws_event(e), Some(WsEvent::PayloadFailed { reason: r, .. }) if *r == reason),
+        |e| matches!(e.event::<WsEvent>(), Some(WsEvent::PayloadFailed { reason: r, .. }) if *r == reason),
     )
 }
 
@@ -551,7 +543,7 @@ mod tests {
     use super::super::world::CLIENT;
     use super::*;
     use relaysim_harness::check::Facts;
-    use relaysim_harness::trace::{EntryKind, Trace};
+    use relaysim_harness::trace::{Entry, EntryKind, Trace};
     use std::sync::Arc;
 
     fn at(ms: u64, host: &'static str, kind: EntryKind) -> Entry {
@@ -659,11 +651,14 @@ mod tests {
             at(
                 ms,
                 "ws-server",
-                EntryKind::Core(Event::Ws(WsEvent::KeepaliveTimeout {
-                    conn: 1,
-                    ping: 1,
-                    waited_ms: 4_000,
-                })),
+                EntryKind::Core(
+                    WsEvent::KeepaliveTimeout {
+                        conn: 1,
+                        ping: 1,
+                        waited_ms: 4_000,
+                    }
+                    .into(),
+                ),
             )
         };
         let mut excused = trace.clone();

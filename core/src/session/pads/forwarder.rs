@@ -12,11 +12,12 @@
 //! and never blocks: when nothing is ready it sleeps on the session's wake.
 
 use crate::bugs::BugSet;
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::session::pads::element::Element;
+use crate::session::pads::event::PadsEvent;
 use crate::session::pads::queue::PadQueue;
 use crate::session::pads::wire::TrackInfo;
-use crate::session::pads::{Caps, PadMessage, PadsEvent};
+use crate::session::pads::{Caps, PadMessage};
 use crate::sync::Arc;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -57,9 +58,9 @@ impl MainLoop {
         let until = Instant::now() + d;
         let mut s = self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
         *s = Some(s.map_or(until, |cur| cur.max(until)));
-        self.emitter.emit(Event::Pads(PadsEvent::MainLoopStall {
+        self.emitter.emit(PadsEvent::MainLoopStall {
             ms: d.as_millis() as u64,
-        }));
+        });
     }
 
     pub fn stalled(&self) -> bool {
@@ -120,10 +121,6 @@ impl Forwarder {
         }
     }
 
-    fn emit(&self, e: PadsEvent) {
-        self.emitter.emit(Event::Pads(e));
-    }
-
     /// Dispatches one ready item (a control request first, else one pad
     /// message). False when nothing was ready.
     pub fn dispatch_one(&mut self) -> bool {
@@ -176,7 +173,7 @@ impl Forwarder {
         if is_drop {
             self.queues.remove(pad);
             if pushed.is_ok() {
-                self.emit(PadsEvent::PadDropped {
+                self.emitter.emit(PadsEvent::PadDropped {
                     session: self.session,
                     pad: pad.to_string(),
                 });
@@ -209,7 +206,7 @@ impl Forwarder {
                         let queue =
                             PadQueue::new(&pad, self.capacity, self.bugs, self.wake.clone());
                         self.queues.insert(pad.clone(), queue.clone());
-                        self.emit(PadsEvent::PadCreated {
+                        self.emitter.emit(PadsEvent::PadCreated {
                             session: self.session,
                             pad,
                             track: track.name.clone(),
@@ -217,7 +214,7 @@ impl Forwarder {
                         let _ = reply.send(Ok(queue));
                     }
                     Err(owner) => {
-                        self.emit(PadsEvent::PadCollision {
+                        self.emitter.emit(PadsEvent::PadCollision {
                             session: self.session,
                             pad: name,
                             owner,

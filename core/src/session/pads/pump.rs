@@ -16,12 +16,13 @@
 //! can reach the pad before the caps describing it.
 
 use crate::bugs::{BugSet, KnownBug};
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::net::NetStream;
+use crate::session::pads::bus::ErrorSlot;
+use crate::session::pads::event::PadsEvent;
 use crate::session::pads::queue::{PadQueue, PushError};
-use crate::session::pads::session::ErrorSlot;
 use crate::session::pads::wire::{self, RelayMessage, TrackInfo, WireFrame};
-use crate::session::pads::{Buffer, Caps, PadMessage, PadsEvent, DEPTH_REPORT_STEP};
+use crate::session::pads::{Buffer, Caps, PadMessage, DEPTH_REPORT_STEP};
 use crate::sync::Arc;
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -108,10 +109,6 @@ struct Pump {
 }
 
 impl Pump {
-    fn emit(&self, e: PadsEvent) {
-        self.ctx.emitter.emit(Event::Pads(e));
-    }
-
     fn pad(&self) -> String {
         self.ctx.queue.pad().to_string()
     }
@@ -119,7 +116,7 @@ impl Pump {
     fn note_depth(&mut self, depth: usize) {
         if depth > self.reported_depth && depth % DEPTH_REPORT_STEP == 0 {
             self.reported_depth = depth;
-            self.emit(PadsEvent::QueueDepth {
+            self.ctx.emitter.emit(PadsEvent::QueueDepth {
                 session: self.ctx.session,
                 pad: self.pad(),
                 depth,
@@ -136,7 +133,7 @@ impl Pump {
             }
             Err(PushError::Flushing(_)) => Err(PumpExit::Flushed),
             Err(PushError::Full(msg)) => {
-                self.emit(PadsEvent::PumpBlocked {
+                self.ctx.emitter.emit(PadsEvent::PumpBlocked {
                     session: self.ctx.session,
                     pad: self.pad(),
                     depth: self.ctx.queue.depth(),
@@ -148,7 +145,7 @@ impl Pump {
                 };
                 match pushed {
                     Ok(depth) => {
-                        self.emit(PadsEvent::PumpUnblocked {
+                        self.ctx.emitter.emit(PadsEvent::PumpUnblocked {
                             session: self.ctx.session,
                             pad: self.pad(),
                         });
@@ -164,7 +161,7 @@ impl Pump {
     /// The track ended: EOS then drop, behind its queued buffers; `exit` on
     /// success.
     async fn finish_track(&mut self, exit: PumpExit) -> PumpExit {
-        self.emit(PadsEvent::TrackEnded {
+        self.ctx.emitter.emit(PadsEvent::TrackEnded {
             session: self.ctx.session,
             pad: self.pad(),
         });

@@ -1,4 +1,4 @@
-//! The session controller, off the main loop, and its once-only error slot.
+//! The session controller, off the main loop.
 //!
 //! Owns [`Controller`]: connect to the relay, subscribe the catalog, and for
 //! each catalog act on [`diff`]'s changes — a new track gets its pad from
@@ -9,95 +9,28 @@
 //! catalog still lists it (a removal and re-add the relay's catalog updates
 //! coalesced) is subscribed again from a newer catalog. Every wait watches
 //! the session's shutdown (the controller's task is raced against it).
-//!
-//! Owns [`ErrorSlot`]: the session's terminal error is reported on the bus
-//! exactly once, whichever part (controller or any pump) hits it first, and
-//! never after `stop` began. The bus post is thread-safe (as
-//! `gst::element_error!` is), so an error never waits for the main loop.
+//! Its terminal error goes through the session's
+//! [`crate::session::pads::bus::ErrorSlot`].
 
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::net::Net;
+use crate::session::pads::bus::ErrorSlot;
 use crate::session::pads::catalog::{diff, TrackChange};
+use crate::session::pads::event::PadsEvent;
 use crate::session::pads::forwarder::Control;
 use crate::session::pads::pump::{run_track_pump, PumpCtx, PumpExit, PumpState};
 use crate::session::pads::queue::PadQueue;
 use crate::session::pads::wire::{self, Catalog, RelayMessage, RelayRequest, TrackInfo};
-use crate::session::pads::{PadsEvent, CONNECT_TIMEOUT};
+use crate::session::pads::CONNECT_TIMEOUT;
 use crate::sync::Arc;
 use crate::BugSet;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
-
-/// What the element posts on the application's bus.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BusMessage {
-    /// The session's terminal error (upstream: an element error).
-    Error { session: u64, error: String },
-}
-
-/// A session's error slot: the first report wins.
-#[derive(Debug)]
-pub struct ErrorSlot {
-    session: u64,
-    reported: AtomicBool,
-    closed: AtomicBool,
-    bus: mpsc::UnboundedSender<BusMessage>,
-    emitter: Emitter,
-}
-
-impl ErrorSlot {
-    pub fn new(
-        session: u64,
-        bus: mpsc::UnboundedSender<BusMessage>,
-        emitter: Emitter,
-    ) -> std::sync::Arc<ErrorSlot> {
-        std::sync::Arc::new(ErrorSlot {
-            session,
-            reported: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            bus,
-            emitter,
-        })
-    }
-
-    /// Reports `error` if it is the session's first; true if it was.
-    pub fn report(&self, error: String) -> bool {
-        if self.closed.load(Ordering::Acquire) {
-            return false;
-        }
-        if self.reported.swap(true, Ordering::AcqRel) {
-            self.emitter.emit(Event::Pads(PadsEvent::ErrorSuppressed {
-                session: self.session,
-                error,
-            }));
-            return false;
-        }
-        self.emitter.emit(Event::Pads(PadsEvent::Error {
-            session: self.session,
-            error: error.clone(),
-        }));
-        let _ = self.bus.send(BusMessage::Error {
-            session: self.session,
-            error,
-        });
-        true
-    }
-
-    /// `stop` began: errors of a session being torn down are not errors.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-    }
-
-    pub fn reported(&self) -> bool {
-        self.reported.load(Ordering::Acquire)
-    }
-}
 
 /// One pump of the session, as `stop` finds it.
 #[derive(Debug)]
@@ -154,10 +87,6 @@ pub struct Controller<N: Net> {
 }
 
 impl<N: Net> Controller<N> {
-    fn emit(&self, e: PadsEvent) {
-        self.emitter.emit(Event::Pads(e));
-    }
-
     /// Runs until the session stops; a terminal error goes to the slot.
     pub async fn run(self) {
         let mut shutdown = self.shutdown.clone();
@@ -188,7 +117,7 @@ impl<N: Net> Controller<N> {
         conn.send(wire::encode(&req).map_err(|e| e.to_string())?)
             .await
             .map_err(|e| format!("catalog: send: {}", e.kind()))?;
-        self.emit(PadsEvent::Connected {
+        self.emitter.emit(PadsEvent::Connected {
             session: self.session,
         });
         let (exits_tx, mut exits) = mpsc::unbounded_channel();
@@ -219,7 +148,7 @@ impl<N: Net> Controller<N> {
                         }
                         _ => return Err("catalog: unexpected message".into()),
                     };
-                    self.emit(PadsEvent::Catalog {
+                    self.emitter.emit(PadsEvent::Catalog {
                         session: self.session,
                         version: cat.version,
                         tracks: cat.names(),
@@ -230,7 +159,7 @@ impl<N: Net> Controller<N> {
                         self.apply(&mut serving, change).await?;
                     }
                     if first {
-                        self.emit(PadsEvent::NoMorePads {
+                        self.emitter.emit(PadsEvent::NoMorePads {
                             session: self.session,
                         });
                     }
@@ -267,7 +196,7 @@ impl<N: Net> Controller<N> {
         serving.tracks.remove(track);
         if let Some(last) = serving.last.clone().filter(|c| c.version > version) {
             if last.tracks.iter().any(|t| t.name == track) {
-                self.emit(PadsEvent::Resubscribe {
+                self.emitter.emit(PadsEvent::Resubscribe {
                     session: self.session,
                     track: track.to_string(),
                 });
@@ -371,32 +300,5 @@ impl<N: Net> Controller<N> {
             )),
             Err(_) => Err("pad creation cancelled".into()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_error_wins_and_stop_silences() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let slot = ErrorSlot::new(4, tx, Emitter::tracing_only("gst"));
-        assert!(slot.report("a".into()));
-        assert!(!slot.report("b".into()));
-        assert_eq!(
-            rx.try_recv().unwrap(),
-            BusMessage::Error {
-                session: 4,
-                error: "a".into()
-            }
-        );
-        assert!(rx.try_recv().is_err(), "reported once");
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let slot = ErrorSlot::new(5, tx, Emitter::tracing_only("gst"));
-        slot.close();
-        assert!(!slot.report("late".into()));
-        assert!(rx.try_recv().is_err());
-        assert!(!slot.reported());
     }
 }

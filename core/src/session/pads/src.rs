@@ -11,13 +11,15 @@
 //! session see one.
 
 use crate::bugs::{BugSet, KnownBug};
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::net::Net;
+use crate::session::pads::bus::{BusMessage, ErrorSlot};
 use crate::session::pads::element::{Downstream, Element};
+use crate::session::pads::event::PadsEvent;
 use crate::session::pads::forwarder::{Forwarder, MainLoop};
 use crate::session::pads::queue::PadQueue;
-use crate::session::pads::session::{BusMessage, Controller, ErrorSlot, Registry, RelayTarget};
-use crate::session::pads::{PadMessage, PadsEvent, QUEUE_CAPACITY, STOP_BOUND};
+use crate::session::pads::session::{Controller, Registry, RelayTarget};
+use crate::session::pads::{PadMessage, QUEUE_CAPACITY, STOP_BOUND};
 use crate::sync::Arc;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,11 +95,11 @@ pub fn finish_teardown(
     for pad in element.pads_of(session) {
         if element.flush_and_remove(session, &pad) {
             removed += 1;
-            emitter.emit(Event::Pads(PadsEvent::PadFlushed {
+            emitter.emit(PadsEvent::PadFlushed {
                 session,
                 discarded: discarded.get(&pad).copied().unwrap_or(0),
                 pad,
-            }));
+            });
         }
     }
     removed
@@ -175,8 +177,7 @@ impl<N: Net> MoqSrc<N> {
             return s.id;
         }
         let id = self.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-        self.emitter
-            .emit(Event::Pads(PadsEvent::SessionStart { session: id }));
+        self.emitter.emit(PadsEvent::SessionStart { session: id });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let wake = std::sync::Arc::new(Notify::new());
@@ -225,10 +226,10 @@ impl<N: Net> MoqSrc<N> {
             return false;
         };
         let bugs = self.cfg.bugs;
-        self.emitter.emit(Event::Pads(PadsEvent::StopBegin {
+        self.emitter.emit(PadsEvent::StopBegin {
             session: s.id,
             pads: self.element.pads_of(s.id).len(),
-        }));
+        });
         s.errors.close();
         s.shutdown.send_replace(true);
         let entries: Vec<_> =
@@ -262,10 +263,10 @@ impl<N: Net> MoqSrc<N> {
             s.forwarder.abort();
         }
         let removed = finish_teardown(bugs, &self.element, s.id, &discarded, &self.emitter);
-        self.emitter.emit(Event::Pads(PadsEvent::StopDone {
+        self.emitter.emit(PadsEvent::StopDone {
             session: s.id,
             removed,
-        }));
+        });
         true
     }
 }

@@ -4,7 +4,8 @@
 //! Owns [`RelayRequest`], [`RelayMessage`], [`Catalog`], [`TrackInfo`] and
 //! [`WireFrame`]; the simulated `moq-relay` host speaks the same types. A
 //! stand-in for MoQ's catalog track and per-track ordered consumers: pure
-//! data, no I/O.
+//! data, no I/O. Also owns [`pad_name`]: a pad's name comes from its track,
+//! never from arrival order.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,11 @@ impl fmt::Display for MediaKind {
     }
 }
 
+/// The deterministic pad name of a track: `video_<track>` / `audio_<track>`.
+pub fn pad_name(kind: MediaKind, track: &str) -> String {
+    format!("{}_{track}", kind.as_str())
+}
+
 /// One rendition in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TrackInfo {
@@ -47,7 +53,7 @@ pub struct TrackInfo {
 
 impl TrackInfo {
     pub fn pad_name(&self) -> String {
-        super::pad_name(self.kind, &self.name)
+        pad_name(self.kind, &self.name)
     }
 
     pub fn caps(&self) -> super::Caps {
@@ -122,6 +128,12 @@ pub fn decode<T: for<'de> Deserialize<'de>>(b: &[u8]) -> io::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pad_names_are_deterministic() {
+        assert_eq!(pad_name(MediaKind::Video, "cam"), "video_cam");
+        assert_eq!(pad_name(MediaKind::Audio, "mic"), "audio_mic");
+    }
 
     #[test]
     fn round_trip() {

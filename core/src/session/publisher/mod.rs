@@ -17,6 +17,7 @@
 //! | [`signal`] | the room's signalling client (join / publish / unpublish / leave RPC over the `Net` seam) and its wire format |
 //! | [`pipeline`] | the simulated pipeline: start latency and failure, per-track buffers and EOS at drawn times |
 //! | [`run`] | one publish attempt ([`run::Publisher`]: start, main loop, idempotent stop) and the attempt loop |
+//! | [`event`] | [`PublisherEvent`], the component's trace events |
 //!
 //! It must never run an EOS callback twice, leave a track published after its
 //! EOS while the room stays joined, or let a failed start leave the other
@@ -25,11 +26,13 @@
 //! its answer never came back, so the start fails with the track in the
 //! room.
 
+pub mod event;
 pub mod latch;
 pub mod pipeline;
 pub mod run;
 pub mod signal;
 
+pub use event::PublisherEvent;
 pub use latch::{EosLatch, Firing, Registration};
 pub use pipeline::{PipelineControl, PipelineScript};
 pub use run::{run_publisher, PublisherConfig, PublisherHandle};
@@ -124,179 +127,12 @@ impl fmt::Display for StopReason {
     }
 }
 
-/// Everything the publisher reports (one variant of [`crate::Event`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublisherEvent {
-    /// Attempt `attempt` begins (a fresh room session and pipeline).
-    AttemptStart { attempt: u64 },
-    /// The room accepted the join.
-    RoomJoined { attempt: u64 },
-    /// The room published `track` as `sid`; samples are bound from now on.
-    TrackPublished {
-        attempt: u64,
-        track: TrackKind,
-        sid: String,
-    },
-    /// The track's EOS callback was stored; `after_eos`: the track had
-    /// already ended (the callback ran at registration).
-    EosRegistered {
-        attempt: u64,
-        track: TrackKind,
-        after_eos: bool,
-    },
-    /// The pipeline reached PLAYING.
-    PipelinePlaying { attempt: u64 },
-    /// Both sides of `start` succeeded.
-    Started { attempt: u64 },
-    /// One side of `start` failed (the first failure of the group).
-    StartFailed {
-        attempt: u64,
-        side: Side,
-        error: String,
-    },
-    /// The other side was cancelled because of that failure (or a stop).
-    StartCancelled { attempt: u64, side: Side },
-    /// A track's streaming task reached EOS; `callback`: a registered EOS
-    /// callback ran now (false: none registered yet).
-    TrackEos {
-        attempt: u64,
-        track: TrackKind,
-        callback: bool,
-    },
-    /// A track's EOS callback asked the room to unpublish it.
-    Unpublish {
-        attempt: u64,
-        track: TrackKind,
-        sid: String,
-    },
-    /// The main loop saw the pipeline's EOS (every track ended).
-    PipelineEos { attempt: u64 },
-    /// The main loop saw the room's signalling connection break.
-    RoomLost { attempt: u64 },
-    /// A SIGINT/SIGTERM arrived.
-    Signal,
-    /// `stop` began tearing the attempt down.
-    StopBegin { attempt: u64, reason: StopReason },
-    /// A second `stop` caller found the teardown already claimed and waited
-    /// for it instead of running it again.
-    StopJoined { attempt: u64, reason: StopReason },
-    /// The pipeline went to NULL; `streaming`: streaming tasks it ended.
-    PipelineNull { attempt: u64, streaming: usize },
-    /// The room was left (`acked`: the room answered the leave in time).
-    RoomLeft { attempt: u64, acked: bool },
-    /// The teardown finished: nothing of this attempt runs any more.
-    StopDone { attempt: u64 },
-}
-
-impl PublisherEvent {
-    pub fn name(&self) -> &'static str {
-        match self {
-            PublisherEvent::AttemptStart { .. } => "pub.attempt",
-            PublisherEvent::RoomJoined { .. } => "pub.room.joined",
-            PublisherEvent::TrackPublished { .. } => "pub.track.published",
-            PublisherEvent::EosRegistered { .. } => "pub.eos.registered",
-            PublisherEvent::PipelinePlaying { .. } => "pub.pipeline.playing",
-            PublisherEvent::Started { .. } => "pub.started",
-            PublisherEvent::StartFailed { .. } => "pub.start.failed",
-            PublisherEvent::StartCancelled { .. } => "pub.start.cancelled",
-            PublisherEvent::TrackEos { .. } => "pub.track.eos",
-            PublisherEvent::Unpublish { .. } => "pub.track.unpublish",
-            PublisherEvent::PipelineEos { .. } => "pub.pipeline.eos",
-            PublisherEvent::RoomLost { .. } => "pub.room.lost",
-            PublisherEvent::Signal => "pub.signal",
-            PublisherEvent::StopBegin { .. } => "pub.stop.begin",
-            PublisherEvent::StopJoined { .. } => "pub.stop.joined",
-            PublisherEvent::PipelineNull { .. } => "pub.pipeline.null",
-            PublisherEvent::RoomLeft { .. } => "pub.room.left",
-            PublisherEvent::StopDone { .. } => "pub.stop.done",
-        }
-    }
-
-    /// The attempt the event belongs to (`None` for process-wide events).
-    pub fn attempt(&self) -> Option<u64> {
-        match self {
-            PublisherEvent::AttemptStart { attempt }
-            | PublisherEvent::RoomJoined { attempt }
-            | PublisherEvent::TrackPublished { attempt, .. }
-            | PublisherEvent::EosRegistered { attempt, .. }
-            | PublisherEvent::PipelinePlaying { attempt }
-            | PublisherEvent::Started { attempt }
-            | PublisherEvent::StartFailed { attempt, .. }
-            | PublisherEvent::StartCancelled { attempt, .. }
-            | PublisherEvent::TrackEos { attempt, .. }
-            | PublisherEvent::Unpublish { attempt, .. }
-            | PublisherEvent::PipelineEos { attempt }
-            | PublisherEvent::RoomLost { attempt }
-            | PublisherEvent::StopBegin { attempt, .. }
-            | PublisherEvent::StopJoined { attempt, .. }
-            | PublisherEvent::PipelineNull { attempt, .. }
-            | PublisherEvent::RoomLeft { attempt, .. }
-            | PublisherEvent::StopDone { attempt } => Some(*attempt),
-            PublisherEvent::Signal => None,
-        }
-    }
-}
-
-impl fmt::Display for PublisherEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())?;
-        if let Some(attempt) = self.attempt() {
-            write!(f, " attempt={attempt}")?;
-        }
-        match self {
-            PublisherEvent::TrackPublished { track, sid, .. }
-            | PublisherEvent::Unpublish { track, sid, .. } => {
-                write!(f, " track={track} sid={sid}")
-            }
-            PublisherEvent::EosRegistered {
-                track, after_eos, ..
-            } => write!(f, " track={track} after_eos={after_eos}"),
-            PublisherEvent::StartFailed { side, error, .. } => {
-                write!(f, " side={side} error={error:?}")
-            }
-            PublisherEvent::StartCancelled { side, .. } => write!(f, " side={side}"),
-            PublisherEvent::TrackEos {
-                track, callback, ..
-            } => write!(f, " track={track} callback={callback}"),
-            PublisherEvent::StopBegin { reason, .. }
-            | PublisherEvent::StopJoined { reason, .. } => {
-                write!(f, " reason={reason}")
-            }
-            PublisherEvent::PipelineNull { streaming, .. } => write!(f, " streaming={streaming}"),
-            PublisherEvent::RoomLeft { acked, .. } => write!(f, " acked={acked}"),
-            PublisherEvent::AttemptStart { .. }
-            | PublisherEvent::RoomJoined { .. }
-            | PublisherEvent::PipelinePlaying { .. }
-            | PublisherEvent::Started { .. }
-            | PublisherEvent::PipelineEos { .. }
-            | PublisherEvent::RoomLost { .. }
-            | PublisherEvent::Signal
-            | PublisherEvent::StopDone { .. } => Ok(()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn normalized_forms() {
-        let e = PublisherEvent::TrackEos {
-            attempt: 1,
-            track: TrackKind::Video,
-            callback: false,
-        };
-        assert_eq!(
-            e.to_string(),
-            "pub.track.eos attempt=1 track=video callback=false"
-        );
-        let s = PublisherEvent::StopBegin {
-            attempt: 2,
-            reason: StopReason::Signal,
-        };
-        assert_eq!(s.to_string(), "pub.stop.begin attempt=2 reason=signal");
-        assert_eq!(PublisherEvent::Signal.to_string(), "pub.signal");
+    fn track_kinds_parse() {
         assert_eq!(TrackKind::parse("audio"), Some(TrackKind::Audio));
         assert_eq!(TrackKind::parse("x"), None);
     }

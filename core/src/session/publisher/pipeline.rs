@@ -13,9 +13,10 @@
 //! dropped silently; the counters show how many.
 
 use crate::entropy::SimRng;
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
+use crate::session::publisher::event::PublisherEvent;
 use crate::session::publisher::latch::EosLatch;
-use crate::session::publisher::{PublisherEvent, TrackKind};
+use crate::session::publisher::TrackKind;
 use crate::BugSet;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -263,10 +264,9 @@ impl Pipeline {
                 .push(tokio::spawn(self.clone().stream(track.clone(), eos_after)));
         }
         drop(st);
-        self.emitter
-            .emit(Event::Publisher(PublisherEvent::PipelinePlaying {
-                attempt: self.attempt,
-            }));
+        self.emitter.emit(PublisherEvent::PipelinePlaying {
+            attempt: self.attempt,
+        });
         Ok(())
     }
 
@@ -290,12 +290,11 @@ impl Pipeline {
             }
         }
         let firing = track.latch.fire();
-        self.emitter
-            .emit(Event::Publisher(PublisherEvent::TrackEos {
-                attempt: self.attempt,
-                track: track.kind,
-                callback: firing == crate::session::publisher::Firing::Ran,
-            }));
+        self.emitter.emit(PublisherEvent::TrackEos {
+            attempt: self.attempt,
+            track: track.kind,
+            callback: firing == crate::session::publisher::Firing::Ran,
+        });
         let all_ended = {
             let mut st = self.state();
             st.ended += 1;

@@ -10,13 +10,14 @@
 //! It never runs a teardown step twice and never returns from `stop` before
 //! the teardown finished.
 
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::net::Net;
+use crate::session::publisher::event::PublisherEvent;
 use crate::session::publisher::latch::{EosCallback, Registration};
 use crate::session::publisher::pipeline::{BusMessage, Pipeline, PipelineControl, PublisherTrack};
 use crate::session::publisher::signal::{Room, RoomTarget};
 use crate::session::publisher::{
-    PublisherEvent, Side, StopReason, TrackKind, LEAVE_TIMEOUT, RETRY_BACKOFF, RPC_TIMEOUT,
+    Side, StopReason, TrackKind, LEAVE_TIMEOUT, RETRY_BACKOFF, RPC_TIMEOUT,
 };
 use crate::BugSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -153,10 +154,6 @@ impl Publisher {
         self.stopped.initialized()
     }
 
-    fn emit(&self, e: PublisherEvent) {
-        self.emitter.emit(Event::Publisher(e));
-    }
-
     /// Joins the room and publishes every track, in parallel with the
     /// pipeline's move to PLAYING. The first failure cancels the other side;
     /// both sides have ended when this returns.
@@ -183,12 +180,12 @@ impl Publisher {
             };
             match result {
                 Ok(()) => {}
-                Err(SideError::Cancelled) => self.emit(PublisherEvent::StartCancelled {
+                Err(SideError::Cancelled) => self.emitter.emit(PublisherEvent::StartCancelled {
                     attempt: self.attempt,
                     side,
                 }),
                 Err(SideError::Failed(error)) => {
-                    self.emit(PublisherEvent::StartFailed {
+                    self.emitter.emit(PublisherEvent::StartFailed {
                         attempt: self.attempt,
                         side,
                         error: error.clone(),
@@ -206,7 +203,7 @@ impl Publisher {
         match first {
             Some((side, error)) => Err(StartError::Failed { side, error }),
             None => {
-                self.emit(PublisherEvent::Started {
+                self.emitter.emit(PublisherEvent::Started {
                     attempt: self.attempt,
                 });
                 Ok(())
@@ -225,7 +222,7 @@ impl Publisher {
     /// EOS callback.
     async fn join_and_publish(&self) -> Result<(), String> {
         self.room.join().await.map_err(|e| e.to_string())?;
-        self.emit(PublisherEvent::RoomJoined {
+        self.emitter.emit(PublisherEvent::RoomJoined {
             attempt: self.attempt,
         });
         for track in &self.tracks {
@@ -241,7 +238,7 @@ impl Publisher {
                 return Err(format!("publish answer for {} lost", track.kind));
             }
             track.bind(sid.clone());
-            self.emit(PublisherEvent::TrackPublished {
+            self.emitter.emit(PublisherEvent::TrackPublished {
                 attempt: self.attempt,
                 track: track.kind,
                 sid: sid.clone(),
@@ -249,7 +246,7 @@ impl Publisher {
             let registration = track
                 .latch
                 .register(self.unpublish_callback(track.kind, sid));
-            self.emit(PublisherEvent::EosRegistered {
+            self.emitter.emit(PublisherEvent::EosRegistered {
                 attempt: self.attempt,
                 track: track.kind,
                 after_eos: registration == Registration::RanNow,
@@ -264,11 +261,11 @@ impl Publisher {
         let emitter = self.emitter.clone();
         let attempt = self.attempt;
         Box::new(move || {
-            emitter.emit(Event::Publisher(PublisherEvent::Unpublish {
+            emitter.emit(PublisherEvent::Unpublish {
                 attempt,
                 track,
                 sid: sid.clone(),
-            }));
+            });
             room.unpublish(sid);
         })
     }
@@ -283,13 +280,13 @@ impl Publisher {
             _ = self.cancel.cancelled() => None,
             msg = bus.recv() => match msg {
                 Some(BusMessage::Eos) => {
-                    self.emit(PublisherEvent::PipelineEos { attempt: self.attempt });
+                    self.emitter.emit(PublisherEvent::PipelineEos { attempt: self.attempt });
                     Some(StopReason::PipelineEos)
                 }
                 None => None,
             },
             _ = self.room.lost() => {
-                self.emit(PublisherEvent::RoomLost { attempt: self.attempt });
+                self.emitter.emit(PublisherEvent::RoomLost { attempt: self.attempt });
                 Some(StopReason::RoomLost)
             }
         }
@@ -301,9 +298,11 @@ impl Publisher {
     pub async fn stop(&self, reason: StopReason) {
         let attempt = self.attempt;
         if self.stop_claimed.swap(true, Ordering::AcqRel) {
-            self.emit(PublisherEvent::StopJoined { attempt, reason });
+            self.emitter
+                .emit(PublisherEvent::StopJoined { attempt, reason });
         } else {
-            self.emit(PublisherEvent::StopBegin { attempt, reason });
+            self.emitter
+                .emit(PublisherEvent::StopBegin { attempt, reason });
         }
         self.stopped.get_or_init(|| self.teardown()).await;
     }
@@ -318,7 +317,8 @@ impl Publisher {
         let attempt = self.attempt;
         self.cancel.cancel();
         let streaming = self.pipeline.set_null();
-        self.emit(PublisherEvent::PipelineNull { attempt, streaming });
+        self.emitter
+            .emit(PublisherEvent::PipelineNull { attempt, streaming });
         // Queued behind every unpublish an EOS callback already queued.
         let acked = tokio::time::timeout(self.leave_bound, self.room.leave())
             .await
@@ -331,8 +331,9 @@ impl Publisher {
         {
             task.abort();
         }
-        self.emit(PublisherEvent::RoomLeft { attempt, acked });
-        self.emit(PublisherEvent::StopDone { attempt });
+        self.emitter
+            .emit(PublisherEvent::RoomLeft { attempt, acked });
+        self.emitter.emit(PublisherEvent::StopDone { attempt });
     }
 }
 
@@ -418,7 +419,7 @@ pub async fn run_publisher<N: Net>(
             if rx.wait_for(|s| *s).await.is_err() {
                 return;
             }
-            emitter.emit(Event::Publisher(PublisherEvent::Signal));
+            emitter.emit(PublisherEvent::Signal);
             if let Some(p) = handle.current() {
                 p.stop(StopReason::Signal).await;
             }
@@ -431,7 +432,7 @@ pub async fn run_publisher<N: Net>(
         if handle.signalled() {
             break;
         }
-        emitter.emit(Event::Publisher(PublisherEvent::AttemptStart { attempt }));
+        emitter.emit(PublisherEvent::AttemptStart { attempt });
         let p = Publisher::new(net.clone(), &cfg, attempt, &control, emitter.clone());
         handle.set_current(p.clone());
         handle.inner.attempts.store(attempt, Ordering::Release);

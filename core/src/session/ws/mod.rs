@@ -47,24 +47,27 @@
 //! | [`payload`] | deterministic payload contents and their CRC-32 | draw from an unseeded source |
 //! | [`conn`] | the one connection lock, its bounded read turns and non-blocking sends | hold the lock while waiting on the peer, except on the pre-fix path |
 //! | [`session`] | one session's tasks: reader, bulk writer, keepalive, engine | let a task outlive its session |
-//! | [`server`] | the accept loop and server-wide counters | know which network it runs on |
-//! | [`events`] | [`WsEvent`], this module's part of the trace vocabulary | format anything with addresses or wall time |
+//! | [`stats`] | [`ServerStats`], the server-wide counters | depend on the rest of the component |
+//! | [`server`] | the accept loop | know which network it runs on |
+//! | [`event`] | [`WsEvent`], the component's trace events | format anything with addresses or wall time |
 //!
 //! tungstenite masks client frames with keys from `rand`'s thread RNG. The
 //! masks never reach a decision, a size or the trace, so runs stay
 //! deterministic.
 
 pub mod conn;
-pub mod events;
+pub mod event;
 pub mod fragment;
 pub mod payload;
 pub mod protocol;
 pub mod receive;
 pub mod server;
 pub mod session;
+pub mod stats;
 
-pub use events::WsEvent;
-pub use server::{serve_on, serve_ws, ServerStats};
+pub use event::{Push, WsEvent};
+pub use server::{serve_on, serve_ws};
+pub use stats::ServerStats;
 
 use crate::bugs::BugSet;
 use std::time::Duration;

@@ -13,15 +13,15 @@
 //! command arrives, unread, the way an I/O error would end the session.
 
 use crate::entropy::SimRng;
-use crate::event::{Emitter, Event};
+use crate::event::Emitter;
 use crate::net::NetStream;
 use crate::session::ws::conn::{error_kind, is_closing, Conn, Turn};
-use crate::session::ws::events::{Push, WsEvent};
+use crate::session::ws::event::{Push, WsEvent};
 use crate::session::ws::fragment::{self, SendPolicy};
 use crate::session::ws::payload::{crc, pattern};
 use crate::session::ws::protocol::{Command, PayloadKind, ServerMsg};
 use crate::session::ws::receive::{Action, Inbound, Receiver};
-use crate::session::ws::server::ServerStats;
+use crate::session::ws::stats::ServerStats;
 use crate::session::ws::{WsConfig, KEEPALIVE_CLOSE_CODE, MAX_MESSAGE};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -101,10 +101,6 @@ struct Session<S> {
 }
 
 impl<S: NetStream> Session<S> {
-    fn emit(&self, e: WsEvent) {
-        self.emitter.emit(Event::Ws(e));
-    }
-
     fn now(&self) -> Duration {
         self.started.elapsed()
     }
@@ -137,7 +133,7 @@ impl<S: NetStream> Session<S> {
             ..
         } = &item
         {
-            self.emit(WsEvent::PushQueued {
+            self.emitter.emit(WsEvent::PushQueued {
                 conn: self.id,
                 push: push.clone(),
                 bytes: payload.len() as u64,
@@ -197,7 +193,7 @@ impl<S: NetStream> Session<S> {
             }
             if let Some(h) = rx.pending() {
                 if before != Some(h.seq) {
-                    self.emit(WsEvent::Header {
+                    self.emitter.emit(WsEvent::Header {
                         conn: self.id,
                         seq: h.seq,
                         kind: h.kind,
@@ -222,7 +218,7 @@ impl<S: NetStream> Session<S> {
             Action::Payload { header, data } => {
                 let bytes = data.len() as u64;
                 let sum = crc(&data);
-                self.emit(WsEvent::PayloadApplied {
+                self.emitter.emit(WsEvent::PayloadApplied {
                     conn: self.id,
                     seq: header.seq,
                     kind: header.kind,
@@ -245,7 +241,7 @@ impl<S: NetStream> Session<S> {
                 }
             }
             Action::PayloadFailed { header, reason } => {
-                self.emit(WsEvent::PayloadFailed {
+                self.emitter.emit(WsEvent::PayloadFailed {
                     conn: self.id,
                     seq: header.seq,
                     kind: header.kind,
@@ -258,14 +254,14 @@ impl<S: NetStream> Session<S> {
                 ));
             }
             Action::Rejected { seq, error } => {
-                self.emit(WsEvent::Rejected {
+                self.emitter.emit(WsEvent::Rejected {
                     conn: self.id,
                     seq,
                     error: error.clone(),
                 });
                 self.answer(ServerMsg::Error { seq, error });
             }
-            Action::Stray { bytes } => self.emit(WsEvent::PayloadStray {
+            Action::Stray { bytes } => self.emitter.emit(WsEvent::PayloadStray {
                 conn: self.id,
                 bytes,
             }),
@@ -274,7 +270,7 @@ impl<S: NetStream> Session<S> {
 
     fn start_swap(&self, seq: u64, upload: Option<(u64, u32)>, swaps: &mpsc::UnboundedSender<u64>) {
         if self.swap_busy.swap(true, Ordering::AcqRel) {
-            self.emit(WsEvent::SwapBusy { conn: self.id, seq });
+            self.emitter.emit(WsEvent::SwapBusy { conn: self.id, seq });
             self.answer(ServerMsg::SwapFailed {
                 seq,
                 error: "swap in progress".into(),
@@ -282,7 +278,7 @@ impl<S: NetStream> Session<S> {
             return;
         }
         let swap = self.stats.swaps.fetch_add(1, Ordering::AcqRel) + 1;
-        self.emit(WsEvent::SwapAccepted {
+        self.emitter.emit(WsEvent::SwapAccepted {
             conn: self.id,
             seq,
             swap,
@@ -323,7 +319,7 @@ impl<S: NetStream> Session<S> {
                 self.send(Message::text(header.to_json())).await?;
                 let pieces = self.policy.pieces(payload.len());
                 if traced {
-                    self.emit(WsEvent::PushBegin {
+                    self.emitter.emit(WsEvent::PushBegin {
                         conn: self.id,
                         push: push.clone(),
                         bytes: payload.len() as u64,
@@ -340,7 +336,7 @@ impl<S: NetStream> Session<S> {
                     }
                 }
                 if traced {
-                    self.emit(WsEvent::PushSent {
+                    self.emitter.emit(WsEvent::PushSent {
                         conn: self.id,
                         push,
                         bytes: payload.len() as u64,
@@ -384,7 +380,7 @@ impl<S: NetStream> Session<S> {
             }
             let rtt = due.elapsed();
             if rtt * 2 > self.cfg.keepalive_timeout {
-                self.emit(WsEvent::SlowPong {
+                self.emitter.emit(WsEvent::SlowPong {
                     conn: self.id,
                     ping,
                     rtt_ms: rtt.as_millis() as u64,
@@ -419,7 +415,7 @@ impl<S: NetStream> Session<S> {
                     let queued = self.queued.load(Ordering::Acquire);
                     if queued > cfg.slice_window as u64 {
                         self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
-                        self.emit(WsEvent::SliceShed { conn: self.id, n, queued });
+                        self.emitter.emit(WsEvent::SliceShed { conn: self.id, n, queued });
                         continue;
                     }
                     let len = rng.range(cfg.slice_bytes.0 as u64, cfg.slice_bytes.1 as u64) as usize;
@@ -521,7 +517,9 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         pong: watch::channel(0).0,
     });
     session.stats.sessions_open.fetch_add(1, Ordering::AcqRel);
-    session.emit(WsEvent::SessionOpen { conn: session.id });
+    session
+        .emitter
+        .emit(WsEvent::SessionOpen { conn: session.id });
 
     let mut tasks = [
         tokio::spawn(session.clone().keepalive()),
@@ -554,7 +552,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
     let (code, reason) = match &end {
         End::KeepaliveTimeout { ping, waited_ms } => {
             session.stats.keepalive_kills.fetch_add(1, Ordering::AcqRel);
-            session.emit(WsEvent::KeepaliveTimeout {
+            session.emitter.emit(WsEvent::KeepaliveTimeout {
                 conn: session.id,
                 ping: *ping,
                 waited_ms: *waited_ms,
@@ -573,7 +571,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         End::Lost(kind) => (None, kind.clone()),
     };
     session.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);
-    session.emit(WsEvent::SessionClosed {
+    session.emitter.emit(WsEvent::SessionClosed {
         conn: session.id,
         code,
         reason,

@@ -7,9 +7,9 @@ use crate::restream::peers::ingest_sink::{self, SinkEvent};
 use crate::restream::peers::{obs, twitch_api};
 use crate::restream::{self, world, Fault};
 use relaysim_core::restream::relay::{relay_handle, run_relay_on};
+use relaysim_core::restream::RestreamEvent;
 use relaysim_core::{BugSet, Emitter, TokioNet};
 use relaysim_harness::fault::Step;
-use relaysim_harness::trace::EntryKind;
 use relaysim_harness::Seed;
 use std::time::Duration;
 
@@ -85,8 +85,8 @@ pub fn vod_slow_twitch(seed: Seed, scale: u32) -> Result<RealTime, String> {
     run.finish(played, |trace| {
         let vod_applied = trace.entries.iter().any(|e| {
             matches!(
-                &e.kind,
-                EntryKind::Core(relaysim_core::Event::VodFetchApplied { .. })
+                e.event::<RestreamEvent>(),
+                Some(RestreamEvent::VodFetchApplied { .. })
             )
         });
         let opened: std::collections::BTreeSet<&str> = trace
