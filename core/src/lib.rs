@@ -35,6 +35,6 @@ pub mod session;
 pub mod sync;
 pub mod transcode;
 
-pub use bugs::{BugSet, KnownBug};
+pub use bugs::{BugInfo, BugSet, BugSetFull, KnownBug};
 pub use event::{Emitter, Event, EventSink};
 pub use net::{Net, NetListener, TokioNet};
