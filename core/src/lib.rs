@@ -40,6 +40,6 @@ pub mod session;
 pub mod sync;
 pub mod transcode;
 
-pub use bugs::{BugSet, KnownBug};
+pub use bugs::{BugInfo, BugSet, BugSetFull, KnownBug};
 pub use event::{ComponentEvent, Emitter, Event, EventSink};
 pub use net::{Net, NetListener, TokioNet};

@@ -75,7 +75,7 @@ pub fn parse_bugs(ids: &[String]) -> Result<BugSet, String> {
     let mut set = BugSet::NONE;
     for id in ids {
         for part in id.split(',').filter(|p| !p.is_empty()) {
-            set = set.with(parse_bug(part)?);
+            set = set.try_with(parse_bug(part)?).map_err(|e| e.to_string())?;
         }
     }
     Ok(set)
