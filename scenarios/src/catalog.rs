@@ -1,35 +1,57 @@
 //! The catalog: every scenario, and where each known bug is caught.
 //!
-//! One line per scenario (grouped by family). The known bugs the catalog
-//! tests are the ones its scenarios declare as targets: a bug no scenario
-//! targets has no detection test, no card and no `detect` row, and
-//! [`tests`] fails for every bug of core's catalog left in that state.
+//! One line per scenario, in [`with_catalog!`]: its test name and its
+//! static. That line is the whole registration: it puts the scenario in
+//! [`all`] (`relaysim list`, `run --all`, `detect`) and gives it its test
+//! (`scenarios::<test name>` in `tests/sim`, generated from the same
+//! list). The known bugs the catalog tests are the ones its scenarios
+//! declare as targets: a bug no scenario targets has no detection test, no
+//! card and no `detect` row, and the tests here fail for every bug of
+//! core's catalog left in that state.
 
-use crate::restream;
-use crate::transcode;
-use crate::ws;
 use relaysim_core::KnownBug;
 use relaysim_harness::AnyScenario;
 
-/// Every scenario, in `relaysim list` order.
-pub fn all() -> &'static [&'static dyn AnyScenario] {
-    static ALL: [&dyn AnyScenario; 13] = [
-        &restream::VOD_SLOW_TWITCH,
-        &restream::VOD_DISCONNECT_RACE,
-        &restream::VOD_TWITCH_DOWN,
-        &transcode::TRANSCODE_LADDER_CHURN,
-        &transcode::TRANSCODE_SLOW_CONSUMER,
-        &ws::WS_BULK_CROSSFIRE,
-        &ws::WS_ORPHAN_HEADER,
-        &ws::WS_KEEPALIVE,
-        &crate::publisher::PUBLISHER_EOS_RACE,
-        &crate::publisher::PUBLISHER_JOIN_FAILS,
-        &crate::pads::PADS_STALLED_FORWARDER,
-        &crate::pads::PADS_TEARDOWN,
-        &crate::pads::PADS_RESTART,
-    ];
-    &ALL
+/// Calls `$callback! { test_name => path::TO_STATIC, … }` with every
+/// scenario of the catalog, in `relaysim list` order. The test name is the
+/// scenario's name in snake_case (checked by the tests).
+#[macro_export]
+macro_rules! with_catalog {
+    ($callback:ident) => {
+        $callback! {
+            vod_slow_twitch => $crate::restream::VOD_SLOW_TWITCH,
+            vod_disconnect_race => $crate::restream::VOD_DISCONNECT_RACE,
+            vod_twitch_down => $crate::restream::VOD_TWITCH_DOWN,
+            transcode_ladder_churn => $crate::transcode::TRANSCODE_LADDER_CHURN,
+            transcode_slow_consumer => $crate::transcode::TRANSCODE_SLOW_CONSUMER,
+            ws_bulk_crossfire => $crate::ws::WS_BULK_CROSSFIRE,
+            ws_orphan_header => $crate::ws::WS_ORPHAN_HEADER,
+            ws_keepalive => $crate::ws::WS_KEEPALIVE,
+            publisher_eos_race => $crate::publisher::PUBLISHER_EOS_RACE,
+            publisher_join_fails => $crate::publisher::PUBLISHER_JOIN_FAILS,
+            pads_stalled_forwarder => $crate::pads::PADS_STALLED_FORWARDER,
+            pads_teardown => $crate::pads::PADS_TEARDOWN,
+            pads_restart => $crate::pads::PADS_RESTART,
+        }
+    };
 }
+
+macro_rules! catalog_array {
+    ($($test:ident => $scenario:path),* $(,)?) => {
+        /// Every scenario, in `relaysim list` order.
+        pub fn all() -> &'static [&'static dyn AnyScenario] {
+            static ALL: &[&dyn AnyScenario] = &[$(&$scenario),*];
+            ALL
+        }
+
+        /// Every scenario's test name, in the same order.
+        pub fn test_names() -> &'static [&'static str] {
+            &[$(stringify!($test)),*]
+        }
+    };
+}
+
+with_catalog!(catalog_array);
 
 /// A scenario by name, or a one-line error naming the valid choices.
 pub fn find(name: &str) -> Result<&'static dyn AnyScenario, String> {
@@ -100,6 +122,9 @@ mod tests {
                     );
                 }
             }
+        }
+        for (s, test) in all().iter().zip(test_names()) {
+            assert_eq!(s.test_name(), *test, "the catalog line of {}", s.name);
         }
         let mut names: Vec<_> = all().iter().map(|s| s.name).collect();
         names.sort();

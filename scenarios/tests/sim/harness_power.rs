@@ -48,18 +48,6 @@ fn swarm_draws_differ_across_seeds_and_show_in_the_banner() {
     }
 }
 
-/// The core's fault-point prefix a scenario family's plans draw from.
-fn site_prefix(scenario: &str) -> &'static str {
-    match scenario.split('-').next() {
-        Some("vod") => "restream.",
-        Some("transcode") => "transcode.",
-        Some("ws") => "ws.",
-        Some("publisher") => "publisher.",
-        Some("pads") => "pads.",
-        _ => panic!("{scenario}: no fault-point family"),
-    }
-}
-
 /// In every scenario some early seed switches a fault point of its own
 /// family on and the core fires it; it never fires after the heal; the run
 /// still passes every check with bugs off (the site is recoverable and the
@@ -70,7 +58,9 @@ fn site_prefix(scenario: &str) -> &'static str {
 fn fault_points_fire_in_every_family_and_never_after_the_heal() {
     let mut fired_sites = std::collections::BTreeSet::new();
     for scn in all() {
-        let prefix = site_prefix(scn.name);
+        // A family's fault points are named after it (`restream.pump.write`).
+        let prefix = format!("{}.", scn.family);
+        let prefix = prefix.as_str();
         let family: Vec<&str> = relaysim_core::faults::SITES
             .iter()
             .map(|(s, _)| *s)
