@@ -1,10 +1,16 @@
 //! relaysim-core: the system under test.
 //!
-//! This crate is the live-media relay core that relaysim simulates: the
-//! **restream** component (publisher ingest fanned out to Twitch, YouTube,
-//! Kick and custom RTMP destinations, with Twitch's VOD-audio session fetch).
-//! It is real async Rust written against two seams, so that the same code runs
-//! on tokio over real sockets and inside a turmoil simulation:
+//! This crate is the live-media relay core that relaysim simulates, one
+//! module per component: **restream** (publisher ingest fanned out to
+//! Twitch, YouTube, Kick and custom RTMP destinations, with Twitch's
+//! VOD-audio session fetch), **transcode** (a fragment broadcaster registry
+//! feeding a rendition ladder), and the **session** components (a WebSocket
+//! control/audio session, a LiveKit-style track publisher, a MoQ source's pad
+//! forwarding). It is real async Rust written against two seams, so that the
+//! same code runs on tokio over real sockets and inside a turmoil
+//! simulation; it knows nothing of turmoil, proptest or insta, and each
+//! component's scenario family lives in `relaysim-scenarios` under the
+//! component's name:
 //!
 //! | module | owns | must never |
 //! |---|---|---|

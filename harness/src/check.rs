@@ -34,8 +34,155 @@ impl fmt::Display for CheckKind {
     }
 }
 
-/// Final state a world exposes to checks (`key → value`, ordered).
-pub type Facts = BTreeMap<String, String>;
+/// One value of a world's final state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// A count, size or time in milliseconds.
+    Count(u64),
+    /// A yes/no.
+    Flag(bool),
+    /// A name, URL or id (`None` when absent).
+    Text(Option<String>),
+    /// Names, in the world's order.
+    List(Vec<String>),
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fact::Count(n) => write!(f, "{n}"),
+            Fact::Flag(b) => write!(f, "{b}"),
+            Fact::Text(Some(t)) => f.write_str(t),
+            Fact::Text(None) => f.write_str("none"),
+            Fact::List(items) => f.write_str(&items.join(",")),
+        }
+    }
+}
+
+impl From<u64> for Fact {
+    fn from(n: u64) -> Fact {
+        Fact::Count(n)
+    }
+}
+
+impl From<usize> for Fact {
+    fn from(n: usize) -> Fact {
+        Fact::Count(n as u64)
+    }
+}
+
+impl From<u32> for Fact {
+    fn from(n: u32) -> Fact {
+        Fact::Count(n.into())
+    }
+}
+
+impl From<bool> for Fact {
+    fn from(b: bool) -> Fact {
+        Fact::Flag(b)
+    }
+}
+
+impl From<String> for Fact {
+    fn from(t: String) -> Fact {
+        Fact::Text(Some(t))
+    }
+}
+
+impl From<&str> for Fact {
+    fn from(t: &str) -> Fact {
+        Fact::Text(Some(t.to_string()))
+    }
+}
+
+impl From<Option<String>> for Fact {
+    fn from(t: Option<String>) -> Fact {
+        Fact::Text(t)
+    }
+}
+
+impl From<Vec<String>> for Fact {
+    fn from(items: Vec<String>) -> Fact {
+        Fact::List(items)
+    }
+}
+
+/// Final state a world exposes to checks: typed values by key, ordered.
+/// Checks read them back typed (`facts.count("x")`), so nothing is parsed
+/// out of text, and a value of the wrong type reads as absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts(BTreeMap<String, Fact>);
+
+impl Facts {
+    /// No facts.
+    pub fn new() -> Facts {
+        Facts::default()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<Fact>) {
+        self.0.insert(key.into(), value.into());
+    }
+
+    /// The fact `key`, of any type.
+    pub fn get(&self, key: &str) -> Option<&Fact> {
+        self.0.get(key)
+    }
+
+    /// The count `key`.
+    pub fn count(&self, key: &str) -> Option<u64> {
+        match self.0.get(key) {
+            Some(Fact::Count(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The flag `key`.
+    pub fn flag(&self, key: &str) -> Option<bool> {
+        match self.0.get(key) {
+            Some(Fact::Flag(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The text `key` (`None` when absent, or set to none).
+    pub fn text(&self, key: &str) -> Option<&str> {
+        match self.0.get(key) {
+            Some(Fact::Text(t)) => t.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The list `key`.
+    pub fn list(&self, key: &str) -> Option<&[String]> {
+        match self.0.get(key) {
+            Some(Fact::List(items)) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The fact `key` as text, `?` when absent (for failure details).
+    pub fn show(&self, key: &str) -> String {
+        self.0
+            .get(key)
+            .map_or_else(|| "?".to_string(), Fact::to_string)
+    }
+
+    /// Every fact, by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Fact)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of facts.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// No facts?
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// What a check sees of one finished run.
 #[derive(Debug, Clone, Copy)]
@@ -151,4 +298,30 @@ pub struct Failure {
     pub plan: ErasedPlan,
     /// The last trace lines up to `at`.
     pub tail: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_read_back_typed_and_show_as_text() {
+        let mut f = Facts::new();
+        f.set("n", 3usize);
+        f.set("ok", true);
+        f.set("url", "rtmp://x");
+        f.set("none", None::<String>);
+        f.set("pads", vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(f.count("n"), Some(3));
+        assert_eq!(f.flag("ok"), Some(true));
+        assert_eq!(f.text("url"), Some("rtmp://x"));
+        assert_eq!(f.text("none"), None);
+        assert_eq!(f.list("pads").map(<[String]>::len), Some(2));
+        // The wrong type reads as absent; `show` prints any.
+        assert_eq!(f.count("ok"), None);
+        assert_eq!(f.show("pads"), "a,b");
+        assert_eq!(f.show("none"), "none");
+        assert_eq!(f.show("missing"), "?");
+        assert_eq!(f.len(), 5);
+    }
 }

@@ -303,25 +303,24 @@ fn error_reported_once(v: &RunView<'_>) -> Verdict {
 }
 
 fn pads_flow_after_heal(v: &RunView<'_>) -> Verdict {
-    let fact = |k: &str| v.facts.get(k).map(String::as_str).unwrap_or("?");
-    let session = fact("element.session");
-    if session == "none" || session == "?" {
+    let Some(session) = v.facts.count("element.session") else {
         return Verdict::fail(v.end, "no session running at the end of the run");
-    }
-    let catalog = fact("relay.catalog");
-    for track in catalog.split(',').filter(|t| *t != "-") {
+    };
+    for track in v.facts.list("relay.catalog").unwrap_or_default() {
         let Some(k) = known(track) else { continue };
         let pad = pad_name(k.kind, track);
-        let last = fact(&format!("downstream.{pad}@{session}.last_ms"));
-        let fresh = last
-            .parse::<u64>()
-            .is_ok_and(|ms| Duration::from_millis(ms) + FLOW_BOUND >= v.end);
+        let key = format!("downstream.{pad}@{session}.last_ms");
+        let fresh = v
+            .facts
+            .count(&key)
+            .is_some_and(|ms| Duration::from_millis(ms) + FLOW_BOUND >= v.end);
         if !fresh {
             return Verdict::fail(
                 v.end,
                 format!(
-                    "{pad} of session {session} is not flowing at the end (last buffer: {last}; element pads: {})",
-                    fact("element.pads")
+                    "{pad} of session {session} is not flowing at the end (last buffer: {}; element pads: {})",
+                    v.facts.count(&key).map_or("none".into(), |ms| ms.to_string()),
+                    v.facts.show("element.pads")
                 ),
             );
         }

@@ -190,42 +190,34 @@ impl World<Fault> for PadsWorld {
     fn facts(&self) -> Facts {
         let mut f = Facts::new();
         let cat = self.relay.catalog();
-        f.insert("relay.catalog".into(), cat.names());
-        f.insert("relay.lagged".into(), self.relay.lagged().to_string());
+        let tracks: Vec<String> = cat.tracks.iter().map(|t| t.name.clone()).collect();
+        f.set("relay.catalog", tracks);
+        f.set("relay.lagged", self.relay.lagged());
         let (buffers, removed, violations) = self.downstream.totals();
-        f.insert("downstream.buffers".into(), buffers.to_string());
-        f.insert("downstream.removed".into(), removed.to_string());
-        f.insert("downstream.violations".into(), violations.to_string());
+        f.set("downstream.buffers", buffers);
+        f.set("downstream.removed", removed);
+        f.set("downstream.violations", violations);
         for ((session, pad), view) in self.downstream.live() {
-            f.insert(
-                format!("downstream.{pad}@{session}.buffers"),
-                view.buffers.to_string(),
-            );
-            f.insert(
-                format!("downstream.{pad}@{session}.last_ms"),
-                view.last_buffer_at
-                    .map(|t| t.as_millis().to_string())
-                    .unwrap_or_else(|| "none".into()),
-            );
+            f.set(format!("downstream.{pad}@{session}.buffers"), view.buffers);
+            if let Some(t) = view.last_buffer_at {
+                f.set(
+                    format!("downstream.{pad}@{session}.last_ms"),
+                    t.as_millis() as u64,
+                );
+            }
         }
         if let Some(src) = self.src.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            f.insert(
-                "element.session".into(),
-                src.session()
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "none".into()),
-            );
-            f.insert(
-                "element.sessions".into(),
-                src.sessions_started().to_string(),
-            );
+            if let Some(session) = src.session() {
+                f.set("element.session", session);
+            }
+            f.set("element.sessions", src.sessions_started());
             let pads: Vec<String> = src
                 .element()
                 .pads()
                 .iter()
                 .map(|p| format!("{}@{}", p.name, p.session))
                 .collect();
-            f.insert("element.pads".into(), pads.join(","));
+            f.set("element.pads", pads);
         }
         f
     }

@@ -294,10 +294,6 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
     Verdict::Pass
 }
 
-fn fact<'a>(v: &'a RunView<'_>, key: &str) -> &'a str {
-    v.facts.get(key).map(String::as_str).unwrap_or("?")
-}
-
 /// A run that ended (every track, or a signal) must be wound down: the
 /// attempt loop returned, nothing streams, nobody is left in the room.
 fn wound_down(v: &RunView<'_>, since: Duration) -> Verdict {
@@ -305,9 +301,11 @@ fn wound_down(v: &RunView<'_>, since: Duration) -> Verdict {
     if v.end < deadline {
         return Verdict::fail(v.end, format!("run ended before {deadline:?}"));
     }
-    let ok = fact(v, "publisher.finished") == "true"
-        && fact(v, "publisher.streaming") == "0"
-        && fact(v, "livekit.participants").is_empty();
+    let ok = v.facts.flag("publisher.finished") == Some(true)
+        && v.facts.count("publisher.streaming") == Some(0)
+        && v.facts
+            .list("livekit.participants")
+            .is_some_and(<[_]>::is_empty);
     if ok {
         Verdict::Pass
     } else {
@@ -317,9 +315,9 @@ fn wound_down(v: &RunView<'_>, since: Duration) -> Verdict {
                 "not wound down {:.3}s after {:.3}s: finished={} streaming={} participants=[{}]",
                 SETTLE_BOUND.as_secs_f64(),
                 since.as_secs_f64(),
-                fact(v, "publisher.finished"),
-                fact(v, "publisher.streaming"),
-                fact(v, "livekit.participants"),
+                v.facts.show("publisher.finished"),
+                v.facts.show("publisher.streaming"),
+                v.facts.show("livekit.participants"),
             ),
         )
     }
@@ -349,8 +347,8 @@ fn publishes_after_heal(v: &RunView<'_>) -> Verdict {
     let last = a.last_attempt;
     let started = a.started.get(&last).copied();
     let running = started.is_some_and(|t| t <= deadline) && !a.stop_begin.contains_key(&last);
-    let in_room = fact(v, "livekit.participants") == last.to_string()
-        && fact(v, "livekit.publications") == TrackKind::ALL.len().to_string();
+    let in_room = v.facts.list("livekit.participants") == Some(&[last.to_string()][..])
+        && v.facts.count("livekit.publications") == Some(TrackKind::ALL.len() as u64);
     if running && in_room {
         Verdict::Pass
     } else {
@@ -361,8 +359,8 @@ fn publishes_after_heal(v: &RunView<'_>) -> Verdict {
                 SETTLE_BOUND.as_secs(),
                 started.map(|t| format!("{:.3}s", t.as_secs_f64())).unwrap_or_else(|| "never".into()),
                 a.stop_begin.contains_key(&last),
-                fact(v, "livekit.participants"),
-                fact(v, "livekit.publications"),
+                v.facts.show("livekit.participants"),
+                v.facts.show("livekit.publications"),
             ),
         )
     }

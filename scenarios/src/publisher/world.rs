@@ -86,49 +86,28 @@ impl World<Fault> for PublisherWorld {
 
     fn facts(&self) -> Facts {
         let mut f = Facts::new();
-        f.insert(
-            "publisher.attempts".into(),
-            self.handle.attempts().to_string(),
-        );
-        f.insert(
-            "publisher.finished".into(),
-            self.handle.finished().to_string(),
-        );
+        f.set("publisher.attempts", self.handle.attempts());
+        f.set("publisher.finished", self.handle.finished());
         if let Some(p) = self.handle.current() {
-            f.insert("publisher.stopped".into(), p.is_stopped().to_string());
-            f.insert(
-                "publisher.streaming".into(),
-                p.pipeline().streaming_alive().to_string(),
-            );
+            f.set("publisher.stopped", p.is_stopped());
+            f.set("publisher.streaming", p.pipeline().streaming_alive());
             for t in p.tracks() {
                 let k = t.kind;
-                f.insert(
-                    format!("publisher.{k}.sid"),
-                    t.sid().unwrap_or_else(|| "none".into()),
-                );
-                f.insert(format!("publisher.{k}.ended"), t.latch.ended().to_string());
-                f.insert(format!("publisher.{k}.sent"), t.samples_sent().to_string());
-                f.insert(
-                    format!("publisher.{k}.dropped"),
-                    t.samples_dropped().to_string(),
-                );
+                f.set(format!("publisher.{k}.sid"), t.sid());
+                f.set(format!("publisher.{k}.ended"), t.latch.ended());
+                f.set(format!("publisher.{k}.sent"), t.samples_sent());
+                f.set(format!("publisher.{k}.dropped"), t.samples_dropped());
             }
         }
         let participants = self.livekit.participants();
-        f.insert(
-            "livekit.participants".into(),
-            participants
-                .keys()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        );
+        let in_room: Vec<String> = participants.keys().map(|a| a.to_string()).collect();
+        f.set("livekit.participants", in_room);
         let live: usize = participants.values().map(|p| p.len()).sum();
-        f.insert("livekit.publications".into(), live.to_string());
+        f.set("livekit.publications", live);
         let (joins, publishes, unpublishes) = self.livekit.counts();
-        f.insert("livekit.joins".into(), joins.to_string());
-        f.insert("livekit.publishes".into(), publishes.to_string());
-        f.insert("livekit.unpublishes".into(), unpublishes.to_string());
+        f.set("livekit.joins", joins);
+        f.set("livekit.publishes", publishes);
+        f.set("livekit.unpublishes", unpublishes);
         f
     }
 }

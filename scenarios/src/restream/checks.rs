@@ -214,7 +214,7 @@ fn vod_override_eventually(v: &RunView<'_>) -> Verdict {
                 "no VOD session applied to dest=twitch within {}s of {:.3}s (latch held at end: {})",
                 LIVENESS_BOUND.as_secs(),
                 ready.as_secs_f64(),
-                v.facts.get("relay.twitch.latch").map(String::as_str).unwrap_or("?")
+                v.facts.show("relay.twitch.latch")
             ),
         ),
         (Some((at, url, _)), _) if at > deadline => {
@@ -233,8 +233,7 @@ fn frames_flow_after_heal(v: &RunView<'_>) -> Verdict {
     for sink in [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST] {
         let last = v
             .facts
-            .get(&format!("{sink}.last_frame_ms"))
-            .and_then(|t| t.parse::<u64>().ok())
+            .count(&format!("{sink}.last_frame_ms"))
             .map(Duration::from_millis);
         match last {
             Some(t) if t >= since => {}

@@ -147,32 +147,20 @@ impl World<Fault> for RestreamWorld {
 
     fn facts(&self) -> Facts {
         let mut f = Facts::new();
-        f.insert("obs.wanted".into(), self.publisher.wanted().to_string());
-        f.insert(
-            "obs.connections".into(),
-            self.publisher.connections().to_string(),
-        );
-        f.insert(
-            "obs.frames_sent".into(),
-            self.publisher.frames_sent().to_string(),
-        );
-        f.insert(
-            "twitch.allocated".into(),
-            self.twitch.allocated().len().to_string(),
-        );
+        f.set("obs.wanted", self.publisher.wanted());
+        f.set("obs.connections", self.publisher.connections());
+        f.set("obs.frames_sent", self.publisher.frames_sent());
+        f.set("twitch.allocated", self.twitch.allocated().len());
         for sink in &self.sinks {
             let streams = sink.streams();
             let frames: u64 = streams.iter().map(|s| s.frames).sum();
-            f.insert(format!("{}.streams", sink.host), streams.len().to_string());
-            f.insert(format!("{}.frames", sink.host), frames.to_string());
+            f.set(format!("{}.streams", sink.host), streams.len());
+            f.set(format!("{}.frames", sink.host), frames);
             if let Some(t) = sink.last_frame_at() {
-                f.insert(
-                    format!("{}.last_frame_ms", sink.host),
-                    t.as_millis().to_string(),
-                );
+                f.set(format!("{}.last_frame_ms", sink.host), t.as_millis() as u64);
             }
             if let Some(last) = streams.last() {
-                f.insert(format!("{}.last_url", sink.host), last.url.clone());
+                f.set(format!("{}.last_url", sink.host), last.url.clone());
             }
         }
         if let Some(relay) = self
@@ -182,22 +170,13 @@ impl World<Fault> for RestreamWorld {
             .as_ref()
         {
             let ctl = &relay.controller;
-            f.insert("relay.ingest_alive".into(), ctl.ingest_alive().to_string());
-            f.insert(
-                "relay.publisher_token".into(),
-                ctl.publisher_token().to_string(),
-            );
+            f.set("relay.ingest_alive", ctl.ingest_alive());
+            f.set("relay.publisher_token", ctl.publisher_token());
             for d in ctl.destination_states() {
                 let id = d.id();
-                f.insert(format!("relay.{id}.epoch"), d.session_epoch().to_string());
-                f.insert(
-                    format!("relay.{id}.latch"),
-                    d.vod_fetch_pending().to_string(),
-                );
-                f.insert(
-                    format!("relay.{id}.override"),
-                    d.override_url().unwrap_or_else(|| "none".into()),
-                );
+                f.set(format!("relay.{id}.epoch"), d.session_epoch());
+                f.set(format!("relay.{id}.latch"), d.vod_fetch_pending());
+                f.set(format!("relay.{id}.override"), d.override_url());
             }
         }
         f

@@ -14,7 +14,7 @@
 use relaysim_core::transcode::event::{EndReason, TranscodeEvent};
 use relaysim_core::transcode::fragment::VIDEO_TRACK;
 use relaysim_core::transcode::{Phase, StatsKey};
-use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
+use relaysim_harness::check::{Check, CheckKind, Fact, RunView, Verdict};
 use relaysim_harness::trace::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -306,8 +306,8 @@ fn panics_isolated(v: &RunView<'_>) -> Verdict {
             }
         }
     }
-    if let Some(counted) = v.facts.get("transcode.panics") {
-        if *counted != caught.to_string() {
+    if let Some(counted) = v.facts.count("transcode.panics") {
+        if counted != caught {
             return Verdict::fail(
                 v.end,
                 format!("the runner counted {counted} panics, the trace shows {caught} caught"),
@@ -432,10 +432,10 @@ fn drains_match_ladder(v: &RunView<'_>) -> Verdict {
         r.observe(e);
     }
     // The premise: every publisher the world wants live is live.
-    for (k, wanted) in v.facts {
+    for (k, wanted) in v.facts.iter() {
         if let Some(host) = k.strip_suffix(".wanted") {
             let broadcast = format!("live/{}", host.trim_start_matches("obs-"));
-            if wanted == "true"
+            if *wanted == Fact::Flag(true)
                 && !r
                     .live
                     .contains_key(&(broadcast.clone(), VIDEO_TRACK.into()))
@@ -477,15 +477,16 @@ fn drains_match_ladder(v: &RunView<'_>) -> Verdict {
             ),
         );
     }
-    if let Some(running) = v.facts.get("transcode.running") {
-        let table: BTreeSet<&str> = running.split(',').filter(|s| !s.is_empty()).collect();
+    if let Some(running) = v.facts.list("transcode.running") {
+        let table: BTreeSet<&str> = running.iter().map(String::as_str).collect();
         let keys: Vec<String> = r.open.iter().map(|(k, _)| k.to_string()).collect();
         let traced: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
         if table != traced {
             return Verdict::fail(
                 v.end,
                 format!(
-                    "the runner's task table runs [{running}], the trace says [{}]",
+                    "the runner's task table runs [{}], the trace says [{}]",
+                    running.join(","),
                     keys.join(",")
                 ),
             );

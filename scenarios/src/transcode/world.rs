@@ -237,16 +237,16 @@ impl World<Fault> for TranscodeWorld {
     fn facts(&self) -> Facts {
         let mut f = Facts::new();
         for (name, p) in &self.publishers {
-            f.insert(format!("{name}.wanted"), p.wanted().to_string());
-            f.insert(format!("{name}.connections"), p.connections().to_string());
+            f.set(format!("{name}.wanted"), p.wanted());
+            f.set(format!("{name}.connections"), p.connections());
         }
         if let Some(h) = self.host.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let running: Vec<String> = h.runner.running().iter().map(|k| k.to_string()).collect();
-            f.insert("transcode.running".into(), running.join(","));
+            f.set("transcode.running", running);
             let ladder: Vec<String> = h.runner.renditions().into_iter().map(|r| r.name).collect();
-            f.insert("transcode.ladder".into(), ladder.join(","));
-            f.insert("transcode.live".into(), h.bridge.live().join(","));
-            f.insert("transcode.entries".into(), h.registry.len().to_string());
+            f.set("transcode.ladder", ladder);
+            f.set("transcode.live", h.bridge.live());
+            f.set("transcode.entries", h.registry.len());
             let panics: u64 = h
                 .runner
                 .tracked()
@@ -256,7 +256,7 @@ impl World<Fault> for TranscodeWorld {
                         .panics(&k.transcoder, &k.rendition, &k.broadcast, &k.track)
                 })
                 .sum();
-            f.insert("transcode.panics".into(), panics.to_string());
+            f.set("transcode.panics", panics);
         }
         f
     }

@@ -93,26 +93,17 @@ impl World<Fault> for WsWorld {
         let get = |v: &AtomicU64| ServerStats::get(v).to_string();
         let mut f = Facts::new();
         let (commands, answered) = self.client.commands();
-        f.insert(
-            "client.connections".into(),
-            self.client.connections().to_string(),
-        );
-        f.insert(
-            "client.connected".into(),
-            self.client.connected().to_string(),
-        );
-        f.insert("client.commands".into(), commands.to_string());
-        f.insert("client.answered".into(), answered.to_string());
-        f.insert("server.sessions".into(), get(&self.stats.sessions_opened));
-        f.insert("server.open".into(), get(&self.stats.sessions_open));
-        f.insert(
-            "server.keepalive_kills".into(),
-            get(&self.stats.keepalive_kills),
-        );
-        f.insert("server.swaps".into(), get(&self.stats.swaps));
-        f.insert("server.answers".into(), get(&self.stats.answers));
-        f.insert("server.slices_shed".into(), get(&self.stats.slices_shed));
-        f.insert("server.peak_queued".into(), get(&self.stats.peak_queued));
+        f.set("client.connections", self.client.connections());
+        f.set("client.connected", self.client.connected());
+        f.set("client.commands", commands);
+        f.set("client.answered", answered);
+        f.set("server.sessions", get(&self.stats.sessions_opened));
+        f.set("server.open", get(&self.stats.sessions_open));
+        f.set("server.keepalive_kills", get(&self.stats.keepalive_kills));
+        f.set("server.swaps", get(&self.stats.swaps));
+        f.set("server.answers", get(&self.stats.answers));
+        f.set("server.slices_shed", get(&self.stats.slices_shed));
+        f.set("server.peak_queued", get(&self.stats.peak_queued));
         f
     }
 }
