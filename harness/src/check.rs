@@ -309,17 +309,17 @@ mod tests {
         let mut f = Facts::new();
         f.set("n", 3usize);
         f.set("ok", true);
-        f.set("url", "rtmp://x");
+        f.set("url", "tcp://x");
         f.set("none", None::<String>);
-        f.set("pads", vec!["a".to_string(), "b".to_string()]);
+        f.set("names", vec!["a".to_string(), "b".to_string()]);
         assert_eq!(f.count("n"), Some(3));
         assert_eq!(f.flag("ok"), Some(true));
-        assert_eq!(f.text("url"), Some("rtmp://x"));
+        assert_eq!(f.text("url"), Some("tcp://x"));
         assert_eq!(f.text("none"), None);
-        assert_eq!(f.list("pads").map(<[String]>::len), Some(2));
+        assert_eq!(f.list("names").map(<[String]>::len), Some(2));
         // The wrong type reads as absent; `show` prints any.
         assert_eq!(f.count("ok"), None);
-        assert_eq!(f.show("pads"), "a,b");
+        assert_eq!(f.show("names"), "a,b");
         assert_eq!(f.show("none"), "none");
         assert_eq!(f.show("missing"), "?");
         assert_eq!(f.len(), 5);

@@ -26,7 +26,7 @@
 //! # Reproducing a failure
 //!
 //! Every failure report carries two commands, e.g.
-//! `cargo run --release --bin relaysim -- replay vod-slow-twitch --seed 0x2a --bug vod-fetch-stacking`
+//! `cargo run --release --bin relaysim -- replay <scenario> --seed 0x2a --bug <bug id>`
 //! and the matching `RELAYSIM_SEED=0x2a … cargo test` line. Both replay the
 //! same run bit for bit: the seed fixes the fault plan, turmoil's RNG and every
 //! host's tokio RNG (`--cfg tokio_unstable`).

@@ -90,7 +90,7 @@ pub struct Target {
 pub struct ScenarioInfo {
     /// Kebab-case; the CLI name. Its snake_case form names its test.
     pub name: &'static str,
-    /// The component family (`restream`, …).
+    /// The component family, as the core names the component.
     pub family: &'static str,
     /// One sentence, shown in `relaysim list` and in failure reports.
     pub about: &'static str,

@@ -251,12 +251,12 @@ mod tests {
 
     #[test]
     fn fields_and_names() {
-        assert_eq!(field("sink.open url=rtmp://x/y", "url"), Some("rtmp://x/y"));
+        assert_eq!(field("peer.open url=tcp://x/y", "url"), Some("tcp://x/y"));
         assert_eq!(
             field("egress.start dest=t reason=r url=u", "dest"),
             Some("t")
         );
-        assert_eq!(name_of("sink.open url=u"), "sink.open");
+        assert_eq!(name_of("peer.open url=u"), "peer.open");
         assert_eq!(esc("<a&\">"), "&lt;a&amp;&quot;&gt;");
     }
 }

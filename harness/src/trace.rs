@@ -6,7 +6,7 @@
 //! addresses — so the same seed gives the same text, byte for byte:
 //!
 //! ```text
-//!    6.012s relay          vod.fetch.applied dest=twitch epoch=2 url=rtmp://twitch-ingest:1935/ivs-3/live_key
+//!    6.012s server         fault-point.fired site=demo.write
 //! ```
 
 use crate::fault::{FamilyFault, Step, TracedStep};
@@ -111,7 +111,7 @@ impl Entry {
         }
     }
 
-    /// The core event as component `T`'s (`e.event::<PadsEvent>()`), if it
+    /// The core event as component `T`'s (`e.event::<ItsEvent>()`), if it
     /// is one of them.
     pub fn event<T: ComponentEvent>(&self) -> Option<&T> {
         self.core().and_then(T::from_event)
@@ -305,20 +305,24 @@ pub fn first_divergence(a: &str, b: &str) -> Option<(usize, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use relaysim_core::restream::RestreamEvent;
-    use relaysim_core::session::ws::WsEvent;
 
     #[test]
     fn line_format_is_stable() {
         let e = Entry {
             at: Duration::from_millis(6012),
-            host: "relay",
-            kind: EntryKind::Core(RestreamEvent::PublishBegin { token: 1 }.into()),
+            host: "server",
+            kind: EntryKind::Core(Event::FaultPointFired { site: "demo.write" }),
         };
         assert_eq!(
             e.to_string(),
-            "    6.012s relay          publish.begin token=1"
+            format!(
+                "    6.012s server         {}",
+                Event::FaultPointFired { site: "demo.write" }
+            )
         );
+        // A core entry is neither a peer's nor any component's event.
+        assert!(e.peer::<HarnessEvent>().is_none());
+        assert!(e.core().is_some());
     }
 
     #[derive(Debug)]
@@ -328,7 +332,7 @@ mod tests {
 
     impl fmt::Display for Up {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "obs.up n={}", self.n)
+            write!(f, "peer.up n={}", self.n)
         }
     }
 
@@ -336,32 +340,13 @@ mod tests {
     fn peer_events_read_back_by_type() {
         let e = Entry {
             at: Duration::from_millis(450),
-            host: "obs",
+            host: "peer",
             kind: EntryKind::Peer(Arc::new(Up { n: 1 })),
         };
-        assert_eq!(e.to_string(), "    0.450s obs            obs.up n=1");
+        assert_eq!(e.to_string(), "    0.450s peer           peer.up n=1");
         assert_eq!(e.peer::<Up>().map(|u| u.n), Some(1));
         assert!(e.peer::<HarnessEvent>().is_none());
         assert!(e.core().is_none());
-    }
-
-    #[test]
-    fn typed_accessor() {
-        let e = Entry {
-            at: Duration::ZERO,
-            host: "relay",
-            kind: EntryKind::Core(RestreamEvent::IngestDead { token: 2 }.into()),
-        };
-        assert_eq!(
-            e.event::<RestreamEvent>(),
-            Some(&RestreamEvent::IngestDead { token: 2 })
-        );
-        assert_eq!(e.event::<WsEvent>(), None);
-        let w = Entry {
-            kind: EntryKind::Harness(HarnessEvent::Heal),
-            ..e
-        };
-        assert_eq!(w.event::<RestreamEvent>(), None);
     }
 
     #[test]

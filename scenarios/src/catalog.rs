@@ -1,6 +1,6 @@
 //! The catalog: every scenario, and where each known bug is caught.
 //!
-//! One line per scenario, in [`with_catalog!`]: its test name and its
+//! One line per scenario, in [`with_catalog!`](crate::with_catalog): its test name and its
 //! static. That line is the whole registration: it puts the scenario in
 //! [`all`] (`relaysim list`, `run --all`, `detect`) and gives it its test
 //! (`scenarios::<test name>` in `tests/sim`, generated from the same

@@ -37,7 +37,7 @@ pub trait FamilyFault:
     Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
 {
     /// The enum's name as a family's regression code spells it (the
-    /// literal's prefix: `Fault::PublisherConnect`).
+    /// literal's prefix: `Fault::Connect`).
     const TYPE: &'static str = "Fault";
 
     /// The timeline band this fault opens or closes, if it has one.
@@ -50,7 +50,7 @@ pub trait FamilyFault:
 /// the one that closes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Band {
-    /// What the window is (`partition relay~twitch-api`); opening and
+    /// What the window is (`partition a~b`); opening and
     /// closing faults name the same label.
     pub label: String,
     /// Opens (else closes) the window.
@@ -560,7 +560,7 @@ impl PlanFile {
 /// when, and how hard.
 #[derive(Debug, Clone, Copy)]
 pub struct FaultPointDraw<'a> {
-    /// Sites whose name starts with this (`"restream."`).
+    /// Sites whose name starts with this (a family's name and a dot).
     pub prefix: &'a str,
     /// The window a site's on-span is drawn in, in plan milliseconds.
     pub from_ms: u64,
@@ -688,14 +688,14 @@ mod tests {
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
     enum Fault {
-        TwitchLatency { min_ms: u64, max_ms: u64 },
-        PublisherDisconnect,
-        MoqCatalog { tracks: Vec<String> },
+        Latency { min_ms: u64, max_ms: u64 },
+        Disconnect,
+        Catalog { tracks: Vec<String> },
     }
 
     impl FamilyFault for Fault {
         fn band(&self) -> Option<Band> {
-            matches!(self, Fault::PublisherDisconnect).then(|| Band::new("down", true))
+            matches!(self, Fault::Disconnect).then(|| Band::new("down", true))
         }
     }
 
@@ -717,40 +717,51 @@ mod tests {
 
     #[test]
     fn fault_point_draws_stay_in_their_family_window_and_chance() {
-        let mut hot_seen = 0;
-        let mut rare_seen = 0;
-        for seed in 0..200 {
-            let mut rng = SimRng::fork(seed, "test");
-            let mut draw = |d: FaultPointDraw<'_>| {
-                let mut plan = FaultPlan::<Fault>::default();
-                Swarm::new(seed, "test").fault_points(&mut plan, &mut rng, 1.0, d);
-                spans(&plan)
-            };
-            for (site, on, p, off) in draw(FaultPointDraw::hot("restream.", 2_000, 9_000)) {
-                hot_seen += 1;
-                assert!(site.starts_with("restream."), "{site}");
-                assert!((2_000..=off).contains(&on) && off <= 9_000, "{on}..{off}");
-                assert!((1..=50).contains(&p), "{p}");
+        // Every family prefix of the core's sites, drawn hot and rare.
+        let prefixes: std::collections::BTreeSet<String> = relaysim_core::faults::SITES
+            .iter()
+            .map(|(s, _)| format!("{}.", s.split('.').next().unwrap_or("")))
+            .collect();
+        assert!(!prefixes.is_empty());
+        for prefix in &prefixes {
+            let mut hot_seen = 0;
+            let mut rare_seen = 0;
+            for seed in 0..200 {
+                let mut rng = SimRng::fork(seed, "test");
+                let mut draw = |d: FaultPointDraw<'_>| {
+                    let mut plan = FaultPlan::<Fault>::default();
+                    Swarm::new(seed, "test").fault_points(&mut plan, &mut rng, 1.0, d);
+                    spans(&plan)
+                };
+                for (site, on, p, off) in draw(FaultPointDraw::hot(prefix, 2_000, 9_000)) {
+                    hot_seen += 1;
+                    assert!(site.starts_with(prefix.as_str()), "{site}");
+                    assert!((2_000..=off).contains(&on) && off <= 9_000, "{on}..{off}");
+                    assert!((1..=50).contains(&p), "{p}");
+                }
+                for (site, on, p, off) in draw(FaultPointDraw::rare(prefix, 0, 2_000)) {
+                    rare_seen += 1;
+                    assert!(site.starts_with(prefix.as_str()), "{site}");
+                    assert_eq!((on, off), (0, 2_000));
+                    assert!((1..=500).contains(&p), "{p}");
+                }
             }
-            for (site, on, p, off) in draw(FaultPointDraw::rare("publisher.", 0, 2_000)) {
-                rare_seen += 1;
-                assert_eq!(site, "publisher.publish.answer-lost");
-                assert_eq!((on, off), (0, 2_000));
-                assert!((1..=500).contains(&p), "{p}");
-            }
+            assert!(
+                hot_seen > 50 && rare_seen > 50,
+                "{prefix}: {hot_seen} {rare_seen}"
+            );
         }
-        assert!(hot_seen > 100 && rare_seen > 50, "{hot_seen} {rare_seen}");
     }
 
     fn plan() -> FaultPlan<Fault> {
         FaultPlan::new(vec![
             FaultEvent {
                 at_ms: 3000,
-                fault: Fault::PublisherDisconnect.into(),
+                fault: Fault::Disconnect.into(),
             },
             FaultEvent {
                 at_ms: 0,
-                fault: Fault::TwitchLatency {
+                fault: Fault::Latency {
                     min_ms: 100,
                     max_ms: 9000,
                 }
@@ -759,15 +770,15 @@ mod tests {
             FaultEvent {
                 at_ms: 5000,
                 fault: NetFault::Partition {
-                    a: "relay".into(),
-                    b: "twitch-api".into(),
+                    a: "a".into(),
+                    b: "b".into(),
                 }
                 .into(),
             },
             FaultEvent {
                 at_ms: 6000,
                 fault: Step::Point {
-                    site: "restream.pump.write".into(),
+                    site: "x.write".into(),
                     permille: 7,
                 },
             },
@@ -779,11 +790,9 @@ mod tests {
         let p = plan();
         assert_eq!(p.events[0].at_ms, 0);
         let json = serde_json::to_string(&p).unwrap();
-        assert!(json.contains(r#"{"kind":"twitch-latency","min_ms":100,"max_ms":9000}"#));
-        assert!(json.contains(r#"{"kind":"partition","a":"relay","b":"twitch-api"}"#));
-        assert!(
-            json.contains(r#"{"kind":"fault-point","site":"restream.pump.write","permille":7}"#)
-        );
+        assert!(json.contains(r#"{"kind":"latency","min_ms":100,"max_ms":9000}"#));
+        assert!(json.contains(r#"{"kind":"partition","a":"a","b":"b"}"#));
+        assert!(json.contains(r#"{"kind":"fault-point","site":"x.write","permille":7}"#));
         assert_eq!(FaultPlan::from_json(&p.to_json()).unwrap(), p);
         assert!(FaultPlan::<Fault>::from_json("{")
             .unwrap_err()
@@ -793,14 +802,14 @@ mod tests {
     #[test]
     fn unknown_kinds_and_keys_are_refused() {
         let bad = |s: &str| FaultPlan::<Fault>::from_json(s).unwrap_err();
-        let e = bad(r#"{"events":[{"at_ms":0,"fault":{"kind":"twitch-latencyy"}}]}"#);
-        assert!(e.contains("twitch-latencyy"), "{e}");
+        let e = bad(r#"{"events":[{"at_ms":0,"fault":{"kind":"latencyy"}}]}"#);
+        assert!(e.contains("latencyy"), "{e}");
         let e =
             bad(r#"{"events":[{"at_ms":0,"fault":{"kind":"partition","a":"x","b":"y","c":1}}]}"#);
         assert!(e.contains("unknown field"), "{e}");
-        let e = bad(r#"{"events":[{"at_ms":0,"fault":{"kind":"publisher-disconnect","x":1}}]}"#);
+        let e = bad(r#"{"events":[{"at_ms":0,"fault":{"kind":"disconnect","x":1}}]}"#);
         assert!(e.contains("unknown field"), "{e}");
-        let e = bad(r#"{"events":[{"at_ms":0,"falt":{"kind":"publisher-disconnect"}}]}"#);
+        let e = bad(r#"{"events":[{"at_ms":0,"falt":{"kind":"disconnect"}}]}"#);
         assert!(e.contains("unknown field"), "{e}");
         let e = bad(r#"{"events":[{"at_ms":0,"fault":{"site":"x"}}]}"#);
         assert!(e.contains("\"kind\""), "{e}");
@@ -813,43 +822,38 @@ mod tests {
         assert_eq!(
             text,
             [
-                "fault.twitch-latency min_ms=100 max_ms=9000",
-                "fault.publisher-disconnect",
-                "fault.partition a=relay b=twitch-api",
-                "fault.fault-point site=restream.pump.write permille=7",
+                "fault.latency min_ms=100 max_ms=9000",
+                "fault.disconnect",
+                "fault.partition a=a b=b",
+                "fault.fault-point site=x.write permille=7",
             ]
         );
-        let catalog: Step<Fault> = Fault::MoqCatalog {
+        let catalog: Step<Fault> = Fault::Catalog {
             tracks: vec!["cam".into(), "mic".into()],
         }
         .into();
-        assert_eq!(catalog.to_string(), "fault.moq-catalog tracks=cam,mic");
-        assert_eq!(catalog.kind(), "moq-catalog");
+        assert_eq!(catalog.to_string(), "fault.catalog tracks=cam,mic");
+        assert_eq!(catalog.kind(), "catalog");
         assert_eq!(
             p.kinds(),
-            [
-                "fault-point",
-                "partition",
-                "publisher-disconnect",
-                "twitch-latency"
-            ]
+            ["disconnect", "fault-point", "latency", "partition"]
         );
     }
 
     #[test]
     fn literal_is_rust() {
         let lit = plan().to_literal();
-        assert!(lit.contains("FaultEvent { at_ms: 5000, fault: NetFault::Partition { a: \"relay\".into(), b: \"twitch-api\".into() }.into() },"), "{lit}");
+        assert!(lit.contains("FaultEvent { at_ms: 5000, fault: NetFault::Partition { a: \"a\".into(), b: \"b\".into() }.into() },"), "{lit}");
         assert!(
-            lit.contains("FaultEvent { at_ms: 3000, fault: Fault::PublisherDisconnect.into() },"),
+            lit.contains("FaultEvent { at_ms: 3000, fault: Fault::Disconnect.into() },"),
             "{lit}"
         );
-        assert!(lit.contains("FaultEvent { at_ms: 6000, fault: Step::Point { site: \"restream.pump.write\".into(), permille: 7 } },"), "{lit}");
+        assert!(lit.contains("FaultEvent { at_ms: 6000, fault: Step::Point { site: \"x.write\".into(), permille: 7 } },"), "{lit}");
         // The literal compiles: this is the same expression, written by hand.
         let rebuilt = FaultPlan::new(vec![
             FaultEvent {
                 at_ms: 0,
-                fault: Fault::TwitchLatency {
+                fault: Fault::Latency {
                     min_ms: 100,
                     max_ms: 9000,
                 }
@@ -857,20 +861,20 @@ mod tests {
             },
             FaultEvent {
                 at_ms: 3000,
-                fault: Fault::PublisherDisconnect.into(),
+                fault: Fault::Disconnect.into(),
             },
             FaultEvent {
                 at_ms: 5000,
                 fault: NetFault::Partition {
-                    a: "relay".into(),
-                    b: "twitch-api".into(),
+                    a: "a".into(),
+                    b: "b".into(),
                 }
                 .into(),
             },
             FaultEvent {
                 at_ms: 6000,
                 fault: Step::Point {
-                    site: "restream.pump.write".into(),
+                    site: "x.write".into(),
                     permille: 7,
                 },
             },
@@ -893,10 +897,10 @@ mod tests {
         assert_eq!(p.band(), Some(Band::new("hold x~y", true)));
         assert_eq!(r.band(), Some(Band::new("hold x~y", false)));
         assert_eq!(
-            Step::App(Fault::PublisherDisconnect).band(),
+            Step::App(Fault::Disconnect).band(),
             Some(Band::new("down", true))
         );
-        assert_eq!(Step::App(Fault::MoqCatalog { tracks: vec![] }).band(), None);
+        assert_eq!(Step::App(Fault::Catalog { tracks: vec![] }).band(), None);
     }
 
     #[test]
@@ -904,7 +908,7 @@ mod tests {
         let draw = |name: &str| {
             let mut ctx = PlanCtx::<Fault>::new(Seed(7), name);
             let at = ctx.rng.range(0, 1000);
-            ctx.push_ms(at, Fault::PublisherDisconnect);
+            ctx.push_ms(at, Fault::Disconnect);
             ctx.kind("partition", 0.5);
             ctx.finish()
         };

@@ -117,7 +117,7 @@ impl Node {
 
     /// A Rust expression that rebuilds the value, the enum named `ty`.
     /// `debug` is the value's `Debug` text: serde knows only renamed
-    /// variant names (`ws-upload`, `set_timbre_source`), so the Rust names
+    /// variant names (`x-upload`, `set_source`), so the Rust names
     /// of the variant and of its unit-variant fields are read from it.
     pub(crate) fn literal(&self, ty: &str, debug: &str) -> String {
         let mut s = String::new();
@@ -228,7 +228,7 @@ fn field_ident<'a>(debug: &'a str, field: &str) -> Option<&'a str> {
     leading_ident(&debug[at..])
 }
 
-/// `twitch-latency` / `write_audio` → `TwitchLatency` / `WriteAudio`.
+/// `link-latency` / `on_start` → `LinkLatency` / `OnStart`.
 pub(crate) fn camel(name: &str) -> String {
     name.split(['-', '_'])
         .map(|part| {
@@ -541,21 +541,21 @@ mod tests {
     #[derive(Serialize, Debug)]
     #[serde(tag = "kind", rename_all = "kebab-case")]
     enum Fault {
-        TwitchLatency { min_ms: u64, max_ms: u64 },
-        PublisherConnect,
+        LinkLatency { min_ms: u64, max_ms: u64 },
+        Connect,
         Catalog { tracks: Vec<String>, phase: Phase },
     }
 
     #[derive(Serialize, Debug)]
     enum Cmd {
-        #[serde(rename = "set_timbre_source")]
-        TimbreSource,
+        #[serde(rename = "set_source")]
+        Source,
     }
 
     #[derive(Serialize, Debug)]
     #[serde(tag = "kind")]
     enum Renamed {
-        #[serde(rename = "ws-upload")]
+        #[serde(rename = "x-upload")]
         Upload { cmd: Cmd },
     }
 
@@ -568,21 +568,18 @@ mod tests {
 
     #[test]
     fn tag_fields_and_literal_come_from_one_serde_pass() {
-        let n = Node::of(&Fault::TwitchLatency {
+        let n = Node::of(&Fault::LinkLatency {
             min_ms: 1,
             max_ms: 20,
         });
-        assert_eq!(n.tag(), Some("twitch-latency"));
+        assert_eq!(n.tag(), Some("link-latency"));
         assert_eq!(Fields(&n).to_string(), " min_ms=1 max_ms=20");
         assert_eq!(
-            n.literal("Fault", "TwitchLatency { min_ms: 1, max_ms: 20 }"),
-            "Fault::TwitchLatency { min_ms: 1, max_ms: 20 }"
+            n.literal("Fault", "LinkLatency { min_ms: 1, max_ms: 20 }"),
+            "Fault::LinkLatency { min_ms: 1, max_ms: 20 }"
         );
-        let n = Node::of(&Fault::PublisherConnect);
-        assert_eq!(
-            n.literal("Fault", "PublisherConnect"),
-            "Fault::PublisherConnect"
-        );
+        let n = Node::of(&Fault::Connect);
+        assert_eq!(n.literal("Fault", "Connect"), "Fault::Connect");
         assert_eq!(Fields(&n).to_string(), "");
         let f = Fault::Catalog {
             tracks: vec!["cam".into(), "mic".into()],
@@ -595,15 +592,13 @@ mod tests {
             "Fault::Catalog { tracks: vec![\"cam\".into(), \"mic\".into()], phase: Phase::OnStart }"
         );
         // Renamed variants keep their Rust names in the literal.
-        let f = Renamed::Upload {
-            cmd: Cmd::TimbreSource,
-        };
+        let f = Renamed::Upload { cmd: Cmd::Source };
         let n = Node::of(&f);
-        assert_eq!(n.tag(), Some("ws-upload"));
-        assert_eq!(Fields(&n).to_string(), " cmd=set_timbre_source");
+        assert_eq!(n.tag(), Some("x-upload"));
+        assert_eq!(Fields(&n).to_string(), " cmd=set_source");
         assert_eq!(
             n.literal("Fault", &format!("{f:?}")),
-            "Fault::Upload { cmd: Cmd::TimbreSource }"
+            "Fault::Upload { cmd: Cmd::Source }"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The seed runner: one seed as one deterministic turmoil run ([`run_seed`],
-//! here), and batches of seeds ([`batch`]).
+//! here), and batches of seeds ([`run_batch`] and its steps).
 //!
 //! Owns the step loop (steps applied at their simulated time: network
 //! faults to turmoil, fault points to the core, the family's faults to its

@@ -4,9 +4,9 @@
 //!
 //! | module | measures |
 //! |---|---|
-//! | [`throughput`] | per-scenario seeds/s and simulated seconds per wall second on one core, and the cost of trace capture and checks |
+//! | [`mod@throughput`] | per-scenario seeds/s and simulated seconds per wall second on one core, and the cost of trace capture and checks |
 //! | [`overhead`] | the harness against bare turmoil exchanging the same messages (restream's traffic) |
-//! | [`detection`] | each known bug's seeds and wall time to first detection (median over disjoint seed ranges) |
+//! | [`mod@detection`] | each known bug's seeds and wall time to first detection (median over disjoint seed ranges) |
 //! | [`realtime`] | a restream and a ws scenario on `TokioNet` over loopback in real time, timings scaled, beside the simulator |
 //! | [`loom`] | the loom models' run time, each model file alone |
 //!

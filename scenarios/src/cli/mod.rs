@@ -12,7 +12,7 @@
 //! | [`shrink`] | `relaysim shrink`: the minimal failing plan |
 //! | [`detect`] | `relaysim detect`: every declared bug caught, every scenario clean |
 //! | [`merge`] | `relaysim merge`: shards' `run --json` outputs into one verdict |
-//! | [`bench`] | `relaysim bench`'s arguments (the measurements are [`crate::bench`]) |
+//! | [`mod@bench`] | `relaysim bench`'s arguments (the measurements are [`mod@crate::bench`]) |
 //! | [`output`] | stdout that ends quietly on a closed pipe, progress bars |
 //!
 //! Each returns `Ok(true)` for success, `Ok(false)` for a failure found, and
