@@ -262,6 +262,9 @@ pub enum FailureKind {
     Panic,
     /// The per-seed wall-clock watchdog stopped the run.
     Timeout,
+    /// The seed's worker died (the process aborted, or a worker thread
+    /// ended) before reporting an outcome.
+    Crash,
 }
 
 impl fmt::Display for FailureKind {
@@ -273,6 +276,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Determinism => "determinism",
             FailureKind::Panic => "panic",
             FailureKind::Timeout => "timeout",
+            FailureKind::Crash => "crash",
         })
     }
 }

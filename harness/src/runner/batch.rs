@@ -14,6 +14,7 @@ use crate::scenario::{Scenario, ScenarioInfo};
 use crate::seed::Seed;
 use crate::trace::{first_divergence, Trace};
 use relaysim_core::BugSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -170,7 +171,24 @@ pub fn run_pool<F: FamilyFault>(
                         stop_above.fetch_min(seed.0, Ordering::AcqRel);
                     }
                     if let Some(cb) = opts.on_seed {
-                        cb(&outcome);
+                        // A progress callback that panics must not lose
+                        // the seed it was told about.
+                        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&outcome))) {
+                            outcome.failure.get_or_insert_with(|| Failure {
+                                kind: FailureKind::Panic,
+                                check: "panic".into(),
+                                detail: format!(
+                                    "panicked in the batch's per-seed callback: {}",
+                                    super::panic_message(&*p)
+                                ),
+                                scenario: scn.name,
+                                seed,
+                                bugs: opts.bugs,
+                                at: outcome.sim_time,
+                                plan: outcome.plan.clone(),
+                                tail: Vec::new(),
+                            });
+                        }
                     }
                     if outcome.passed() && !opts.keep_traces {
                         outcome.trace = Trace::default();
@@ -189,17 +207,54 @@ pub fn run_pool<F: FamilyFault>(
     });
 
     let mut outcomes = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    outcomes.sort_by_key(|o| o.seed);
-    if opts.stop_at_first_failure {
-        let cutoff = stop_above.load(Ordering::Acquire);
-        outcomes.retain(|o| o.seed.0 <= cutoff);
+    let cutoff = if opts.stop_at_first_failure {
+        stop_above.load(Ordering::Acquire)
+    } else {
+        u64::MAX
+    };
+    outcomes.retain(|o| o.seed.0 <= cutoff);
+    // Every requested seed (up to a stop) has exactly one outcome: a seed
+    // whose worker died is a crash, never a silent gap.
+    let mut have: std::collections::BTreeSet<Seed> = outcomes.iter().map(|o| o.seed).collect();
+    for &seed in seeds.iter().filter(|s| s.0 <= cutoff) {
+        if have.insert(seed) {
+            outcomes.push(missing_outcome(scn, seed, opts.bugs));
+        }
     }
+    outcomes.sort_by_key(|o| o.seed);
+    outcomes.dedup_by_key(|o| o.seed);
     outcomes
 }
 
+/// The outcome of a seed that never reported one (its worker died).
+fn missing_outcome<F: FamilyFault>(scn: &Scenario<F>, seed: Seed, bugs: BugSet) -> SeedOutcome {
+    let plan: crate::scenario::ErasedPlan = Arc::new(FaultPlan::<F>::default());
+    SeedOutcome {
+        seed,
+        failure: Some(Failure {
+            kind: FailureKind::Crash,
+            check: "runner".into(),
+            detail: "the worker running this seed died before reporting its outcome".into(),
+            scenario: scn.name,
+            seed,
+            bugs,
+            at: Duration::ZERO,
+            plan: plan.clone(),
+            tail: Vec::new(),
+        }),
+        hits: Vec::new(),
+        trace_hash: String::new(),
+        trace: Trace::default(),
+        facts: crate::check::Facts::new(),
+        plan,
+        sim_time: Duration::ZERO,
+        wall: Duration::ZERO,
+    }
+}
+
 /// The same seed must give the same trace, in-process: reruns every
-/// failing seed and every `every`-th seed (at most 64), with the plan it
-/// ran, and returns a determinism failure for each whose trace hash
+/// failing seed and every `every`-th seed (at most 64), drawing its plan
+/// again, and returns a determinism failure for each whose trace hash
 /// differs, with the first diverging line.
 pub fn recheck_determinism<F: FamilyFault>(
     scn: &Scenario<F>,
@@ -230,15 +285,9 @@ pub fn recheck_determinism<F: FamilyFault>(
         {
             continue;
         }
-        let again = run_seed(
-            scn,
-            first.seed,
-            &RunOptions {
-                plan: Some(first.plan.clone()),
-                ..run_opts.clone()
-            },
-            &never,
-        );
+        // The same inputs as the first run: the plan is drawn from the
+        // seed again, so the plan generator's determinism is checked too.
+        let again = run_seed(scn, first.seed, &run_opts, &never);
         if again.trace_hash == first.trace_hash {
             continue;
         }

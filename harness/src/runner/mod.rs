@@ -21,6 +21,7 @@ use crate::scenario::{typed_plan, ErasedPlan, Scenario, ScenarioInfo, WorldCtx};
 use crate::seed::Seed;
 use crate::trace::{EntryKind, HarnessEvent, Recorder, Trace};
 use relaysim_core::BugSet;
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,7 +87,38 @@ impl SeedOutcome {
     }
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+thread_local! {
+    /// The first panic on this thread since the seed began (message and
+    /// place), recorded by [`record_panics`]'s hook: a host's panic reaches
+    /// the runner re-raised by tokio with a generic message, and this is
+    /// the root cause to report.
+    static FIRST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs (once per process) a panic hook that records each thread's
+/// first panic for [`run_seed`], then runs the hook that was there before.
+fn record_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = FIRST_PANIC.try_with(|first| {
+                if let Ok(mut first) = first.try_borrow_mut() {
+                    if first.is_none() {
+                        let place = info
+                            .location()
+                            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+                            .unwrap_or_default();
+                        *first = Some(format!("{}{place}", panic_message(info.payload())));
+                    }
+                }
+            });
+            previous(info);
+        }));
+    });
+}
+
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {
@@ -97,7 +129,10 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Runs one seed. `cancel` is the watchdog's flag: when it is set the run
-/// stops with a `timeout` failure.
+/// stops with a `timeout` failure. A panic anywhere on the seed's path —
+/// the plan generator, the world's build, a host, a fault's application,
+/// the heal, the facts, a check — is caught and becomes a `panic` failure
+/// naming where it happened; nothing a seed does unwinds past this call.
 pub fn run_seed<F: FamilyFault>(
     scn: &Scenario<F>,
     seed: Seed,
@@ -106,21 +141,25 @@ pub fn run_seed<F: FamilyFault>(
 ) -> SeedOutcome {
     #[allow(clippy::disallowed_methods)] // measuring only; never reaches the simulation
     let started = std::time::Instant::now();
-    let plan: FaultPlan<F> = match &opts.plan {
-        Some(p) => typed_plan(scn, p).unwrap_or_else(|e| panic!("{e}")),
-        None => scn.plan_for(seed),
-    };
     let recorder = if opts.capture {
         Recorder::new()
     } else {
         Recorder::disabled()
     };
     let rec = recorder.clone();
-    let erased: ErasedPlan = Arc::new(plan.clone());
-    let plan_for_run = plan.clone();
+    record_panics();
+    FIRST_PANIC.with(|f| f.borrow_mut().take());
+    let phase = Cell::new(Phase::Plan);
+    let mut plan: Option<FaultPlan<F>> = None;
     let run = catch_unwind(AssertUnwindSafe(|| {
-        simulate(scn, seed, opts.bugs, &plan_for_run, rec, cancel)
+        let p = match &opts.plan {
+            Some(p) => typed_plan(scn, p).unwrap_or_else(|e| panic!("{e}")),
+            None => scn.plan_for(seed),
+        };
+        let p = plan.insert(p);
+        simulate(scn, seed, opts.bugs, p, rec, cancel, &phase)
     }));
+    let erased: ErasedPlan = Arc::new(plan.unwrap_or_default());
     let trace = recorder.snapshot();
     let (facts, end, early) = match run {
         Ok(Ok((facts, end))) => (facts, end, None),
@@ -133,7 +172,13 @@ pub fn run_seed<F: FamilyFault>(
                 Some((
                     FailureKind::Panic,
                     "panic".to_string(),
-                    panic_message(&*p),
+                    format!(
+                        "panicked in {}: {}",
+                        phase.get(),
+                        FIRST_PANIC
+                            .with(|f| f.borrow_mut().take())
+                            .unwrap_or_else(|| panic_message(&*p))
+                    ),
                     at,
                 )),
             )
@@ -150,8 +195,9 @@ pub fn run_seed<F: FamilyFault>(
             end,
         };
         for check in scn.checks {
-            match (check.eval)(&view) {
-                Verdict::Fail { at, detail } => {
+            let verdict = catch_unwind(AssertUnwindSafe(|| (check.eval)(&view)));
+            match verdict {
+                Ok(Verdict::Fail { at, detail }) => {
                     let kind = match check.kind {
                         CheckKind::Eventually => FailureKind::Liveness,
                         _ => FailureKind::Safety,
@@ -161,8 +207,19 @@ pub fn run_seed<F: FamilyFault>(
                         failure = Some((kind, check.name.to_string(), detail, at));
                     }
                 }
-                Verdict::Hit => hits.push(check.name),
-                Verdict::Pass | Verdict::Miss => {}
+                Ok(Verdict::Hit) => hits.push(check.name),
+                Ok(Verdict::Pass | Verdict::Miss) => {}
+                Err(p) => {
+                    // A check that panics is a broken oracle: it outranks
+                    // every verdict of this run.
+                    failure = Some((
+                        FailureKind::Panic,
+                        check.name.to_string(),
+                        format!("panicked in check {}: {}", check.name, panic_message(&*p)),
+                        end,
+                    ));
+                    break;
+                }
             }
         }
     }
@@ -190,6 +247,30 @@ pub fn run_seed<F: FamilyFault>(
     }
 }
 
+/// Where on a seed's path the run is, for naming a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Plan,
+    Build,
+    Apply,
+    Heal,
+    Step,
+    Facts,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Plan => "the plan generator",
+            Phase::Build => "the world's build",
+            Phase::Apply => "the world's apply",
+            Phase::Heal => "the world's heal",
+            Phase::Step => "a host (a simulation step)",
+            Phase::Facts => "the world's facts",
+        })
+    }
+}
+
 type EarlyStop = (FailureKind, String, String, std::time::Duration);
 
 /// An empty turmoil simulation with the scenario's tick, links and buffers,
@@ -214,6 +295,7 @@ fn simulate<F: FamilyFault>(
     plan: &FaultPlan<F>,
     recorder: Arc<Recorder>,
     cancel: &AtomicBool,
+    phase: &Cell<Phase>,
 ) -> Result<(Facts, Duration), EarlyStop> {
     let mut sim = sim_for(scn, seed);
     let ctx = WorldCtx {
@@ -221,6 +303,7 @@ fn simulate<F: FamilyFault>(
         bugs,
         recorder: recorder.clone(),
     };
+    phase.set(Phase::Build);
     let mut world = (scn.build)(&mut sim, &ctx);
     if std::env::var_os("RELAYSIM_CANARY_NONDETERMINISM").is_some() {
         // The determinism checks' own canary: a deliberately process-dependent
@@ -277,7 +360,10 @@ fn simulate<F: FamilyFault>(
                 Step::Point { site, permille } => {
                     relaysim_core::faults::set(site, f64::from(*permille) / 1000.0);
                 }
-                Step::App(app) => world.apply(app),
+                Step::App(app) => {
+                    phase.set(Phase::Apply);
+                    world.apply(app);
+                }
             }
         }
         if !healed && now >= scn.heal_at {
@@ -290,6 +376,7 @@ fn simulate<F: FamilyFault>(
                 sim.release(a.as_str(), b.as_str());
             }
             relaysim_core::faults::clear();
+            phase.set(Phase::Heal);
             world.heal();
         }
         if cancel.load(Ordering::Relaxed) {
@@ -300,6 +387,7 @@ fn simulate<F: FamilyFault>(
                 now,
             ));
         }
+        phase.set(Phase::Step);
         if let Err(e) = sim.step() {
             return Err((
                 FailureKind::Panic,
@@ -309,5 +397,6 @@ fn simulate<F: FamilyFault>(
             ));
         }
     }
+    phase.set(Phase::Facts);
     Ok((world.facts(), sim.elapsed()))
 }
