@@ -302,6 +302,32 @@ pub struct Failure {
     pub plan: ErasedPlan,
     /// The last trace lines up to `at`.
     pub tail: Vec<String>,
+    /// How the scenario's runs are replayed from a shell.
+    pub replay: ReplayHint,
+    /// The plan file the run replayed, or its plan was saved to; the
+    /// report's replay commands then name it.
+    pub plan_file: Option<String>,
+}
+
+/// How a scenario's runs are replayed from a shell: the two command
+/// prefixes a failure report completes with the scenario, seed, bugs and
+/// plan file. A family outside the catalog names its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayHint {
+    /// The CLI up to its subcommand (`cargo run --release --bin relaysim
+    /// --`); `None` for a family no CLI knows (its test line replays).
+    pub cli: Option<&'static str>,
+    /// `cargo test` up to the test's name, which is the scenario's name in
+    /// snake_case (`cargo test -p relaysim-scenarios --test sim -- scenarios::`).
+    pub test: &'static str,
+}
+
+impl ReplayHint {
+    /// The catalog's: the `relaysim` binary and `tests/sim`.
+    pub const RELAYSIM: ReplayHint = ReplayHint {
+        cli: Some("cargo run --release --bin relaysim --"),
+        test: "cargo test -p relaysim-scenarios --test sim -- scenarios::",
+    };
 }
 
 #[cfg(test)]

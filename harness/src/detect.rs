@@ -10,7 +10,7 @@
 use crate::report::failure_report;
 use crate::runner::{BatchOptions, RunOptions};
 use crate::scenario::AnyScenario;
-use crate::seed::Seed;
+use crate::seed::{Seed, SeedRange};
 use relaysim_core::{BugSet, KnownBug};
 use std::sync::atomic::AtomicBool;
 
@@ -39,9 +39,8 @@ pub fn first_detection(
     budget: u64,
     jobs: usize,
 ) -> Detection {
-    let seeds: Vec<Seed> = (0..budget).map(Seed).collect();
     let report = scn.run_batch(
-        &seeds,
+        SeedRange::new(0, budget).into(),
         &BatchOptions {
             bugs: BugSet::only(bug),
             jobs,

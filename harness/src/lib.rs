@@ -55,6 +55,6 @@ pub use runner::{run_batch, run_seed, BatchOptions, BatchReport, SeedOutcome};
 pub use scenario::{
     AnyPlan, AnyScenario, ErasedPlan, NetParams, Scenario, ScenarioInfo, Target, World, WorldCtx,
 };
-pub use seed::{Seed, SeedRange};
+pub use seed::{Seed, SeedRange, Seeds};
 pub use simnet::SimNet;
 pub use trace::{Entry, EntryKind, HarnessEvent, PeerEvent, Recorder, Trace};

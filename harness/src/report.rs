@@ -7,7 +7,7 @@
 //! trace lines. Its exact format is snapshot-tested
 //! (`snapshots/cards/report-format.snap`); change both together.
 
-use crate::check::Failure;
+use crate::check::{Failure, ReplayHint};
 use crate::scenario::{AnyPlan, ScenarioInfo};
 use crate::seed::Seed;
 use relaysim_core::BugSet;
@@ -23,25 +23,87 @@ fn secs(d: Duration) -> String {
     format!("{}.{:03}s", ms / 1000, ms % 1000)
 }
 
-/// The CLI command that replays one seed.
-pub fn replay_cli(scenario: &str, seed: Seed, bugs: BugSet) -> String {
-    format!(
-        "cargo run --release --bin relaysim -- replay {scenario} --seed {seed}{}",
-        bug_flags(bugs)
-    )
+/// The CLI command that replays one run: the seed, the bugs, and the plan
+/// file when the run replayed one (so pasting it runs the same plan). A
+/// family no CLI knows says so.
+pub fn replay_cli(
+    hint: &ReplayHint,
+    scenario: &str,
+    seed: Seed,
+    bugs: BugSet,
+    plan_file: Option<&str>,
+) -> String {
+    let plan = plan_file
+        .map(|p| format!(" --plan {}", shell_word(p)))
+        .unwrap_or_default();
+    match hint.cli {
+        Some(cli) => format!(
+            "{cli} replay {scenario} --seed {seed}{}{plan}",
+            bug_flags(bugs)
+        ),
+        None => "(no CLI runs this family: use the test line)".to_string(),
+    }
 }
 
-/// The `cargo test` command that replays one seed.
-pub fn replay_test(scenario: &str, seed: Seed, bugs: BugSet) -> String {
+/// The `cargo test` command that replays one run (`RELAYSIM_PLAN` names
+/// the plan file when the run replayed one).
+pub fn replay_test(
+    hint: &ReplayHint,
+    scenario: &str,
+    seed: Seed,
+    bugs: BugSet,
+    plan_file: Option<&str>,
+) -> String {
     let bug_env = if bugs.is_empty() {
         String::new()
     } else {
         format!("RELAYSIM_BUG={bugs} ")
     };
+    let plan_env = plan_file
+        .map(|p| format!("RELAYSIM_PLAN={} ", shell_word(p)))
+        .unwrap_or_default();
     format!(
-        "RELAYSIM_SEED={seed} {bug_env}cargo test -p relaysim-scenarios --test sim -- scenarios::{} --exact",
+        "RELAYSIM_SEED={seed} {bug_env}{plan_env}{}{} --exact",
+        hint.test,
         scenario.replace('-', "_")
     )
+}
+
+/// `s` as one shell word (quoted when it holds anything but plain path
+/// characters).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+impl Failure {
+    /// The CLI command that replays this failure's run.
+    pub fn replay_cli(&self) -> String {
+        replay_cli(
+            &self.replay,
+            self.scenario,
+            self.seed,
+            self.bugs,
+            self.plan_file.as_deref(),
+        )
+    }
+
+    /// The `cargo test` command that replays this failure's run.
+    pub fn replay_test(&self) -> String {
+        replay_test(
+            &self.replay,
+            self.scenario,
+            self.seed,
+            self.bugs,
+            self.plan_file.as_deref(),
+        )
+    }
 }
 
 /// The line printed before a run starts (TigerBeetle's seed banner): enough
@@ -81,12 +143,8 @@ pub fn failure_report(f: &Failure) -> String {
     let _ = writeln!(s, "  seed     : {}", f.seed);
     let _ = writeln!(s, "  bugs     : {}", f.bugs);
     let _ = writeln!(s, "  sim time : {}", secs(f.at));
-    let _ = writeln!(s, "  replay   : {}", replay_cli(f.scenario, f.seed, f.bugs));
-    let _ = writeln!(
-        s,
-        "  test     : {}",
-        replay_test(f.scenario, f.seed, f.bugs)
-    );
+    let _ = writeln!(s, "  replay   : {}", f.replay_cli());
+    let _ = writeln!(s, "  test     : {}", f.replay_test());
     let _ = writeln!(s, "  plan     : (paste into a regression test)");
     for line in f.plan.to_literal().lines() {
         let _ = writeln!(s, "    {line}");

@@ -9,10 +9,10 @@
 //! catalog holds every family. Concrete scenarios live in their family's
 //! folder; nothing here knows one.
 
-use crate::check::{Check, Facts};
+use crate::check::{Check, Facts, ReplayHint};
 use crate::fault::{FamilyFault, FaultPlan, PlanCtx, PlanFile};
 use crate::runner::{BatchOptions, BatchReport, RunOptions, SeedOutcome};
-use crate::seed::Seed;
+use crate::seed::{Seed, Seeds};
 use crate::shrink::Shrunk;
 use crate::trace::Recorder;
 use relaysim_core::{BugSet, KnownBug};
@@ -110,6 +110,9 @@ pub struct ScenarioInfo {
     pub checks: &'static [Check],
     /// Causal arrows drawn on the HTML timeline (`relaysim replay --html`).
     pub links: &'static [crate::timeline::LinkRule],
+    /// How its failures are replayed from a shell
+    /// ([`ReplayHint::RELAYSIM`] for the catalog).
+    pub replay: ReplayHint,
 }
 
 impl ScenarioInfo {
@@ -247,7 +250,7 @@ pub trait AnyScenario: Send + Sync {
     /// Runs one seed (see [`crate::runner::run_seed`]).
     fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome;
     /// Runs a batch (see [`crate::runner::run_batch`]).
-    fn run_batch(&self, seeds: &[Seed], opts: &BatchOptions<'_>) -> BatchReport;
+    fn run_batch(&self, seeds: Seeds<'_>, opts: &BatchOptions<'_>) -> BatchReport;
     /// Shrinks a failing plan (see [`crate::shrink::shrink`]).
     fn shrink(&self, seed: Seed, bugs: BugSet, plan: Option<&ErasedPlan>)
         -> Result<Shrunk, String>;
@@ -303,7 +306,7 @@ impl<F: FamilyFault> AnyScenario for Scenario<F> {
         crate::runner::run_seed(self, seed, opts, cancel)
     }
 
-    fn run_batch(&self, seeds: &[Seed], opts: &BatchOptions<'_>) -> BatchReport {
+    fn run_batch(&self, seeds: Seeds<'_>, opts: &BatchOptions<'_>) -> BatchReport {
         crate::runner::run_batch(self, seeds, opts)
     }
 

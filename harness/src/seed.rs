@@ -11,7 +11,7 @@
 use std::fmt;
 
 /// One simulation seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Seed(pub u64);
 
 impl Seed {
@@ -110,10 +110,61 @@ impl SeedRange {
                 "invalid shard {k}/{n}: expected K/N with 1 <= K <= N"
             ));
         }
-        let len = self.len();
-        let lo = self.start + len * (k - 1) / n;
-        let hi = self.start + len * k / n;
-        Ok(SeedRange::new(lo, hi))
+        // In u128: `len * k` overflows u64 for ranges near its top.
+        let len = u128::from(self.len());
+        let at = |i: u64| self.start + (len * u128::from(i) / u128::from(n)) as u64;
+        Ok(SeedRange::new(at(k - 1), at(k)))
+    }
+}
+
+/// The seeds a batch runs: a range (never materialized, so a range of
+/// 10^10 seeds costs no memory) or an explicit list.
+#[derive(Debug, Clone, Copy)]
+pub enum Seeds<'a> {
+    /// Every seed of a range, in order.
+    Range(SeedRange),
+    /// These seeds, in this order.
+    List(&'a [Seed]),
+}
+
+impl Seeds<'_> {
+    /// How many.
+    pub fn len(&self) -> u64 {
+        match self {
+            Seeds::Range(r) => r.len(),
+            Seeds::List(l) => l.len() as u64,
+        }
+    }
+
+    /// None?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th seed.
+    pub fn get(&self, i: u64) -> Option<Seed> {
+        match self {
+            Seeds::Range(r) => (i < r.len()).then(|| Seed(r.start + i)),
+            Seeds::List(l) => usize::try_from(i).ok().and_then(|i| l.get(i).copied()),
+        }
+    }
+}
+
+impl From<SeedRange> for Seeds<'_> {
+    fn from(r: SeedRange) -> Self {
+        Seeds::Range(r)
+    }
+}
+
+impl<'a> From<&'a [Seed]> for Seeds<'a> {
+    fn from(l: &'a [Seed]) -> Self {
+        Seeds::List(l)
+    }
+}
+
+impl<'a> From<&'a Vec<Seed>> for Seeds<'a> {
+    fn from(l: &'a Vec<Seed>) -> Self {
+        Seeds::List(l)
     }
 }
 
@@ -149,5 +200,26 @@ mod tests {
         assert!(shards.windows(2).all(|w| w[0].end == w[1].start));
         assert!(r.shard(5, 4).is_err());
         assert!(r.shard(0, 4).is_err());
+        // The top of u64: no overflow, still an exact cover.
+        let top = SeedRange::new(0, u64::MAX);
+        let n = 7;
+        let parts: Vec<_> = (1..=n).map(|k| top.shard(k, n).unwrap()).collect();
+        assert_eq!(parts[0].start, 0);
+        assert_eq!(parts[n as usize - 1].end, u64::MAX);
+        assert!(parts.windows(2).all(|w| w[0].end == w[1].start));
+        let sizes: u128 = parts.iter().map(|p| u128::from(p.len())).sum();
+        assert_eq!(sizes, u128::from(u64::MAX));
+    }
+
+    #[test]
+    fn seeds_index_ranges_and_lists_without_materializing() {
+        let huge = Seeds::from(SeedRange::new(5, 10_000_000_005));
+        assert_eq!(huge.len(), 10_000_000_000);
+        assert_eq!(huge.get(0), Some(Seed(5)));
+        assert_eq!(huge.get(9_999_999_999), Some(Seed(10_000_000_004)));
+        assert_eq!(huge.get(10_000_000_000), None);
+        let list = vec![Seed(3), Seed(1)];
+        let l = Seeds::from(&list);
+        assert_eq!((l.len(), l.get(1), l.get(2)), (2, Some(Seed(1)), None));
     }
 }

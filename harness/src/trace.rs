@@ -181,6 +181,19 @@ impl Recorder {
         })
     }
 
+    /// The time to stamp an entry with: the current host's simulated
+    /// clock, or — outside any host (a `Drop` while a runtime is torn
+    /// down) — the latest time recorded, never `0.000s`.
+    fn now(&self) -> Duration {
+        turmoil::sim_elapsed().unwrap_or_else(|| {
+            self.entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .last()
+                .map_or(Duration::ZERO, |e| e.at)
+        })
+    }
+
     fn push(&self, entry: Entry) {
         if self.capture {
             self.entries
@@ -195,7 +208,7 @@ impl Recorder {
         if !self.capture {
             return;
         }
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        let at = self.now();
         self.push(Entry {
             at,
             host,
@@ -222,7 +235,7 @@ impl Recorder {
 
 impl EventSink for Recorder {
     fn record(&self, host: &'static str, event: Event) {
-        let at = turmoil::sim_elapsed().unwrap_or_default();
+        let at = self.now();
         self.push(Entry {
             at,
             host,
@@ -231,8 +244,10 @@ impl EventSink for Recorder {
     }
 }
 
-/// A finished run's entries, in recording order (which is simulated-time
-/// order: turmoil runs hosts one at a time).
+/// A finished run's entries, in recording order: turmoil runs hosts one at
+/// a time, so this is simulated-time order up to one tick (within one step
+/// each host's clock has its own value, so a line may precede one stamped
+/// a millisecond earlier by another host).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
     /// Every entry, in recording order.

@@ -8,7 +8,7 @@
 //! The toy family lives here, not in the catalog: it exists only to break.
 
 use relaysim_core::BugSet;
-use relaysim_harness::check::{Check, CheckKind, Facts, FailureKind, RunView, Verdict};
+use relaysim_harness::check::{Check, CheckKind, Facts, FailureKind, ReplayHint, RunView, Verdict};
 use relaysim_harness::fault::FamilyFault;
 use relaysim_harness::report::failure_report;
 use relaysim_harness::runner::{run_batch, BatchOptions, BatchReport};
@@ -129,6 +129,8 @@ static TOY: Scenario<Fault> = Scenario {
         default_seeds: SEEDS,
         checks: &CHECKS,
         links: &[],
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan,
     build: build_marked,

@@ -3,25 +3,38 @@
 //! step.
 //!
 //! Owns [`BatchOptions`], [`BatchReport`] and [`run_batch`], which composes
-//! [`run_pool`], [`recheck_determinism`] and [`judge_coverage`]. Wall time
-//! is read here only by the watchdog and to measure; it never reaches a
-//! decision inside a run.
+//! [`run_pool`], [`recheck_determinism`] and [`judge_coverage`].
+//!
+//! The accounting rule: every seed a batch takes on ends in exactly one
+//! outcome, handed to `on_seed` as it finishes. A seed's code cannot unwind
+//! past [`run_seed`]; a worker thread that dies anyway leaves its seed in
+//! flight, which becomes a `crash` outcome. Memory is bounded by the jobs,
+//! not the range: seeds are indexed, never collected, outcomes are kept
+//! only when asked, and at most [`BatchOptions::keep_failures`] failures
+//! are kept (the smallest seeds; every failure is still counted and handed
+//! to `on_seed`). A stop flag (Ctrl-C) ends the batch after the seeds in
+//! flight, and the report says so. Wall time is read here only by the
+//! watchdog and to measure; it never reaches a decision inside a run.
 
 use super::{run_seed, RunOptions, SeedOutcome};
-use crate::check::{CheckKind, Failure, FailureKind};
+use crate::check::{CheckKind, Facts, Failure, FailureKind};
 use crate::fault::{FamilyFault, FaultPlan};
-use crate::scenario::{Scenario, ScenarioInfo};
-use crate::seed::Seed;
+use crate::scenario::{ErasedPlan, Scenario, ScenarioInfo};
+use crate::seed::{Seed, Seeds};
 use crate::trace::{first_divergence, Trace};
 use relaysim_core::BugSet;
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A batch judges coverage (`sometimes` checks) only from this many seeds
 /// on: a handful of seeds cannot be expected to reach every rare state.
 pub const COVERAGE_MIN_SEEDS: usize = 50;
+
+/// Seeds the determinism recheck reruns, at most.
+pub const RECHECK_MAX: usize = 64;
 
 /// How to run a batch.
 pub struct BatchOptions<'a> {
@@ -32,17 +45,26 @@ pub struct BatchOptions<'a> {
     /// Stop once a failure is found (every smaller seed still runs, so the
     /// first failing seed reported is the smallest).
     pub stop_at_first_failure: bool,
-    /// Rerun every failing seed and every `determinism_every`-th passing
-    /// seed, comparing trace hashes (0: no recheck).
+    /// Rerun every failing seed and every `determinism_every`-th seed,
+    /// comparing trace hashes (0: no recheck; at most [`RECHECK_MAX`]).
     pub determinism_every: u64,
     /// Enforce `sometimes` checks over the batch.
     pub coverage: bool,
     /// Per-seed wall-clock budget.
     pub wall_limit: Duration,
-    /// Called after each seed (progress bars).
+    /// Called after each seed, as it finishes (progress, streamed output).
     pub on_seed: Option<&'a (dyn Fn(&SeedOutcome) + Sync)>,
     /// Keep every seed's trace (memory grows with the batch).
     pub keep_traces: bool,
+    /// Keep every seed's outcome in the report (memory grows with the
+    /// batch; off for sweeps, which stream through `on_seed`).
+    pub keep_outcomes: bool,
+    /// Failures kept in the report (the smallest seeds); the rest are
+    /// counted.
+    pub keep_failures: usize,
+    /// Set (by a signal handler) to stop taking seeds: the seeds in flight
+    /// finish and the report is marked interrupted.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 impl Default for BatchOptions<'_> {
@@ -56,6 +78,9 @@ impl Default for BatchOptions<'_> {
             wall_limit: Duration::from_secs(120),
             on_seed: None,
             keep_traces: false,
+            keep_outcomes: true,
+            keep_failures: 1000,
+            stop: None,
         }
     }
 }
@@ -74,20 +99,34 @@ pub struct BatchReport {
     pub scenario: &'static str,
     /// Known bugs switched on.
     pub bugs: BugSet,
-    /// In seed order (seeds skipped after a stop are absent).
+    /// Seeds the batch was asked to run (up to a stop at the first
+    /// failure).
+    pub expected: u64,
+    /// Seeds that ended in an outcome (equal to `expected` unless
+    /// interrupted).
+    pub ran: u64,
+    /// Seeds that failed (all of them, kept or not).
+    pub failed: u64,
+    /// Simulated time summed over every seed that ran.
+    pub sim: Duration,
+    /// In seed order, when [`BatchOptions::keep_outcomes`] (seeds skipped
+    /// after a stop are absent).
     pub outcomes: Vec<SeedOutcome>,
-    /// Seed failures, then determinism and coverage failures.
+    /// Seed failures (the smallest seeds, at most `keep_failures`), then
+    /// determinism and coverage failures.
     pub failures: Vec<Failure>,
     /// Every `sometimes` check with its hit count.
     pub coverage: Vec<(&'static str, u64)>,
+    /// The stop flag ended the batch early.
+    pub interrupted: bool,
     /// Wall time of the batch (measurement only).
     pub wall: Duration,
 }
 
 impl BatchReport {
-    /// No failure of any kind?
+    /// No failure of any kind, and nothing left unrun?
     pub fn passed(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && self.failed == 0 && !self.interrupted
     }
 
     /// The smallest failing seed.
@@ -97,37 +136,162 @@ impl BatchReport {
 
     /// Simulated time summed over every seed.
     pub fn sim_time(&self) -> Duration {
-        self.outcomes.iter().map(|o| o.sim_time).sum()
+        self.sim
     }
+}
+
+/// What a pool run leaves behind: counts, kept outcomes and failures, the
+/// recheck sample and the coverage counts.
+#[derive(Debug, Default)]
+pub struct PoolResult {
+    /// Seeds the pool was asked to run (up to a stop at the first failure).
+    pub expected: u64,
+    /// Seeds that ended in an outcome.
+    pub ran: u64,
+    /// Seeds that failed.
+    pub failed: u64,
+    /// Simulated time summed.
+    pub sim: Duration,
+    /// Kept outcomes, in seed order.
+    pub outcomes: Vec<SeedOutcome>,
+    /// Kept failures (smallest seeds), in seed order.
+    pub failures: Vec<Failure>,
+    /// The determinism recheck's sample.
+    pub sample: Vec<Sampled>,
+    /// `sometimes` hits by check name.
+    pub hits: BTreeMap<&'static str, u64>,
+    /// The stop flag ended the pool early.
+    pub interrupted: bool,
+}
+
+/// A seed the determinism recheck reruns, and what its first run gave.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    /// The seed.
+    pub seed: Seed,
+    /// Its first run's trace hash.
+    pub trace_hash: String,
+    /// Its first run's trace, when kept (failing seeds).
+    pub trace: Option<Trace>,
+    /// Its first run timed out (its trace is cut short: not rechecked).
+    pub timed_out: bool,
+    /// Its first run's plan.
+    pub plan: ErasedPlan,
 }
 
 struct Slot {
     deadline: Mutex<Option<std::time::Instant>>,
     cancel: AtomicBool,
+    /// The seed in flight, until its outcome is recorded.
+    current: Mutex<Option<Seed>>,
+}
+
+struct Shared {
+    result: PoolResult,
+    /// Failures by seed, the largest dropped past the cap.
+    failures: BTreeMap<Seed, Failure>,
+    index: u64,
+    /// With `stop_at_first_failure`: every seed recorded, to count those
+    /// at or below the final cutoff (a detection budget; 8 bytes a seed).
+    recorded: Vec<Seed>,
 }
 
 /// Runs `seeds` of `scn` on `opts.jobs` worker threads, each seed under
-/// the watchdog; outcomes in seed order. With `stop_at_first_failure`,
-/// seeds above the smallest failing one are dropped.
+/// the watchdog. With `stop_at_first_failure`, seeds above the smallest
+/// failing one are dropped (the detection budget's semantics).
 pub fn run_pool<F: FamilyFault>(
     scn: &Scenario<F>,
-    seeds: &[Seed],
+    seeds: Seeds<'_>,
     opts: &BatchOptions<'_>,
-) -> Vec<SeedOutcome> {
-    let jobs = opts.jobs.max(1).min(seeds.len().max(1));
-    let next = AtomicUsize::new(0);
+) -> PoolResult {
+    let total = seeds.len();
+    let jobs = opts.jobs.max(1).min(total.max(1) as usize);
+    let next = AtomicU64::new(0);
     let stop_above = AtomicU64::new(u64::MAX);
     let done = AtomicBool::new(false);
-    let results: Mutex<Vec<SeedOutcome>> = Mutex::new(Vec::with_capacity(seeds.len()));
+    let shared = Mutex::new(Shared {
+        result: PoolResult::default(),
+        failures: BTreeMap::new(),
+        index: 0,
+        recorded: Vec::new(),
+    });
     let slots: Vec<Slot> = (0..jobs)
         .map(|_| Slot {
             deadline: Mutex::new(None),
             cancel: AtomicBool::new(false),
+            current: Mutex::new(None),
         })
         .collect();
     let run_opts = RunOptions {
         bugs: opts.bugs,
         ..RunOptions::default()
+    };
+    let stopped = || opts.stop.is_some_and(|s| s.load(Ordering::Acquire));
+
+    let record = |mut outcome: SeedOutcome| {
+        if let Some(cb) = opts.on_seed {
+            // A progress callback that panics must not lose the seed it
+            // was told about.
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&outcome))) {
+                outcome.failure.get_or_insert_with(|| Failure {
+                    kind: FailureKind::Panic,
+                    check: "panic".into(),
+                    detail: format!(
+                        "panicked in the batch's per-seed callback: {}",
+                        super::panic_message(&*p)
+                    ),
+                    scenario: scn.name,
+                    seed: outcome.seed,
+                    bugs: opts.bugs,
+                    at: outcome.sim_time,
+                    plan: outcome.plan.clone(),
+                    tail: Vec::new(),
+                    replay: scn.replay,
+                    plan_file: None,
+                });
+            }
+        }
+        let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let i = sh.index;
+        sh.index += 1;
+        if opts.stop_at_first_failure {
+            sh.recorded.push(outcome.seed);
+        }
+        let r = &mut sh.result;
+        r.ran += 1;
+        r.sim += outcome.sim_time;
+        for h in &outcome.hits {
+            *r.hits.entry(h).or_default() += 1;
+        }
+        let failed = outcome.failure.is_some();
+        if opts.determinism_every > 0
+            && r.sample.len() < RECHECK_MAX
+            && (failed || i % opts.determinism_every == 0)
+        {
+            r.sample.push(Sampled {
+                seed: outcome.seed,
+                trace_hash: outcome.trace_hash.clone(),
+                trace: failed.then(|| outcome.trace.clone()),
+                timed_out: outcome
+                    .failure
+                    .as_ref()
+                    .is_some_and(|f| matches!(f.kind, FailureKind::Timeout | FailureKind::Crash)),
+                plan: outcome.plan.clone(),
+            });
+        }
+        if let Some(f) = &outcome.failure {
+            r.failed += 1;
+            sh.failures.insert(outcome.seed, f.clone());
+            if sh.failures.len() > opts.keep_failures.max(1) {
+                sh.failures.pop_last();
+            }
+        }
+        if opts.keep_outcomes {
+            if outcome.passed() && !opts.keep_traces {
+                outcome.trace = Trace::default();
+            }
+            sh.result.outcomes.push(outcome);
+        }
     };
 
     std::thread::scope(|s| {
@@ -153,82 +317,81 @@ pub fn run_pool<F: FamilyFault>(
         let workers: Vec<_> = slots
             .iter()
             .map(|slot| {
-                let (next, stop_above, results, run_opts) =
-                    (&next, &stop_above, &results, &run_opts);
+                let (next, stop_above, run_opts, record, stopped) =
+                    (&next, &stop_above, &run_opts, &record, &stopped);
                 s.spawn(move || loop {
+                    if stopped() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::AcqRel);
-                    let Some(&seed) = seeds.get(i) else { break };
+                    let Some(seed) = seeds.get(i) else { break };
                     if seed.0 > stop_above.load(Ordering::Acquire) {
                         break;
                     }
+                    *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(seed);
                     slot.cancel.store(false, Ordering::Relaxed);
                     #[allow(clippy::disallowed_methods)] // watchdog deadline
                     let deadline = std::time::Instant::now() + opts.wall_limit;
                     *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
-                    let mut outcome = run_seed(scn, seed, run_opts, &slot.cancel);
+                    let outcome = run_seed(scn, seed, run_opts, &slot.cancel);
                     *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     if outcome.failure.is_some() && opts.stop_at_first_failure {
                         stop_above.fetch_min(seed.0, Ordering::AcqRel);
                     }
-                    if let Some(cb) = opts.on_seed {
-                        // A progress callback that panics must not lose
-                        // the seed it was told about.
-                        if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&outcome))) {
-                            outcome.failure.get_or_insert_with(|| Failure {
-                                kind: FailureKind::Panic,
-                                check: "panic".into(),
-                                detail: format!(
-                                    "panicked in the batch's per-seed callback: {}",
-                                    super::panic_message(&*p)
-                                ),
-                                scenario: scn.name,
-                                seed,
-                                bugs: opts.bugs,
-                                at: outcome.sim_time,
-                                plan: outcome.plan.clone(),
-                                tail: Vec::new(),
-                            });
-                        }
-                    }
-                    if outcome.passed() && !opts.keep_traces {
-                        outcome.trace = Trace::default();
-                    }
-                    results
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(outcome);
+                    record(outcome);
+                    *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 })
             })
             .collect();
-        for w in workers {
-            let _ = w.join();
+        for (w, slot) in workers.into_iter().zip(&slots) {
+            if w.join().is_err() {
+                // The worker died with a seed in flight: that seed's
+                // outcome is a crash, never a gap.
+                let lost = slot
+                    .current
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                if let Some(seed) = lost {
+                    record(crash_outcome(scn, seed, opts.bugs));
+                }
+            }
         }
         done.store(true, Ordering::Release);
     });
 
-    let mut outcomes = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut sh = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut result = sh.result;
     let cutoff = if opts.stop_at_first_failure {
         stop_above.load(Ordering::Acquire)
     } else {
         u64::MAX
     };
-    outcomes.retain(|o| o.seed.0 <= cutoff);
-    // Every requested seed (up to a stop) has exactly one outcome: a seed
-    // whose worker died is a crash, never a silent gap.
-    let mut have: std::collections::BTreeSet<Seed> = outcomes.iter().map(|o| o.seed).collect();
-    for &seed in seeds.iter().filter(|s| s.0 <= cutoff) {
-        if have.insert(seed) {
-            outcomes.push(missing_outcome(scn, seed, opts.bugs));
-        }
+    result.failures = std::mem::take(&mut sh.failures)
+        .into_values()
+        .filter(|f| f.seed.0 <= cutoff)
+        .collect();
+    if cutoff != u64::MAX {
+        // Seeds above the first failure were not asked for after all.
+        result.outcomes.retain(|o| o.seed.0 <= cutoff);
+        result.sample.retain(|s| s.seed.0 <= cutoff);
+        result.ran = sh.recorded.iter().filter(|s| s.0 <= cutoff).count() as u64;
+        result.failed = result.failures.len() as u64;
+        result.expected = (0..total)
+            .filter_map(|i| seeds.get(i))
+            .take_while(|s| s.0 <= cutoff)
+            .count() as u64;
+    } else {
+        result.expected = total;
     }
-    outcomes.sort_by_key(|o| o.seed);
-    outcomes.dedup_by_key(|o| o.seed);
-    outcomes
+    result.outcomes.sort_by_key(|o| o.seed);
+    result.interrupted = result.ran < result.expected && stopped();
+    result
 }
 
-/// The outcome of a seed that never reported one (its worker died).
-fn missing_outcome<F: FamilyFault>(scn: &Scenario<F>, seed: Seed, bugs: BugSet) -> SeedOutcome {
-    let plan: crate::scenario::ErasedPlan = Arc::new(FaultPlan::<F>::default());
+/// The outcome of a seed whose worker died before reporting one.
+fn crash_outcome<F: FamilyFault>(scn: &Scenario<F>, seed: Seed, bugs: BugSet) -> SeedOutcome {
+    let plan: ErasedPlan = Arc::new(FaultPlan::<F>::default());
     SeedOutcome {
         seed,
         failure: Some(Failure {
@@ -241,61 +404,47 @@ fn missing_outcome<F: FamilyFault>(scn: &Scenario<F>, seed: Seed, bugs: BugSet) 
             at: Duration::ZERO,
             plan: plan.clone(),
             tail: Vec::new(),
+            replay: scn.replay,
+            plan_file: None,
         }),
         hits: Vec::new(),
         trace_hash: String::new(),
         trace: Trace::default(),
-        facts: crate::check::Facts::new(),
+        facts: Facts::new(),
         plan,
         sim_time: Duration::ZERO,
         wall: Duration::ZERO,
     }
 }
 
-/// The same seed must give the same trace, in-process: reruns every
-/// failing seed and every `every`-th seed (at most 64), drawing its plan
-/// again, and returns a determinism failure for each whose trace hash
-/// differs, with the first diverging line.
+/// The same seed must give the same trace, in-process: reruns each seed
+/// of the sample (every failing seed and every `every`-th seed, at most
+/// [`RECHECK_MAX`]), drawing its plan again, and returns a determinism
+/// failure for each whose trace hash differs, with the first diverging
+/// line.
 pub fn recheck_determinism<F: FamilyFault>(
     scn: &Scenario<F>,
-    outcomes: &[SeedOutcome],
+    sample: &[Sampled],
     bugs: BugSet,
-    every: u64,
 ) -> Vec<Failure> {
-    let mut failures = Vec::new();
-    if every == 0 {
-        return failures;
-    }
     let run_opts = RunOptions {
         bugs,
         ..RunOptions::default()
     };
-    let recheck = outcomes
-        .iter()
-        .enumerate()
-        .filter(|(i, o)| !o.passed() || (*i as u64) % every == 0)
-        .map(|(_, o)| o)
-        .take(64);
     let never = AtomicBool::new(false);
-    for first in recheck {
-        if first
-            .failure
-            .as_ref()
-            .is_some_and(|f| f.kind == FailureKind::Timeout)
-        {
-            continue;
-        }
+    let mut failures = Vec::new();
+    for first in sample.iter().filter(|s| !s.timed_out) {
         // The same inputs as the first run: the plan is drawn from the
         // seed again, so the plan generator's determinism is checked too.
         let again = run_seed(scn, first.seed, &run_opts, &never);
         if again.trace_hash == first.trace_hash {
             continue;
         }
-        let mut first_text = first.trace.text();
-        if first_text.is_empty() {
-            // Passing traces are dropped to save memory: rerun once more.
-            first_text = run_seed(scn, first.seed, &run_opts, &never).trace.text();
-        }
+        let first_text = match &first.trace {
+            Some(t) => t.text(),
+            // Passing traces are not kept: rerun once more.
+            None => run_seed(scn, first.seed, &run_opts, &never).trace.text(),
+        };
         let (line, a, b) = first_divergence(&first_text, &again.trace.text()).unwrap_or((
             0,
             "<hash differs>".into(),
@@ -314,47 +463,48 @@ pub fn recheck_determinism<F: FamilyFault>(
             at: Duration::ZERO,
             plan: first.plan.clone(),
             tail: Vec::new(),
+            replay: scn.replay,
+            plan_file: None,
         });
     }
     failures
 }
 
 /// Every `sometimes` check with the number of seeds that reached it, and
-/// (when `enforce` and the batch has [`COVERAGE_MIN_SEEDS`] seeds or more)
-/// a coverage failure for each never reached. `empty_plan` stands in for
-/// the plan of a failure that belongs to no one seed.
+/// (when `enforce` and `ran` is [`COVERAGE_MIN_SEEDS`] or more) a coverage
+/// failure for each never reached. `first_seed` and `empty_plan` stand in
+/// for the seed and plan of a failure that belongs to no one seed.
 pub fn judge_coverage(
     scn: &ScenarioInfo,
-    outcomes: &[SeedOutcome],
+    hits: &BTreeMap<&'static str, u64>,
+    ran: u64,
+    first_seed: Seed,
     bugs: BugSet,
     enforce: bool,
-    empty_plan: &crate::scenario::ErasedPlan,
+    empty_plan: &ErasedPlan,
 ) -> (Vec<(&'static str, u64)>, Vec<Failure>) {
     let coverage: Vec<(&'static str, u64)> = scn
         .checks
         .iter()
         .filter(|c| c.kind == CheckKind::Sometimes)
-        .map(|c| {
-            (
-                c.name,
-                outcomes.iter().filter(|o| o.hits.contains(&c.name)).count() as u64,
-            )
-        })
+        .map(|c| (c.name, hits.get(c.name).copied().unwrap_or(0)))
         .collect();
     let mut failures = Vec::new();
-    if enforce && outcomes.len() >= COVERAGE_MIN_SEEDS {
+    if enforce && ran >= COVERAGE_MIN_SEEDS as u64 {
         for (name, hits) in &coverage {
             if *hits == 0 {
                 failures.push(Failure {
                     kind: FailureKind::Coverage,
                     check: name.to_string(),
-                    detail: format!("never reached in {} seeds", outcomes.len()),
+                    detail: format!("never reached in {ran} seeds"),
                     scenario: scn.name,
-                    seed: outcomes[0].seed,
+                    seed: first_seed,
                     bugs,
                     at: Duration::ZERO,
                     plan: empty_plan.clone(),
                     tail: Vec::new(),
+                    replay: scn.replay,
+                    plan_file: None,
                 });
             }
         }
@@ -364,30 +514,41 @@ pub fn judge_coverage(
 
 /// Runs `seeds` of `scn` on `opts.jobs` worker threads, then rechecks
 /// determinism and judges coverage.
-pub fn run_batch<F: FamilyFault>(
+pub fn run_batch<'s, F: FamilyFault>(
     scn: &Scenario<F>,
-    seeds: &[Seed],
+    seeds: impl Into<Seeds<'s>>,
     opts: &BatchOptions<'_>,
 ) -> BatchReport {
     #[allow(clippy::disallowed_methods)] // measuring only
     let started = std::time::Instant::now();
-    let outcomes = run_pool(scn, seeds, opts);
-    let mut failures: Vec<Failure> = outcomes.iter().filter_map(|o| o.failure.clone()).collect();
-    failures.extend(recheck_determinism(
+    let seeds = seeds.into();
+    let pool = run_pool(scn, seeds, opts);
+    let mut failures = pool.failures;
+    failures.extend(recheck_determinism(scn, &pool.sample, opts.bugs));
+    let empty: ErasedPlan = Arc::new(FaultPlan::<F>::default());
+    let first = seeds.get(0).unwrap_or_default();
+    let (coverage, missed) = judge_coverage(
         scn,
-        &outcomes,
+        &pool.hits,
+        pool.ran,
+        first,
         opts.bugs,
-        opts.determinism_every,
-    ));
-    let empty: crate::scenario::ErasedPlan = Arc::new(FaultPlan::<F>::default());
-    let (coverage, missed) = judge_coverage(scn, &outcomes, opts.bugs, opts.coverage, &empty);
+        // An interrupted batch cannot judge coverage.
+        opts.coverage && !pool.interrupted,
+        &empty,
+    );
     failures.extend(missed);
     BatchReport {
         scenario: scn.name,
         bugs: opts.bugs,
-        outcomes,
+        expected: pool.expected,
+        ran: pool.ran,
+        failed: pool.failed,
+        sim: pool.sim,
+        outcomes: pool.outcomes,
         failures,
         coverage,
+        interrupted: pool.interrupted,
         wall: started.elapsed(),
     }
 }

@@ -12,7 +12,7 @@ mod batch;
 
 pub use batch::{
     default_jobs, judge_coverage, recheck_determinism, run_batch, run_pool, BatchOptions,
-    BatchReport, COVERAGE_MIN_SEEDS,
+    BatchReport, PoolResult, Sampled, COVERAGE_MIN_SEEDS, RECHECK_MAX,
 };
 
 use crate::check::{CheckKind, Facts, Failure, FailureKind, RunView, Verdict};
@@ -233,6 +233,8 @@ pub fn run_seed<F: FamilyFault>(
         at,
         plan: erased.clone(),
         tail: trace.tail(at, TAIL_LINES),
+        replay: scn.replay,
+        plan_file: None,
     });
     SeedOutcome {
         seed,

@@ -3,7 +3,9 @@
 //! `relaysim_scenarios::cli`; this file only parses and maps exit codes.
 //!
 //! Exit codes: 0 all passed (or every bug caught), 1 a failure, 2 bad input
-//! (unknown scenario, seed or bug; a one-line error names the valid choices).
+//! (unknown scenario, seed or bug — a one-line error names the valid
+//! choices — an incomplete merge, or a file that could not be written), 3
+//! stdout could not be written, 130 / 143 interrupted by SIGINT / SIGTERM.
 
 use clap::Parser;
 use relaysim_scenarios::cli::Command;
@@ -22,8 +24,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     match Cli::parse().cmd.execute() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(status) => ExitCode::from(status.code()),
         Err(msg) => {
             eprintln!("relaysim: error: {msg}");
             ExitCode::from(2)

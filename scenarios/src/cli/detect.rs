@@ -9,7 +9,6 @@ use clap::Args;
 use relaysim_core::{BugSet, KnownBug};
 use relaysim_harness::detect::{first_detection, Detection};
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::default_jobs;
 use relaysim_harness::SeedRange;
 use serde_json::json;
 
@@ -64,7 +63,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
     if budget == 0 {
         return Err("--budget must be at least 1".into());
     }
-    let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let jobs = super::run::parse_jobs(args.jobs)?;
     let mut ok = true;
     if !json_out {
         outln!(
@@ -78,7 +77,10 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
     }
     for bug in bugs {
         let d = detect_one(bug, budget, jobs);
-        ok &= d.first_failing_seed.is_some();
+        let expected = find_bug_scenario(bug).checks_for(bug);
+        // Caught, and by a check the scenario declares for this bug.
+        let by_declared = d.check.as_deref().is_some_and(|c| expected.contains(&c));
+        ok &= d.first_failing_seed.is_some() && by_declared;
         if json_out {
             outln!(
                 "{}",
@@ -86,6 +88,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
                     "bug": bug.id(), "scenario": d.scenario,
                     "first_failing_seed": d.first_failing_seed.map(|s| s.to_string()),
                     "seeds_tried": d.seeds_tried, "wall_ms": d.wall_ms, "check": d.check,
+                    "declared_checks": expected, "caught_by_declared": by_declared,
                 })
             );
         } else {
@@ -98,33 +101,69 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
                     .unwrap_or_else(|| "NOT CAUGHT".into()),
                 d.seeds_tried,
                 d.wall_ms,
-                d.check.as_deref().unwrap_or("-")
+                match (&d.check, by_declared) {
+                    (Some(c), true) => c.clone(),
+                    (Some(c), false) => format!("{c} (NOT one of the declared {expected:?})"),
+                    (None, _) => "-".into(),
+                }
             );
         }
     }
     if clean_seeds > 0 {
+        let range = SeedRange::new(0, clean_seeds);
+        let failures_dir = std::path::PathBuf::from(super::run::DEFAULT_FAILURES_DIR);
         for scn in all() {
-            let report = run_scenario(
-                *scn,
-                SeedRange::new(0, clean_seeds),
-                BugSet::NONE,
+            let ctx = super::run::RunCtx {
+                bugs: BugSet::NONE,
                 jobs,
-                json_out,
-            );
-            ok &= report.passed();
+                json: false,
+                quiet: json_out,
+                report_failures: !json_out,
+                requested: range,
+                shard: None,
+                failures_dir: Some(&failures_dir),
+                stop: None,
+                collect_hashes: false,
+                coverage: true,
+            };
+            let run = run_scenario(*scn, range, &ctx);
+            let report = &run.report;
+            ok &= report.passed() && run.write_errors.is_empty();
+            // Failing seeds, plus the batch's determinism and coverage failures.
+            let batch_level = report
+                .failures
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f.kind,
+                        relaysim_harness::check::FailureKind::Determinism
+                            | relaysim_harness::check::FailureKind::Coverage
+                    )
+                })
+                .count() as u64;
+            let failed = report.failed + batch_level;
             if json_out {
                 outln!(
                     "{}",
-                    json!({"clean": scn.name, "seeds": report.outcomes.len(), "failed": report.failures.len()})
+                    json!({"clean": scn.name, "seeds": report.ran, "failed": failed,
+                           "first_failure": report.first_failure().map(|f| json!({
+                               "seed": f.seed.to_string(), "kind": f.kind.to_string(), "check": f.check, "detail": f.detail})),
+                    })
                 );
             } else {
                 outln!(
                     "clean {:<26} {} seeds, {} failed",
                     scn.name,
-                    report.outcomes.len(),
-                    report.failures.len()
+                    report.ran,
+                    failed
                 );
-                if let Some(f) = report.first_failure() {
+                for f in report.failures.iter().filter(|f| {
+                    matches!(
+                        f.kind,
+                        relaysim_harness::check::FailureKind::Determinism
+                            | relaysim_harness::check::FailureKind::Coverage
+                    )
+                }) {
                     out!("{}", failure_report(f));
                 }
             }

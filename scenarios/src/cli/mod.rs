@@ -13,15 +13,21 @@
 //! | [`detect`] | `relaysim detect`: every declared bug caught, every scenario clean |
 //! | [`merge`] | `relaysim merge`: shards' `run --json` outputs into one verdict |
 //! | [`mod@bench`] | `relaysim bench`'s arguments (the measurements are [`mod@crate::bench`]) |
-//! | [`output`] | stdout that ends quietly on a closed pipe, progress bars |
+//! | [`output`] | stdout whose write errors end the process with a message and exit 3, progress bars |
+//! | [`interrupt`] | Ctrl-C / SIGTERM: stop taking seeds, report, exit 130 / 143 |
 //!
-//! Each returns `Ok(true)` for success, `Ok(false)` for a failure found, and
+//! Each returns a [`Status`] (passed, failed, interrupted) or
 //! `Err(one line)` for bad input. Nothing here knows a family.
+//!
+//! Exit codes of the binary: 0 passed, 1 a failure found, 2 bad input (or
+//! an incomplete merge, or a file that could not be written), 3 stdout
+//! could not be written, 130 / 143 interrupted by SIGINT / SIGTERM.
 
 #[macro_use]
 pub mod output;
 pub mod bench;
 pub mod detect;
+pub mod interrupt;
 pub mod list;
 pub mod merge;
 pub mod replay;
@@ -55,17 +61,52 @@ pub enum Command {
     Merge(merge::MergeArgs),
 }
 
+/// How a subcommand ended (bad input is the `Err` beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything passed: exit 0.
+    Passed,
+    /// A failure was found (and reported): exit 1.
+    Failed,
+    /// A signal stopped it (after reporting what ran): exit `code`.
+    Interrupted {
+        /// 130 (SIGINT) or 143 (SIGTERM).
+        code: u8,
+    },
+}
+
+impl From<bool> for Status {
+    fn from(ok: bool) -> Status {
+        if ok {
+            Status::Passed
+        } else {
+            Status::Failed
+        }
+    }
+}
+
+impl Status {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Passed => 0,
+            Status::Failed => 1,
+            Status::Interrupted { code } => code,
+        }
+    }
+}
+
 impl Command {
     /// Runs the subcommand.
-    pub fn execute(self) -> Result<bool, String> {
+    pub fn execute(self) -> Result<Status, String> {
         match self {
-            Command::List(a) => list::run(&a),
+            Command::List(a) => list::run(&a).map(Into::into),
             Command::Run(a) => run::run(&a),
-            Command::Replay(a) => replay::run(&a),
-            Command::Shrink(a) => shrink::run(&a),
-            Command::Detect(a) => detect::run(&a),
-            Command::Bench(a) => bench::run(&a),
-            Command::Merge(a) => merge::run(&a),
+            Command::Replay(a) => replay::run(&a).map(Into::into),
+            Command::Shrink(a) => shrink::run(&a).map(Into::into),
+            Command::Detect(a) => detect::run(&a).map(Into::into),
+            Command::Bench(a) => bench::run(&a).map(Into::into),
+            Command::Merge(a) => merge::run(&a).map(Into::into),
         }
     }
 }

@@ -22,7 +22,7 @@ pub mod world;
 use checks::*;
 pub use fault::Fault;
 use relaysim_core::KnownBug;
-use relaysim_harness::check::Check;
+use relaysim_harness::check::{Check, ReplayHint};
 use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
@@ -118,6 +118,8 @@ pub static PADS_STALLED_FORWARDER: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &STALLED_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::pads_stalled_forwarder,
     build: world::build,
@@ -141,6 +143,8 @@ pub static PADS_TEARDOWN: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &TEARDOWN_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::pads_teardown,
     build: world::build,
@@ -164,6 +168,8 @@ pub static PADS_RESTART: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &RESTART_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::pads_restart,
     build: world::build,

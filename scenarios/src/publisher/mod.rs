@@ -21,7 +21,7 @@ pub mod world;
 use checks::*;
 pub use fault::Fault;
 use relaysim_core::KnownBug;
-use relaysim_harness::check::Check;
+use relaysim_harness::check::{Check, ReplayHint};
 use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
@@ -114,6 +114,8 @@ pub static PUBLISHER_EOS_RACE: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &EOS_RACE_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::publisher_eos_race,
     build: world::build,
@@ -132,6 +134,8 @@ pub static PUBLISHER_JOIN_FAILS: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &JOIN_FAILS_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::publisher_join_fails,
     build: world::build,

@@ -25,7 +25,7 @@ pub mod world;
 use checks::*;
 pub use fault::Fault;
 use relaysim_core::KnownBug;
-use relaysim_harness::check::Check;
+use relaysim_harness::check::{Check, ReplayHint};
 use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
@@ -125,6 +125,8 @@ pub static VOD_SLOW_TWITCH: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &SLOW_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::vod_slow_twitch,
     build: world::build,
@@ -148,6 +150,8 @@ pub static VOD_DISCONNECT_RACE: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &DISCONNECT_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::vod_disconnect_race,
     build: world::build,
@@ -170,6 +174,8 @@ pub static VOD_TWITCH_DOWN: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &DOWN_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::vod_twitch_down,
     build: world::build,

@@ -22,7 +22,7 @@ pub mod world;
 use checks::*;
 pub use fault::Fault;
 use relaysim_core::KnownBug;
-use relaysim_harness::check::Check;
+use relaysim_harness::check::{Check, ReplayHint};
 use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target, World, WorldCtx};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
@@ -148,6 +148,8 @@ pub static TRANSCODE_LADDER_CHURN: Scenario<Fault> = Scenario {
         default_seeds: 500,
         checks: &CHURN_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::ladder_churn,
     build: build_churn,
@@ -166,6 +168,8 @@ pub static TRANSCODE_SLOW_CONSUMER: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &SLOW_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::slow_consumer,
     build: build_slow,

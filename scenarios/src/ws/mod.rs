@@ -27,7 +27,7 @@ pub mod world;
 use checks::*;
 pub use fault::Fault;
 use relaysim_core::KnownBug;
-use relaysim_harness::check::Check;
+use relaysim_harness::check::{Check, ReplayHint};
 use relaysim_harness::scenario::{NetParams, Scenario, ScenarioInfo, Target};
 use relaysim_harness::timeline::LinkRule;
 use std::time::Duration;
@@ -138,6 +138,8 @@ pub static WS_BULK_CROSSFIRE: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &CROSSFIRE_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::ws_bulk_crossfire,
     build: world::build,
@@ -161,6 +163,8 @@ pub static WS_ORPHAN_HEADER: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &ORPHAN_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::ws_orphan_header,
     build: world::build,
@@ -179,6 +183,8 @@ pub static WS_KEEPALIVE: Scenario<Fault> = Scenario {
         default_seeds: 200,
         checks: &KEEPALIVE_CHECKS,
         links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
     },
     plan: plans::ws_keepalive,
     build: world::build,

@@ -3,12 +3,32 @@
 use crate::support::one_line_error;
 use std::process::{Command, Output};
 
+/// Runs the binary in the test's scratch directory (so its default
+/// failures directory, `target/relaysim/failures`, lands there too).
 fn relaysim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_relaysim"))
         .args(args)
         .env("CI", "1")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
         .expect("run relaysim")
+}
+
+/// The last line `trace-hash: <hex>` of a replay's stdout.
+fn trace_hash(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    last.strip_prefix("trace-hash: ")
+        .unwrap_or_else(|| panic!("no trace hash in {text}"))
+        .to_string()
+}
+
+/// The arguments of a report line's `cargo run … relaysim -- ARGS`.
+fn pasted(line: &str) -> Vec<String> {
+    let (_, args) = line
+        .split_once("--bin relaysim -- ")
+        .unwrap_or_else(|| panic!("not a relaysim command: {line}"));
+    args.split_whitespace().map(str::to_string).collect()
 }
 
 #[test]
@@ -84,9 +104,173 @@ fn json_run_is_one_line_per_seed_plus_summary() {
     let out = relaysim(&["run", "vod-slow-twitch", "--seeds", "3", "--json"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
     for l in &lines {
         serde_json::from_str::<serde_json::Value>(l).expect("json line");
     }
+    for l in &lines[..3] {
+        assert!(
+            l.contains("\"range\":\"0x0..0x3\"") && l.contains("\"version\""),
+            "{l}"
+        );
+    }
     assert!(lines[3].contains("\"summary\":\"vod-slow-twitch\""));
+    let done: serde_json::Value = serde_json::from_str(lines[4]).unwrap();
+    assert_eq!(done["complete"], "vod-slow-twitch");
+    assert_eq!(
+        (done["seeds"].as_u64(), done["expected"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(done["interrupted"], false);
+}
+
+/// Every replay command a failure report prints reproduces the run it
+/// belongs to: the same trace hash as the run reported, whether the report
+/// came from a sweep (its plan saved to a file) or from a replay of a plan
+/// file (the command names the file).
+#[test]
+fn every_printed_replay_command_reproduces_its_run() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("replay-exact");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_s = dir.to_str().unwrap();
+    let sweep = [
+        "run",
+        "vod-disconnect-race",
+        "--seeds",
+        "0..4",
+        "--bug",
+        "vod-fetch-stale-epoch",
+        "--jobs",
+        "2",
+        "--failures-dir",
+        dir_s,
+    ];
+    // The hashes the sweep reports, by seed.
+    let mut json_args = sweep.to_vec();
+    json_args.push("--json");
+    let json = relaysim(&json_args);
+    let mut hashes = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&json.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let (Some(seed), Some(hash)) = (v["seed"].as_str(), v["trace_hash"].as_str()) {
+            hashes.insert(seed.to_string(), hash.to_string());
+            if v["passed"] == false {
+                let file = v["failure"]["plan_file"]
+                    .as_str()
+                    .expect("a failing plan is saved");
+                assert!(std::path::Path::new(file).is_file(), "{file}");
+            }
+        }
+    }
+    assert_eq!(hashes.len(), 4);
+    // The text reports of the same sweep, pasted back.
+    let text = relaysim(&sweep);
+    assert_eq!(text.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&text.stdout);
+    let replays: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("replay   :"))
+        .collect();
+    assert!(!replays.is_empty(), "{out}");
+    for line in replays {
+        let args = pasted(line);
+        let seed = args[args.iter().position(|a| a == "--seed").unwrap() + 1].clone();
+        assert!(args.contains(&"--plan".to_string()), "{line}");
+        let again = relaysim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(again.status.code(), Some(1), "{line}");
+        assert_eq!(trace_hash(&again), hashes[&seed], "{line}");
+        // The replay's own report names the plan file too, and pasting it
+        // runs the same plan again.
+        let report = String::from_utf8_lossy(&again.stdout).to_string();
+        let inner = report
+            .lines()
+            .find(|l| l.trim_start().starts_with("replay   :"))
+            .expect("the replay reports its failure");
+        let args = pasted(inner);
+        let third = relaysim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(trace_hash(&third), hashes[&seed], "{inner}");
+    }
+}
+
+/// A failed write to stdout is an error, never an exit 0.
+#[test]
+fn an_unwritable_stdout_is_exit_3_with_one_line() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let Ok(full) = full else {
+        // No /dev/full on this system: nothing to assert.
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+        .args(["list"])
+        .env("CI", "1")
+        .stdout(full)
+        .output()
+        .expect("run relaysim");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot write the output"), "{err}");
+}
+
+/// Ctrl-C (or SIGTERM) on a long sweep: it stops taking seeds, writes its
+/// completion record marked interrupted, leaves valid JSONL, and exits 130
+/// (143). The range is 10^10 seeds: memory stays bounded by the jobs.
+#[test]
+fn an_interrupted_sweep_reports_what_ran_and_exits_130_or_143() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let child = Command::new(env!("CARGO_BIN_EXE_relaysim"))
+            .args([
+                "run",
+                "vod-twitch-down",
+                "--seeds",
+                "0..10000000000",
+                "--json",
+                "--jobs",
+                "1",
+            ])
+            .env("CI", "1")
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run relaysim");
+        // Let a few seeds finish (bounded: a seed takes milliseconds).
+        #[allow(clippy::disallowed_methods)] // a real process, waited for in real time
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+            });
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        let done = lines.last().expect("a completion record");
+        assert_eq!(done["complete"], "vod-twitch-down", "{text}");
+        assert_eq!(done["interrupted"], true);
+        assert_eq!(done["expected"].as_u64(), Some(10_000_000_000));
+        let seeds = lines.iter().filter(|v| v.get("seed").is_some()).count() as u64;
+        assert_eq!(done["seeds"].as_u64(), Some(seeds));
+        if let Some(kb) = rss_kb {
+            assert!(kb < 512 * 1024, "{kb} kB resident for a 10^10-seed range");
+        }
+    }
 }

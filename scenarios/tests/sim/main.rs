@@ -8,12 +8,14 @@
 //! - `snapshots`: passing traces, reproduction cards, the report format;
 //! - `cli`: the `relaysim` binary's contract (exit codes, one-line errors);
 //! - `regressions`: the numbered plans in `scenarios/regressions/`;
-//! - `harness_power`: swarm, fault points, shrinking, timeline, plans, shards.
+//! - `harness_power`: swarm, fault points, shrinking, timeline, plans, shards;
+//! - `merge`: `relaysim merge`'s completeness rules, on hand-written shards.
 
 mod cli;
 mod detection;
 mod determinism;
 mod harness_power;
+mod merge;
 mod realtime;
 mod regressions;
 mod scenarios;

@@ -9,7 +9,7 @@
 //! snapshot says why the new trace is right.
 
 use relaysim_core::{BugSet, KnownBug};
-use relaysim_harness::check::{Failure, FailureKind};
+use relaysim_harness::check::{Failure, FailureKind, ReplayHint};
 use relaysim_harness::detect::card;
 use relaysim_harness::fault::{FaultEvent, FaultPlan};
 use relaysim_harness::report::failure_report;
@@ -81,6 +81,8 @@ fn report_format() {
             "    2.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
             "    4.000s relay          vod.fetch.start dest=twitch epoch=0".into(),
         ],
+        replay: ReplayHint::RELAYSIM,
+        plan_file: None,
     };
     let text = failure_report(&f);
     // The contract a user relies on, independent of the snapshot:

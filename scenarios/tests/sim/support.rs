@@ -2,9 +2,9 @@
 
 use relaysim_core::BugSet;
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::{BatchOptions, BatchReport};
+use relaysim_harness::runner::{BatchOptions, RunOptions};
 use relaysim_harness::{AnyScenario, Seed, SeedRange};
-use relaysim_scenarios::cli::parse_bugs;
+use relaysim_scenarios::cli::{parse_bugs, read_plan_file};
 
 /// The seeds a scenario test runs: `RELAYSIM_SEED` (one), else
 /// `RELAYSIM_SEEDS`, else the scenario's default range.
@@ -27,8 +27,12 @@ pub fn bugs_from_env() -> BugSet {
 }
 
 /// Runs `scn` as the test suite does and panics with the failure report
-/// (seed, replay commands, plan, last events) if anything failed.
-pub fn run_and_assert(scn: &dyn AnyScenario) -> BatchReport {
+/// (seed, replay commands, plan, last events) if anything failed; the
+/// number of seeds run.
+pub fn run_and_assert(scn: &dyn AnyScenario) -> u64 {
+    if let Some(path) = std::env::var_os("RELAYSIM_PLAN") {
+        return replay_plan_file(scn, std::path::Path::new(&path));
+    }
     let (seeds, single) = seeds_for(scn);
     let bugs = bugs_from_env();
     if single {
@@ -39,7 +43,7 @@ pub fn run_and_assert(scn: &dyn AnyScenario) -> BatchReport {
         );
     }
     let report = scn.run_batch(
-        &seeds,
+        (&seeds).into(),
         &BatchOptions {
             bugs,
             // A single replayed seed cannot judge coverage.
@@ -54,7 +58,40 @@ pub fn run_and_assert(scn: &dyn AnyScenario) -> BatchReport {
             failure_report(f)
         );
     }
-    report
+    assert_eq!(report.ran, report.expected, "every seed has an outcome");
+    report.ran
+}
+
+/// `RELAYSIM_PLAN=FILE` (a failure report's test line for a run that
+/// replayed a plan file): replays that plan, with `RELAYSIM_SEED` /
+/// `RELAYSIM_BUG` or else the file's seed and bugs.
+fn replay_plan_file(scn: &dyn AnyScenario, path: &std::path::Path) -> u64 {
+    let (file, plan) = read_plan_file(scn, path).expect("RELAYSIM_PLAN");
+    let seed = Seed::from_env()
+        .expect("RELAYSIM_SEED")
+        .unwrap_or_else(|| Seed::parse(&file.seed).expect("the plan file's seed"));
+    let bugs = match std::env::var("RELAYSIM_BUG") {
+        Ok(v) if !v.trim().is_empty() => bugs_from_env(),
+        _ => parse_bugs(&file.bugs).expect("the plan file's bugs"),
+    };
+    println!(
+        "{}",
+        relaysim_harness::report::banner(scn.info(), seed, bugs, plan.as_ref())
+    );
+    let o = scn.run_seed(
+        seed,
+        &RunOptions {
+            bugs,
+            plan: Some(plan),
+            ..RunOptions::default()
+        },
+        &std::sync::atomic::AtomicBool::new(false),
+    );
+    if let Some(mut f) = o.failure {
+        f.plan_file = Some(path.display().to_string());
+        panic!("\n{}", failure_report(&f));
+    }
+    1
 }
 
 /// Asserts a `relaysim` run failed with exit 2 and exactly one stderr line
