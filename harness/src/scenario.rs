@@ -102,6 +102,9 @@ pub struct ScenarioInfo {
     pub heal_at: Duration,
     /// Link latency and socket buffers.
     pub net: NetParams,
+    /// Every host its world registers (a plan's network faults may name
+    /// only these).
+    pub hosts: &'static [&'static str],
     /// The known bugs this scenario exists to catch.
     pub targets: &'static [Target],
     /// Seeds run by `cargo test` and `relaysim run` by default (0..N).
@@ -271,6 +274,73 @@ impl<'a> fmt::Debug for dyn AnyScenario + 'a {
     }
 }
 
+/// Events a plan may hold (a generated plan has tens).
+pub const MAX_PLAN_EVENTS: usize = 100_000;
+
+/// Checks a plan against its scenario, with a one-line error naming the
+/// first problem: too many events, an event past the run's end, a network
+/// fault naming a host the world does not have (or a host with itself), a
+/// fault point that is not one of the core's sites of this family, a
+/// chance above 1000 permille, or a family fault its own `validate`
+/// refuses. A plan that passes cannot make turmoil panic or be silently
+/// ignored.
+pub fn validate_plan<F: FamilyFault>(
+    scn: &ScenarioInfo,
+    plan: &FaultPlan<F>,
+) -> Result<(), String> {
+    use crate::fault::{NetFault, Step};
+    if plan.events.len() > MAX_PLAN_EVENTS {
+        return Err(format!(
+            "the plan has {} events; at most {MAX_PLAN_EVENTS}",
+            plan.events.len()
+        ));
+    }
+    let end = scn.duration.as_millis() as u64;
+    for (i, e) in plan.events.iter().enumerate() {
+        let at = |what: String| format!("event {i} (at_ms {}): {what}", e.at_ms);
+        if e.at_ms > end {
+            return Err(at(format!(
+                "after the end of the run ({end} ms of scenario {})",
+                scn.name
+            )));
+        }
+        match &e.fault {
+            Step::Net(n) => {
+                let (a, b) = n.link();
+                for h in [a, b] {
+                    if !scn.hosts.contains(&h) {
+                        return Err(at(format!(
+                            "no host {h:?} in scenario {}; its hosts: {}",
+                            scn.name,
+                            scn.hosts.join(", ")
+                        )));
+                    }
+                }
+                if a == b {
+                    return Err(at(format!("a link from {a:?} to itself")));
+                }
+                let _: &NetFault = n;
+            }
+            Step::Point { site, permille } => {
+                let family_site = relaysim_core::faults::SITES
+                    .iter()
+                    .any(|(s, _)| s == site && s.starts_with(&format!("{}.", scn.family)));
+                if !family_site {
+                    return Err(at(format!(
+                        "{site:?} is not a fault point of family {}",
+                        scn.family
+                    )));
+                }
+                if *permille > 1000 {
+                    return Err(at(format!("permille {permille} is above 1000")));
+                }
+            }
+            Step::App(f) => f.validate().map_err(at)?,
+        }
+    }
+    Ok(())
+}
+
 /// The typed plan inside an erased one, or a message naming both families.
 pub fn typed_plan<F: FamilyFault>(
     scn: &ScenarioInfo,
@@ -299,6 +369,7 @@ impl<F: FamilyFault> AnyScenario for Scenario<F> {
     fn parse_plan(&self, json: &serde_json::Value) -> Result<ErasedPlan, String> {
         let plan: FaultPlan<F> = serde_json::from_value(json.clone())
             .map_err(|e| format!("not a fault plan of scenario {}: {e}", self.info.name))?;
+        validate_plan(&self.info, &plan)?;
         Ok(Arc::new(plan.sorted()))
     }
 

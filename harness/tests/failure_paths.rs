@@ -125,6 +125,7 @@ static TOY: Scenario<Fault> = Scenario {
         duration: Duration::from_secs(1),
         heal_at: Duration::from_millis(500),
         net: NetParams::DEFAULT,
+        hosts: &["toy"],
         targets: &[],
         default_seeds: SEEDS,
         checks: &CHECKS,

@@ -105,6 +105,22 @@ pub fn parse_bug(id: &str) -> Result<KnownBug, String> {
 mod tests {
     use super::*;
 
+    /// Every generated plan is a valid plan of its scenario (its hosts,
+    /// its family's fault points, inside the run): `hosts` lists are right
+    /// and plan files saved from any seed replay.
+    #[test]
+    fn generated_plans_validate_against_their_scenario() {
+        for s in all() {
+            for seed in 0..30 {
+                let plan = s.plan(relaysim_harness::Seed(seed));
+                let json: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+                if let Err(e) = s.parse_plan(&json) {
+                    panic!("{} seed {seed}: {e}", s.name);
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_bug_has_a_scenario_and_names_are_unique() {
         for b in KnownBug::ALL {

@@ -44,6 +44,62 @@ pub trait FamilyFault:
     fn band(&self) -> Option<Band> {
         None
     }
+
+    /// Refuses a value no plan generator would draw (a size or duration
+    /// beyond sane bounds, a name the world does not have), with a
+    /// one-line reason. Plan files are checked with it before a run.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Bounds a family's [`FamilyFault::validate`] checks values against, each
+/// failing with a one-line reason that names the field.
+pub mod bounds {
+    /// Ten minutes: no scenario's latency, stall or window is longer.
+    pub const MAX_MS: u64 = 600_000;
+
+    /// `value <= max`.
+    pub fn at_most(field: &str, value: u64, max: u64) -> Result<(), String> {
+        if value <= max {
+            Ok(())
+        } else {
+            Err(format!("{field} {value} is above {max}"))
+        }
+    }
+
+    /// A duration in milliseconds of at most [`MAX_MS`].
+    pub fn ms(field: &str, value: u64) -> Result<(), String> {
+        at_most(field, value, MAX_MS)
+    }
+
+    /// A percentage, 0 to 100.
+    pub fn percent(field: &str, value: u8) -> Result<(), String> {
+        at_most(field, value.into(), 100)
+    }
+
+    /// `min <= max`, both durations within [`MAX_MS`].
+    pub fn ms_range(min_field: &str, min: u64, max_field: &str, max: u64) -> Result<(), String> {
+        ms(min_field, min)?;
+        ms(max_field, max)?;
+        if min <= max {
+            Ok(())
+        } else {
+            Err(format!("{min_field} {min} is above {max_field} {max}"))
+        }
+    }
+
+    /// One of the names the world has.
+    pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), String> {
+        if allowed.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field} {value:?} is not one of {}",
+                allowed.join(", ")
+            ))
+        }
+    }
 }
 
 /// A shaded window on the HTML timeline: a fault that opens `label`, or

@@ -7,8 +7,15 @@
 //! applies to its application and peers, and never anything that is not
 //! plain data.
 
+use super::peers::moq_relay::KNOWN_TRACKS;
+use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::FamilyFault;
 use serde::{Deserialize, Serialize};
+
+/// The track names the relay knows.
+fn known() -> Vec<&'static str> {
+    KNOWN_TRACKS.iter().map(|t| t.name).collect()
+}
 
 /// A pads application fault (or workload step).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,4 +52,24 @@ pub enum Fault {
     },
 }
 
-impl FamilyFault for Fault {}
+impl FamilyFault for Fault {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Fault::PadsStart | Fault::PadsStop | Fault::PadsRestart => Ok(()),
+            Fault::MainLoopStall { ms } | Fault::MoqRelayDown { ms } => bounds::ms("ms", *ms),
+            Fault::MoqCatalog { tracks } => {
+                bounds::at_most("tracks", tracks.len() as u64, 64)?;
+                tracks
+                    .iter()
+                    .try_for_each(|t| bounds::one_of("track", t, &known()))
+            }
+            Fault::MoqConfigChange {
+                track,
+                catalog_delay_ms,
+            } => {
+                bounds::one_of("track", track, &known())?;
+                bounds::ms("catalog_delay_ms", *catalog_delay_ms)
+            }
+        }
+    }
+}

@@ -109,6 +109,7 @@ pub static PADS_STALLED_FORWARDER: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::PadQueueUnbounded,
@@ -134,6 +135,7 @@ pub static PADS_TEARDOWN: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::StopDropsFlush,
@@ -159,6 +161,7 @@ pub static PADS_RESTART: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::BufferBeforeCaps,

@@ -24,6 +24,8 @@ use tokio::time::Instant;
 
 pub const GST: &str = "gst";
 pub const RELAY: &str = "moq-relay";
+/// Every host of the world (what a plan's network faults may name).
+pub const HOSTS: &[&str] = &[GST, RELAY];
 pub const BROADCAST: &str = "live";
 /// The catalog a run starts with.
 pub const INITIAL_TRACKS: [&str; 2] = ["cam", "mic"];

@@ -7,6 +7,8 @@
 //! applies to its room server, pipeline and process, and never anything that
 //! is not plain data.
 
+use relaysim_core::session::publisher::TrackKind;
+use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::FamilyFault;
 use serde::{Deserialize, Serialize};
 
@@ -50,4 +52,33 @@ pub enum Fault {
     PublisherSignal,
 }
 
-impl FamilyFault for Fault {}
+impl FamilyFault for Fault {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Fault::LivekitLatency { min_ms, max_ms } => {
+                bounds::ms_range("min_ms", *min_ms, "max_ms", *max_ms)
+            }
+            Fault::LivekitErrors {
+                join_percent,
+                publish_percent,
+            } => {
+                bounds::percent("join_percent", *join_percent)?;
+                bounds::percent("publish_percent", *publish_percent)
+            }
+            Fault::PipelineStart {
+                min_ms,
+                max_ms,
+                fail_percent,
+            } => {
+                bounds::ms_range("min_ms", *min_ms, "max_ms", *max_ms)?;
+                bounds::percent("fail_percent", *fail_percent)
+            }
+            Fault::TrackEos { track, after_ms } => {
+                let tracks: Vec<&str> = TrackKind::ALL.iter().map(|k| k.as_str()).collect();
+                bounds::one_of("track", track, &tracks)?;
+                bounds::ms("after_ms", *after_ms)
+            }
+            Fault::PublisherSignal => Ok(()),
+        }
+    }
+}

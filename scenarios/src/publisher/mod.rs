@@ -105,6 +105,7 @@ pub static PUBLISHER_EOS_RACE: Scenario<Fault> = Scenario {
         duration: plans::EOS_RACE_DURATION,
         heal_at: plans::EOS_RACE_HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::EosBeforeRegister,
@@ -130,6 +131,7 @@ pub static PUBLISHER_JOIN_FAILS: Scenario<Fault> = Scenario {
         duration: plans::JOIN_FAILS_DURATION,
         heal_at: plans::JOIN_FAILS_HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[],
         default_seeds: 200,
         checks: &JOIN_FAILS_CHECKS,

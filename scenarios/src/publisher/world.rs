@@ -20,6 +20,8 @@ use std::time::Duration;
 
 pub const PUBLISHER: &str = "publisher";
 pub const LIVEKIT: &str = "livekit";
+/// Every host of the world (what a plan's network faults may name).
+pub const HOSTS: &[&str] = &[PUBLISHER, LIVEKIT];
 pub const ROOM: &str = "stage";
 
 pub struct PublisherWorld {

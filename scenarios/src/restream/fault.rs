@@ -5,6 +5,7 @@
 //! (`Step::Net`, `Step::Point`); this enum holds only what a restream world
 //! applies to its peers, and never anything that is not plain data.
 
+use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::{Band, FamilyFault};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,16 @@ pub enum Fault {
 }
 
 impl FamilyFault for Fault {
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Fault::TwitchLatency { min_ms, max_ms } => {
+                bounds::ms_range("min_ms", *min_ms, "max_ms", *max_ms)
+            }
+            Fault::TwitchErrors { percent } => bounds::percent("percent", *percent),
+            Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
+        }
+    }
+
     fn band(&self) -> Option<Band> {
         match self {
             Fault::PublisherDisconnect => Some(Band::new("publisher disconnected", true)),

@@ -112,6 +112,7 @@ pub static VOD_SLOW_TWITCH: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::VodFetchStacking,
@@ -141,6 +142,7 @@ pub static VOD_DISCONNECT_RACE: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::VodFetchStaleEpoch,
@@ -167,6 +169,7 @@ pub static VOD_TWITCH_DOWN: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[Target {
             bug: KnownBug::VodLatchLeak,
             checks: &["vod-override-eventually"],

@@ -24,6 +24,15 @@ pub const TWITCH_API: &str = "twitch-api";
 pub const TWITCH_INGEST: &str = "twitch-ingest";
 pub const YOUTUBE_INGEST: &str = "youtube-ingest";
 pub const KICK_INGEST: &str = "kick-ingest";
+/// Every host of the world (what a plan's network faults may name).
+pub const HOSTS: &[&str] = &[
+    OBS,
+    RELAY,
+    TWITCH_API,
+    TWITCH_INGEST,
+    YOUTUBE_INGEST,
+    KICK_INGEST,
+];
 
 /// The relay's ingest key, which OBS publishes with.
 pub const INGEST_KEY: &str = "obs_key";

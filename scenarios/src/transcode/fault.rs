@@ -6,7 +6,9 @@
 //! (`Step::Net`, `Step::Point`); this enum holds only what a transcode world
 //! applies to its peers, and never anything that is not plain data.
 
+use super::world::{rendition_pool, PUBLISHERS};
 use relaysim_core::transcode::Phase;
+use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::FamilyFault;
 use serde::{Deserialize, Serialize};
 
@@ -52,4 +54,32 @@ pub enum Fault {
     },
 }
 
-impl FamilyFault for Fault {}
+impl FamilyFault for Fault {
+    fn validate(&self) -> Result<(), String> {
+        let publishers: Vec<&str> = PUBLISHERS.iter().map(|(h, _)| *h).collect();
+        let pool: Vec<String> = rendition_pool().into_iter().map(|r| r.name).collect();
+        let pool: Vec<&str> = pool.iter().map(String::as_str).collect();
+        match self {
+            Fault::BroadcastPublish { publisher } | Fault::BroadcastUnpublish { publisher } => {
+                bounds::one_of("publisher", publisher, &publishers)
+            }
+            Fault::RenditionAdd {
+                rendition,
+                window_ms,
+            }
+            | Fault::RenditionRemove {
+                rendition,
+                window_ms,
+            } => {
+                bounds::one_of("rendition", rendition, &pool)?;
+                bounds::ms("window_ms", *window_ms)
+            }
+            Fault::TranscoderPanic {
+                rendition, after, ..
+            } => {
+                bounds::one_of("rendition", rendition, &pool)?;
+                bounds::at_most("after", *after, 1_000_000)
+            }
+        }
+    }
+}

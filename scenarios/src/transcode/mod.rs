@@ -129,6 +129,7 @@ pub static TRANSCODE_LADDER_CHURN: Scenario<Fault> = Scenario {
         duration: plans::CHURN_DURATION,
         heal_at: plans::CHURN_HEAL_AT,
         net: NET,
+        hosts: world::CHURN_HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::RenditionRemoveLeak,
@@ -164,6 +165,7 @@ pub static TRANSCODE_SLOW_CONSUMER: Scenario<Fault> = Scenario {
         duration: plans::SLOW_DURATION,
         heal_at: plans::SLOW_HEAL_AT,
         net: NET,
+        hosts: world::SLOW_HOSTS,
         targets: &[],
         default_seeds: 200,
         checks: &SLOW_CHECKS,

@@ -32,6 +32,10 @@ use std::time::Duration;
 pub const TRANSCODE: &str = "transcode";
 /// Publisher hosts and their stream keys (`obs-a` publishes `live/a`).
 pub const PUBLISHERS: [(&str, &str); 3] = [("obs-a", "a"), ("obs-b", "b"), ("obs-c", "c")];
+/// The churn world's hosts: the transcode host and every publisher.
+pub const CHURN_HOSTS: &[&str] = &[TRANSCODE, "obs-a", "obs-b", "obs-c"];
+/// The slow-consumer world's hosts: the transcode host and two publishers.
+pub const SLOW_HOSTS: &[&str] = &[TRANSCODE, "obs-a", "obs-b"];
 pub const INGEST_PORT: u16 = 1935;
 
 /// The renditions the admin API may add (the default ladder plus 360p).

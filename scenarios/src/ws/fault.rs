@@ -9,6 +9,7 @@
 //! the `ws-` prefix its trace line always had (`fault.ws-upload …`).
 
 use relaysim_core::session::ws::protocol::PayloadKind;
+use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::FamilyFault;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -86,7 +87,32 @@ pub enum Fault {
     },
 }
 
-impl FamilyFault for Fault {}
+impl FamilyFault for Fault {
+    fn validate(&self) -> Result<(), String> {
+        /// The largest payload a plan may ask for.
+        const MAX_BYTES: u64 = 64 << 20;
+        match self {
+            Fault::Upload { bytes, .. }
+            | Fault::OrphanHeader { bytes, .. }
+            | Fault::TextForBinary { bytes, .. }
+            | Fault::StrayPayload { bytes } => bounds::at_most("bytes", *bytes, MAX_BYTES),
+            Fault::MissingPayload {
+                bytes, quiet_ms, ..
+            } => {
+                bounds::at_most("bytes", *bytes, MAX_BYTES)?;
+                bounds::ms("quiet_ms", *quiet_ms)
+            }
+            Fault::LatePayload {
+                bytes, delay_ms, ..
+            } => {
+                bounds::at_most("bytes", *bytes, MAX_BYTES)?;
+                bounds::ms("delay_ms", *delay_ms)
+            }
+            Fault::Stall { ms } => bounds::ms("ms", *ms),
+            Fault::SwapServer | Fault::UnknownCommand => Ok(()),
+        }
+    }
+}
 
 impl Fault {
     /// The same action with its durations divided by `factor` (sizes kept).

@@ -129,6 +129,7 @@ pub static WS_BULK_CROSSFIRE: Scenario<Fault> = Scenario {
         duration: DURATION,
         heal_at: HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::BulkSendStarvesRecv,
@@ -154,6 +155,7 @@ pub static WS_ORPHAN_HEADER: Scenario<Fault> = Scenario {
         duration: DURATION,
         heal_at: HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[
             Target {
                 bug: KnownBug::OrphanBinaryHeader,
@@ -179,6 +181,7 @@ pub static WS_KEEPALIVE: Scenario<Fault> = Scenario {
         duration: DURATION,
         heal_at: HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[],
         default_seeds: 200,
         checks: &KEEPALIVE_CHECKS,

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 pub const CLIENT: &str = "ws-client";
 pub const SERVER: &str = "ws-server";
+/// Every host of the world (what a plan's network faults may name).
+pub const HOSTS: &[&str] = &[CLIENT, SERVER];
 
 /// The server every ws scenario runs (seed-systems.md §1 timings, keepalive
 /// scaled from websockets' 20 s / 20 s to 2 s / 4 s so a run holds several

@@ -372,6 +372,107 @@ fn bad_plans_and_shards_are_one_line_errors() {
     );
 }
 
+/// A plan file that does not fit its scenario is refused before anything
+/// runs, with one line naming the problem: a typo'd key must not silently
+/// turn a failing regression into a pass, and nothing reaches turmoil.
+#[test]
+fn plan_files_are_validated_against_their_scenario() {
+    let base = temp("valid.json");
+    let saved = relaysim(
+        &[
+            "replay",
+            "vod-slow-twitch",
+            "--seed",
+            "1",
+            "--save-plan",
+            base.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(saved.status.success() || saved.status.code() == Some(1));
+    let good: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let one_event = |fault: serde_json::Value, at_ms: u64| {
+        let mut v = good.clone();
+        v["plan"]["events"] = serde_json::json!([{ "at_ms": at_ms, "fault": fault }]);
+        v
+    };
+    let mut typo = good.clone();
+    typo["bug"] = serde_json::json!(["vod-fetch-stacking"]);
+    let cases = [
+        (typo, "unknown field `bug`"),
+        (
+            one_event(
+                serde_json::json!({"kind": "partition", "a": "relay", "b": "nowhere"}),
+                10,
+            ),
+            "no host \"nowhere\"",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "fault-point", "site": "ws.session.reset", "permille": 5}),
+                10,
+            ),
+            "not a fault point of family restream",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "fault-point", "site": "restream.pump.write", "permille": 5000}),
+                10,
+            ),
+            "permille 5000 is above 1000",
+        ),
+        (
+            one_event(serde_json::json!({"kind": "publisher-connect"}), 10_000_000),
+            "after the end of the run",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "ws-upload", "cmd": "write_audio", "bytes": 9}),
+                10,
+            ),
+            "ws-upload",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "twitch-latency", "min_ms": 9, "max_ms": 3}),
+                10,
+            ),
+            "min_ms 9 is above max_ms 3",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "twitch-errors", "percent": 250}),
+                10,
+            ),
+            "percent 250 is above 100",
+        ),
+        (
+            one_event(
+                serde_json::json!({"kind": "publisher-connect", "extra": 1}),
+                10,
+            ),
+            "unknown field `extra`",
+        ),
+    ];
+    for (i, (plan, says)) in cases.into_iter().enumerate() {
+        let path = temp(&format!("invalid-{i}.json"));
+        std::fs::write(&path, plan.to_string()).unwrap();
+        one_line_error(
+            &relaysim(
+                &[
+                    "replay",
+                    "vod-slow-twitch",
+                    "--plan",
+                    path.to_str().unwrap(),
+                ],
+                &[],
+            ),
+            says,
+        );
+    }
+}
+
 #[test]
 fn shards_merge_into_the_whole_range() {
     let mut files = Vec::new();

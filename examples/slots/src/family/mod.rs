@@ -83,6 +83,7 @@ pub static SLOTS_CONTENTION: Scenario<Fault> = Scenario {
         duration: plans::DURATION,
         heal_at: plans::HEAL_AT,
         net: NET,
+        hosts: world::HOSTS,
         targets: &[Target {
             bug: SlotBugs::CheckThenAwait,
             checks: &["never-over-capacity"],
@@ -90,7 +91,6 @@ pub static SLOTS_CONTENTION: Scenario<Fault> = Scenario {
         default_seeds: 100,
         checks: &CHECKS,
         links: LINKS,
-
         replay: ReplayHint {
             cli: None,
             test: "cargo test -p relaysim-example-slots --test sim -- scenarios::",

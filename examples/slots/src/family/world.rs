@@ -21,6 +21,8 @@ pub const SLOTS: &str = "slots";
 pub const LICENCE: &str = "licence";
 /// The client hosts (each acquires under its host name).
 pub const CLIENTS: [&str; 3] = ["client-a", "client-b", "client-c"];
+/// Every host of the world (what a plan's network faults may name).
+pub const HOSTS: &[&str] = &[SLOTS, LICENCE, "client-a", "client-b", "client-c"];
 /// Slots the farm has: fewer than the clients, so they contend.
 pub const CAPACITY: usize = 2;
 /// How long the server waits for the licence server.
