@@ -12,7 +12,6 @@ use crate::runner::{BatchOptions, RunOptions};
 use crate::scenario::AnyScenario;
 use crate::seed::{Seed, SeedRange};
 use relaysim_core::{BugSet, KnownBug};
-use std::sync::atomic::AtomicBool;
 
 /// One bug's detection run: what `relaysim detect` prints per bug.
 #[derive(Debug, Clone)]
@@ -108,13 +107,13 @@ pub fn card(
     let seed = d
         .first_failing_seed
         .ok_or_else(|| format!("{bug} was NOT caught in {budget} seeds of {}", d.scenario))?;
-    let o = scn.run_seed(
+    let o = scn.run_seed_bounded(
         seed,
         &RunOptions {
             bugs: BugSet::only(bug),
             ..RunOptions::default()
         },
-        &AtomicBool::new(false),
+        crate::runner::SEED_WALL_LIMIT,
     );
     let f = o
         .failure

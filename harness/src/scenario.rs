@@ -252,6 +252,9 @@ pub trait AnyScenario: Send + Sync {
     fn parse_plan(&self, json: &serde_json::Value) -> Result<ErasedPlan, String>;
     /// Runs one seed (see [`crate::runner::run_seed`]).
     fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome;
+    /// Runs one seed under its own watchdog (see
+    /// [`crate::runner::run_seed_bounded`]).
+    fn run_seed_bounded(&self, seed: Seed, opts: &RunOptions, limit: Duration) -> SeedOutcome;
     /// Runs a batch (see [`crate::runner::run_batch`]).
     fn run_batch(&self, seeds: Seeds<'_>, opts: &BatchOptions<'_>) -> BatchReport;
     /// Shrinks a failing plan (see [`crate::shrink::shrink`]).
@@ -375,6 +378,10 @@ impl<F: FamilyFault> AnyScenario for Scenario<F> {
 
     fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome {
         crate::runner::run_seed(self, seed, opts, cancel)
+    }
+
+    fn run_seed_bounded(&self, seed: Seed, opts: &RunOptions, limit: Duration) -> SeedOutcome {
+        crate::runner::run_seed_bounded(self, seed, opts, limit)
     }
 
     fn run_batch(&self, seeds: Seeds<'_>, opts: &BatchOptions<'_>) -> BatchReport {

@@ -12,11 +12,10 @@
 
 use crate::check::FailureKind;
 use crate::fault::{FamilyFault, FaultEvent, FaultPlan};
-use crate::runner::{run_seed, RunOptions};
+use crate::runner::{run_seed_bounded, RunOptions, SEED_WALL_LIMIT};
 use crate::scenario::{ErasedPlan, Scenario};
 use crate::seed::Seed;
 use relaysim_core::BugSet;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// A shrunk failure.
@@ -43,9 +42,8 @@ pub fn shrink<F: FamilyFault>(
     plan: Option<FaultPlan<F>>,
 ) -> Result<Shrunk, String> {
     let plan = plan.unwrap_or_else(|| scn.plan_for(seed));
-    let never = AtomicBool::new(false);
     let run = |events: &[FaultEvent<F>]| {
-        run_seed(
+        run_seed_bounded(
             scn,
             seed,
             &RunOptions {
@@ -53,7 +51,7 @@ pub fn shrink<F: FamilyFault>(
                 plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
                 ..RunOptions::default()
             },
-            &never,
+            SEED_WALL_LIMIT,
         )
         .failure
         .map(|f| (f.kind, f.check))
@@ -78,14 +76,14 @@ pub fn shrink<F: FamilyFault>(
             return true;
         }
         runs += 1;
-        run_seed(
+        run_seed_bounded(
             scn,
             seed,
             &RunOptions {
                 plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
                 ..RunOptions::default()
             },
-            &never,
+            SEED_WALL_LIMIT,
         )
         .passed()
     };

@@ -431,19 +431,20 @@ pub fn recheck_determinism<F: FamilyFault>(
         bugs,
         ..RunOptions::default()
     };
-    let never = AtomicBool::new(false);
     let mut failures = Vec::new();
     for first in sample.iter().filter(|s| !s.timed_out) {
         // The same inputs as the first run: the plan is drawn from the
         // seed again, so the plan generator's determinism is checked too.
-        let again = run_seed(scn, first.seed, &run_opts, &never);
+        let again = super::run_seed_bounded(scn, first.seed, &run_opts, super::SEED_WALL_LIMIT);
         if again.trace_hash == first.trace_hash {
             continue;
         }
         let first_text = match &first.trace {
             Some(t) => t.text(),
             // Passing traces are not kept: rerun once more.
-            None => run_seed(scn, first.seed, &run_opts, &never).trace.text(),
+            None => super::run_seed_bounded(scn, first.seed, &run_opts, super::SEED_WALL_LIMIT)
+                .trace
+                .text(),
         };
         let (line, a, b) = first_divergence(&first_text, &again.trace.text()).unwrap_or((
             0,

@@ -249,6 +249,41 @@ pub fn run_seed<F: FamilyFault>(
     }
 }
 
+/// The wall-clock budget of one seed run outside a batch (replay, shrink,
+/// the determinism recheck, cards), as a batch's default.
+pub const SEED_WALL_LIMIT: Duration = Duration::from_secs(120);
+
+/// [`run_seed`] under its own watchdog: after `limit` of wall time the run
+/// stops with a `timeout` failure (at its next simulation step). What
+/// replay, shrink, the determinism recheck and cards run, so none of them
+/// can hang on a runaway seed.
+pub fn run_seed_bounded<F: FamilyFault>(
+    scn: &Scenario<F>,
+    seed: Seed,
+    opts: &RunOptions,
+    limit: Duration,
+) -> SeedOutcome {
+    let cancel = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            #[allow(clippy::disallowed_methods)] // the watchdog is wall-clock by definition
+            let start = std::time::Instant::now();
+            while !done.load(Ordering::Acquire) {
+                if start.elapsed() > limit {
+                    cancel.store(true, Ordering::Relaxed);
+                    break;
+                }
+                #[allow(clippy::disallowed_methods)] // the watchdog thread, not simulated code
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let outcome = run_seed(scn, seed, opts, &cancel);
+        done.store(true, Ordering::Release);
+        outcome
+    })
+}
+
 /// Where on a seed's path the run is, for naming a panic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

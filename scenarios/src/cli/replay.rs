@@ -10,7 +10,6 @@ use relaysim_harness::report::{banner, failure_report};
 use relaysim_harness::runner::RunOptions;
 use relaysim_harness::{AnyPlan, AnyScenario, Seed};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 /// Arguments of `relaysim replay`.
 #[derive(Args, Debug, Clone, Default)]
@@ -61,14 +60,14 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
     if !args.trace_only {
         outln!("{}", banner(scn.info(), seed, bugs, plan.as_ref()));
     }
-    let outcome = scn.run_seed(
+    let outcome = scn.run_seed_bounded(
         seed,
         &RunOptions {
             bugs,
             plan: Some(plan.clone()),
             ..RunOptions::default()
         },
-        &AtomicBool::new(false),
+        relaysim_harness::runner::SEED_WALL_LIMIT,
     );
     // Files first: printing ends the process quietly if stdout is closed.
     if let Some(path) = &args.save_plan {
@@ -94,7 +93,13 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
     out!("{}", outcome.trace.text());
     if !args.trace_only {
         match &outcome.failure {
-            Some(f) => out!("{}", failure_report(f)),
+            Some(f) => {
+                // A run of a plan file replays from that file: the seed's
+                // own plan may differ (a shrunk or hand-edited plan).
+                let mut f = f.clone();
+                f.plan_file = args.plan.as_ref().map(|p| p.display().to_string());
+                out!("{}", failure_report(&f))
+            }
             None => outln!(
                 "PASS: every check held ({} events)",
                 outcome.trace.entries.len()

@@ -186,6 +186,7 @@ fn every_printed_replay_command_reproduces_its_run() {
             .lines()
             .find(|l| l.trim_start().starts_with("replay   :"))
             .expect("the replay reports its failure");
+        assert!(inner.contains(" --plan "), "{inner}");
         let args = pasted(inner);
         let third = relaysim(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(trace_hash(&third), hashes[&seed], "{inner}");
