@@ -35,7 +35,8 @@ impl fmt::Display for RestartReason {
 pub enum FetchResult {
     /// An ingest URL naming a freshly allocated IVS session.
     Session(String),
-    /// An HTTP error status, a bad body, or a refused connection.
+    /// An HTTP error status, a bad or oversized body, an ingest URL that
+    /// failed validation, or a refused connection (a bounded text).
     Error(String),
     /// One of the 6 s connect / 12 s total / 15 s outer timeouts fired.
     Timeout,

@@ -16,7 +16,7 @@
 //! | [`ingest`] | the publisher-facing listener |
 //! | [`pump`] | one egress connection streaming frames |
 //! | [`supervisor`] | the 2 s tick loop |
-//! | [`twitch`] | the Twitch API client (HTTP over the seam, hyper) |
+//! | [`twitch`] | the Twitch API client (HTTP over the seam, hyper): timeouts over the whole exchange, a 64 KiB body cap, ingest URL validation |
 //! | [`relay`] | wiring it all into one runnable relay |
 //! | [`event`] | [`RestreamEvent`], the component's trace events, and the data they carry |
 //!

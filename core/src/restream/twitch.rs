@@ -6,17 +6,42 @@
 //! seam, so the same client talks to the real service on tokio and to the
 //! simulated `twitch-api` host under turmoil. Returns a typed result; never
 //! touches destination state (the caller completes the fetch).
+//!
+//! It must never trust the service's answer:
+//!
+//! - the **total and outer timeouts cover the whole exchange**, body read
+//!   included: a response whose bytes trickle in forever ends as
+//!   [`FetchResult::Timeout`] after 12 s, and its connection is dropped
+//!   (the connection task is aborted however the fetch ends);
+//! - the **response is capped**: hyper's read buffer at [`MAX_BODY`], a
+//!   `Content-Length` over it refused before a byte of the body is read, and
+//!   the body read stops at the first chunk that would take it over
+//!   ([`FetchResult::Error`] `body: larger than 65536 bytes`);
+//! - a non-success status is an error without reading the body;
+//! - the **ingest URL is validated** ([`validate_ingest_url`]) before it is
+//!   returned: scheme `rtmp`/`rtmps`, a host (and port, if any), a path
+//!   whose last segment is the stream key, printable ASCII only and at most
+//!   [`MAX_INGEST_URL`] bytes (it goes into the trace and into the egress
+//!   pump). Anything else is a [`FetchResult::Error`] naming what is wrong,
+//!   never quoting the URL;
+//! - every error text is bounded ([`MAX_ERROR`]).
 
 use crate::net::Net;
 use crate::restream::event::FetchResult;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The path of the client-configuration call.
 pub const CLIENT_CONFIG_PATH: &str = "/api/v3/GetClientConfiguration";
+/// The largest response body read; anything bigger is an error.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The longest ingest URL accepted.
+pub const MAX_INGEST_URL: usize = 2048;
+/// The longest error text a fetch returns (it reaches the trace).
+pub const MAX_ERROR: usize = 160;
 
 /// The client's timeouts (upstream: 6 s connect, 12 s global, 15 s outer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +119,7 @@ impl<N: Net> TwitchApi<N> {
     }
 
     async fn fetch_inner(&self, stream_key: &str, want_eb: bool) -> Result<String, FetchResult> {
-        let err =
-            |what: &str, e: &dyn std::fmt::Display| FetchResult::Error(format!("{what}: {e}"));
+        let err = |what: &str, e: &dyn std::fmt::Display| error(format!("{what}: {e}"));
         let stream =
             match tokio::time::timeout(self.timeouts.connect, self.net.connect(&self.addr)).await {
                 Err(_) => return Err(FetchResult::Timeout),
@@ -104,12 +128,17 @@ impl<N: Net> TwitchApi<N> {
                 Ok(Err(e)) => return Err(FetchResult::Error(format!("connect: {}", e.kind()))),
                 Ok(Ok(s)) => s,
             };
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            // Headers and each body chunk read are bounded too.
+            .max_buf_size(MAX_BODY)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| err("handshake", &e))?;
-        let conn_task = tokio::spawn(async move {
+        // Aborted however this future ends, timeouts included: a trickling
+        // server must not keep a connection task alive.
+        let _conn_task = AbortOnDrop(tokio::spawn(async move {
             let _ = conn.await;
-        });
+        }));
         let body = ClientConfigRequest {
             stream_key: stream_key.to_string(),
             vod_track_audio: true,
@@ -121,38 +150,139 @@ impl<N: Net> TwitchApi<N> {
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| err("request", &e))?;
-        let result = async {
-            let resp = sender
-                .send_request(req)
-                .await
-                .map_err(|e| err("send", &e))?;
-            let status = resp.status();
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| err("body", &e))?
-                .to_bytes();
-            if !status.is_success() {
-                return Err(FetchResult::Error(format!("status {}", status.as_u16())));
-            }
-            parse_session_url(&bytes, stream_key)
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| err("send", &e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(error(format!("status {}", status.as_u16())));
         }
-        .await;
-        conn_task.abort();
-        result
+        let announced = resp
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_big());
+        }
+        let bytes = Limited::new(resp.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    too_big()
+                } else {
+                    err("body", &e)
+                }
+            })?
+            .to_bytes();
+        parse_session_url(&bytes, stream_key)
     }
 }
 
-/// The first endpoint's template with `{stream_key}` filled in.
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// An error result, its text clipped to [`MAX_ERROR`] bytes.
+fn error(text: String) -> FetchResult {
+    if text.len() <= MAX_ERROR {
+        return FetchResult::Error(text);
+    }
+    let mut end = MAX_ERROR;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    FetchResult::Error(format!("{}…", &text[..end]))
+}
+
+fn too_big() -> FetchResult {
+    error(format!("body: larger than {MAX_BODY} bytes"))
+}
+
+/// The first endpoint's template with `{stream_key}` filled in, validated
+/// ([`validate_ingest_url`]). Never panics; every error is bounded.
 pub fn parse_session_url(body: &[u8], stream_key: &str) -> Result<String, FetchResult> {
     let resp: ClientConfigResponse =
-        serde_json::from_slice(body).map_err(|e| FetchResult::Error(format!("bad body: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| error(format!("bad body: {e}")))?;
     let first = resp
         .ingest_endpoints
         .first()
-        .ok_or_else(|| FetchResult::Error("no ingest endpoint".into()))?;
-    Ok(first.url_template.replace("{stream_key}", stream_key))
+        .ok_or_else(|| error("no ingest endpoint".into()))?;
+    if first.url_template.len() > MAX_INGEST_URL {
+        // Before the fill: a template of many placeholders must not expand.
+        return Err(error(format!(
+            "bad ingest url: longer than {MAX_INGEST_URL} bytes"
+        )));
+    }
+    let url = first.url_template.replace("{stream_key}", stream_key);
+    validate_ingest_url(&url, stream_key).map_err(|why| error(format!("bad ingest url: {why}")))?;
+    Ok(url)
+}
+
+/// Checks an ingest URL the service returned for `stream_key`: `rtmp://` or
+/// `rtmps://`, a host with an optional numeric port, a path whose last
+/// segment is the stream key, printable ASCII only, at most
+/// [`MAX_INGEST_URL`] bytes. The error says what is wrong without quoting
+/// the URL.
+pub fn validate_ingest_url(url: &str, stream_key: &str) -> Result<(), &'static str> {
+    const _: () = assert!(MAX_INGEST_URL == 2048, "update the message below");
+    if url.len() > MAX_INGEST_URL {
+        return Err("longer than 2048 bytes");
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("not printable ASCII");
+    }
+    let (scheme, rest) = url.split_once("://").ok_or("no scheme")?;
+    if !(scheme.eq_ignore_ascii_case("rtmp") || scheme.eq_ignore_ascii_case("rtmps")) {
+        return Err("scheme is not rtmp or rtmps");
+    }
+    let (authority, path) = rest.split_once('/').ok_or("no path")?;
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: `[addr]` or `[addr]:port`.
+        Some(v6) => {
+            let (addr, tail) = v6.split_once(']').ok_or("no valid host")?;
+            let port = match tail {
+                "" => None,
+                t => Some(t.strip_prefix(':').ok_or("bad port")?),
+            };
+            let ok = !addr.is_empty()
+                && addr
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            (ok, port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            (ok, port)
+        }
+    };
+    if !host_ok {
+        return Err("no valid host");
+    }
+    if let Some(p) = port {
+        let digits = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+        if !digits || !p.parse::<u16>().is_ok_and(|p| p > 0) {
+            return Err("bad port");
+        }
+    }
+    if stream_key.is_empty() || !format!("/{path}").ends_with(&format!("/{stream_key}")) {
+        return Err("path does not name the stream key");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -168,5 +298,93 @@ mod tests {
         );
         assert!(parse_session_url(br#"{"ingest_endpoints":[]}"#, "k").is_err());
         assert!(parse_session_url(b"nope", "k").is_err());
+    }
+
+    #[test]
+    fn ingest_urls_are_validated() {
+        let k = "live_key";
+        for ok in [
+            "rtmp://twitch-ingest:1935/ivs-3/live_key",
+            "rtmps://ingest.example.net:443/app/live_key",
+            "RTMP://host/live_key",
+            "rtmp://[::1]:1935/app/live_key",
+            "rtmp://10.0.0.1/app/live_key",
+        ] {
+            assert_eq!(validate_ingest_url(ok, k), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://host:80/app/live_key", "scheme is not rtmp or rtmps"),
+            ("rtmp:/host/app/live_key", "no scheme"),
+            ("rtmp://host:1935", "no path"),
+            ("rtmp:///app/live_key", "no valid host"),
+            ("rtmp://user@host/app/live_key", "no valid host"),
+            ("rtmp://[::1/app/live_key", "no valid host"),
+            ("rtmp://host:0/app/live_key", "bad port"),
+            ("rtmp://host:99999/app/live_key", "bad port"),
+            ("rtmp://host:/app/live_key", "bad port"),
+            ("rtmp://host:1:2/app/live_key", "bad port"),
+            (
+                "rtmp://host/app/other_key",
+                "path does not name the stream key",
+            ),
+            (
+                "rtmp://host/app/xlive_key",
+                "path does not name the stream key",
+            ),
+            (
+                "rtmp://host/app/live_key?x=1",
+                "path does not name the stream key",
+            ),
+            ("rtmp://host/app/live_key\n", "not printable ASCII"),
+            ("rtmp://hôst/app/live_key", "not printable ASCII"),
+            ("rtmp://host/app /live_key", "not printable ASCII"),
+        ] {
+            assert_eq!(validate_ingest_url(bad, k), Err(why), "{bad}");
+        }
+        assert_eq!(
+            validate_ingest_url(&format!("rtmp://h/{}/live_key", "a".repeat(2100)), k),
+            Err("longer than 2048 bytes")
+        );
+        assert_eq!(
+            validate_ingest_url("rtmp://h/app/", ""),
+            Err("path does not name the stream key")
+        );
+    }
+
+    #[test]
+    fn a_bad_url_in_the_body_is_a_clear_bounded_error() {
+        let body = |t: &str| format!(r#"{{"ingest_endpoints":[{{"url_template":"{t}"}}]}}"#);
+        assert_eq!(
+            parse_session_url(body("https://t/app/{stream_key}").as_bytes(), "k"),
+            Err(FetchResult::Error(
+                "bad ingest url: scheme is not rtmp or rtmps".into()
+            ))
+        );
+        assert_eq!(
+            parse_session_url(body("rtmp://t:1935/app/fixed").as_bytes(), "k"),
+            Err(FetchResult::Error(
+                "bad ingest url: path does not name the stream key".into()
+            ))
+        );
+        // Placeholders cannot blow the URL up past the limit.
+        let many = "{stream_key}".repeat(170);
+        assert_eq!(
+            parse_session_url(
+                body(&format!("rtmp://t/{many}")).as_bytes(),
+                &"k".repeat(1000)
+            ),
+            Err(FetchResult::Error(
+                "bad ingest url: longer than 2048 bytes".into()
+            ))
+        );
+        // serde quotes what it read: the error is clipped.
+        let huge = format!(r#"{{"ingest_endpoints":"{}"}}"#, "x".repeat(10_000));
+        match parse_session_url(huge.as_bytes(), "k") {
+            Err(FetchResult::Error(e)) => {
+                assert!(e.starts_with("bad body: "), "{e}");
+                assert!(e.len() <= MAX_ERROR + '…'.len_utf8(), "{} bytes", e.len());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -14,6 +14,12 @@
 //! while waiting on the peer for longer than one read turn. Only
 //! [`Conn::send_holding`] does, and only the `bulk-send-starves-recv` path
 //! calls it.
+//!
+//! A read that fails because of what the peer sent (a malformed frame,
+//! non-UTF-8 text, a frame or message over the limits) is a
+//! [`Turn::Violation`] carrying the close code it deserves ([`close_code`]);
+//! the session sends it with [`Conn::close`]. A peer's close frame is echoed
+//! with [`Conn::echo_close`]. Neither waits longer than its grace.
 
 use crate::net::NetStream;
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
@@ -35,6 +41,12 @@ pub enum Turn {
     Idle,
     /// The connection is over (EOF, or the error's kind).
     Ended(String),
+    /// The peer broke the protocol: the read failed with the error's kind,
+    /// and the session should close with `code` (1002, 1007 or 1009).
+    Violation {
+        code: u16,
+        kind: String,
+    },
 }
 
 /// A stable, address-free name for a WebSocket error.
@@ -53,6 +65,27 @@ pub fn error_kind(e: &WsError) -> String {
         WsError::WriteBufferFull(_) => "write-buffer-full".into(),
         WsError::Utf8(_) => "utf8".into(),
         _ => "other".into(),
+    }
+}
+
+/// The close code a read error deserves, when the peer caused it: 1009 for
+/// a frame or message over the limits, 1007 for text that is not UTF-8,
+/// 1002 for any other breach of the framing. `None` when there is nobody
+/// to tell (I/O errors, EOF, a reset without a close handshake) or the
+/// connection is already closing.
+pub fn close_code(e: &WsError) -> Option<u16> {
+    use crate::session::ws::close_code::{INVALID_DATA, PROTOCOL, TOO_BIG};
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    match e {
+        WsError::Capacity(_) => Some(TOO_BIG),
+        WsError::Utf8(_) => Some(INVALID_DATA),
+        WsError::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::SendAfterClosing
+            | ProtocolError::ReceivedAfterClosing,
+        ) => None,
+        WsError::Protocol(_) => Some(PROTOCOL),
+        _ => None,
     }
 }
 
@@ -92,7 +125,13 @@ impl<S: NetStream> Conn<S> {
             Err(_) => Turn::Idle,
             Ok(None) => Turn::Ended("eof".into()),
             Ok(Some(Ok(m))) => Turn::Message(m),
-            Ok(Some(Err(e))) => Turn::Ended(error_kind(&e)),
+            Ok(Some(Err(e))) => match close_code(&e) {
+                Some(code) => Turn::Violation {
+                    code,
+                    kind: error_kind(&e),
+                },
+                None => Turn::Ended(error_kind(&e)),
+            },
         }
     }
 
@@ -141,6 +180,19 @@ impl<S: NetStream> Conn<S> {
         let attempt = async {
             let mut ws = self.ws.lock().await;
             ws.close(Some(frame)).await.is_ok()
+        };
+        tokio::time::timeout(grace, attempt).await.unwrap_or(false)
+    }
+
+    /// After the peer's close frame was read: gets tungstenite's echo of it
+    /// (same code and reason, queued as the frame was read) out within
+    /// `grace`. True if it was written.
+    pub async fn echo_close(&self, grace: Duration) -> bool {
+        let attempt = async {
+            let mut ws = self.ws.lock().await;
+            // A flush writes the queued echo; tokio-tungstenite reports the
+            // connection closing under it as success.
+            ws.flush().await.is_ok()
         };
         tokio::time::timeout(grace, attempt).await.unwrap_or(false)
     }

@@ -4,8 +4,11 @@
 //!
 //! Normalized form `ws.<name> key=value …`. Chatty traffic (`params` and its
 //! acks, slices that are sent) is deliberately not traced one by one; every
-//! header, payload outcome, bulk push, keepalive verdict and session edge is.
-//! Never carries addresses, ports or wall time: errors are reduced to kinds.
+//! header, payload outcome, bulk push, keepalive verdict and session edge is,
+//! and so is every hostile-input verdict (a failed `accept()`, a refused
+//! connection, a full outbound queue; protocol violations show as the
+//! session's close code and reason). Never carries addresses, ports or wall
+//! time: errors are reduced to kinds.
 
 use crate::session::ws::protocol::PayloadKind;
 use std::fmt;
@@ -101,6 +104,21 @@ pub enum WsEvent {
         ping: u64,
         waited_ms: u64,
     },
+    /// `accept()` failed (its error kind); the loop pauses `backoff_ms`
+    /// and goes on.
+    AcceptError { kind: String, backoff_ms: u64 },
+    /// A connection over the session cap was refused: closed with `code`
+    /// after its handshake, or (`None`) dropped before it when too many
+    /// refusals are already in flight.
+    SessionRefused { code: Option<u16>, cap: u64 },
+    /// An answer or push of `bytes` did not fit the outbound queue
+    /// (`queued` waiting, `limit`): the session closes with 1008.
+    QueueFull {
+        conn: u64,
+        queued: u64,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl WsEvent {
@@ -121,6 +139,9 @@ impl WsEvent {
             WsEvent::SliceShed { .. } => "ws.slice.shed",
             WsEvent::SlowPong { .. } => "ws.keepalive.slow-pong",
             WsEvent::KeepaliveTimeout { .. } => "ws.keepalive.timeout",
+            WsEvent::AcceptError { .. } => "ws.accept.error",
+            WsEvent::SessionRefused { .. } => "ws.session.refused",
+            WsEvent::QueueFull { .. } => "ws.queue.full",
         }
     }
 }
@@ -203,6 +224,22 @@ impl fmt::Display for WsEvent {
                 ping,
                 waited_ms,
             } => write!(f, "conn={conn} ping={ping} waited_ms={waited_ms}"),
+            WsEvent::AcceptError { kind, backoff_ms } => {
+                write!(f, "kind={kind} backoff_ms={backoff_ms}")
+            }
+            WsEvent::SessionRefused { code, cap } => {
+                match code {
+                    Some(c) => write!(f, "code={c}")?,
+                    None => write!(f, "code=none")?,
+                }
+                write!(f, " cap={cap}")
+            }
+            WsEvent::QueueFull {
+                conn,
+                queued,
+                bytes,
+                limit,
+            } => write!(f, "conn={conn} queued={queued} bytes={bytes} limit={limit}"),
         }
     }
 }
@@ -237,6 +274,37 @@ mod tests {
         assert_eq!(
             c.to_string(),
             "ws.session.closed conn=3 code=1011 reason=keepalive-timeout"
+        );
+    }
+
+    #[test]
+    fn hostile_input_forms() {
+        let lines = [
+            WsEvent::AcceptError {
+                kind: "io-Uncategorized".into(),
+                backoff_ms: 10,
+            },
+            WsEvent::SessionRefused {
+                code: Some(1013),
+                cap: 2,
+            },
+            WsEvent::SessionRefused { code: None, cap: 2 },
+            WsEvent::QueueFull {
+                conn: 4,
+                queued: 4000,
+                bytes: 64,
+                limit: 4096,
+            },
+        ]
+        .map(|e| Event::Ws(e).to_string());
+        assert_eq!(
+            lines,
+            [
+                "ws.accept.error kind=io-Uncategorized backoff_ms=10",
+                "ws.session.refused code=1013 cap=2",
+                "ws.session.refused code=none cap=2",
+                "ws.queue.full conn=4 queued=4000 bytes=64 limit=4096",
+            ]
         );
     }
 }

@@ -39,16 +39,36 @@
 //!   header's `*_failed`, a command found in the payload slot is still
 //!   dispatched (upstream dropped it), and the session lives on.
 //!
+//! # Hostile peers
+//!
+//! Nothing a client sends may crash the server, stop it, or make it hold
+//! unbounded memory:
+//!
+//! - a protocol error ends the session with the close frame it deserves —
+//!   1002 for malformed frames, 1007 for non-UTF-8 text or text that is not
+//!   a JSON object, 1009 for a frame over `max_frame` or a message over
+//!   `max_message` (tungstenite's limits, checked before the bytes are
+//!   buffered) — and a peer's close frame is echoed ([`session`]);
+//! - a failed `accept()` is traced and waited out with a backoff, never the
+//!   end of the server; at most `max_sessions` sessions run at once, and a
+//!   connection over the cap is refused with 1013 ([`server`]);
+//! - each session's outbound queue is bounded by `max_queued`: a slice that
+//!   does not fit is shed, an answer or a push that does not fit closes the
+//!   session with 1008 ([`session`]).
+//!
+//! So a server holds at most about `max_sessions` × (`max_message` +
+//! `max_queued`) bytes on behalf of its clients.
+//!
 //! | module | owns | must never |
 //! |---|---|---|
-//! | [`protocol`] | the JSON vocabulary (commands, answers, push headers) | carry anything but plain data |
-//! | [`receive`] | the sans-IO receive state machine (headers, payload slot, deadline) | do I/O or read a clock |
+//! | [`protocol`] | the JSON vocabulary (commands, answers, push headers) and the one text parser | carry anything but plain data; let a client's text grow an answer unboundedly |
+//! | [`receive`] | the sans-IO receive state machine (headers, payload slot, deadline) | do I/O, read a clock, or buffer |
 //! | [`fragment`] | the send policy and the fragment split, sans-IO | exceed the chunk size |
 //! | [`payload`] | deterministic payload contents and their CRC-32 | draw from an unseeded source |
-//! | [`conn`] | the one connection lock, its bounded read turns and non-blocking sends | hold the lock while waiting on the peer, except on the pre-fix path |
-//! | [`session`] | one session's tasks: reader, bulk writer, keepalive, engine | let a task outlive its session |
+//! | [`conn`] | the one connection lock, its bounded read turns, non-blocking sends, and close frames (sent, echoed) | hold the lock while waiting on the peer, except on the pre-fix path; wait past its grace to close |
+//! | [`session`] | one session's tasks: reader, bulk writer, keepalive, engine; its bounded outbound queue and how it closes | let a task outlive its session; queue past its limit |
 //! | [`stats`] | [`ServerStats`], the server-wide counters | depend on the rest of the component |
-//! | [`server`] | the accept loop | know which network it runs on |
+//! | [`server`] | the accept loop, the session cap and refusals, the backoff after a failed accept | know which network it runs on; stop serving, or spin, on a failed accept |
 //! | [`event`] | [`WsEvent`], the component's trace events | format anything with addresses or wall time |
 //!
 //! tungstenite masks client frames with keys from `rand`'s thread RNG. The
@@ -71,15 +91,38 @@ pub use stats::ServerStats;
 
 use crate::bugs::BugSet;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// Upstream's `chunked_ws_send` piece size.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 /// Upstream's binary-payload wait.
 pub const PAYLOAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code of a keepalive kill ("internal error", as websockets sends it).
-pub const KEEPALIVE_CLOSE_CODE: u16 = 1011;
+pub const KEEPALIVE_CLOSE_CODE: u16 = close_code::INTERNAL;
 /// Largest message either side accepts (upstream server: `max_size=100 MiB`).
 pub const MAX_MESSAGE: usize = 100 * 1024 * 1024;
+/// Sessions one server runs at once, by default (handshakes included).
+pub const MAX_SESSIONS: usize = 256;
+
+/// The close codes a session ends with (RFC 6455 §7.4.1).
+pub mod close_code {
+    /// The peer broke the WebSocket framing (a malformed or unexpected
+    /// frame: reserved bits or opcodes, an unmasked client frame, a
+    /// continuation with no message, a fragmented or oversized control frame).
+    pub const PROTOCOL: u16 = 1002;
+    /// A message whose data does not fit its type: non-UTF-8 text, or text
+    /// that is not a JSON object (the protocol's text messages all are).
+    pub const INVALID_DATA: u16 = 1007;
+    /// The peer let the session's outbound queue fill up (see
+    /// [`super::WsConfig::max_queued`]).
+    pub const POLICY: u16 = 1008;
+    /// A frame or message over the size limits.
+    pub const TOO_BIG: u16 = 1009;
+    /// The keepalive's deadline passed (as websockets sends it).
+    pub const INTERNAL: u16 = 1011;
+    /// The server is at its session cap: try again later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
 
 /// Everything a ws server needs. Timings are simulated time under turmoil.
 #[derive(Debug, Clone)]
@@ -115,6 +158,25 @@ pub struct WsConfig {
     pub slice_bytes: (usize, usize),
     /// Slices are shed while more than this many bytes wait to be sent.
     pub slice_window: usize,
+    /// Largest message a client may send (tungstenite's `max_message_size`);
+    /// a bigger one closes the session with 1009.
+    pub max_message: usize,
+    /// Largest single frame a client may send (tungstenite's
+    /// `max_frame_size`, checked on the frame header, before its payload is
+    /// read); a bigger one closes the session with 1009.
+    pub max_frame: usize,
+    /// Sessions run at once, handshakes included. A connection over the cap
+    /// is refused with close 1013 (see [`server`]).
+    pub max_sessions: usize,
+    /// The most bytes a session's outbound queue may hold; `None` is
+    /// [`WsConfig::queue_bound`], the most a well-behaved client can make it
+    /// hold. A slice that would not fit is shed; an answer or a push that
+    /// would not fit closes the session with 1008 (see [`session`]).
+    pub max_queued: Option<u64>,
+    /// The first pause after a failed `accept()`; it doubles on every
+    /// further failure in a row, up to `accept_backoff_max`.
+    pub accept_backoff: Duration,
+    pub accept_backoff_max: Duration,
 }
 
 impl WsConfig {
@@ -136,6 +198,12 @@ impl WsConfig {
             slice_interval: Duration::from_millis(500),
             slice_bytes: (8 * 1024, 32 * 1024),
             slice_window: 256 * 1024,
+            max_message: MAX_MESSAGE,
+            max_frame: MAX_MESSAGE,
+            max_sessions: MAX_SESSIONS,
+            max_queued: None,
+            accept_backoff: Duration::from_millis(10),
+            accept_backoff_max: Duration::from_secs(1),
         }
     }
 
@@ -153,6 +221,8 @@ impl WsConfig {
             close_grace: self.close_grace / k,
             generation_delay: (gen_min / k, gen_max / k),
             slice_interval: self.slice_interval / k,
+            accept_backoff: self.accept_backoff / k,
+            accept_backoff_max: self.accept_backoff_max / k,
             ..self
         }
     }
@@ -164,6 +234,19 @@ impl WsConfig {
         (self.mirror_bytes.1 + 2 * self.stem_bytes.1 + self.slice_window + self.slice_bytes.1)
             as u64
             + 64 * 1024
+    }
+
+    /// The outbound queue's limit: [`WsConfig::max_queued`], or by default
+    /// [`WsConfig::queue_bound`].
+    pub fn queue_limit(&self) -> u64 {
+        self.max_queued.unwrap_or_else(|| self.queue_bound())
+    }
+
+    /// The server side's WebSocket settings: the size limits above.
+    pub fn tungstenite(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .max_message_size(Some(self.max_message))
+            .max_frame_size(Some(self.max_frame))
     }
 }
 
@@ -186,6 +269,13 @@ mod tests {
         assert_eq!(s.read_turn, base.read_turn / 20);
         assert_eq!(s.write_backoff, base.write_backoff / 20);
         assert_eq!(s.close_grace, base.close_grace / 20);
+        assert_eq!(s.accept_backoff, base.accept_backoff / 20);
+        assert_eq!(s.accept_backoff_max, base.accept_backoff_max / 20);
+        assert_eq!(s.queue_limit(), base.queue_bound());
+        assert_eq!(
+            (s.max_message, s.max_frame, s.max_sessions),
+            (MAX_MESSAGE, MAX_MESSAGE, MAX_SESSIONS)
+        );
         assert_eq!(s.queue_bound(), base.queue_bound());
         assert_eq!((s.seed, s.chunk_size), (7, CHUNK_SIZE));
         assert_eq!(

@@ -4,7 +4,10 @@
 //! which carry the `seq` of the command they answer, and push headers, which
 //! announce the binary message that follows them) and [`PayloadKind`] (the
 //! three headers that announce a client payload, with their failure answer
-//! types). Plain data and serde only: no I/O, no state.
+//! types), and [`parse_command`], the one parser of client text: it never
+//! panics, and its error text is bounded (a hostile `type` is clipped to
+//! [`MAX_TYPE_IN_ERROR`] bytes) whatever the input. Plain data and serde
+//! only: no I/O, no state.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -140,33 +143,81 @@ pub struct NotACommand {
     /// The `seq` it carried, when it carried one.
     pub seq: Option<u64>,
     pub error: String,
+    pub kind: Rejection,
+}
+
+/// The kinds of text that are not commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a JSON object at all: the peer is not speaking the protocol.
+    /// Nothing to answer (there is no `seq`): the session closes with 1007.
+    NotJson,
+    /// A JSON object without a string `type`: answered `error`.
+    NoType,
+    /// A known `type` with missing or wrong fields: answered `error`.
+    BadFields,
+    /// A `type` the server does not know: answered `error`.
+    UnknownType,
+}
+
+impl NotACommand {
+    /// Invalid payload data (RFC 6455 1007) rather than a command to answer.
+    pub fn is_invalid_data(&self) -> bool {
+        self.kind == Rejection::NotJson
+    }
+}
+
+/// The longest stretch of a client's `type` quoted in an `error` answer (and
+/// so in the trace).
+pub const MAX_TYPE_IN_ERROR: usize = 64;
+
+/// `text` cut to at most `max` bytes on a character boundary, `…` marking a
+/// cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Parses a text message. Unknown `type`s and bad fields keep their `seq`
-/// (when readable) so the `error` answer can name the command it answers.
+/// (when readable) so the `error` answer can name the command it answers;
+/// text that is not a JSON object is [`Rejection::NotJson`].
 pub fn parse_command(text: &str) -> Result<Command, NotACommand> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| NotACommand {
+    let not_json = || NotACommand {
         seq: None,
         error: "not a JSON object".into(),
-    })?;
+        kind: Rejection::NotJson,
+    };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_json())?;
+    if !value.is_object() {
+        return Err(not_json());
+    }
     let seq = value.get("seq").and_then(serde_json::Value::as_u64);
     let ty = value
         .get("type")
         .and_then(serde_json::Value::as_str)
         .unwrap_or("")
         .to_string();
-    serde_json::from_value::<Command>(value).map_err(|_| NotACommand {
-        seq,
-        error: if ty.is_empty() {
-            "command has no type".into()
+    serde_json::from_value::<Command>(value).map_err(|_| {
+        let (kind, error) = if ty.is_empty() {
+            (Rejection::NoType, "command has no type".into())
         } else if matches!(
             ty.as_str(),
             "params" | "write_audio" | "set_timbre_source" | "swap_source"
         ) {
-            format!("bad fields for {ty}")
+            (Rejection::BadFields, format!("bad fields for {ty}"))
         } else {
-            format!("unknown command type {ty}")
-        },
+            (
+                Rejection::UnknownType,
+                format!("unknown command type {}", clip(&ty, MAX_TYPE_IN_ERROR)),
+            )
+        };
+        NotACommand { seq, error, kind }
     })
 }
 
@@ -346,16 +397,42 @@ mod tests {
             parse_command(r#"{"type":"frobnicate","seq":9}"#),
             Err(NotACommand {
                 seq: Some(9),
-                error: "unknown command type frobnicate".into()
+                error: "unknown command type frobnicate".into(),
+                kind: Rejection::UnknownType,
             })
         );
         assert_eq!(parse_command("{").unwrap_err().seq, None);
+        assert_eq!(
+            parse_command(r#"{"seq":2}"#).unwrap_err().kind,
+            Rejection::NoType
+        );
         assert_eq!(
             parse_command(r#"{"type":"write_audio","seq":3}"#)
                 .unwrap_err()
                 .error,
             "bad fields for write_audio"
         );
+    }
+
+    #[test]
+    fn text_that_is_not_a_json_object_is_invalid_data() {
+        for text in ["{", "", "42", "[1,2]", r#""params""#, "null", "{not json"] {
+            let e = parse_command(text).unwrap_err();
+            assert!(e.is_invalid_data(), "{text:?}: {e:?}");
+            assert_eq!((e.seq, e.error.as_str()), (None, "not a JSON object"));
+        }
+        assert!(!parse_command(r#"{"type":"x","seq":1}"#)
+            .unwrap_err()
+            .is_invalid_data());
+    }
+
+    #[test]
+    fn a_hostile_type_is_clipped_in_the_error() {
+        let ty = "é".repeat(100);
+        let e = parse_command(&format!(r#"{{"type":"{ty}","seq":3}}"#)).unwrap_err();
+        assert_eq!(e.seq, Some(3));
+        assert!(e.error.len() <= "unknown command type ".len() + MAX_TYPE_IN_ERROR + 3);
+        assert!(e.error.ends_with('…'), "{}", e.error);
     }
 
     #[test]

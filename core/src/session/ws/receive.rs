@@ -6,9 +6,11 @@
 //! is expected to be its binary payload. [`Receiver`] takes data messages and
 //! the current time and returns [`Action`]s; the session's reader does the
 //! I/O and the answering. It never reads a clock (time is an input), never
-//! does I/O, and never drops a command on the fixed path: every text message
-//! that parses as a command comes out as exactly one action that answers it,
-//! in arrival order.
+//! does I/O, never buffers (it holds at most one header, and a payload comes
+//! out as the very bytes that came in), and never drops a command on the
+//! fixed path: every text message that parses as a command comes out as
+//! exactly one action that answers it, in arrival order. Text that is not a
+//! JSON object is [`Action::Invalid`]: the session closes with 1007.
 //!
 //! Fixed path: the wait is bounded ([`Receiver::deadline`]) and typed — text
 //! in the payload slot fails the header (`expected binary payload after …`)
@@ -97,8 +99,11 @@ pub enum Action {
     Payload { header: Header, data: Bytes },
     /// A header's payload did not: answer its `*_failed`.
     PayloadFailed { header: Header, reason: FailReason },
-    /// Text that is not a command: answer `error`.
+    /// A JSON object that is not a command: answer `error`.
     Rejected { seq: Option<u64>, error: String },
+    /// Text that is not a JSON object: invalid payload data, nothing to
+    /// answer; the session closes with 1007.
+    Invalid { error: String },
     /// A binary message with no header waiting for it: dropped.
     Stray { bytes: u64 },
 }
@@ -112,7 +117,7 @@ impl Action {
                 Some(header.seq)
             }
             Action::Rejected { seq, .. } => *seq,
-            Action::Stray { .. } => None,
+            Action::Invalid { .. } | Action::Stray { .. } => None,
         }
     }
 }
@@ -215,6 +220,7 @@ impl Receiver {
                 }
                 None => out.push(Action::Command(cmd)),
             },
+            Err(e) if e.is_invalid_data() => out.push(Action::Invalid { error: e.error }),
             Err(e) => out.push(Action::Rejected {
                 seq: e.seq,
                 error: e.error,
@@ -319,6 +325,30 @@ mod tests {
         ));
         let out = r.on_message(ms(2), Inbound::Text(r#"{"type":"x","seq":4}"#.into()));
         assert_eq!(out[0].answers(), Some(4));
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_invalid_even_in_the_payload_slot() {
+        let mut r = Receiver::new(BugSet::NONE, ms(10_000));
+        let out = r.on_message(ms(0), Inbound::Text("{not json".into()));
+        assert_eq!(
+            out,
+            vec![Action::Invalid {
+                error: "not a JSON object".into()
+            }]
+        );
+        r.on_message(ms(1), header(1, 3));
+        let out = r.on_message(ms(2), Inbound::Text("\u{1}".into()));
+        assert!(matches!(
+            &out[..],
+            [
+                Action::PayloadFailed {
+                    reason: FailReason::NotBinary,
+                    ..
+                },
+                Action::Invalid { .. }
+            ]
+        ));
     }
 
     #[cfg(feature = "known-bugs")]

@@ -1,17 +1,45 @@
 //! The ws server: the accept loop.
 //!
 //! Owns the loop that gives every accepted connection its own session task,
-//! and numbers connections in its [`ServerStats`]. It knows only the [`Net`] seam: the same code serves turmoil's
-//! simulated TCP and real sockets on [`crate::net::TokioNet`].
+//! numbers connections in its [`ServerStats`], caps how many sessions run at
+//! once, and survives its listener's failures. It knows only the [`Net`]
+//! seam: the same code serves turmoil's simulated TCP and real sockets on
+//! [`crate::net::TokioNet`]. It must never stop serving because of one
+//! connection or one failed `accept()`, and never spin.
+//!
+//! - **A failed `accept()`** (EMFILE, a connection reset before it was
+//!   accepted, …) is traced as `ws.accept.error kind=… backoff_ms=…` and
+//!   counted; the loop pauses `accept_backoff`, doubling on each further
+//!   failure in a row up to `accept_backoff_max`, and goes on. A success
+//!   resets the pause.
+//! - **The session cap** (`max_sessions`) counts sessions from accept to
+//!   end, handshakes included. A connection over the cap is **refused with
+//!   close 1013** (try again later): the handshake is completed (within
+//!   [`HANDSHAKE_TIMEOUT`]) so the client learns why and when to retry, then
+//!   the close frame goes out within `close_grace`. Refusals are themselves
+//!   bounded: at most [`MAX_REFUSING`] run at once, and a connection beyond
+//!   that is dropped before its handshake (`code=none`), so a flood costs
+//!   a bounded number of tasks. Either way `ws.session.refused` is traced
+//!   and `sessions_refused` counted; a refused connection takes no
+//!   connection number.
 
 use crate::event::Emitter;
-use crate::net::{Net, NetListener};
-use crate::session::ws::session::{run_session, SessionCtx};
+use crate::net::{Net, NetListener, NetStream};
+use crate::session::ws::close_code::TRY_AGAIN_LATER;
+use crate::session::ws::event::WsEvent;
+use crate::session::ws::session::{run_session, SessionCtx, HANDSHAKE_TIMEOUT};
 use crate::session::ws::stats::ServerStats;
 use crate::session::ws::WsConfig;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// Refusals (handshake + close 1013) in flight at once; a connection over
+/// the cap beyond these is dropped before its handshake.
+pub const MAX_REFUSING: usize = 8;
 
 /// Binds `cfg.listen` on `net` and serves sessions forever.
 pub async fn serve_ws<N: Net>(
@@ -25,7 +53,8 @@ pub async fn serve_ws<N: Net>(
 }
 
 /// Serves sessions on an already bound listener (the real-peer test binds
-/// port 0 first to learn the port).
+/// port 0 first to learn the port). Never returns: a failed `accept()` is
+/// traced and waited out.
 pub async fn serve_on<L: NetListener>(
     mut listener: L,
     cfg: WsConfig,
@@ -33,17 +62,73 @@ pub async fn serve_on<L: NetListener>(
     stats: Arc<ServerStats>,
 ) -> io::Result<()> {
     let cfg = Arc::new(cfg);
+    let sessions = Arc::new(Semaphore::new(cfg.max_sessions.min(Semaphore::MAX_PERMITS)));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let mut backoff = cfg.accept_backoff;
     loop {
-        let (stream, _peer) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                backoff = cfg.accept_backoff;
+                stream
+            }
+            Err(e) => {
+                stats.accept_errors.fetch_add(1, Ordering::AcqRel);
+                emitter.emit(WsEvent::AcceptError {
+                    kind: format!("io-{:?}", e.kind()),
+                    backoff_ms: backoff.as_millis() as u64,
+                });
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(cfg.accept_backoff_max);
+                continue;
+            }
+        };
+        let Ok(permit) = sessions.clone().try_acquire_owned() else {
+            stats.sessions_refused.fetch_add(1, Ordering::AcqRel);
+            let cap = cfg.max_sessions as u64;
+            match refusing.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    emitter.emit(WsEvent::SessionRefused {
+                        code: Some(TRY_AGAIN_LATER),
+                        cap,
+                    });
+                    tokio::spawn(refuse(stream, cfg.clone(), slot));
+                }
+                Err(_) => {
+                    emitter.emit(WsEvent::SessionRefused { code: None, cap });
+                    drop(stream);
+                }
+            }
+            continue;
+        };
         let conn = stats.sessions_opened.fetch_add(1, Ordering::AcqRel) + 1;
-        tokio::spawn(run_session(
-            stream,
-            SessionCtx {
-                conn,
-                cfg: cfg.clone(),
-                emitter: emitter.clone(),
-                stats: stats.clone(),
-            },
-        ));
+        let ctx = SessionCtx {
+            conn,
+            cfg: cfg.clone(),
+            emitter: emitter.clone(),
+            stats: stats.clone(),
+        };
+        tokio::spawn(async move {
+            run_session(stream, ctx).await;
+            // The session's place under the cap is free once it ended.
+            drop(permit);
+        });
     }
+}
+
+/// Refuses one connection over the cap: its handshake, then close 1013.
+/// Holds `slot` (one of [`MAX_REFUSING`]) until done.
+async fn refuse<S: NetStream>(stream: S, cfg: Arc<WsConfig>, slot: OwnedSemaphorePermit) {
+    let handshake = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio_tungstenite::accept_async_with_config(stream, Some(cfg.tungstenite())),
+    )
+    .await;
+    if let Ok(Ok(mut ws)) = handshake {
+        let frame = CloseFrame {
+            code: CloseCode::from(TRY_AGAIN_LATER),
+            reason: "try again later".into(),
+        };
+        let _ = tokio::time::timeout(cfg.close_grace, ws.close(Some(frame))).await;
+    }
+    drop(slot);
 }

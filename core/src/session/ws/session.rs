@@ -2,12 +2,47 @@
 //! engine, as four tasks sharing one [`Conn`] lock (upstream: the
 //! connection handler's threads around `protocol_mutex`).
 //!
-//! Owns the outbound queue (answers and pushes, FIFO, its byte count and
-//! the slice shedding that bounds it), the swap slot (one swap generated or
-//! pushed at a time), the pong watch and the session's end: whichever task
-//! ends first (the peer closed, the link broke, the keepalive's deadline
-//! passed) ends all four, and the session closes — with 1011 on a keepalive
-//! kill. No task outlives its session.
+//! Owns the outbound queue (answers and pushes, FIFO, its byte count, the
+//! slice shedding that keeps it small and the limit that bounds it), the
+//! swap slot (one swap generated or pushed at a time), the pong watch and
+//! the session's end: whichever task ends first (the peer closed, the link
+//! broke, the keepalive's deadline passed, the peer broke the protocol or
+//! let the queue fill) ends all four, and the session closes. No task
+//! outlives its session.
+//!
+//! How it closes:
+//!
+//! | end | close frame sent | `ws.session.closed` |
+//! |---|---|---|
+//! | keepalive deadline | 1011 | `code=1011 reason=keepalive-timeout` |
+//! | the peer's close frame | its echo (same code and reason) | `code=<the peer's> reason=peer-closed` |
+//! | a malformed frame | 1002 | `code=1002 reason=protocol-<what>` |
+//! | non-UTF-8 text / text that is not a JSON object | 1007 | `code=1007 reason=utf8` / `reason=invalid-json` |
+//! | a frame or message over `max_frame` / `max_message` | 1009 | `code=1009 reason=capacity` |
+//! | the outbound queue full | 1008 | `code=1008 reason=queue-full` (after `ws.queue.full`) |
+//! | the link broke, EOF | none | `code=none reason=<error kind>` |
+//!
+//! Every close frame gets `close_grace` to go out and no longer.
+//!
+//! # The outbound queue's bound
+//!
+//! Every item is counted in bytes (a push: its payload + 64; an answer: 64 —
+//! answer texts are bounded, a client's `type` is clipped in `error`). The
+//! queue never holds more than [`WsConfig::queue_limit`] (by default
+//! [`WsConfig::queue_bound`], the most a client that reads its answers can
+//! make it hold). What does not fit:
+//!
+//! - a **slice** is shed before it is encoded (`ws.slice.shed`, counted in
+//!   `slices_shed`), as slices already are while more than `slice_window`
+//!   bytes wait: they are the droppable traffic;
+//! - an **answer or a push** ends the session with **1008** (policy
+//!   violation) after `ws.queue.full`: dropping one would break the
+//!   protocol's promise (every command answered exactly once, every swap's
+//!   mirror and stems pushed), and a client that sends commands while it
+//!   does not read their answers is the one at fault.
+//!
+//! Bulk sends keep their fragmenting and the fixed path's lock release;
+//! the bound only decides what may enter the queue.
 //!
 //! Fault point `ws.session.reset`: the reader drops the connection as a
 //! command arrives, unread, the way an I/O error would end the session.
@@ -15,6 +50,7 @@
 use crate::entropy::SimRng;
 use crate::event::Emitter;
 use crate::net::NetStream;
+use crate::session::ws::close_code::{INVALID_DATA, POLICY, PROTOCOL, TOO_BIG};
 use crate::session::ws::conn::{error_kind, is_closing, Conn, Turn};
 use crate::session::ws::event::{Push, WsEvent};
 use crate::session::ws::fragment::{self, SendPolicy};
@@ -39,7 +75,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stems pushed after every swap, in order.
 pub const STEM_PARTS: [&str; 2] = ["vocals", "instruments"];
 
-/// The WebSocket settings of both ends (upstream server: `max_size=100 MiB`).
+/// The WebSocket settings of a client (upstream: `max_size=100 MiB`); the
+/// server's come from [`WsConfig::tungstenite`].
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
@@ -83,7 +120,26 @@ impl Outbound {
 enum End {
     PeerClosed(Option<u16>),
     Lost(String),
-    KeepaliveTimeout { ping: u64, waited_ms: u64 },
+    KeepaliveTimeout {
+        ping: u64,
+        waited_ms: u64,
+    },
+    /// The peer broke the protocol or filled the queue: close with `code`.
+    Violation {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// The reason text of a close frame the server sends.
+fn close_text(code: u16) -> &'static str {
+    match code {
+        PROTOCOL => "protocol error",
+        INVALID_DATA => "invalid payload data",
+        POLICY => "outbound queue full",
+        TOO_BIG => "message too big",
+        _ => "closing",
+    }
 }
 
 struct Session<S> {
@@ -95,7 +151,9 @@ struct Session<S> {
     policy: SendPolicy,
     started: Instant,
     out: mpsc::UnboundedSender<Outbound>,
+    /// Bytes waiting in `out`; never above `limit`, so `out` is bounded.
     queued: AtomicU64,
+    limit: u64,
     swap_busy: AtomicBool,
     pong: watch::Sender<u64>,
 }
@@ -122,9 +180,32 @@ impl<S: NetStream> Session<S> {
         }
     }
 
-    fn enqueue(&self, item: Outbound) {
+    /// Queues `item` if it fits under the limit; if not, the session must
+    /// end with 1008 (the caller returns the `End`).
+    fn enqueue(&self, item: Outbound) -> Result<(), End> {
         let bytes = item.bytes();
-        let queued = self.queued.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        let limit = self.limit;
+        let fits = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_add(bytes).filter(|&n| n <= limit)
+            });
+        let queued = match fits {
+            Ok(before) => before + bytes,
+            Err(queued) => {
+                self.stats.queue_full.fetch_add(1, Ordering::AcqRel);
+                self.emitter.emit(WsEvent::QueueFull {
+                    conn: self.id,
+                    queued,
+                    bytes,
+                    limit,
+                });
+                return Err(End::Violation {
+                    code: POLICY,
+                    reason: "queue-full".into(),
+                });
+            }
+        };
         self.stats.peak_queued.fetch_max(queued, Ordering::AcqRel);
         if let Outbound::Push {
             push,
@@ -142,11 +223,13 @@ impl<S: NetStream> Session<S> {
         }
         // The writer is gone only when the session is ending.
         let _ = self.out.send(item);
+        Ok(())
     }
 
-    fn answer(&self, msg: ServerMsg) {
+    fn answer(&self, msg: ServerMsg) -> Result<(), End> {
+        self.enqueue(Outbound::Json(msg))?;
         self.stats.answers.fetch_add(1, Ordering::AcqRel);
-        self.enqueue(Outbound::Json(msg));
+        Ok(())
     }
 
     // ---- reader -------------------------------------------------------
@@ -187,9 +270,12 @@ impl<S: NetStream> Session<S> {
                     return End::PeerClosed(frame.map(|f| u16::from(f.code)))
                 }
                 Turn::Ended(kind) => return End::Lost(kind),
+                Turn::Violation { code, kind } => return End::Violation { code, reason: kind },
             };
             for action in actions {
-                self.act(action, &swaps);
+                if let Err(end) = self.act(action, &swaps) {
+                    return end;
+                }
             }
             if let Some(h) = rx.pending() {
                 if before != Some(h.seq) {
@@ -204,7 +290,7 @@ impl<S: NetStream> Session<S> {
         }
     }
 
-    fn act(&self, action: Action, swaps: &mpsc::UnboundedSender<u64>) {
+    fn act(&self, action: Action, swaps: &mpsc::UnboundedSender<u64>) -> Result<(), End> {
         match action {
             Action::Command(Command::Params { seq, .. }) => {
                 self.answer(ServerMsg::ParamsAck { seq })
@@ -251,7 +337,7 @@ impl<S: NetStream> Session<S> {
                     header.kind,
                     header.seq,
                     reason.error(&header, self.cfg.payload_timeout),
-                ));
+                ))
             }
             Action::Rejected { seq, error } => {
                 self.emitter.emit(WsEvent::Rejected {
@@ -259,23 +345,34 @@ impl<S: NetStream> Session<S> {
                     seq,
                     error: error.clone(),
                 });
-                self.answer(ServerMsg::Error { seq, error });
+                self.answer(ServerMsg::Error { seq, error })
             }
-            Action::Stray { bytes } => self.emitter.emit(WsEvent::PayloadStray {
-                conn: self.id,
-                bytes,
+            Action::Invalid { .. } => Err(End::Violation {
+                code: INVALID_DATA,
+                reason: "invalid-json".into(),
             }),
+            Action::Stray { bytes } => {
+                self.emitter.emit(WsEvent::PayloadStray {
+                    conn: self.id,
+                    bytes,
+                });
+                Ok(())
+            }
         }
     }
 
-    fn start_swap(&self, seq: u64, upload: Option<(u64, u32)>, swaps: &mpsc::UnboundedSender<u64>) {
+    fn start_swap(
+        &self,
+        seq: u64,
+        upload: Option<(u64, u32)>,
+        swaps: &mpsc::UnboundedSender<u64>,
+    ) -> Result<(), End> {
         if self.swap_busy.swap(true, Ordering::AcqRel) {
             self.emitter.emit(WsEvent::SwapBusy { conn: self.id, seq });
-            self.answer(ServerMsg::SwapFailed {
+            return self.answer(ServerMsg::SwapFailed {
                 seq,
                 error: "swap in progress".into(),
             });
-            return;
         }
         let swap = self.stats.swaps.fetch_add(1, Ordering::AcqRel) + 1;
         self.emitter.emit(WsEvent::SwapAccepted {
@@ -288,8 +385,9 @@ impl<S: NetStream> Session<S> {
             swap,
             bytes: upload.map(|u| u.0),
             crc: upload.map(|u| u.1),
-        });
+        })?;
         let _ = swaps.send(swap);
+        Ok(())
     }
 
     // ---- bulk writer ----------------------------------------------------
@@ -408,7 +506,9 @@ impl<S: NetStream> Session<S> {
                     let Some(swap) = swap else { return End::Lost("engine-closed".into()) };
                     let (lo, hi) = cfg.generation_delay;
                     tokio::time::sleep(rng.millis(lo, hi)).await;
-                    self.push_swap(swap, &mut rng);
+                    if let Err(end) = self.push_swap(swap, &mut rng) {
+                        return end;
+                    }
                 }
                 _ = slices.tick() => {
                     n += 1;
@@ -419,9 +519,15 @@ impl<S: NetStream> Session<S> {
                         continue;
                     }
                     let len = rng.range(cfg.slice_bytes.0 as u64, cfg.slice_bytes.1 as u64) as usize;
+                    if queued + len as u64 + 64 > self.limit {
+                        // Droppable traffic: shed what the queue cannot take.
+                        self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
+                        self.emitter.emit(WsEvent::SliceShed { conn: self.id, n, queued });
+                        continue;
+                    }
                     let payload = pattern(tag(cfg.seed, self.id, 0x51 << 32 | n), len);
                     let sum = crc(&payload);
-                    self.enqueue(Outbound::Push {
+                    let pushed = self.enqueue(Outbound::Push {
                         header: ServerMsg::Slice { n, bytes: len as u64, crc: sum },
                         push: Push::Slice { n },
                         payload,
@@ -429,17 +535,20 @@ impl<S: NetStream> Session<S> {
                         traced: false,
                         ends_swap: false,
                     });
+                    if let Err(end) = pushed {
+                        return end;
+                    }
                 }
             }
         }
     }
 
-    fn push_swap(&self, swap: u64, rng: &mut SimRng) {
+    fn push_swap(&self, swap: u64, rng: &mut SimRng) -> Result<(), End> {
         let cfg = &self.cfg;
         self.answer_push(ServerMsg::SwapReady {
             swap,
             parts: 1 + STEM_PARTS.len() as u32,
-        });
+        })?;
         let len = rng.range(cfg.mirror_bytes.0 as u64, cfg.mirror_bytes.1 as u64) as usize;
         let payload = pattern(tag(cfg.seed, swap, 0), len);
         let sum = crc(&payload);
@@ -454,7 +563,7 @@ impl<S: NetStream> Session<S> {
             crc: sum,
             traced: true,
             ends_swap: false,
-        });
+        })?;
         for (i, part) in STEM_PARTS.iter().enumerate() {
             let len = rng.range(cfg.stem_bytes.0 as u64, cfg.stem_bytes.1 as u64) as usize;
             let payload = pattern(tag(cfg.seed, swap, 1 + i as u64), len);
@@ -474,13 +583,14 @@ impl<S: NetStream> Session<S> {
                 crc: sum,
                 traced: true,
                 ends_swap: i + 1 == STEM_PARTS.len(),
-            });
+            })?;
         }
+        Ok(())
     }
 
     /// A push header with no binary after it (`swap_ready`).
-    fn answer_push(&self, msg: ServerMsg) {
-        self.enqueue(Outbound::Json(msg));
+    fn answer_push(&self, msg: ServerMsg) -> Result<(), End> {
+        self.enqueue(Outbound::Json(msg))
     }
 }
 
@@ -494,7 +604,7 @@ fn tag(seed: u64, owner: u64, part: u64) -> u64 {
 pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
     let accepted = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())),
+        tokio_tungstenite::accept_async_with_config(stream, Some(ctx.cfg.tungstenite())),
     )
     .await;
     let Ok(Ok(ws)) = accepted else {
@@ -507,6 +617,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         id: ctx.conn,
         conn: Conn::new(ws, cfg.read_turn, cfg.write_backoff),
         policy: SendPolicy::for_bugs(cfg.bugs, cfg.chunk_size),
+        limit: cfg.queue_limit(),
         cfg,
         emitter: ctx.emitter,
         stats: ctx.stats,
@@ -567,7 +678,21 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
                 .await;
             (Some(KEEPALIVE_CLOSE_CODE), "keepalive-timeout".to_string())
         }
-        End::PeerClosed(code) => (*code, "peer-closed".to_string()),
+        End::Violation { code, reason } => {
+            // A full queue is counted where it overflowed.
+            if *code != POLICY {
+                session.stats.protocol_closes.fetch_add(1, Ordering::AcqRel);
+            }
+            session
+                .conn
+                .close(*code, close_text(*code), session.cfg.close_grace)
+                .await;
+            (Some(*code), reason.clone())
+        }
+        End::PeerClosed(code) => {
+            session.conn.echo_close(session.cfg.close_grace).await;
+            (*code, "peer-closed".to_string())
+        }
         End::Lost(kind) => (None, kind.clone()),
     };
     session.stats.sessions_open.fetch_sub(1, Ordering::AcqRel);

@@ -2,8 +2,10 @@
 //!
 //! Owns [`ServerStats`]: sessions opened and open, keepalive kills, swaps
 //! numbered server-wide, answers, shed slices, the peak of any session's
-//! outbound queue. The accept loop creates and numbers sessions; each
-//! session counts the rest. It must never depend on the rest of the
+//! outbound queue, and the hostile-input verdicts (failed accepts, refused
+//! connections, full queues, protocol closes). The accept loop creates,
+//! numbers and refuses sessions and counts its failed accepts; each session
+//! counts the rest. It must never depend on the rest of the
 //! component: a leaf, so the server and its sessions can both hold it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,14 @@ pub struct ServerStats {
     pub slices_shed: AtomicU64,
     /// The most bytes any session's outbound queue held.
     pub peak_queued: AtomicU64,
+    /// `accept()` calls that failed (the loop went on after a pause).
+    pub accept_errors: AtomicU64,
+    /// Connections refused over the session cap (closed 1013 or dropped).
+    pub sessions_refused: AtomicU64,
+    /// Sessions closed 1008 because their outbound queue was full.
+    pub queue_full: AtomicU64,
+    /// Sessions closed 1002, 1007 or 1009 for what their peer sent.
+    pub protocol_closes: AtomicU64,
 }
 
 impl ServerStats {
