@@ -17,7 +17,9 @@ use std::sync::atomic::AtomicBool;
 
 fn relaysim(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_relaysim"));
-    cmd.args(args).env("CI", "1");
+    cmd.args(args)
+        .env("CI", "1")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -505,7 +507,8 @@ fn shards_merge_into_the_whole_range() {
             && text.contains("0 failed"),
         "{text}"
     );
-    // The same shard twice is an overlap, not a bigger run.
+    // The same shard twice is an overlap, not a bigger run; and shards 2
+    // and 3 are missing: one line per problem, exit 2.
     let dup = relaysim(
         &[
             "merge",
@@ -514,7 +517,15 @@ fn shards_merge_into_the_whole_range() {
         ],
         &[],
     );
-    one_line_error(&dup, "appears twice");
+    assert_eq!(dup.status.code(), Some(2), "{dup:?}");
+    let err = String::from_utf8_lossy(&dup.stderr);
+    assert!(
+        err.lines().all(|l| l.starts_with("relaysim: error: "))
+            && err.contains("seeds of vod-twitch-down appear twice")
+            && err.contains("shard 2/3 (0x2..0x4, 2 seeds): missing")
+            && err.contains("shard 3/3 (0x4..0x6, 2 seeds): missing"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ fn relaysim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_relaysim"))
         .args(args)
         .env("CI", "1")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
         .expect("run relaysim")
 }
@@ -179,6 +180,27 @@ fn merge_complete_with_a_failure_exits_1_with_its_replay_command() {
     );
     assert!(
         text.contains("plan file: target/relaysim/failures/x.json"),
+        "{text}"
+    );
+}
+
+#[test]
+fn merge_a_batch_failure_is_a_failure() {
+    // `coverage`: a `sometimes` check never held in a shard's batch.
+    let d = dir("batch");
+    let range = SeedRange::new(0, 2);
+    let mut recs = shard_records(range, 1, 1);
+    recs.insert(
+        2,
+        json!({"batch_failure": SCN, "kind": "coverage", "check": "twitch-retried",
+               "seed": "0x0", "detail": "never held in 2 seeds"}),
+    );
+    let out = merge(&[write(&d, "cov.jsonl", &recs)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{out:?}");
+    assert!(
+        text.contains("1 failed")
+            && text.contains("batch: coverage twitch-retried — never held in 2 seeds"),
         "{text}"
     );
 }
