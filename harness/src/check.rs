@@ -248,7 +248,10 @@ pub struct Check {
 }
 
 /// How a run (or a batch) failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum FailureKind {
     /// An `always` check broke.
     Safety,

@@ -257,6 +257,15 @@ pub trait AnyScenario: Send + Sync {
     fn run_seed_bounded(&self, seed: Seed, opts: &RunOptions, limit: Duration) -> SeedOutcome;
     /// Runs a batch (see [`crate::runner::run_batch`]).
     fn run_batch(&self, seeds: Seeds<'_>, opts: &BatchOptions<'_>) -> BatchReport;
+    /// Serves as a worker process of a supervised batch (see
+    /// [`crate::runner::serve_worker`]).
+    fn serve_worker(
+        &self,
+        bugs: BugSet,
+        limit: Duration,
+        input: &mut dyn std::io::BufRead,
+        output: &mut dyn std::io::Write,
+    ) -> Result<(), String>;
     /// Shrinks a failing plan (see [`crate::shrink::shrink`]).
     fn shrink(&self, seed: Seed, bugs: BugSet, plan: Option<&ErasedPlan>)
         -> Result<Shrunk, String>;
@@ -378,6 +387,16 @@ impl<F: FamilyFault> AnyScenario for Scenario<F> {
 
     fn run_seed(&self, seed: Seed, opts: &RunOptions, cancel: &AtomicBool) -> SeedOutcome {
         crate::runner::run_seed(self, seed, opts, cancel)
+    }
+
+    fn serve_worker(
+        &self,
+        bugs: BugSet,
+        limit: Duration,
+        input: &mut dyn std::io::BufRead,
+        output: &mut dyn std::io::Write,
+    ) -> Result<(), String> {
+        crate::runner::serve_worker(self, bugs, limit, input, output)
     }
 
     fn run_seed_bounded(&self, seed: Seed, opts: &RunOptions, limit: Duration) -> SeedOutcome {

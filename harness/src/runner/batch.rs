@@ -16,8 +16,9 @@
 //! flight, and the report says so. Wall time is read here only by the
 //! watchdog and to measure; it never reaches a decision inside a run.
 
+use super::isolate::{self, Isolation, Ran};
 use super::{run_seed, RunOptions, SeedOutcome};
-use crate::check::{CheckKind, Facts, Failure, FailureKind};
+use crate::check::{CheckKind, Failure, FailureKind};
 use crate::fault::{FamilyFault, FaultPlan};
 use crate::scenario::{ErasedPlan, Scenario, ScenarioInfo};
 use crate::seed::{Seed, Seeds};
@@ -65,6 +66,10 @@ pub struct BatchOptions<'a> {
     /// Set (by a signal handler) to stop taking seeds: the seeds in flight
     /// finish and the report is marked interrupted.
     pub stop: Option<&'a AtomicBool>,
+    /// Worker threads, or supervised worker processes (see
+    /// [`super::Isolation`]). Processes keep no traces or facts: with them,
+    /// `keep_traces` keeps nothing and outcomes carry empty facts.
+    pub isolation: Isolation<'a>,
 }
 
 impl Default for BatchOptions<'_> {
@@ -81,6 +86,7 @@ impl Default for BatchOptions<'_> {
             keep_outcomes: true,
             keep_failures: 1000,
             stop: None,
+            isolation: Isolation::Threads,
         }
     }
 }
@@ -162,6 +168,9 @@ pub struct PoolResult {
     pub hits: BTreeMap<&'static str, u64>,
     /// The stop flag ended the pool early.
     pub interrupted: bool,
+    /// Seeds left without an outcome: the first seed left, and why
+    /// (workers that could not start); the batch reports it as a failure.
+    pub unrun: Option<(Seed, String)>,
 }
 
 /// A seed the determinism recheck reruns, and what its first run gave.
@@ -171,8 +180,9 @@ pub struct Sampled {
     pub seed: Seed,
     /// Its first run's trace hash.
     pub trace_hash: String,
-    /// Its first run's trace, when kept (failing seeds).
-    pub trace: Option<Trace>,
+    /// Its first run's trace text, when kept (failing seeds, and sampled
+    /// seeds that ran in a worker process).
+    pub trace: Option<String>,
     /// Its first run timed out (its trace is cut short: not rechecked).
     pub timed_out: bool,
     /// Its first run's plan.
@@ -183,14 +193,13 @@ struct Slot {
     deadline: Mutex<Option<std::time::Instant>>,
     cancel: AtomicBool,
     /// The seed in flight, until its outcome is recorded.
-    current: Mutex<Option<Seed>>,
+    current: Mutex<Option<(u64, Seed)>>,
 }
 
 struct Shared {
     result: PoolResult,
     /// Failures by seed, the largest dropped past the cap.
     failures: BTreeMap<Seed, Failure>,
-    index: u64,
     /// With `stop_at_first_failure`: every seed recorded, to count those
     /// at or below the final cutoff (a detection budget; 8 bytes a seed).
     recorded: Vec<Seed>,
@@ -212,7 +221,6 @@ pub fn run_pool<F: FamilyFault>(
     let shared = Mutex::new(Shared {
         result: PoolResult::default(),
         failures: BTreeMap::new(),
-        index: 0,
         recorded: Vec::new(),
     });
     let slots: Vec<Slot> = (0..jobs)
@@ -227,8 +235,11 @@ pub fn run_pool<F: FamilyFault>(
         ..RunOptions::default()
     };
     let stopped = || opts.stop.is_some_and(|s| s.load(Ordering::Acquire));
+    let unrun: Mutex<Option<(Seed, String)>> = Mutex::new(None);
 
-    let record = |mut outcome: SeedOutcome| {
+    // `i`: the seed's position in the range (the determinism sample is
+    // every `determinism_every`-th position, whichever worker ran it).
+    let record = |i: u64, mut outcome: SeedOutcome| {
         if let Some(cb) = opts.on_seed {
             // A progress callback that panics must not lose the seed it
             // was told about.
@@ -252,8 +263,6 @@ pub fn run_pool<F: FamilyFault>(
             }
         }
         let mut sh = shared.lock().unwrap_or_else(|p| p.into_inner());
-        let i = sh.index;
-        sh.index += 1;
         if opts.stop_at_first_failure {
             sh.recorded.push(outcome.seed);
         }
@@ -271,7 +280,10 @@ pub fn run_pool<F: FamilyFault>(
             r.sample.push(Sampled {
                 seed: outcome.seed,
                 trace_hash: outcome.trace_hash.clone(),
-                trace: failed.then(|| outcome.trace.clone()),
+                trace: outcome
+                    .trace_text
+                    .clone()
+                    .or_else(|| failed.then(|| outcome.trace.text())),
                 timed_out: outcome
                     .failure
                     .as_ref()
@@ -317,29 +329,75 @@ pub fn run_pool<F: FamilyFault>(
         let workers: Vec<_> = slots
             .iter()
             .map(|slot| {
-                let (next, stop_above, run_opts, record, stopped) =
-                    (&next, &stop_above, &run_opts, &record, &stopped);
-                s.spawn(move || loop {
-                    if stopped() {
-                        break;
+                let (next, stop_above, run_opts, record, stopped, shared, unrun) = (
+                    &next,
+                    &stop_above,
+                    &run_opts,
+                    &record,
+                    &stopped,
+                    &shared,
+                    &unrun,
+                );
+                s.spawn(move || {
+                    let mut process = match opts.isolation {
+                        Isolation::Threads => None,
+                        Isolation::Processes(cmd) => Some(isolate::Slot::new(cmd)),
+                    };
+                    loop {
+                        if stopped() {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::AcqRel);
+                        let Some(seed) = seeds.get(i) else { break };
+                        if seed.0 > stop_above.load(Ordering::Acquire) {
+                            break;
+                        }
+                        *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((i, seed));
+                        let outcome = match process.as_mut() {
+                            None => {
+                                slot.cancel.store(false, Ordering::Relaxed);
+                                #[allow(clippy::disallowed_methods)] // watchdog deadline
+                                let deadline = std::time::Instant::now() + opts.wall_limit;
+                                *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) =
+                                    Some(deadline);
+                                let o = run_seed(scn, seed, run_opts, &slot.cancel);
+                                *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                                o
+                            }
+                            Some(p) => {
+                                // Ask for the trace's text only while the
+                                // determinism sample may still take it.
+                                let want_trace = opts.determinism_every > 0
+                                    && i % opts.determinism_every == 0
+                                    && shared
+                                        .lock()
+                                        .unwrap_or_else(|p| p.into_inner())
+                                        .result
+                                        .sample
+                                        .len()
+                                        < RECHECK_MAX;
+                                match p.run(scn, seed, opts.bugs, opts.wall_limit, want_trace) {
+                                    Ran::Outcome(o) => *o,
+                                    Ran::Broken(why) => {
+                                        // The seed stays unrun: the batch
+                                        // counts and names it.
+                                        unrun
+                                            .lock()
+                                            .unwrap_or_else(|p| p.into_inner())
+                                            .get_or_insert((seed, why));
+                                        *slot.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                                            None;
+                                        break;
+                                    }
+                                }
+                            }
+                        };
+                        if outcome.failure.is_some() && opts.stop_at_first_failure {
+                            stop_above.fetch_min(seed.0, Ordering::AcqRel);
+                        }
+                        record(i, outcome);
+                        *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     }
-                    let i = next.fetch_add(1, Ordering::AcqRel);
-                    let Some(seed) = seeds.get(i) else { break };
-                    if seed.0 > stop_above.load(Ordering::Acquire) {
-                        break;
-                    }
-                    *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(seed);
-                    slot.cancel.store(false, Ordering::Relaxed);
-                    #[allow(clippy::disallowed_methods)] // watchdog deadline
-                    let deadline = std::time::Instant::now() + opts.wall_limit;
-                    *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
-                    let outcome = run_seed(scn, seed, run_opts, &slot.cancel);
-                    *slot.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                    if outcome.failure.is_some() && opts.stop_at_first_failure {
-                        stop_above.fetch_min(seed.0, Ordering::AcqRel);
-                    }
-                    record(outcome);
-                    *slot.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 })
             })
             .collect();
@@ -352,8 +410,19 @@ pub fn run_pool<F: FamilyFault>(
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .take();
-                if let Some(seed) = lost {
-                    record(crash_outcome(scn, seed, opts.bugs));
+                if let Some((i, seed)) = lost {
+                    record(
+                        i,
+                        isolate::lost(
+                            scn,
+                            seed,
+                            opts.bugs,
+                            None,
+                            FailureKind::Crash,
+                            "the worker thread running this seed died before reporting its outcome"
+                                .into(),
+                        ),
+                    );
                 }
             }
         }
@@ -386,35 +455,21 @@ pub fn run_pool<F: FamilyFault>(
     }
     result.outcomes.sort_by_key(|o| o.seed);
     result.interrupted = result.ran < result.expected && stopped();
-    result
-}
-
-/// The outcome of a seed whose worker died before reporting one.
-fn crash_outcome<F: FamilyFault>(scn: &Scenario<F>, seed: Seed, bugs: BugSet) -> SeedOutcome {
-    let plan: ErasedPlan = Arc::new(FaultPlan::<F>::default());
-    SeedOutcome {
-        seed,
-        failure: Some(Failure {
-            kind: FailureKind::Crash,
-            check: "runner".into(),
-            detail: "the worker running this seed died before reporting its outcome".into(),
-            scenario: scn.name,
+    if result.ran < result.expected && !result.interrupted {
+        let (seed, why) = unrun
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(|| (Seed(0), "the pool ended early".into()));
+        result.unrun = Some((
             seed,
-            bugs,
-            at: Duration::ZERO,
-            plan: plan.clone(),
-            tail: Vec::new(),
-            replay: scn.replay,
-            plan_file: None,
-        }),
-        hits: Vec::new(),
-        trace_hash: String::new(),
-        trace: Trace::default(),
-        facts: Facts::new(),
-        plan,
-        sim_time: Duration::ZERO,
-        wall: Duration::ZERO,
+            format!(
+                "{} of {} seeds have no outcome (the first left: {seed}): {why}",
+                result.expected - result.ran,
+                result.expected
+            ),
+        ));
     }
+    result
 }
 
 /// The same seed must give the same trace, in-process: reruns each seed
@@ -440,7 +495,7 @@ pub fn recheck_determinism<F: FamilyFault>(
             continue;
         }
         let first_text = match &first.trace {
-            Some(t) => t.text(),
+            Some(t) => t.clone(),
             // Passing traces are not kept: rerun once more.
             None => super::run_seed_bounded(scn, first.seed, &run_opts, super::SEED_WALL_LIMIT)
                 .trace
@@ -525,8 +580,24 @@ pub fn run_batch<'s, F: FamilyFault>(
     let seeds = seeds.into();
     let pool = run_pool(scn, seeds, opts);
     let mut failures = pool.failures;
-    failures.extend(recheck_determinism(scn, &pool.sample, opts.bugs));
     let empty: ErasedPlan = Arc::new(FaultPlan::<F>::default());
+    if let Some((seed, why)) = pool.unrun {
+        // Never green by accident: seeds without an outcome fail the batch.
+        failures.push(Failure {
+            kind: FailureKind::Crash,
+            check: "runner".into(),
+            detail: why,
+            scenario: scn.name,
+            seed,
+            bugs: opts.bugs,
+            at: Duration::ZERO,
+            plan: empty.clone(),
+            tail: Vec::new(),
+            replay: scn.replay,
+            plan_file: None,
+        });
+    }
+    failures.extend(recheck_determinism(scn, &pool.sample, opts.bugs));
     let first = seeds.get(0).unwrap_or_default();
     let (coverage, missed) = judge_coverage(
         scn,

@@ -9,11 +9,13 @@
 //! a run.
 
 mod batch;
+mod isolate;
 
 pub use batch::{
     default_jobs, judge_coverage, recheck_determinism, run_batch, run_pool, BatchOptions,
     BatchReport, PoolResult, Sampled, COVERAGE_MIN_SEEDS, RECHECK_MAX,
 };
+pub use isolate::{serve_worker, Isolation, WorkerCommand};
 
 use crate::check::{CheckKind, Facts, Failure, FailureKind, RunView, Verdict};
 use crate::fault::{FamilyFault, FaultPlan, NetFault, Step};
@@ -68,8 +70,12 @@ pub struct SeedOutcome {
     pub hits: Vec<&'static str>,
     /// FNV-1a of the normalized trace.
     pub trace_hash: String,
-    /// The trace (emptied for passing seeds of a batch unless asked to keep it).
+    /// The trace (emptied for passing seeds of a batch unless asked to keep
+    /// it; empty when the seed ran in a worker process).
     pub trace: Trace,
+    /// The trace's text, when the seed ran in a worker process and failed
+    /// or its text was asked for (the typed entries stay in the worker).
+    pub trace_text: Option<String>,
     /// The world's final facts.
     pub facts: Facts,
     /// The plan that ran.
@@ -242,6 +248,7 @@ pub fn run_seed<F: FamilyFault>(
         hits,
         trace_hash: trace.hash(),
         trace,
+        trace_text: None,
         facts,
         plan: erased,
         sim_time: end,
@@ -253,10 +260,23 @@ pub fn run_seed<F: FamilyFault>(
 /// the determinism recheck, cards), as a batch's default.
 pub const SEED_WALL_LIMIT: Duration = Duration::from_secs(120);
 
-/// [`run_seed`] under its own watchdog: after `limit` of wall time the run
-/// stops with a `timeout` failure (at its next simulation step). What
-/// replay, shrink, the determinism recheck and cards run, so none of them
-/// can hang on a runaway seed.
+/// How long past its budget a seed may take to reach a step boundary
+/// before [`run_seed_bounded`] stops the whole process.
+pub const HARD_GRACE: Duration = Duration::from_secs(2);
+
+/// The exit code of a process that [`run_seed_bounded`] stopped because a
+/// seed never yielded (GNU `timeout`'s).
+pub const HANG_EXIT_CODE: i32 = 124;
+
+/// [`run_seed`] under its own watchdog, with a soft and a hard stop. After
+/// `limit` of wall time the run stops at its next simulation step with a
+/// `timeout` failure. A seed that does not reach a step boundary within
+/// [`HARD_GRACE`] after that never yields (a busy loop in a host, a
+/// blocked OS call) and cannot be stopped from inside its process: the
+/// watchdog prints the seed's `timeout` report (seed, replay commands,
+/// plan) on stderr and exits the process with [`HANG_EXIT_CODE`]. What
+/// replay, shrink, the determinism recheck, cards and worker processes
+/// run, so none of them can hang.
 pub fn run_seed_bounded<F: FamilyFault>(
     scn: &Scenario<F>,
     seed: Seed,
@@ -270,9 +290,12 @@ pub fn run_seed_bounded<F: FamilyFault>(
             #[allow(clippy::disallowed_methods)] // the watchdog is wall-clock by definition
             let start = std::time::Instant::now();
             while !done.load(Ordering::Acquire) {
-                if start.elapsed() > limit {
+                let waited = start.elapsed();
+                if waited > limit + HARD_GRACE {
+                    hang_exit(scn, seed, opts, limit);
+                }
+                if waited > limit {
                     cancel.store(true, Ordering::Relaxed);
-                    break;
                 }
                 #[allow(clippy::disallowed_methods)] // the watchdog thread, not simulated code
                 std::thread::sleep(Duration::from_millis(10));
@@ -282,6 +305,40 @@ pub fn run_seed_bounded<F: FamilyFault>(
         done.store(true, Ordering::Release);
         outcome
     })
+}
+
+/// A seed that never yields: its report on stderr, and the process ends.
+fn hang_exit<F: FamilyFault>(
+    scn: &Scenario<F>,
+    seed: Seed,
+    opts: &RunOptions,
+    limit: Duration,
+) -> ! {
+    let plan: ErasedPlan = match &opts.plan {
+        Some(p) => p.clone(),
+        None => catch_unwind(AssertUnwindSafe(|| scn.plan_for(seed)))
+            .map(|p| Arc::new(p) as ErasedPlan)
+            .unwrap_or_else(|_| Arc::new(FaultPlan::<F>::default())),
+    };
+    let f = Failure {
+        kind: FailureKind::Timeout,
+        check: "watchdog".into(),
+        detail: format!(
+            "the seed never reached a step boundary within {:.1} s of its {:.1} s budget (a host that never yields, or a blocked OS call): the process stopped itself",
+            HARD_GRACE.as_secs_f64(),
+            limit.as_secs_f64()
+        ),
+        scenario: scn.name,
+        seed,
+        bugs: opts.bugs,
+        at: Duration::ZERO,
+        plan,
+        tail: Vec::new(),
+        replay: scn.replay,
+        plan_file: None,
+    };
+    eprint!("{}", crate::report::failure_report(&f));
+    std::process::exit(HANG_EXIT_CODE)
 }
 
 /// Where on a seed's path the run is, for naming a panic.

@@ -29,6 +29,9 @@ pub struct DetectArgs {
     /// One JSON line per bug and per scenario.
     #[arg(long)]
     pub json: bool,
+    /// How the clean sweep runs its seeds (see `relaysim run --isolation`).
+    #[arg(long, value_enum, default_value_t)]
+    pub isolation: super::run::IsolationArg,
 }
 
 impl Default for DetectArgs {
@@ -39,6 +42,7 @@ impl Default for DetectArgs {
             clean_seeds: 100,
             jobs: None,
             json: false,
+            isolation: super::run::IsolationArg::default(),
         }
     }
 }
@@ -125,6 +129,8 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
                 stop: None,
                 collect_hashes: false,
                 coverage: true,
+                isolation: args.isolation,
+                seed_timeout: relaysim_harness::runner::SEED_WALL_LIMIT,
             };
             let run = run_scenario(*scn, range, &ctx);
             let report = &run.report;

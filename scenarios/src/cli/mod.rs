@@ -15,6 +15,7 @@
 //! | [`mod@bench`] | `relaysim bench`'s arguments (the measurements are [`mod@crate::bench`]) |
 //! | [`output`] | stdout whose write errors end the process with a message and exit 3, progress bars |
 //! | [`interrupt`] | Ctrl-C / SIGTERM: stop taking seeds, report, exit 130 / 143 |
+//! | [`worker`] | `relaysim worker` (hidden): a worker process of a supervised batch |
 //!
 //! Each returns a [`Status`] (passed, failed, interrupted) or
 //! `Err(one line)` for bad input. Nothing here knows a family.
@@ -33,6 +34,7 @@ pub mod merge;
 pub mod replay;
 pub mod run;
 pub mod shrink;
+pub mod worker;
 
 pub use detect::detect_one;
 pub use relaysim_harness::detect::Detection;
@@ -59,6 +61,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Combine the `run --json` outputs of several shards into one verdict.
     Merge(merge::MergeArgs),
+    /// A worker process of a supervised batch (started by run and detect).
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
 }
 
 /// How a subcommand ended (bad input is the `Err` beside it).
@@ -107,6 +112,7 @@ impl Command {
             Command::Detect(a) => detect::run(&a).map(Into::into),
             Command::Bench(a) => bench::run(&a).map(Into::into),
             Command::Merge(a) => merge::run(&a).map(Into::into),
+            Command::Worker(a) => worker::run(&a),
         }
     }
 }

@@ -20,13 +20,16 @@ use clap::Args;
 use relaysim_core::BugSet;
 use relaysim_harness::check::Failure;
 use relaysim_harness::report::failure_report;
-use relaysim_harness::runner::{default_jobs, BatchOptions, BatchReport, RunOptions};
+use relaysim_harness::runner::{
+    default_jobs, BatchOptions, BatchReport, Isolation, RunOptions, SEED_WALL_LIMIT,
+};
 use relaysim_harness::{AnyScenario, Seed, SeedOutcome, SeedRange};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Failure reports printed in full per scenario; later failures get one
 /// line each (their plans are saved all the same).
@@ -69,6 +72,37 @@ pub struct RunArgs {
     /// (default: target/relaysim/failures).
     #[arg(long, value_name = "DIR")]
     pub failures_dir: Option<PathBuf>,
+    /// Run seeds in supervised worker processes (default; a seed that
+    /// never yields or aborts is a timeout or crash and the range goes on)
+    /// or in worker threads of this process (faster to start).
+    #[arg(long, value_enum, default_value_t)]
+    pub isolation: IsolationArg,
+    /// Each seed's wall-clock budget in seconds; a seed past it is a
+    /// timeout (default: 120).
+    #[arg(long, value_name = "SECS")]
+    pub seed_timeout: Option<u64>,
+}
+
+/// `--isolation`: how a batch runs its seeds.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IsolationArg {
+    /// Supervised worker processes of this binary.
+    #[default]
+    Processes,
+    /// Worker threads of this process.
+    Threads,
+}
+
+/// `--seed-timeout SECS` as a budget (at least one second).
+pub fn parse_seed_timeout(secs: Option<u64>) -> Result<Duration, String> {
+    match secs {
+        Some(0) => Err("invalid --seed-timeout 0: a seed needs at least 1 second".into()),
+        Some(s) if s > 86_400 => Err(format!(
+            "invalid --seed-timeout {s}: at most 86400 seconds (a day) per seed"
+        )),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(SEED_WALL_LIMIT),
+    }
 }
 
 /// Parses `K/N` (1-based K).
@@ -116,6 +150,10 @@ pub struct RunCtx<'a> {
     pub collect_hashes: bool,
     /// Judge coverage (off for `detect`'s clean sweep of few seeds).
     pub coverage: bool,
+    /// Worker processes or threads.
+    pub isolation: IsolationArg,
+    /// Each seed's wall-clock budget.
+    pub seed_timeout: Duration,
 }
 
 /// One scenario's batch: its report, and what the streaming part found.
@@ -229,6 +267,18 @@ pub fn run_scenario(scn: &dyn AnyScenario, range: SeedRange, ctx: &RunCtx<'_>) -
         pb.set_message(format!("{} failed", failures.load(Ordering::Relaxed)));
         pb.inc(1);
     };
+    // Without the executable (it cannot fail on a normal install) the
+    // batch says so and runs in threads rather than not at all.
+    let workers = match ctx.isolation {
+        IsolationArg::Processes => match super::worker::command(scn, ctx.bugs, ctx.seed_timeout) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("relaysim: warning: {e}; running seeds in threads");
+                None
+            }
+        },
+        IsolationArg::Threads => None,
+    };
     let report = scn.run_batch(
         range.into(),
         &BatchOptions {
@@ -238,6 +288,10 @@ pub fn run_scenario(scn: &dyn AnyScenario, range: SeedRange, ctx: &RunCtx<'_>) -
             keep_outcomes: false,
             coverage: ctx.coverage,
             stop: ctx.stop,
+            wall_limit: ctx.seed_timeout,
+            isolation: workers
+                .as_ref()
+                .map_or(Isolation::Threads, Isolation::Processes),
             ..BatchOptions::default()
         },
     );
@@ -260,6 +314,7 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
     let explicit = args.seeds.as_deref().map(SeedRange::parse).transpose()?;
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let jobs = parse_jobs(args.jobs)?;
+    let seed_timeout = parse_seed_timeout(args.seed_timeout)?;
     let failures_dir = args
         .failures_dir
         .clone()
@@ -297,6 +352,8 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
             stop: Some(signals.flag()),
             collect_hashes: args.check_determinism,
             coverage: true,
+            isolation: args.isolation,
+            seed_timeout,
         };
         let run = if range.is_empty() {
             None

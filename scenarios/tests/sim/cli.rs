@@ -55,6 +55,10 @@ fn bad_input_is_one_line_and_exit_2() {
     );
     one_line_error(&relaysim(&["detect", "nope"]), "valid bugs:");
     one_line_error(&relaysim(&["run"]), "name a scenario or pass --all");
+    one_line_error(
+        &relaysim(&["run", "vod-slow-twitch", "--seed-timeout", "0"]),
+        "invalid --seed-timeout 0",
+    );
 }
 
 #[test]
@@ -274,4 +278,43 @@ fn an_interrupted_sweep_reports_what_ran_and_exits_130_or_143() {
             assert!(kb < 512 * 1024, "{kb} kB resident for a 10^10-seed range");
         }
     }
+}
+
+#[test]
+fn worker_processes_and_threads_give_the_same_outcomes() {
+    // The default runs seeds in supervised worker processes; the records
+    // (verdict, check, trace hash) must be those of threads, seed by seed.
+    let records = |isolation: &str| {
+        let out = relaysim(&[
+            "run",
+            "ws-bulk-crossfire",
+            "--seeds",
+            "0..6",
+            "--bug",
+            "bulk-send-starves-recv",
+            "--json",
+            "--isolation",
+            isolation,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let mut seeds: Vec<(String, bool, String, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("seed").is_some())
+            .map(|v| {
+                (
+                    v["seed"].as_str().unwrap().to_string(),
+                    v["passed"].as_bool().unwrap(),
+                    v["trace_hash"].as_str().unwrap().to_string(),
+                    v["failure"]["detail"].to_string(),
+                )
+            })
+            .collect();
+        seeds.sort();
+        seeds
+    };
+    let processes = records("processes");
+    assert_eq!(processes.len(), 6);
+    assert!(processes.iter().any(|s| !s.1), "the bug is caught");
+    assert_eq!(processes, records("threads"));
 }
