@@ -8,7 +8,10 @@
 //! The accounting rule: every seed a batch takes on ends in exactly one
 //! outcome, handed to `on_seed` as it finishes. A seed's code cannot unwind
 //! past [`run_seed`]; a worker thread that dies anyway leaves its seed in
-//! flight, which becomes a `crash` outcome. Memory is bounded by the jobs,
+//! flight, which becomes a `crash` outcome; with worker processes, a seed
+//! whose process hangs or dies is a `timeout` or `crash` (see `isolate`),
+//! and seeds left without an outcome (workers that cannot start) fail the
+//! batch. Memory is bounded by the jobs,
 //! not the range: seeds are indexed, never collected, outcomes are kept
 //! only when asked, and at most [`BatchOptions::keep_failures`] failures
 //! are kept (the smallest seeds; every failure is still counted and handed

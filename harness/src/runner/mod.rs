@@ -1,5 +1,23 @@
 //! The seed runner: one seed as one deterministic turmoil run ([`run_seed`],
-//! here), and batches of seeds ([`run_batch`] and its steps).
+//! here), batches of seeds ([`run_batch`] and its steps, in `batch`), and
+//! the worker processes a batch may run them in (`isolate`).
+//!
+//! # Where a seed runs, and what stops it
+//!
+//! - **In this thread** ([`run_seed`]): a cooperative `cancel` flag, read at
+//!   every simulation step, stops a slow seed with a `timeout`.
+//! - **Alone, under a watchdog** ([`run_seed_bounded`]; replay, shrink,
+//!   cards, the determinism recheck, worker processes): the flag is set at
+//!   the budget, and a seed that has not reached a step boundary
+//!   [`HARD_GRACE`] later never yields: its report goes to stderr and the
+//!   process exits with [`HANG_EXIT_CODE`].
+//! - **In a batch on threads** ([`Isolation::Threads`], the library's
+//!   default): one thread per job, the flag set by a watchdog thread. Fast;
+//!   a seed that aborts takes the process down.
+//! - **In a batch on worker processes** ([`Isolation::Processes`], the
+//!   CLI's default): one supervised process per job, killed and replaced
+//!   when its seed hangs or kills it; see `isolate`'s module doc for the
+//!   protocol and the deadlines.
 //!
 //! Owns the step loop (steps applied at their simulated time: network
 //! faults to turmoil, fault points to the core, the family's faults to its
