@@ -4,8 +4,8 @@
 //! under supervised worker processes, where each must end in its own
 //! outcome (`crash`, `timeout`, `determinism`) with its seed and replay
 //! command while every other seed of the range still runs and passes. And
-//! the hard watchdog of a single run: a seed that never yields stops the
-//! process with exit code 124 and its report.
+//! the hard watchdog of a single run and of a threaded batch: a seed that
+//! never yields stops the process with exit code 124 and its report.
 //!
 //! This binary is its own worker (`harness = false`): run with `worker
 //! MS` it serves the toy scenario on stdin and stdout; run with
@@ -328,6 +328,25 @@ fn a_single_run_that_never_yields_exits_124() -> Result<(), String> {
 /// One self-test: `Err` says what went wrong.
 type Case = fn() -> Result<(), String>;
 
+/// A threaded batch (what `cargo test` runs) with a seed that never
+/// yields cannot hang either: the process reports the seed and exits 124.
+fn a_threaded_batch_with_a_seed_that_never_yields_exits_124() -> Result<(), String> {
+    let out = std::process::Command::new(me())
+        .arg("threaded-hang")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    check(
+        out.status.code() == Some(HANG_EXIT_CODE),
+        format!("exit {HANG_EXIT_CODE} expected: {:?}\n{err}", out.status),
+    )?;
+    check(
+        err.contains("FAILED (timeout) at seed 0x3")
+            && err.contains("replay toy-isolation --seed 0x3"),
+        format!("no timeout report with its replay command:\n{err}"),
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -347,6 +366,21 @@ fn main() {
             }
             return;
         }
+        Some("threaded-hang") => {
+            let seeds: Vec<Seed> = [0, HANGS, 1].map(Seed).to_vec();
+            let _ = run_batch(
+                &TOY,
+                &seeds,
+                &BatchOptions {
+                    jobs: 2,
+                    coverage: false,
+                    wall_limit: LIMIT,
+                    ..BatchOptions::default()
+                },
+            );
+            eprintln!("a threaded batch returned past a seed that never yields");
+            std::process::exit(1);
+        }
         Some("bounded-hang") => {
             let _ = run_seed_bounded(&TOY, Seed(HANGS), &RunOptions::default(), LIMIT);
             eprintln!("run_seed_bounded returned from a seed that never yields");
@@ -359,7 +393,7 @@ fn main() {
         }
         _ => {}
     }
-    let cases: [(&str, Case); 3] = [
+    let cases: [(&str, Case); 4] = [
         (
             "every_way_of_dying_is_one_outcome",
             every_way_of_dying_is_one_outcome,
@@ -371,6 +405,10 @@ fn main() {
         (
             "a_single_run_that_never_yields_exits_124",
             a_single_run_that_never_yields_exits_124,
+        ),
+        (
+            "a_threaded_batch_with_a_seed_that_never_yields_exits_124",
+            a_threaded_batch_with_a_seed_that_never_yields_exits_124,
         ),
     ];
     let mut failed = 0;

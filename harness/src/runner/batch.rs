@@ -20,7 +20,7 @@
 //! watchdog and to measure; it never reaches a decision inside a run.
 
 use super::isolate::{self, Isolation, Ran};
-use super::{run_seed, RunOptions, SeedOutcome};
+use super::{run_seed, RunOptions, SeedOutcome, HARD_GRACE};
 use crate::check::{CheckKind, Failure, FailureKind};
 use crate::fault::{FamilyFault, FaultPlan};
 use crate::scenario::{ErasedPlan, Scenario, ScenarioInfo};
@@ -310,19 +310,26 @@ pub fn run_pool<F: FamilyFault>(
     };
 
     std::thread::scope(|s| {
-        // The watchdog: real time, outside every simulation.
+        // The watchdog: real time, outside every simulation. At a seed's
+        // budget it asks the seed to stop; a seed on a thread that has not
+        // stopped `HARD_GRACE` later never yields, and no thread can be
+        // stopped from outside: the process reports it and exits (124), so
+        // a threaded batch (`cargo test`) can fail but never hang.
         s.spawn(|| {
             while !done.load(Ordering::Acquire) {
                 #[allow(clippy::disallowed_methods)] // the watchdog is wall-clock by definition
                 let now = std::time::Instant::now();
                 for slot in &slots {
-                    let expired = slot
-                        .deadline
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .is_some_and(|d| now > d);
-                    if expired {
+                    let deadline = *slot.deadline.lock().unwrap_or_else(|p| p.into_inner());
+                    let Some(d) = deadline else { continue };
+                    if now > d {
                         slot.cancel.store(true, Ordering::Relaxed);
+                    }
+                    if now > d + HARD_GRACE {
+                        let seed = *slot.current.lock().unwrap_or_else(|p| p.into_inner());
+                        if let Some((_, seed)) = seed {
+                            super::hang_exit(scn, seed, &run_opts, opts.wall_limit);
+                        }
                     }
                 }
                 #[allow(clippy::disallowed_methods)] // the watchdog thread, not simulated code

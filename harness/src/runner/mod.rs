@@ -12,8 +12,10 @@
 //!   [`HARD_GRACE`] later never yields: its report goes to stderr and the
 //!   process exits with [`HANG_EXIT_CODE`].
 //! - **In a batch on threads** ([`Isolation::Threads`], the library's
-//!   default): one thread per job, the flag set by a watchdog thread. Fast;
-//!   a seed that aborts takes the process down.
+//!   default): one thread per job, the flag set by a watchdog thread, which
+//!   also applies the hard stop (report, exit 124) to a seed that never
+//!   yields. Fast; a seed that aborts or hangs takes the process down (with
+//!   its report), never the batch silently.
 //! - **In a batch on worker processes** ([`Isolation::Processes`], the
 //!   CLI's default): one supervised process per job, killed and replaced
 //!   when its seed hangs or kills it; see `isolate`'s module doc for the
@@ -326,7 +328,7 @@ pub fn run_seed_bounded<F: FamilyFault>(
 }
 
 /// A seed that never yields: its report on stderr, and the process ends.
-fn hang_exit<F: FamilyFault>(
+pub(super) fn hang_exit<F: FamilyFault>(
     scn: &Scenario<F>,
     seed: Seed,
     opts: &RunOptions,
