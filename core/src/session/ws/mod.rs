@@ -242,11 +242,13 @@ impl WsConfig {
         self.max_queued.unwrap_or_else(|| self.queue_bound())
     }
 
-    /// The server side's WebSocket settings: the size limits above.
+    /// The server side's WebSocket settings: the size limits above, and
+    /// the read chunk of [`session::READ_CHUNK`].
     pub fn tungstenite(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .max_message_size(Some(self.max_message))
             .max_frame_size(Some(self.max_frame))
+            .read_buffer_size(session::READ_CHUNK)
     }
 }
 

@@ -75,12 +75,20 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stems pushed after every swap, in order.
 pub const STEM_PARTS: [&str; 2] = ["vocals", "instruments"];
 
+/// The read chunk of every WebSocket here, client and server. tungstenite
+/// zero-fills its whole read chunk before each read (128 KiB by default),
+/// which was a quarter of a ws seed's CPU; the frames here are a few KiB,
+/// and a larger frame is read in several chunks within the same poll, so
+/// what a session sees, and when, does not change.
+pub const READ_CHUNK: usize = 8 * 1024;
+
 /// The WebSocket settings of a client (upstream: `max_size=100 MiB`); the
 /// server's come from [`WsConfig::tungstenite`].
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
+        .read_buffer_size(READ_CHUNK)
 }
 
 /// What a session needs from its server.
