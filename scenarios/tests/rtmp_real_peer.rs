@@ -258,11 +258,15 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
-fn ffmpeg_to_relaysim_to_nginx_rtmp() {
+/// One whole run, the relay with `bug` switched on (or none); every
+/// recording with what ffprobe says of it.
+fn interop(bug: Option<&str>) -> Vec<(String, Probe)> {
     install_peers();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("rtmp-real-peer-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "rtmp-real-peer-{}-{}",
+        std::process::id(),
+        bug.unwrap_or("fixed")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
 
@@ -318,6 +322,7 @@ fn ffmpeg_to_relaysim_to_nginx_rtmp() {
                 &format!("127.0.0.1:{relay_port}"),
             ])
             .args(["--key", "obs_key", "--seconds", "45"])
+            .args(bug.map(|b| ["--bug", b]).into_iter().flatten())
             .args([
                 "--dest",
                 &format!("twitch=rtmp://127.0.0.1:{}/app/live_twitch_key", ports[0]),
@@ -449,6 +454,12 @@ fn ffmpeg_to_relaysim_to_nginx_rtmp() {
         );
         report.push((name, p));
     }
+    report
+}
+
+#[test]
+fn ffmpeg_to_relaysim_to_nginx_rtmp() {
+    let report = interop(None);
     for (name, p) in &report {
         assert!(p.video_frames > 0 && p.audio_frames > 0, "{name}: {p:?}");
         assert_eq!(
@@ -460,4 +471,27 @@ fn ffmpeg_to_relaysim_to_nginx_rtmp() {
             "{name} decodes with errors: {p:?}"
         );
     }
+}
+
+/// The same run with the pre-fix egress path: the restarted pumps (the VOD
+/// override's, the dropped YouTube one) resume mid-stream, and real
+/// decoders say so. Proves the fixed run's assertions can fail.
+#[test]
+fn without_the_fix_a_restarted_session_does_not_decode_from_its_first_frame() {
+    let report = interop(Some("egress-missing-sequence-headers"));
+    let broken: Vec<&String> = report
+        .iter()
+        .filter(|(_, p)| p.first_video != "1,I" || !p.decode_errors.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        broken.iter().any(|n| n.contains("ivs-1")),
+        "the VOD override's restarted session must be broken without the fix: {report:#?}"
+    );
+    assert!(
+        report
+            .iter()
+            .any(|(n, p)| n.contains("kick") && p.first_video == "1,I"),
+        "a destination's first session is fine either way: {report:#?}"
+    );
 }

@@ -60,6 +60,10 @@ pub struct RestreamArgs {
     /// Stop after this many seconds (default: run until killed).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Switch a known bug back on (its pre-fix path; tests show real
+    /// peers what it breaks). Repeatable.
+    #[arg(long = "bug")]
+    pub bugs: Vec<String>,
 }
 
 /// A destination from `name=rtmp://host:port/app/key`.
@@ -136,6 +140,7 @@ pub fn relay_config(args: &RestreamArgs) -> Result<RelayConfig, String> {
         dests,
     );
     cfg.ingest_listen = args.listen.clone();
+    cfg.bugs = super::parse_bugs(&args.bugs)?;
     Ok(cfg)
 }
 
@@ -219,7 +224,14 @@ mod tests {
             dests: vec!["a=rtmp://h:1/x/k".into(), "a=rtmp://h:1/y/k".into()],
             twitch_api: None,
             seconds: None,
+            bugs: vec![],
         };
         assert!(relay_config(&args).unwrap_err().contains("distinct"));
+        let args = RestreamArgs {
+            dests: vec!["a=rtmp://h:1/x/k".into()],
+            bugs: vec!["nope".into()],
+            ..args
+        };
+        assert!(relay_config(&args).unwrap_err().contains("unknown bug"));
     }
 }
