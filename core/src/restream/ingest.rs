@@ -13,7 +13,7 @@
 
 use crate::net::{Net, NetListener, NetStream};
 use crate::restream::media::Media;
-use crate::restream::rtmp::{handshake, server_config, READ_BUF};
+use crate::restream::rtmp::{guarded, handshake, server_config, READ_BUF};
 use crate::restream::Controller;
 use rml_rtmp::handshake::PeerType;
 use rml_rtmp::sessions::{ServerSession, ServerSessionEvent, ServerSessionResult};
@@ -79,7 +79,7 @@ async fn serve_publisher<S: NetStream>(
     let mut buf = vec![0u8; READ_BUF];
     loop {
         if !input.is_empty() {
-            queue.extend(session.handle_input(&input).map_err(invalid)?);
+            queue.extend(guarded(|| session.handle_input(&input).map_err(invalid))?);
             input.clear();
         }
         let mut step = Step::Continue;

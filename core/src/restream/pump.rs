@@ -18,7 +18,7 @@ use crate::restream::controller::MediaFeed;
 use crate::restream::event::RestreamEvent;
 use crate::restream::gate::EgressGate;
 use crate::restream::media::{Media, MediaKind};
-use crate::restream::rtmp::{connect_publish, is_error_status, RtmpUrl, READ_BUF};
+use crate::restream::rtmp::{connect_publish, guarded, is_error_status, RtmpUrl, READ_BUF};
 use rml_rtmp::sessions::{ClientSession, ClientSessionEvent, ClientSessionResult};
 use rml_rtmp::time::RtmpTimestamp;
 use std::io;
@@ -106,7 +106,7 @@ pub async fn run_egress<N: Net>(
         let mut buf = vec![0u8; READ_BUF];
         loop {
             if !input.is_empty() {
-                let results = session.handle_input(&input).map_err(invalid)?;
+                let results = guarded(|| session.handle_input(&input).map_err(invalid))?;
                 input.clear();
                 for r in results {
                     match r {

@@ -152,6 +152,22 @@ pub async fn handshake<S: NetStream>(stream: &mut S, peer: PeerType) -> io::Resu
     }
 }
 
+/// Runs one `rml_rtmp` call on bytes a peer sent, turning a panic into an
+/// `InvalidData` error. rml_rtmp 0.8.0 panics on some malformed input (an
+/// empty AMF0/AMF3 command message indexes past its end: 12 bytes after the
+/// handshake do it, `core/tests/rtmp_hostile.rs`); an ingest task that
+/// unwound would never mark its publisher dead, and the relay would refuse
+/// every later publisher.
+pub fn guarded<T>(f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "malformed RTMP input (the session panicked)",
+        )),
+    }
+}
+
 /// Is this `onStatus` code a refusal or failure (nginx-rtmp's
 /// `NetStream.Publish.BadName`, a server's `…Failed`, `…Rejected`)?
 pub fn is_error_status(code: &str) -> bool {
@@ -236,15 +252,11 @@ pub async fn connect_publish<S: NetStream>(
     let mut buf = vec![0u8; READ_BUF];
     loop {
         if !input.is_empty() {
-            let results = session.handle_input(&input).map_err(|e| {
-                if matches!(
-                    e,
-                    rml_rtmp::sessions::ClientSessionError::CreateStreamFailed
-                ) {
-                    refused("createStream failed")
-                } else {
-                    invalid(e)
+            let results = guarded(|| match session.handle_input(&input) {
+                Err(rml_rtmp::sessions::ClientSessionError::CreateStreamFailed) => {
+                    Err(refused("createStream failed"))
                 }
+                r => r.map_err(invalid),
             })?;
             input.clear();
             for ev in write_results(&mut out, results) {
