@@ -3,7 +3,7 @@
 //!
 //! Owns [`KnownBug`] (a handle to one bug's id, system, mechanism and fix),
 //! the [`known_bugs!`](crate::known_bugs) macro that declares bugs, the core's
-//! own thirteen bugs, and [`BugSet`]. With the `known-bugs` feature off
+//! own fourteen bugs, and [`BugSet`]. With the `known-bugs` feature off
 //! (normal builds) [`BugSet::on`] is a constant `false`, so no pre-fix path
 //! survives into production code. The harness and the `relaysim` binary build
 //! with the feature on, so one binary can prove both that a scenario catches a
@@ -386,6 +386,15 @@ crate::known_bugs! {
             mechanism: "an egress pump writes without a stall timeout; a partition breaks its stream without closing it, so the pump blocks forever and the platform silently stops receiving",
             fix: "every pump write has a 5 s stall timeout; a stalled pump ends and the supervisor restarts it",
         },
+        /// A restarted pump resumes mid-stream: it forwards frames from the
+        /// live point without the publish session's metadata and sequence
+        /// headers, and not from a keyframe.
+        EgressMissingSequenceHeaders {
+            id: "egress-missing-sequence-headers",
+            system: "restream",
+            mechanism: "only a destination's first egress session is sent the cached metadata and sequence headers; a restarted pump (VOD override, stall, partition) resumes mid-stream with no metadata, no AVC or AAC sequence header and no keyframe first, so the platform's ingest rejects the stream or records it undecodable",
+            fix: "the ingest caches metadata and both sequence headers per publish session; every egress session sends them first and starts at a keyframe (EgressGate)",
+        },
         /// `remove_rendition` races an entry-created callback that snapshotted
         /// the factory list before the removal: a drain is spawned for the
         /// removed rendition and never aborted.
@@ -722,6 +731,7 @@ mod tests {
                 ("vod-fetch-stale-epoch", "restream"),
                 ("vod-latch-leak", "restream"),
                 ("egress-write-stall", "restream"),
+                ("egress-missing-sequence-headers", "restream"),
                 ("rendition-remove-leak", "transcode"),
                 ("transcoder-panic-kills-drain", "transcode"),
                 ("republish-never-transcoded", "transcode"),
@@ -831,7 +841,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "cannot switch on known bug pad-queue-unbounded: a run switches on at most 8 known bugs, and {s} are on"
+                "cannot switch on known bug eos-before-register: a run switches on at most 8 known bugs, and {s} are on"
             )
         );
         assert!(!s.on(extra));

@@ -2,23 +2,37 @@
 //! fan-out.
 //!
 //! Owns `ingest_alive`, the publisher token, the publish lock, the
-//! destination map and the frame broadcast. Ingest calls in
-//! ([`Controller::begin_publish`], [`Controller::on_frame`],
-//! [`Controller::mark_ingest_dead`]); the supervisor and pumps read. It never
+//! destination map, the media broadcast and the current publish session's
+//! [`SessionHeaders`] (metadata, AVC and AAC sequence headers). Ingest calls
+//! in ([`Controller::begin_publish`], [`Controller::on_media`],
+//! [`Controller::mark_ingest_dead`]); the supervisor and pumps read. A pump
+//! subscribes and snapshots the headers under the lock every header is
+//! cached and broadcast under ([`Controller::subscribe_media`]), so a header
+//! is either in its snapshot or in its receiver, never in neither. It never
 //! spawns and never does I/O.
 
 use crate::bugs::BugSet;
 use crate::event::Emitter;
-use crate::media::Frame;
 use crate::restream::destination::DestinationState;
 use crate::restream::event::RestreamEvent;
+use crate::restream::media::{Media, MediaFrame, SessionHeaders};
 use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::broadcast;
 
-/// Frames buffered for pumps; a pump further behind than this skips ahead.
+/// Frames buffered for pumps; a pump further behind than this skips ahead
+/// (and waits for the next keyframe).
 pub const MEDIA_RING_FRAMES: usize = 256;
+
+/// What a new pump starts from: a receiver of every frame from now on, and
+/// the current publish session's headers as they were at that instant.
+pub struct MediaFeed {
+    /// Frames from the subscription on.
+    pub frames: broadcast::Receiver<MediaFrame>,
+    /// The headers already cached when it subscribed.
+    pub headers: SessionHeaders,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublishError {
@@ -46,7 +60,10 @@ pub struct Controller {
     publisher_token: AtomicU64,
     publish_lock: tokio::sync::Mutex<()>,
     destinations: RwLock<BTreeMap<String, Arc<DestinationState>>>,
-    media: broadcast::Sender<Frame>,
+    media: broadcast::Sender<MediaFrame>,
+    /// The current publish session's headers; every frame is broadcast
+    /// under this lock.
+    headers: Mutex<SessionHeaders>,
 }
 
 impl Controller {
@@ -61,6 +78,7 @@ impl Controller {
             publish_lock: tokio::sync::Mutex::new(()),
             destinations: RwLock::new(BTreeMap::new()),
             media,
+            headers: Mutex::new(SessionHeaders::default()),
         }
     }
 
@@ -108,15 +126,29 @@ impl Controller {
         Ok(token)
     }
 
-    /// One frame from the live publisher, fanned out to every pump.
-    pub fn on_frame(&self, frame: Frame) {
+    /// One message of publish session `token`, fanned out to every pump.
+    /// Metadata and sequence headers are also cached for pumps that start
+    /// later. A message of a session that is no longer the current one is
+    /// dropped.
+    pub fn on_media(&self, token: u64, media: Media) {
+        if token != self.publisher_token() {
+            return;
+        }
+        let frame = MediaFrame { token, media };
+        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        headers.observe(&frame);
         // No receivers (no pump yet) is fine: frames are live, not stored.
         let _ = self.media.send(frame);
     }
 
-    /// A receiver for pumps: sees frames from now on.
-    pub fn subscribe_media(&self) -> broadcast::Receiver<Frame> {
-        self.media.subscribe()
+    /// A feed for a new pump: frames from now on, and the headers cached
+    /// before (taken together, under the lock frames are sent under).
+    pub fn subscribe_media(&self) -> MediaFeed {
+        let headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        MediaFeed {
+            frames: self.media.subscribe(),
+            headers: headers.clone(),
+        }
     }
 
     /// Acts on the alive→dead edge only: invalidates every destination's

@@ -12,24 +12,36 @@
 //! |---|---|
 //! | [`destination`] | override URL, single-flight latch, session epoch |
 //! | [`decision`] | the sans-IO per-tick decision |
-//! | [`controller`] | publisher state machine, destination registry, media fan-out |
-//! | [`ingest`] | the publisher-facing listener |
-//! | [`pump`] | one egress connection streaming frames |
+//! | [`controller`] | publisher state machine, destination registry, media fan-out, the publish session's cached headers |
+//! | [`ingest`] | the publisher-facing RTMP server (stream-key check, one publisher at a time) |
+//! | [`pump`] | one egress RTMP client session streaming media |
+//! | [`gate`] | the sans-IO egress gate: cached metadata and sequence headers first, then from a keyframe |
+//! | [`media`] | RTMP media as FLV tag bodies, per publish session |
+//! | [`rtmp`] | `rml_rtmp` over the seam: settings, handshake, connect-and-publish, URLs (and why its wall clock and RNG never reach a trace) |
 //! | [`supervisor`] | the 2 s tick loop |
 //! | [`twitch`] | the Twitch API client (HTTP over the seam, hyper): timeouts over the whole exchange, a 64 KiB body cap, ingest URL validation |
 //! | [`relay`] | wiring it all into one runnable relay |
 //! | [`event`] | [`RestreamEvent`], the component's trace events, and the data they carry |
 //!
+//! The media path is real RTMP (`rml_rtmp`, sans-IO, over any `Net`
+//! stream): publishers (OBS, ffmpeg) publish to the ingest, and every pump
+//! publishes to its destination's ingest (Twitch, YouTube, Kick,
+//! nginx-rtmp).
+//!
 //! Known bugs carried here: `vod-fetch-stacking`, `vod-fetch-stale-epoch`,
-//! `vod-latch-leak` (see [`crate::bugs`]).
+//! `vod-latch-leak`, `egress-write-stall`, `egress-missing-sequence-headers`
+//! (see [`crate::bugs`]).
 
 pub mod controller;
 pub mod decision;
 pub mod destination;
 pub mod event;
+pub mod gate;
 pub mod ingest;
+pub mod media;
 pub mod pump;
 pub mod relay;
+pub mod rtmp;
 pub mod supervisor;
 pub mod twitch;
 
@@ -93,19 +105,6 @@ impl DestinationConfig {
     }
 }
 
-/// `rtmp://host:port/path` → `host:port`.
-pub fn url_authority(url: &str) -> std::io::Result<String> {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let auth = rest.split('/').next().unwrap_or("");
-    if auth.is_empty() || !auth.contains(':') {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("url {url:?} has no host:port"),
-        ));
-    }
-    Ok(auth.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,10 +113,10 @@ mod tests {
     fn urls() {
         let d = DestinationConfig::twitch("twitch", "rtmp://twitch-ingest:1935/app/", "k", true);
         assert_eq!(d.configured_url(), "rtmp://twitch-ingest:1935/app/k");
+        let u = rtmp::RtmpUrl::parse(&d.configured_url()).unwrap();
         assert_eq!(
-            url_authority(&d.configured_url()).unwrap(),
-            "twitch-ingest:1935"
+            (u.authority.as_str(), u.app.as_str()),
+            ("twitch-ingest:1935", "app")
         );
-        assert!(url_authority("rtmp:///x").is_err());
     }
 }

@@ -12,7 +12,7 @@ use crate::event::Emitter;
 use crate::net::Net;
 use crate::restream::decision::{decide, PumpView, TickInput};
 use crate::restream::destination::VodFetchOutcome;
-use crate::restream::event::{FetchResult, RestreamEvent};
+use crate::restream::event::{FetchResult, RestartReason, RestreamEvent};
 use crate::restream::pump::run_egress;
 use crate::restream::twitch::TwitchApi;
 use crate::restream::{Controller, DestinationConfig, Platform};
@@ -201,6 +201,7 @@ impl<N: Net> Supervisor<N> {
                 self.net.clone(),
                 dest.id.clone(),
                 decision.effective_url.clone(),
+                reason != RestartReason::Initial,
                 self.ctl.subscribe_media(),
                 cancel.clone(),
                 self.emitter().clone(),

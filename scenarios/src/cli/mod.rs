@@ -12,6 +12,7 @@
 //! | [`shrink`] | `relaysim shrink`: the minimal failing plan |
 //! | [`detect`] | `relaysim detect`: every declared bug caught, every scenario clean |
 //! | [`merge`] | `relaysim merge`: shards' `run --json` outputs into one verdict |
+//! | [`serve`] | `relaysim serve restream`: the restream core on real sockets |
 //! | [`mod@bench`] | `relaysim bench`'s arguments (the measurements are [`mod@crate::bench`]) |
 //! | [`output`] | stdout whose write errors end the process with a message and exit 3, progress bars |
 //! | [`interrupt`] | Ctrl-C / SIGTERM: stop taking seeds, report, exit 130 / 143 |
@@ -33,6 +34,7 @@ pub mod list;
 pub mod merge;
 pub mod replay;
 pub mod run;
+pub mod serve;
 pub mod shrink;
 pub mod worker;
 
@@ -61,6 +63,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Combine the `run --json` outputs of several shards into one verdict.
     Merge(merge::MergeArgs),
+    /// Run a core for real on sockets (`serve restream`).
+    Serve(serve::ServeArgs),
     /// A worker process of a supervised batch (started by run and detect).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -112,6 +116,7 @@ impl Command {
             Command::Detect(a) => detect::run(&a).map(Into::into),
             Command::Bench(a) => bench::run(&a).map(Into::into),
             Command::Merge(a) => merge::run(&a).map(Into::into),
+            Command::Serve(a) => serve::run(&a).map(Into::into),
             Command::Worker(a) => worker::run(&a),
         }
     }

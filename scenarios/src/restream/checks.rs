@@ -11,7 +11,7 @@ use relaysim_harness::trace::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::peers::ingest_sink::SinkEvent;
+use super::peers::ingest_sink::{FirstFrame, SinkEvent};
 use super::peers::twitch_api::TwitchEvent;
 use super::world::{KICK_INGEST, TWITCH_INGEST, YOUTUBE_INGEST};
 use relaysim_core::restream::SUPERVISOR_TICK;
@@ -366,6 +366,56 @@ fn twitch_recovers_after_failure(v: &RunView<'_>) -> Verdict {
     Verdict::Miss
 }
 
+fn egress_starts_decodable(v: &RunView<'_>) -> Verdict {
+    for e in &v.trace.entries {
+        if let Some(SinkEvent::Start {
+            url,
+            metadata,
+            avc,
+            aac,
+            first,
+        }) = e.peer()
+        {
+            let mut missing = Vec::new();
+            for (had, what) in [
+                (metadata, "metadata"),
+                (avc, "AVC sequence header"),
+                (aac, "AAC sequence header"),
+            ] {
+                if !had {
+                    missing.push(what);
+                }
+            }
+            if !missing.is_empty() || *first != FirstFrame::Keyframe {
+                return Verdict::fail(
+                    e.at,
+                    format!(
+                        "{} session {url} began with a{} {first} frame{}",
+                        e.host,
+                        if *first == FirstFrame::Audio || *first == FirstFrame::Inter {
+                            "n"
+                        } else {
+                            ""
+                        },
+                        if missing.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", without {}", missing.join(", "))
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    Verdict::Pass
+}
+
+pub const EGRESS_STARTS_DECODABLE: Check = Check {
+    name: "egress-starts-decodable",
+    kind: CheckKind::Always,
+    about: "every destination session starts with metadata, the AVC and AAC sequence headers, then a keyframe; no frame before them",
+    eval: egress_starts_decodable,
+};
 pub const VOD_SINGLE_FLIGHT: Check = Check {
     name: "vod-single-flight",
     kind: CheckKind::Always,

@@ -3,9 +3,14 @@
 //!
 //! | scenario | targets | what it drives |
 //! |---|---|---|
-//! | `vod-slow-twitch` | `vod-fetch-stacking`, `egress-write-stall` | Twitch latency 0–15 s, timeouts, 503s, partitions |
+//! | `vod-slow-twitch` | `vod-fetch-stacking`, `egress-write-stall`, `egress-missing-sequence-headers` | Twitch latency 0–15 s, timeouts, 503s, partitions, pump restarts |
 //! | `vod-disconnect-race` | `vod-fetch-stale-epoch` | OBS disconnects mid-fetch, reconnects fast and slow |
 //! | `vod-twitch-down` | `vod-latch-leak` | Twitch errors or unreachable, then recovers |
+//!
+//! The media path is RTMP end to end: OBS publishes a real H.264 + AAC
+//! clip to the relay's ingest, and each pump publishes to its platform's
+//! simulated ingest, which judges what arrives (`sink.start`: metadata, both
+//! sequence headers, then a keyframe).
 //!
 //! Tick: 50 ms. turmoil advances every host one fixed tick at a time, so
 //! the tick sets the cost of every simulated second (six hosts here). The
@@ -41,8 +46,9 @@ pub const NET: NetParams = NetParams {
     tcp_capacity: 64,
 };
 
-static SLOW_CHECKS: [Check; 8] = [
+static SLOW_CHECKS: [Check; 9] = [
     VOD_SINGLE_FLIGHT,
+    EGRESS_STARTS_DECODABLE,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
@@ -51,8 +57,9 @@ static SLOW_CHECKS: [Check; 8] = [
     FRAMES_FLOW_AFTER_HEAL,
     FETCH_OUTLIVES_TICK,
 ];
-static DISCONNECT_CHECKS: [Check; 9] = [
+static DISCONNECT_CHECKS: [Check; 10] = [
     VOD_SINGLE_FLIGHT,
+    EGRESS_STARTS_DECODABLE,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
@@ -62,8 +69,9 @@ static DISCONNECT_CHECKS: [Check; 9] = [
     FETCH_COMPLETES_AFTER_DISCONNECT,
     RECONNECT_WHILE_LATCH_HELD,
 ];
-static DOWN_CHECKS: [Check; 8] = [
+static DOWN_CHECKS: [Check; 9] = [
     VOD_SINGLE_FLIGHT,
+    EGRESS_STARTS_DECODABLE,
     ONE_IVS_SESSION_PER_PUBLISH,
     NO_STALE_OVERRIDE,
     EGRESS_RESTARTS_BOUNDED,
@@ -121,6 +129,10 @@ pub static VOD_SLOW_TWITCH: Scenario<Fault> = Scenario {
             Target {
                 bug: KnownBug::EgressWriteStall,
                 checks: &["frames-flow-after-heal"],
+            },
+            Target {
+                bug: KnownBug::EgressMissingSequenceHeaders,
+                checks: &["egress-starts-decodable"],
             },
         ],
         default_seeds: 200,

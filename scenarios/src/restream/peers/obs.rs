@@ -1,16 +1,43 @@
-//! The simulated publisher (`obs` host, or a named one): publishes frames to
-//! the relay while the plan wants it connected.
+//! The simulated publisher (`obs` host, or a named one): publishes to the
+//! relay while the plan wants it connected.
+//!
+//! Two wires. The restream relay's OBS speaks RTMP ([`Wire::Rtmp`]): an
+//! `rml_rtmp` client session that connects to app `live`, publishes its
+//! stream key, sends metadata and the clip's AVC and AAC sequence headers,
+//! then loops the clip's real H.264 and AAC tags ([`super::clip`]) with
+//! timestamps rewritten to `loop × period + ts`, paced by a 100 ms tick,
+//! while reading the relay's acks and pings; it unpublishes
+//! (`deleteStream`) when the plan disconnects it. The transcode family's
+//! publishers ([`Publisher::named`]) keep that family's length-delimited
+//! frames ([`Wire::Framed`]).
 
+use super::clip::{self, Clip};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use relaysim_core::media::{Frame, MediaMsg};
 use relaysim_core::net::Net;
+use relaysim_core::restream::rtmp::rml_rtmp::sessions::ClientSessionResult;
+use relaysim_core::restream::rtmp::rml_rtmp::time::RtmpTimestamp;
+use relaysim_core::restream::rtmp::{connect_publish, RtmpUrl, READ_BUF};
 use relaysim_harness::Recorder;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+/// What the publisher speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// RTMP (the restream relay's ingest).
+    Rtmp,
+    /// Length-delimited `MediaMsg` frames (the transcode ingest).
+    Framed,
+}
+
+/// The RTMP app the publisher connects to.
+pub const APP: &str = "live";
 
 /// What the publisher records (`obs.*`, host `obs` or its own).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +63,7 @@ impl std::fmt::Display for ObsEvent {
     }
 }
 
-/// Frames per second the publisher sends.
+/// Frames per second the publisher sends (video; the clip's rate too).
 pub const FPS: u64 = 10;
 /// A keyframe every this many frames.
 pub const GOP: u64 = 10;
@@ -56,22 +83,25 @@ pub struct Publisher {
     stream_key: String,
     frame_interval: Duration,
     retry: Duration,
+    wire: Wire,
 }
 
 impl Publisher {
     /// A publisher of the relay at `relay_addr` (`host:port`), 10 frames/s.
+    /// It speaks RTMP.
     pub fn new(relay_addr: &str, stream_key: &str, recorder: Arc<Recorder>) -> Arc<Publisher> {
-        Publisher::with_host("obs", relay_addr, stream_key, recorder, 1)
+        Publisher::with_host("obs", relay_addr, stream_key, recorder, 1, Wire::Rtmp)
     }
 
-    /// A publisher recording its events as host `host` (worlds with several).
+    /// A publisher recording its events as host `host` (worlds with several:
+    /// the transcode family's, on its framed wire).
     pub fn named(
         host: &'static str,
         relay_addr: &str,
         stream_key: &str,
         recorder: Arc<Recorder>,
     ) -> Arc<Publisher> {
-        Publisher::with_host(host, relay_addr, stream_key, recorder, 1)
+        Publisher::with_host(host, relay_addr, stream_key, recorder, 1, Wire::Framed)
     }
 
     /// The same publisher with every interval divided by `factor` (the
@@ -82,7 +112,7 @@ impl Publisher {
         recorder: Arc<Recorder>,
         factor: u32,
     ) -> Arc<Publisher> {
-        Publisher::with_host("obs", relay_addr, stream_key, recorder, factor)
+        Publisher::with_host("obs", relay_addr, stream_key, recorder, factor, Wire::Rtmp)
     }
 
     fn with_host(
@@ -91,6 +121,7 @@ impl Publisher {
         stream_key: &str,
         recorder: Arc<Recorder>,
         factor: u32,
+        wire: Wire,
     ) -> Arc<Publisher> {
         let (want, _) = watch::channel(false);
         let factor = factor.max(1);
@@ -104,6 +135,7 @@ impl Publisher {
             stream_key: stream_key.to_string(),
             frame_interval: Duration::from_millis(1000 / FPS) / factor,
             retry: RETRY / factor,
+            wire,
         })
     }
 
@@ -122,13 +154,134 @@ impl Publisher {
         self.connections.load(Ordering::Acquire)
     }
 
-    /// Frames sent so far.
+    /// Frames sent so far (video frames on RTMP).
     pub fn frames_sent(&self) -> u64 {
         self.frames_sent.load(Ordering::Acquire)
     }
 
     /// One connection: publish until unwanted or the link breaks.
     async fn session<N: Net>(
+        &self,
+        net: &N,
+        want: &mut watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        match self.wire {
+            Wire::Rtmp => self.rtmp_session(net, want).await,
+            Wire::Framed => self.framed_session(net, want).await,
+        }
+    }
+
+    /// One RTMP publish: connect, publish, headers, then the clip in a loop.
+    async fn rtmp_session<N: Net>(
+        &self,
+        net: &N,
+        want: &mut watch::Receiver<bool>,
+    ) -> std::io::Result<()> {
+        let url = RtmpUrl {
+            authority: self.relay_addr.clone(),
+            app: APP.to_string(),
+            key: self.stream_key.clone(),
+        };
+        let mut stream = net.connect(&self.relay_addr).await?;
+        let publishing = connect_publish(&mut stream, &url).await?;
+        let mut session = publishing.session;
+        let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        self.recorder.peer(self.host, ObsEvent::Up { n });
+        let clip = Clip::get();
+        let mut out = Vec::new();
+        let push = |r: Result<ClientSessionResult, _>, out: &mut Vec<u8>| {
+            if let Ok(ClientSessionResult::OutboundResponse(p)) = r {
+                out.extend_from_slice(&p.bytes);
+            }
+        };
+        push(session.publish_metadata(&clip::metadata()), &mut out);
+        let zero = RtmpTimestamp::new(0);
+        push(
+            session.publish_video_data(clip.avc_header.clone(), zero, false),
+            &mut out,
+        );
+        push(
+            session.publish_audio_data(clip.aac_header.clone(), zero, false),
+            &mut out,
+        );
+        let mut pending = publishing.pending;
+        let mut buf = vec![0u8; READ_BUF];
+        // The media clock: advances 100 ms per tick, whatever the tick's
+        // real length (the real-time comparison scales the tick).
+        let step_ms = (1000 / FPS) as u32;
+        let mut media_ms: u32 = 0;
+        let (mut lap, mut next) = (0u32, 0usize);
+        let mut tick = tokio::time::interval(self.frame_interval);
+        let result = loop {
+            if !pending.is_empty() {
+                match session.handle_input(&pending) {
+                    Ok(results) => {
+                        for r in results {
+                            push(Ok(r), &mut out);
+                        }
+                    }
+                    Err(e) => {
+                        break Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            e.to_string(),
+                        ))
+                    }
+                }
+                pending.clear();
+            }
+            if !out.is_empty() {
+                if let Err(e) = stream.write_all(&out).await {
+                    break Err(e);
+                }
+                out.clear();
+            }
+            tokio::select! {
+                biased;
+                _ = async { let _ = want.wait_for(|w| !*w).await; } => {
+                    if let Ok(r) = session.stop_publishing() {
+                        for r in r {
+                            push(Ok(r), &mut out);
+                        }
+                        let _ = stream.write_all(&out).await;
+                    }
+                    break Ok(());
+                }
+                r = stream.read(&mut buf) => match r {
+                    Ok(0) => break Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Err(e) => break Err(e),
+                },
+                _ = tick.tick() => {
+                    // Every tag due by the media clock, in one write.
+                    while let Some(tag) = clip.tags.get(next) {
+                        let ts = lap * clip.period_ms + tag.ts;
+                        if ts > media_ms {
+                            break;
+                        }
+                        let r = if tag.video {
+                            self.frames_sent.fetch_add(1, Ordering::AcqRel);
+                            session.publish_video_data(tag.body.clone(), RtmpTimestamp::new(ts), false)
+                        } else {
+                            session.publish_audio_data(tag.body.clone(), RtmpTimestamp::new(ts), false)
+                        };
+                        push(r, &mut out);
+                        next += 1;
+                        if next == clip.tags.len() {
+                            next = 0;
+                            lap += 1;
+                        }
+                    }
+                    media_ms += step_ms;
+                }
+            }
+        };
+        drop(stream);
+        self.recorder.peer(self.host, ObsEvent::Down { n });
+        result
+    }
+
+    /// One framed publish (the transcode ingest's wire).
+    async fn framed_session<N: Net>(
         &self,
         net: &N,
         want: &mut watch::Receiver<bool>,

@@ -1,0 +1,198 @@
+//! `rml_rtmp` reads the wall clock (session creation, then `elapsed()` for
+//! the timestamps of the control messages it writes itself) and an OS RNG
+//! (the handshake's random block). This proves neither reaches what the
+//! relay reads from a session: two publish exchanges whose handshake bytes
+//! differ and whose clocks differ by 40 ms raise the same server events,
+//! field for field — publish request, stream key, metadata, every media
+//! message with its caller-set timestamp and bytes. The wire bytes differ;
+//! nothing the relay traces, decides on or hashes does.
+//!
+//! `core/src/restream/rtmp.rs` documents the exception next to the
+//! `clippy.toml` bans.
+#![allow(clippy::disallowed_methods)] // the wall clock is what this test moves on purpose
+#![cfg(not(relaysim_loom))]
+
+use bytes::Bytes;
+use relaysim_core::restream::rtmp::rml_rtmp::handshake::{
+    Handshake, HandshakeProcessResult, PeerType,
+};
+use relaysim_core::restream::rtmp::rml_rtmp::sessions::{
+    ClientSession, ClientSessionEvent, ClientSessionResult, PublishRequestType, ServerSession,
+    ServerSessionEvent, ServerSessionResult, StreamMetadata,
+};
+use relaysim_core::restream::rtmp::rml_rtmp::time::RtmpTimestamp;
+use relaysim_core::restream::rtmp::{client_config, server_config};
+use std::time::Duration;
+
+/// Runs the handshake both ways; returns every byte each side sent.
+fn handshake() -> Vec<u8> {
+    let mut wire = Vec::new();
+    let mut c = Handshake::new(PeerType::Client);
+    let mut s = Handshake::new(PeerType::Server);
+    let mut to_server = c.generate_outbound_p0_and_p1().unwrap();
+    let (mut c_done, mut s_done) = (false, false);
+    for _ in 0..8 {
+        wire.extend_from_slice(&to_server);
+        let to_client = if s_done || to_server.is_empty() {
+            Vec::new()
+        } else {
+            match s.process_bytes(&to_server).unwrap() {
+                HandshakeProcessResult::InProgress { response_bytes } => response_bytes,
+                HandshakeProcessResult::Completed { response_bytes, .. } => {
+                    s_done = true;
+                    response_bytes
+                }
+            }
+        };
+        wire.extend_from_slice(&to_client);
+        to_server = if c_done || to_client.is_empty() {
+            Vec::new()
+        } else {
+            match c.process_bytes(&to_client).unwrap() {
+                HandshakeProcessResult::InProgress { response_bytes } => response_bytes,
+                HandshakeProcessResult::Completed { response_bytes, .. } => {
+                    c_done = true;
+                    response_bytes
+                }
+            }
+        };
+        if c_done && s_done && to_server.is_empty() {
+            break;
+        }
+    }
+    assert!(c_done && s_done, "the handshake completes");
+    wire
+}
+
+/// One publish exchange; `pause` sleeps between the sessions' creation and
+/// every step (moving the library's clock). Returns the server's events
+/// (as the relay reads them) and every byte on the wire.
+fn exchange(pause: Duration) -> (Vec<String>, Vec<u8>) {
+    let mut wire = handshake();
+    let (mut server, init) = ServerSession::new(server_config()).unwrap();
+    let (mut client, cinit) = ClientSession::new(client_config("rtmp://relay:1935/live")).unwrap();
+    std::thread::sleep(pause);
+    let mut to_server: Vec<u8> = Vec::new();
+    let mut to_client: Vec<u8> = Vec::new();
+    let mut events = Vec::new();
+    let mut client_events = Vec::new();
+    for r in init {
+        if let ServerSessionResult::OutboundResponse(p) = r {
+            to_client.extend_from_slice(&p.bytes);
+        }
+    }
+    for r in cinit {
+        if let ClientSessionResult::OutboundResponse(p) = r {
+            to_server.extend_from_slice(&p.bytes);
+        }
+    }
+    let out = |r: ClientSessionResult, buf: &mut Vec<u8>| {
+        if let ClientSessionResult::OutboundResponse(p) = r {
+            buf.extend_from_slice(&p.bytes);
+        }
+    };
+    out(
+        client.request_connection("live".into()).unwrap(),
+        &mut to_server,
+    );
+    let mut published = false;
+    let mut step = 0;
+    while step < 40 {
+        step += 1;
+        std::thread::sleep(pause / 4);
+        wire.extend_from_slice(&to_server);
+        let input = std::mem::take(&mut to_server);
+        let mut queue: std::collections::VecDeque<ServerSessionResult> =
+            server.handle_input(&input).unwrap().into();
+        while let Some(r) = queue.pop_front() {
+            match r {
+                ServerSessionResult::OutboundResponse(p) => to_client.extend_from_slice(&p.bytes),
+                ServerSessionResult::RaisedEvent(e) => {
+                    match &e {
+                        ServerSessionEvent::ConnectionRequested { request_id, .. }
+                        | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
+                            queue.extend(server.accept_request(*request_id).unwrap());
+                        }
+                        _ => {}
+                    }
+                    events.push(format!("{e:?}"));
+                }
+                ServerSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        wire.extend_from_slice(&to_client);
+        let input = std::mem::take(&mut to_client);
+        for r in client.handle_input(&input).unwrap() {
+            match r {
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::ConnectionRequestAccepted) => {
+                    client_events.push("connected");
+                    out(
+                        client
+                            .request_publishing("obs_key".into(), PublishRequestType::Live)
+                            .unwrap(),
+                        &mut to_server,
+                    );
+                }
+                ClientSessionResult::RaisedEvent(ClientSessionEvent::PublishRequestAccepted) => {
+                    client_events.push("publishing");
+                    published = true;
+                    let mut meta = StreamMetadata::new();
+                    meta.video_width = Some(160);
+                    meta.video_height = Some(90);
+                    meta.audio_sample_rate = Some(22050);
+                    meta.encoder = Some("test".into());
+                    out(client.publish_metadata(&meta).unwrap(), &mut to_server);
+                    for i in 0..30u32 {
+                        let mut body = vec![i as u8; 600];
+                        body[..5].copy_from_slice(&[0x17, 1, 0, 0, 0]);
+                        let tag = Bytes::from(body);
+                        let ts = RtmpTimestamp::new(i * 100);
+                        out(
+                            client.publish_video_data(tag, ts, false).unwrap(),
+                            &mut to_server,
+                        );
+                        let aac = Bytes::from(vec![0xaf, 1, i as u8]);
+                        out(
+                            client
+                                .publish_audio_data(aac, RtmpTimestamp::new(i * 100 + 7), false)
+                                .unwrap(),
+                            &mut to_server,
+                        );
+                    }
+                }
+                ClientSessionResult::RaisedEvent(e) => client_events.push(match e {
+                    ClientSessionEvent::AcknowledgementReceived { .. } => "ack",
+                    _ => "other",
+                }),
+                ClientSessionResult::OutboundResponse(p) => to_server.extend_from_slice(&p.bytes),
+                ClientSessionResult::UnhandleableMessageReceived(_) => {}
+            }
+        }
+        if published && to_server.is_empty() && to_client.is_empty() {
+            break;
+        }
+    }
+    assert!(published, "the publish was accepted: {client_events:?}");
+    assert!(
+        client_events.contains(&"ack"),
+        "the 16 KiB window makes the server acknowledge: {client_events:?}"
+    );
+    events.extend(client_events.iter().map(|e| e.to_string()));
+    (events, wire)
+}
+
+#[test]
+fn the_library_clock_and_rng_never_reach_what_the_relay_reads() {
+    let (a_events, a_wire) = exchange(Duration::ZERO);
+    let (b_events, b_wire) = exchange(Duration::from_millis(40));
+    assert_ne!(
+        a_wire, b_wire,
+        "the wire differs (handshake random block, control-message timestamps)"
+    );
+    assert!(a_events.len() > 60, "{a_events:#?}");
+    assert!(a_events
+        .iter()
+        .any(|e| e.contains("PublishStreamRequested")));
+    assert!(a_events.iter().any(|e| e.contains("StreamMetadataChanged")));
+    assert_eq!(a_events, b_events, "what the relay reads is the same");
+}
