@@ -71,7 +71,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
     let mut ok = true;
     if !json_out {
         outln!(
-            "{:<30} {:<26} {:>12} {:>6} {:>10}  check",
+            "{:<32} {:<26} {:>12} {:>6} {:>10}  check",
             "bug",
             "scenario",
             "first-seed",
@@ -97,7 +97,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
             );
         } else {
             outln!(
-                "{:<30} {:<26} {:>12} {:>6} {:>10.1}  {}",
+                "{:<32} {:<26} {:>12} {:>6} {:>10.1}  {}",
                 bug.id(),
                 d.scenario,
                 d.first_failing_seed
