@@ -204,7 +204,7 @@ fn republished(v: &RunView<'_>) -> Verdict {
     }
 }
 
-fn removal_under_live_drains(v: &RunView<'_>) -> Verdict {
+fn removal_aborted_a_drain(v: &RunView<'_>) -> Verdict {
     // A removal after which a transcoder of a removed instance was
     // dropped: the removal aborted a running drain.
     let removed = removals(v);
@@ -258,5 +258,173 @@ pub const REMOVAL_ABORTED_A_DRAIN: Check = Check {
     name: "removal-aborted-a-drain",
     kind: CheckKind::Sometimes,
     about: "a rendition removal ended a running transcoder",
-    eval: removal_under_live_drains,
+    eval: removal_aborted_a_drain,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relaysim_harness::check::Facts;
+    use relaysim_harness::trace::{EntryKind, Trace};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn tid(rendition: &str, instance: u64, name: &str) -> Tid {
+        Tid {
+            rendition: rendition.into(),
+            instance,
+            name: name.into(),
+            session: 1,
+        }
+    }
+
+    fn judge(check: Check, events: Vec<LvqrEvent>) -> Verdict {
+        let trace = Trace {
+            entries: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| Entry {
+                    at: Duration::from_millis(100 * i as u64),
+                    host: "lvqr",
+                    kind: EntryKind::Peer(Arc::new(e)),
+                })
+                .collect(),
+        };
+        let facts = Facts::new();
+        (check.eval)(&RunView {
+            trace: &trace,
+            facts: &facts,
+            heal_at: Duration::from_secs(14),
+            end: Duration::from_secs(18),
+        })
+    }
+
+    fn seen(t: &Tid, stamp: u64) -> LvqrEvent {
+        LvqrEvent::Seen {
+            tid: t.clone(),
+            session: 1,
+            stamp,
+            seen: 1,
+        }
+    }
+
+    fn remove(rendition: &str, instance: u64, stamp: u64) -> LvqrEvent {
+        LvqrEvent::Apply {
+            op: "remove",
+            rendition: rendition.into(),
+            instances: vec![instance],
+            crate_said: 0,
+            stamp,
+            during: None,
+        }
+    }
+
+    #[test]
+    fn a_fragment_after_the_removal_is_a_leak_one_before_is_not() {
+        let t = tid("240p", 3, "live/c");
+        assert_eq!(
+            judge(NO_LEAKED_DRAIN, vec![seen(&t, 4), remove("240p", 3, 5)]),
+            Verdict::Pass
+        );
+        let v = judge(NO_LEAKED_DRAIN, vec![remove("240p", 3, 5), seen(&t, 6)]);
+        assert!(matches!(v, Verdict::Fail { .. }), "{v:?}");
+        // A re-added instance of the same rendition is not the removed one.
+        let re = tid("240p", 4, "live/c");
+        assert_eq!(
+            judge(NO_LEAKED_DRAIN, vec![remove("240p", 3, 5), seen(&re, 6)]),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn a_live_session_without_its_rendition_is_missed() {
+        let publish = |session| LvqrEvent::Publish {
+            broadcast: "live/a".into(),
+            name: "live/a".into(),
+            session,
+            stamp: session * 10,
+        };
+        let ladder = LvqrEvent::Ladder {
+            instances: vec![(1, "720p".into())],
+        };
+        let t = tid("720p", 1, "live/a");
+        assert_eq!(
+            judge(
+                NO_MISSED_DRAIN,
+                vec![ladder.clone(), publish(1), seen(&t, 11)]
+            ),
+            Verdict::Pass
+        );
+        let v = judge(
+            NO_MISSED_DRAIN,
+            vec![
+                ladder.clone(),
+                publish(1),
+                seen(&t, 11),
+                LvqrEvent::Unpublish {
+                    broadcast: "live/a".into(),
+                    name: "live/a".into(),
+                    session: 1,
+                    stamp: 12,
+                },
+                publish(2),
+            ],
+        );
+        assert!(matches!(v, Verdict::Fail { .. }), "{v:?}");
+        // A start panic excuses its own pair.
+        let v = judge(
+            NO_MISSED_DRAIN,
+            vec![
+                ladder,
+                publish(1),
+                LvqrEvent::PanicInjected {
+                    tid: t,
+                    phase: Phase::Start,
+                    stamp: 11,
+                },
+            ],
+        );
+        assert_eq!(v, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_panic_that_ends_the_drain_is_caught() {
+        let t = tid("720p", 1, "live/a");
+        let panic = LvqrEvent::PanicInjected {
+            tid: t.clone(),
+            phase: Phase::Fragment,
+            stamp: 7,
+        };
+        let v = judge(
+            PANICS_ISOLATED,
+            vec![
+                seen(&t, 6),
+                panic.clone(),
+                LvqrEvent::Dropped {
+                    tid: t.clone(),
+                    seen: 2,
+                },
+            ],
+        );
+        assert!(matches!(v, Verdict::Fail { .. }), "{v:?}");
+        assert_eq!(
+            judge(
+                PANICS_ISOLATED,
+                vec![seen(&t, 6), panic.clone(), seen(&t, 8)]
+            ),
+            Verdict::Pass
+        );
+        // Aborted by a removal after the panic: not the panic's doing.
+        assert_eq!(
+            judge(
+                PANICS_ISOLATED,
+                vec![
+                    panic,
+                    remove("720p", 1, 9),
+                    LvqrEvent::Dropped { tid: t, seen: 2 },
+                ]
+            ),
+            Verdict::Pass
+        );
+    }
+}

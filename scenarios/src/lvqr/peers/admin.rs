@@ -157,30 +157,22 @@ impl Admin {
         match op {
             AdminOp::Add(spec, kind) => {
                 let rendition = spec.name.clone();
+                // A refused add (the same factory and rendition are
+                // registered) still used up its instance number.
                 let factory = self.factory(spec, kind);
                 let instance = factory.instance();
-                // Recorded before the crate runs it: its spawns follow.
-                let mut event = LvqrEvent::Apply {
-                    op: "add",
-                    rendition: rendition.clone(),
-                    instances: vec![instance],
-                    crate_said: 1,
-                    stamp,
-                    during,
-                };
                 let accepted = runner.add_rendition(Arc::new(factory));
                 if accepted {
-                    lock(&self.registered).push((instance, rendition));
-                } else if let LvqrEvent::Apply {
-                    instances,
-                    crate_said,
-                    ..
-                } = &mut event
-                {
-                    instances.clear();
-                    *crate_said = 0;
+                    lock(&self.registered).push((instance, rendition.clone()));
                 }
-                self.shared.record(event);
+                self.shared.record(LvqrEvent::Apply {
+                    op: "add",
+                    rendition,
+                    instances: if accepted { vec![instance] } else { vec![] },
+                    crate_said: usize::from(accepted),
+                    stamp,
+                    during,
+                });
             }
             AdminOp::Remove(rendition) => {
                 let instances: Vec<u64> = {
