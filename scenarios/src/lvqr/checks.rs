@@ -159,15 +159,13 @@ fn panics_isolated(v: &RunView<'_>) -> Verdict {
                 panicked.insert(tid, (*stamp, entry.at));
                 went_on.remove(tid);
             }
-            LvqrEvent::Seen { tid, stamp, .. } => {
-                if panicked.get(tid).is_some_and(|(at, _)| stamp > at) {
-                    went_on.insert(tid);
-                }
+            LvqrEvent::Seen { tid, stamp, .. }
+                if panicked.get(tid).is_some_and(|(at, _)| stamp > at) =>
+            {
+                went_on.insert(tid);
             }
-            LvqrEvent::Stop { tid, .. } => {
-                if panicked.contains_key(tid) {
-                    went_on.insert(tid);
-                }
+            LvqrEvent::Stop { tid, .. } if panicked.contains_key(tid) => {
+                went_on.insert(tid);
             }
             LvqrEvent::Dropped { tid, .. } => {
                 // Aborted by a removal after the panic: not the panic's doing.
