@@ -88,12 +88,20 @@ static CHECKS: [Check; 5] = [
     REMOVAL_ABORTED_A_DRAIN,
 ];
 
-/// Timeline arrows: a publish to the edits landing inside it.
-const LINKS: &[LinkRule] = &[LinkRule {
-    from: "ingest.publish",
-    to: "admin.apply",
-    key: None,
-}];
+/// Timeline arrows: a publish to the transcoders it starts, an unpublish
+/// to the transcoders it stops.
+const LINKS: &[LinkRule] = &[
+    LinkRule {
+        from: "ingest.publish",
+        to: "xcode.start",
+        key: None,
+    },
+    LinkRule {
+        from: "ingest.unpublish",
+        to: "xcode.stop",
+        key: None,
+    },
+];
 
 /// The published crate under publish churn, ladder edits and panics.
 pub static LVQR_LADDER_CHURN: Scenario<Fault> = Scenario {

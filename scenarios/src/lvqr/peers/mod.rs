@@ -43,7 +43,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// The host every peer records under.
+/// The host every peer runs on (and the transcoders' trace lane).
 pub const HOST: &str = "lvqr";
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -174,6 +174,22 @@ pub enum LvqrEvent {
 }
 
 impl LvqrEvent {
+    /// The trace lane it is recorded under: every peer runs on the `lvqr`
+    /// host's runtime, but the ingest and the admin API are actors of
+    /// their own, so the timeline draws them apart.
+    pub fn lane(&self) -> &'static str {
+        match self {
+            LvqrEvent::Publish { .. } | LvqrEvent::Unpublish { .. } => "ingest",
+            LvqrEvent::Ladder { .. } | LvqrEvent::Apply { .. } => "admin",
+            LvqrEvent::Start { .. }
+            | LvqrEvent::Seen { .. }
+            | LvqrEvent::Stop { .. }
+            | LvqrEvent::Dropped { .. }
+            | LvqrEvent::PanicInjected { .. }
+            | LvqrEvent::WorkerDone { .. } => HOST,
+        }
+    }
+
     /// The transcoder an event is about, if any.
     pub fn tid(&self) -> Option<&Tid> {
         match self {
@@ -306,7 +322,7 @@ impl Shared {
 
     /// Records a peer event now (deterministic call sites only).
     pub fn record(&self, event: LvqrEvent) {
-        self.recorder.peer(HOST, event);
+        self.recorder.peer(event.lane(), event);
     }
 
     /// Queues a transcoder's event for the next flush.
