@@ -10,6 +10,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod cli;
+pub mod lvqr;
 pub mod pads;
 pub mod publisher;
 pub mod restream;

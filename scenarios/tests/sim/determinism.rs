@@ -50,5 +50,5 @@ fn same_seed_same_trace_across_processes() {
             scn.name
         );
     }
-    assert_eq!(families.len(), 5, "{families:?}");
+    assert_eq!(families.len(), 6, "{families:?}");
 }

@@ -68,6 +68,11 @@ fn fault_points_fire_in_every_family_and_never_after_the_heal() {
             .map(|(s, _)| *s)
             .filter(|s| s.starts_with(prefix))
             .collect();
+        // A family whose system is not core's (lvqr drives a published
+        // crate) has no core fault points to fire.
+        if family.is_empty() {
+            continue;
+        }
         let mut fired_in = None;
         for s in 0..200 {
             let plan = scn.plan(Seed(s));
