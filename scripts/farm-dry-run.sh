@@ -26,6 +26,8 @@ case $1 in '' | *[!0-9]*) usage ;; esac
 
 export SHARDS=$1 SEEDS=$2
 RELAYSIM=${RELAYSIM:-$root/target/release/relaysim}
+# A relative path names a file from here, not from the shard directory.
+case $RELAYSIM in /*) ;; *) RELAYSIM=$PWD/$RELAYSIM ;; esac
 if [ ! -x "$RELAYSIM" ]; then
   echo "farm-dry-run: error: $RELAYSIM not found: build it first with cargo build --release --bin relaysim" >&2
   exit 64
