@@ -5,7 +5,8 @@
 #     .github/workflows/seed-farm.yml;
 #   - kubernetes-validate --strict against Kubernetes $K8S_VERSION (schemas
 #     shipped in the package) on farm/k8s/*.yaml;
-#   - shellcheck on the farm's scripts and on the Indexed Job's pod script;
+#   - shellcheck on every script in scripts/ and on the Indexed Job's pod
+#     script;
 #   - the farm's own invariant: the workflow, the Job and
 #     scripts/farm-dry-run.sh run the very same shard command, and the shard
 #     counts (SHARDS, the matrix, completions, parallelism) and the default
@@ -43,8 +44,8 @@ check "actionlint .github/workflows/seed-farm.yml" \
   "$bin/actionlint" -no-color -shellcheck="$bin/shellcheck" .github/workflows/seed-farm.yml
 check "kubernetes-validate --strict (Kubernetes $K8S_VERSION) farm/k8s/*.yaml" \
   "$bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" farm/k8s/*.yaml
-check "shellcheck scripts/{install-farm-linters,check-farm,farm-dry-run}.sh" \
-  "$bin/shellcheck" scripts/install-farm-linters.sh scripts/check-farm.sh scripts/farm-dry-run.sh
+check "shellcheck scripts/*.sh" \
+  "$bin/shellcheck" scripts/*.sh
 check "one shard command, one shard count, one seed range" \
   "$bin/python" - "$bin/shellcheck" <<'PY'
 import subprocess, sys, tempfile, yaml

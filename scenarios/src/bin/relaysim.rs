@@ -23,11 +23,35 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().cmd.execute() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("relaysim: error: {}", one_line(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    match cli.cmd.execute() {
         Ok(status) => ExitCode::from(status.code()),
         Err(msg) => {
             eprintln!("relaysim: error: {msg}");
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's usage error as one line: its message and the lines that detail
+/// it, without the usage block, pointing at `--help`.
+fn one_line(rendered: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    format!("{} (see --help)", parts.join(" "))
 }

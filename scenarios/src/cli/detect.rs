@@ -2,12 +2,16 @@
 //! and caught within its seed budget, then every scenario runs clean with
 //! every bug off. The bugs come from the scenarios' declarations
 //! ([`crate::catalog::bugs`]), never from a hand-kept list.
+//!
+//! With `--rates`, each bug runs a whole seed range instead of stopping at
+//! its first failure, and the table gives the share of seeds its declared
+//! checks fail: under 5% is a weak oracle, and fails the command.
 
 use super::run::run_scenario;
 use crate::catalog::{all, find_bug_scenario, parse_bug};
 use clap::Args;
 use relaysim_core::{BugSet, KnownBug};
-use relaysim_harness::detect::{first_detection, Detection};
+use relaysim_harness::detect::{detection_rate, first_detection, Detection, Rate};
 use relaysim_harness::report::failure_report;
 use relaysim_harness::SeedRange;
 use serde_json::json;
@@ -32,6 +36,14 @@ pub struct DetectArgs {
     /// How the clean sweep runs its seeds (see `relaysim run --isolation`).
     #[arg(long, value_enum, default_value_t)]
     pub isolation: super::run::IsolationArg,
+    /// Detection rates: run every seed of a range per bug (no stop at the
+    /// first failure) and fail any bug its declared checks catch in under
+    /// 5% of the seeds.
+    #[arg(long)]
+    pub rates: bool,
+    /// Seeds per bug with `--rates` (default: the scenario's default range).
+    #[arg(long, requires = "rates")]
+    pub rate_seeds: Option<u64>,
 }
 
 impl Default for DetectArgs {
@@ -43,6 +55,8 @@ impl Default for DetectArgs {
             jobs: None,
             json: false,
             isolation: super::run::IsolationArg::default(),
+            rates: false,
+            rate_seeds: None,
         }
     }
 }
@@ -68,8 +82,14 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         return Err("--budget must be at least 1".into());
     }
     let jobs = super::run::parse_jobs(args.jobs)?;
+    if args.rate_seeds == Some(0) {
+        return Err("--rate-seeds must be at least 1".into());
+    }
     let mut ok = true;
-    if !json_out {
+    if args.rates {
+        ok &= rates(&bugs, args.rate_seeds, jobs, json_out);
+    }
+    if !json_out && !args.rates {
         outln!(
             "{:<32} {:<26} {:>12} {:>6} {:>10}  check",
             "bug",
@@ -79,7 +99,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
             "wall-ms"
         );
     }
-    for bug in bugs {
+    for &bug in bugs.iter().filter(|_| !args.rates) {
         let d = detect_one(bug, budget, jobs);
         let expected = find_bug_scenario(bug).checks_for(bug);
         // Caught, and by a check the scenario declares for this bug.
@@ -176,4 +196,69 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         }
     }
     Ok(ok)
+}
+
+/// `--rates`: each bug over a whole range; false when any is weak.
+fn rates(bugs: &[KnownBug], seeds: Option<u64>, jobs: usize, json_out: bool) -> bool {
+    let mut ok = true;
+    if !json_out {
+        outln!(
+            "{:<32} {:<26} {:>6} {:>7} {:>8} {:>10}  checks (failing seeds)",
+            "bug",
+            "scenario",
+            "seeds",
+            "caught",
+            "rate",
+            "first-seed"
+        );
+    }
+    for &bug in bugs {
+        let scn = find_bug_scenario(bug);
+        let n = seeds.unwrap_or(scn.info().default_seeds.max(1));
+        let r = detection_rate(scn, bug, n, jobs);
+        ok &= !r.is_weak();
+        if json_out {
+            outln!("{}", rate_json(&r));
+        } else {
+            outln!("{}", rate_line(&r));
+        }
+    }
+    ok
+}
+
+fn rate_json(r: &Rate) -> serde_json::Value {
+    json!({
+        "bug": r.bug.id(), "scenario": r.scenario, "seeds": r.seeds, "failed": r.failed,
+        "caught_by_declared": r.by_declared, "rate_permille": r.declared_permille(),
+        "weak": r.is_weak(), "by_check": r.by_check,
+        "first_failing_seed": r.first_failing_seed.map(|s| s.to_string()), "wall_ms": r.wall_ms,
+    })
+}
+
+/// One table row: the share of seeds caught by a declared check, and every
+/// check that failed a seed with its count (`WEAK` under 5%).
+fn rate_line(r: &Rate) -> String {
+    let checks = r
+        .by_check
+        .iter()
+        .map(|(c, n)| format!("{c}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "{:<32} {:<26} {:>6} {:>7} {:>7.1}% {:>10}  {}{}",
+        r.bug.id(),
+        r.scenario,
+        r.seeds,
+        r.by_declared,
+        r.declared_permille() as f64 / 10.0,
+        r.first_failing_seed
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into()),
+        if checks.is_empty() {
+            "-".into()
+        } else {
+            checks
+        },
+        if r.is_weak() { "  WEAK (under 5%)" } else { "" },
+    )
 }

@@ -55,6 +55,11 @@ fn bad_input_is_one_line_and_exit_2() {
     );
     one_line_error(&relaysim(&["detect", "nope"]), "valid bugs:");
     one_line_error(&relaysim(&["run"]), "name a scenario or pass --all");
+    // clap's own usage errors are one line too.
+    one_line_error(
+        &relaysim(&["run", "--bogus"]),
+        "unexpected argument '--bogus'",
+    );
     one_line_error(
         &relaysim(&["run", "vod-slow-twitch", "--seed-timeout", "0"]),
         "invalid --seed-timeout 0",
@@ -317,4 +322,45 @@ fn worker_processes_and_threads_give_the_same_outcomes() {
     assert_eq!(processes.len(), 6);
     assert!(processes.iter().any(|s| !s.1), "the bug is caught");
     assert_eq!(processes, records("threads"));
+}
+
+#[test]
+fn detect_rates_run_every_seed_and_fail_a_weak_oracle() {
+    // vod-latch-leak fails every seed of vod-twitch-down: 100%, exit 0.
+    let out = relaysim(&[
+        "detect",
+        "--rates",
+        "--rate-seeds",
+        "2",
+        "--clean-seeds",
+        "0",
+        "--json",
+        "vod-latch-leak",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let line: serde_json::Value =
+        serde_json::from_slice(out.stdout.trim_ascii()).expect("one JSON line");
+    assert_eq!(line["seeds"], 2, "{line}");
+    assert_eq!(line["caught_by_declared"], 2, "{line}");
+    assert_eq!(line["rate_permille"], 1000, "{line}");
+    assert_eq!(line["weak"], false, "{line}");
+    // pad-queue-unbounded is first caught at seed 0x1: over seed 0 alone its
+    // rate is 0%, a weak oracle, and the command fails (exit 1).
+    let out = relaysim(&[
+        "detect",
+        "--rates",
+        "--rate-seeds",
+        "1",
+        "--clean-seeds",
+        "0",
+        "pad-queue-unbounded",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("WEAK (under 5%)"), "{text}");
+    one_line_error(
+        &relaysim(&["detect", "--rates", "--rate-seeds", "0"]),
+        "--rate-seeds must be at least 1",
+    );
+    one_line_error(&relaysim(&["detect", "--rate-seeds", "3"]), "--rates");
 }
