@@ -24,6 +24,10 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(20);
 /// After the heal, no platform ingest may go this long without a frame
 /// (10 fps publisher; a dead pump is restarted within one 2 s tick).
 pub const FRAME_GAP_MAX: Duration = Duration::from_secs(5);
+/// How long a replaced stream's frames may still land at a platform ingest
+/// after its successor's first frame: frames already on the wire when the
+/// old pump stopped (links are at most 5 ms; twenty times that).
+pub const SUPERSEDED_GRACE: Duration = Duration::from_millis(100);
 /// URL-changed restarts of the Twitch pump allowed per publish session:
 /// back to the configured URL on reconnect, then to the IVS URL.
 pub const RESTARTS_PER_PUBLISH_MAX: usize = 2;
@@ -253,6 +257,49 @@ fn frames_flow_after_heal(v: &RunView<'_>) -> Verdict {
     Verdict::Pass
 }
 
+/// A sink's `frame_spans` fact: per stream in arrival order, its first and
+/// last frame times (`None` for a stream that carried no frame).
+fn frame_spans(v: &RunView<'_>, sink: &str) -> Vec<Option<(Duration, Duration)>> {
+    let ms = |t: &str| t.parse::<u64>().ok().map(Duration::from_millis);
+    v.facts
+        .list(&format!("{sink}.frame_spans"))
+        .unwrap_or_default()
+        .iter()
+        .map(|span| {
+            let (a, b) = span.split_once('-')?;
+            Some((ms(a)?, ms(b)?))
+        })
+        .collect()
+}
+
+/// One destination is one platform ingest: the relay streams to it over
+/// one session at a time, and a session it replaced (URL change, stalled or
+/// dead pump, new publish session) stops for good. Judged from the sink's
+/// own clock: no earlier stream's frame lands later than
+/// [`SUPERSEDED_GRACE`] after a later stream's first frame.
+fn one_live_stream_per_destination(v: &RunView<'_>) -> Verdict {
+    for sink in [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST] {
+        let spans = frame_spans(v, sink);
+        for (j, later) in spans.iter().enumerate() {
+            let Some((started, _)) = later else { continue };
+            for (i, earlier) in spans[..j].iter().enumerate() {
+                let Some((_, last)) = earlier else { continue };
+                if *last > *started + SUPERSEDED_GRACE {
+                    return Verdict::fail(
+                        *started + SUPERSEDED_GRACE,
+                        format!(
+                            "{sink}: stream #{i} still received frames until {:.3}s, after stream #{j} replaced it at {:.3}s",
+                            last.as_secs_f64(),
+                            started.as_secs_f64()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Verdict::Pass
+}
+
 fn egress_restarts_bounded(v: &RunView<'_>) -> Verdict {
     let mut s = Sessions::default();
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
@@ -446,6 +493,12 @@ pub const FRAMES_FLOW_AFTER_HEAL: Check = Check {
     about: "after the heal every platform ingest keeps receiving frames (no silently stalled pump)",
     eval: frames_flow_after_heal,
 };
+pub const ONE_LIVE_STREAM_PER_DESTINATION: Check = Check {
+    name: "one-live-stream-per-destination",
+    kind: CheckKind::Always,
+    about: "each platform ingest receives one stream at a time; a stream the relay replaced never delivers again",
+    eval: one_live_stream_per_destination,
+};
 pub const EGRESS_RESTARTS_BOUNDED: Check = Check {
     name: "egress-restarts-bounded",
     kind: CheckKind::Always,
@@ -486,6 +539,36 @@ pub const TWITCH_RECOVERS_AFTER_FAILURE: Check = Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replaced_stream_that_keeps_delivering_fails_and_in_flight_frames_do_not() {
+        use relaysim_harness::check::Facts;
+        use relaysim_harness::trace::Trace;
+        let judge = |spans: &[&str]| {
+            let mut facts = Facts::new();
+            let spans: Vec<String> = spans.iter().map(|s| s.to_string()).collect();
+            facts.set(format!("{TWITCH_INGEST}.frame_spans"), spans);
+            one_live_stream_per_destination(&RunView {
+                trace: &Trace::default(),
+                facts: &facts,
+                heal_at: Duration::from_secs(40),
+                end: Duration::from_secs(60),
+            })
+        };
+        // Back to back, a frame in flight 100 ms after the successor's first,
+        // a stream with no frame: all one stream at a time.
+        assert_eq!(
+            judge(&["1000-5000", "-", "5100-9000", "9050-12000"]),
+            Verdict::Pass
+        );
+        // The first stream still delivering 3 s after its successor began.
+        let v = judge(&["1000-9000", "6000-12000"]);
+        assert!(
+            matches!(&v, Verdict::Fail { at, detail } if *at == Duration::from_millis(6100)
+                && detail.contains("stream #0 still received frames until 9.000s, after stream #1 replaced it at 6.000s")),
+            "{v:?}"
+        );
+    }
 
     #[test]
     fn ivs_session_parsing() {

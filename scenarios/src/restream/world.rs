@@ -171,6 +171,16 @@ impl World<Fault> for RestreamWorld {
             if let Some(last) = streams.last() {
                 f.set(format!("{}.last_url", sink.host), last.url.clone());
             }
+            // Each stream's media span as the sink saw it, in arrival order:
+            // `FIRST_MS-LAST_MS`, or `-` for a stream that carried no frame.
+            let spans: Vec<String> = streams
+                .iter()
+                .map(|s| match (s.first_frame_at, s.last_frame_at) {
+                    (Some(a), Some(b)) => format!("{}-{}", a.as_millis(), b.as_millis()),
+                    _ => "-".into(),
+                })
+                .collect();
+            f.set(format!("{}.frame_spans", sink.host), spans);
         }
         if let Some(relay) = self
             .relay

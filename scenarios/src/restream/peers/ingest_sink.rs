@@ -122,6 +122,10 @@ pub struct SinkStream {
     pub audio_frames: u64,
     /// The first media frame, once one came.
     pub first: Option<FirstFrame>,
+    /// When its first media frame (video or audio) arrived.
+    pub first_frame_at: Option<std::time::Duration>,
+    /// When its latest media frame arrived.
+    pub last_frame_at: Option<std::time::Duration>,
     /// Still connected?
     pub open: bool,
 }
@@ -244,7 +248,13 @@ impl IngestSink {
     }
 
     fn media(&self, idx: usize, judged: Judged) {
+        let is_frame = matches!(judged, Judged::Keyframe | Judged::Inter | Judged::Audio);
+        let now = turmoil::sim_elapsed();
         let start = self.update(idx, |s| {
+            if is_frame {
+                s.first_frame_at = s.first_frame_at.or(now);
+                s.last_frame_at = now.or(s.last_frame_at);
+            }
             let first = match judged {
                 Judged::AvcHeader => {
                     s.avc_headers += 1;
@@ -281,8 +291,8 @@ impl IngestSink {
                 first,
             })
         });
-        if matches!(judged, Judged::Keyframe | Judged::Inter | Judged::Audio) {
-            *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = turmoil::sim_elapsed();
+        if is_frame {
+            *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = now;
         }
         if let Some(Some(ev)) = start {
             self.recorder.peer(self.host, ev);
