@@ -31,6 +31,35 @@
 //! Known bugs carried here: `vod-fetch-stacking`, `vod-fetch-stale-epoch`,
 //! `vod-latch-leak`, `egress-write-stall`, `egress-missing-sequence-headers`
 //! (see [`crate::bugs`]).
+//!
+//! # Contract
+//!
+//! Each clause has an independent oracle (a simulator check judged from the
+//! peers' own records, a model, or a property test), listed per clause in
+//! `docs/contracts.md`.
+//!
+//! - **S1** At most one VOD fetch is in flight per destination.
+//! - **S2** At most one IVS session is delivered per destination and
+//!   publish session.
+//! - **S3** An override fetched in one publish session is never applied nor
+//!   streamed to in a later one.
+//! - **S4** The VOD path never fetches for nor restarts a non-Twitch
+//!   destination.
+//! - **S5** Every egress session starts decodable: metadata, the AVC and AAC
+//!   sequence headers, then a keyframe, and no frame before them.
+//! - **S6** A destination receives one egress stream at a time; a pump the
+//!   supervisor replaced (URL change, stall, death, new publish session)
+//!   never delivers again.
+//! - **S7** At most two URL-change restarts of the Twitch pump per publish
+//!   session.
+//! - **L1** Once Twitch answers again, an override is applied and streamed
+//!   to within 20 s.
+//! - **L2** Once faults stop, every destination receives frames again (no
+//!   gap over 5 s): a stalled or dead pump is restarted.
+//! - **R1** The VOD latch is released on every completion path (applied,
+//!   stale, failed, timed out), exactly once.
+//! - **R2** Nothing a client sends (publisher RTMP, Twitch API answers)
+//!   crashes the relay or grows its memory without bound.
 
 pub mod controller;
 pub mod decision;

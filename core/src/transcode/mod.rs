@@ -28,6 +28,27 @@
 //! Known bugs carried here: `rendition-remove-leak`,
 //! `transcoder-panic-kills-drain`, `republish-never-transcoded` (see
 //! [`crate::bugs`]).
+//!
+//! # Contract
+//!
+//! Oracles per clause: `docs/contracts.md`.
+//!
+//! - **S1** No drain runs for a rendition that is not in the ladder: a
+//!   removed rendition's drains are aborted, and none is started after its
+//!   removal.
+//! - **S2** At most one drain per (transcoder, rendition, broadcast, track).
+//! - **S3** A transcoder's panic is caught and counted per phase; its drain
+//!   goes on.
+//! - **S4** Per drain and viewer, fragments seen + lagged = fragments emitted
+//!   since it subscribed, in order; the emitter never blocks, and only a
+//!   subscriber slower than the ring lags.
+//! - **S5** Every transcoder starts with the init segment set for its track.
+//! - **L1** Every live video track, first published or re-published, gets a
+//!   drain per ladder rendition.
+//! - **L2** After quiescence the running drains are exactly live tracks ×
+//!   ladder, in the trace and in the runner's table.
+//! - **R1** A removed registry entry's drains end; its dedupe slots are
+//!   pruned, so a re-publish is admitted.
 
 pub mod broadcaster;
 pub mod drain;

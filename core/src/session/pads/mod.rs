@@ -39,6 +39,23 @@
 //!
 //! Fault point `pads.track.read`: a pump's track read fails under a frame,
 //! and the session reports its one error.
+//!
+//! # Contract
+//!
+//! Oracles per clause: `docs/contracts.md`.
+//!
+//! - **S1** No pad queue ever holds more than [`QUEUE_CAPACITY`] messages.
+//! - **S2** Every buffer reaches its pad after caps describing its codec
+//!   configuration.
+//! - **S3** Each pad's buffers arrive in order, none after its EOS.
+//! - **S4** Pads are named after their track, never collide, and a restart
+//!   never meets a stale pad.
+//! - **S5** A session reports at most one error; a relay outage under a
+//!   running session exactly one.
+//! - **R1** When `stop` returns, every pad has seen its flush and been
+//!   removed; `stop` returns within [`STOP_BOUND`]; nothing of the session
+//!   happens after it.
+//! - **L1** Once faults stop, every catalog track's pad receives buffers.
 
 pub mod bus;
 pub mod catalog;

@@ -25,6 +25,23 @@
 //! point `publisher.publish.answer-lost`: the room published a track but
 //! its answer never came back, so the start fails with the track in the
 //! room.
+//!
+//! # Contract
+//!
+//! Oracles per clause: `docs/contracts.md`.
+//!
+//! - **S1** Each track's EOS callback runs at most once, and only an ended
+//!   track is unpublished.
+//! - **S2** A published track whose EOS fired is gone from the room within
+//!   2 s, whichever of EOS and registration came first.
+//! - **S3** A failure of either side of `start` cancels the other; a failed
+//!   or stopped start leaves no pipeline playing and no participant in the
+//!   room.
+//! - **R1** One teardown per attempt however many callers; nothing of an
+//!   attempt runs after its stop finished.
+//! - **L1** Once every track ended (or a signal came) the publisher winds
+//!   down within 5 s; after a heal an attempt runs with every track
+//!   published within 5 s.
 
 pub mod event;
 pub mod latch;

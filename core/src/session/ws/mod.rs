@@ -59,6 +59,28 @@
 //! So a server holds at most about `max_sessions` × (`max_message` +
 //! `max_queued`) bytes on behalf of its clients.
 //!
+//! # Contract
+//!
+//! Oracles per clause: `docs/contracts.md`.
+//!
+//! - **S1** Commands are answered one for one, in order: none is consumed
+//!   as a payload, and no payload is applied to a header whose payload
+//!   never came.
+//! - **S2** Every push and upload arrives with the sender's bytes,
+//!   fragmented or not.
+//! - **S3** A session's queued outbound bytes stay within `max_queued`; a
+//!   server's memory for its clients stays within the bound above.
+//! - **S4** The keepalive closes a session only after the peer was
+//!   unreachable for at least 3 s.
+//! - **S5** Protocol errors close with the code they deserve (1002, 1007,
+//!   1008, 1009, 1013), and a peer's close is echoed.
+//! - **L1** While link and client are healthy, every command is answered
+//!   within 3 s; after a heal the client is connected and answered.
+//! - **L2** A peer unreachable for 7 s or more is closed (1011) within
+//!   6.5 s.
+//! - **R1** A session's tasks (reader, writer, keepalive, engine) end with
+//!   it; a failed accept never ends the server.
+//!
 //! | module | owns | must never |
 //! |---|---|---|
 //! | [`protocol`] | the JSON vocabulary (commands, answers, push headers) and the one text parser | carry anything but plain data; let a client's text grow an answer unboundedly |
