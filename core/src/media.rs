@@ -1,9 +1,11 @@
-//! Media frames and the relay's wire framing.
+//! Media frames and the transcode ingest's wire framing.
 //!
-//! Owns [`Frame`] and [`MediaMsg`], the messages carried over a
-//! length-delimited stream between publisher, relay and destination ingest
-//! (a stand-in for RTMP chunking: one message per frame, a hello naming the
-//! stream). Pure encode/decode; never blocks, never allocates per byte.
+//! Owns [`Frame`] and [`MediaMsg`], the messages a publisher sends the
+//! transcode host's ingest ([`crate::transcode::ingest`]) over a
+//! length-delimited stream: a publish naming the stream, then one message
+//! per frame. The restream path does not use it: it speaks real RTMP
+//! ([`crate::restream::media`], `rml_rtmp`). Pure encode/decode; never
+//! blocks, never allocates per byte.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io;
@@ -24,15 +26,13 @@ pub struct Frame {
 pub enum MediaMsg {
     /// Publisher → relay: start publishing with this stream key.
     Publish { stream_key: String },
-    /// Relay → destination ingest: the URL this stream is sent to (its path
-    /// names the session, e.g. `/ivs-3/key`).
-    Hello { url: String },
     /// A frame, either direction.
     Frame(Frame),
 }
 
 const TAG_PUBLISH: u8 = 1;
-const TAG_HELLO: u8 = 2;
+// Tag 2 was a relay → destination hello before restream moved to RTMP; it
+// now decodes as an unknown tag.
 const TAG_FRAME: u8 = 3;
 
 impl MediaMsg {
@@ -42,10 +42,6 @@ impl MediaMsg {
             MediaMsg::Publish { stream_key } => {
                 b.put_u8(TAG_PUBLISH);
                 b.put_slice(stream_key.as_bytes());
-            }
-            MediaMsg::Hello { url } => {
-                b.put_u8(TAG_HELLO);
-                b.put_slice(url.as_bytes());
             }
             MediaMsg::Frame(f) => {
                 b.reserve(18 + f.payload.len());
@@ -69,7 +65,6 @@ impl MediaMsg {
             TAG_PUBLISH => Ok(MediaMsg::Publish {
                 stream_key: text(b)?,
             }),
-            TAG_HELLO => Ok(MediaMsg::Hello { url: text(b)? }),
             TAG_FRAME => {
                 if b.len() < 17 {
                     return Err(bad("short frame header"));
@@ -98,9 +93,6 @@ mod tests {
         let msgs = [
             MediaMsg::Publish {
                 stream_key: "live_key".into(),
-            },
-            MediaMsg::Hello {
-                url: "rtmp://a:1/b".into(),
             },
             MediaMsg::Frame(Frame {
                 seq: 9,

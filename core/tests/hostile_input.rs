@@ -541,9 +541,6 @@ fn media_messages() -> Vec<Vec<u8>> {
         MediaMsg::Publish {
             stream_key: KEY.into(),
         },
-        MediaMsg::Hello {
-            url: "rtmp://a:1/b".into(),
-        },
         MediaMsg::Frame(Frame {
             seq: 9,
             ts_ms: 900,
@@ -593,7 +590,7 @@ proptest! {
                         prop_assert!(frame.len() <= fed);
                         match MediaMsg::decode(frame.clone().freeze()) {
                             Ok(MediaMsg::Frame(f)) => prop_assert_eq!(f.payload.len() + 18, frame.len()),
-                            Ok(MediaMsg::Publish { stream_key: s } | MediaMsg::Hello { url: s }) => {
+                            Ok(MediaMsg::Publish { stream_key: s }) => {
                                 prop_assert!(s.len() < frame.len())
                             }
                             Err(e) => {
