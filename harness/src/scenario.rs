@@ -145,7 +145,7 @@ pub struct Scenario<F: 'static> {
     /// Draws a seed's plan (faults and workload) through the context.
     pub plan: fn(&mut PlanCtx<F>),
     /// Registers the world's hosts on the simulation.
-    pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World<F>>,
+    pub build: fn(&mut crate::engine::Sim, &WorldCtx) -> Box<dyn World<F>>,
 }
 
 // Manual: a derive would ask `F: Clone`.

@@ -282,7 +282,8 @@ impl IngestSink {
             })
         });
         if matches!(judged, Judged::Keyframe | Judged::Inter | Judged::Audio) {
-            *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = turmoil::sim_elapsed();
+            *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) =
+                relaysim_harness::engine::elapsed();
         }
         if let Some(Some(ev)) = start {
             self.recorder.peer(self.host, ev);
@@ -307,7 +308,7 @@ impl IngestSink {
 }
 
 /// The host's software.
-pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
+pub async fn serve(sink: Arc<IngestSink>) -> relaysim_harness::HostResult {
     let listener = relaysim_harness::SimNet
         .bind(&format!("0.0.0.0:{PORT}"))
         .await?;
