@@ -38,6 +38,17 @@ pub fn first_detection(
     budget: u64,
     jobs: usize,
 ) -> Detection {
+    first_detection_on(scn, bug, budget, jobs, crate::engine::EngineKind::Turmoil)
+}
+
+/// [`first_detection`] on a chosen engine.
+pub fn first_detection_on(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    budget: u64,
+    jobs: usize,
+    engine: crate::engine::EngineKind,
+) -> Detection {
     let report = scn.run_batch(
         SeedRange::new(0, budget).into(),
         &BatchOptions {
@@ -46,6 +57,7 @@ pub fn first_detection(
             stop_at_first_failure: true,
             determinism_every: 0,
             coverage: false,
+            engine,
             ..BatchOptions::default()
         },
     );

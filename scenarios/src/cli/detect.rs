@@ -7,8 +7,9 @@ use super::run::run_scenario;
 use crate::catalog::{all, find_bug_scenario, parse_bug};
 use clap::Args;
 use relaysim_core::{BugSet, KnownBug};
-use relaysim_harness::detect::{first_detection, Detection};
+use relaysim_harness::detect::{first_detection_on, Detection};
 use relaysim_harness::report::failure_report;
+use relaysim_harness::EngineKind;
 use relaysim_harness::SeedRange;
 use serde_json::json;
 
@@ -32,6 +33,9 @@ pub struct DetectArgs {
     /// How the clean sweep runs its seeds (see `relaysim run --isolation`).
     #[arg(long, value_enum, default_value_t)]
     pub isolation: super::run::IsolationArg,
+    /// The simulation engine (see `relaysim run --engine`).
+    #[arg(long, default_value_t = EngineKind::Turmoil)]
+    pub engine: EngineKind,
 }
 
 impl Default for DetectArgs {
@@ -43,14 +47,15 @@ impl Default for DetectArgs {
             jobs: None,
             json: false,
             isolation: super::run::IsolationArg::default(),
+            engine: EngineKind::Turmoil,
         }
     }
 }
 
 /// Runs `bug`'s detection scenario with the bug on until the first
 /// failing seed.
-pub fn detect_one(bug: KnownBug, budget: u64, jobs: usize) -> Detection {
-    first_detection(find_bug_scenario(bug), bug, budget, jobs)
+pub fn detect_one(bug: KnownBug, budget: u64, jobs: usize, engine: EngineKind) -> Detection {
+    first_detection_on(find_bug_scenario(bug), bug, budget, jobs, engine)
 }
 
 /// `relaysim detect`.
@@ -80,7 +85,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         );
     }
     for bug in bugs {
-        let d = detect_one(bug, budget, jobs);
+        let d = detect_one(bug, budget, jobs, args.engine);
         let expected = find_bug_scenario(bug).checks_for(bug);
         // Caught, and by a check the scenario declares for this bug.
         let by_declared = d.check.as_deref().is_some_and(|c| expected.contains(&c));
@@ -131,6 +136,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
                 coverage: true,
                 isolation: args.isolation,
                 seed_timeout: relaysim_harness::runner::SEED_WALL_LIMIT,
+                engine: args.engine,
             };
             let run = run_scenario(*scn, range, &ctx);
             let report = &run.report;

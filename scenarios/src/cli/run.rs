@@ -23,7 +23,7 @@ use relaysim_harness::report::failure_report;
 use relaysim_harness::runner::{
     default_jobs, BatchOptions, BatchReport, Isolation, RunOptions, SEED_WALL_LIMIT,
 };
-use relaysim_harness::{AnyScenario, Seed, SeedOutcome, SeedRange};
+use relaysim_harness::{AnyScenario, EngineKind, Seed, SeedOutcome, SeedRange};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// timeout (default: 120).
     #[arg(long, value_name = "SECS")]
     pub seed_timeout: Option<u64>,
+    /// The simulation engine: turmoil (the reference) or fast (the
+    /// event-driven engine for sweeps).
+    #[arg(long, default_value_t = EngineKind::Turmoil)]
+    pub engine: EngineKind,
 }
 
 /// `--isolation`: how a batch runs its seeds.
@@ -154,6 +158,8 @@ pub struct RunCtx<'a> {
     pub isolation: IsolationArg,
     /// Each seed's wall-clock budget.
     pub seed_timeout: Duration,
+    /// The engine every seed runs on.
+    pub engine: EngineKind,
 }
 
 /// One scenario's batch: its report, and what the streaming part found.
@@ -292,6 +298,7 @@ pub fn run_scenario(scn: &dyn AnyScenario, range: SeedRange, ctx: &RunCtx<'_>) -
             isolation: workers
                 .as_ref()
                 .map_or(Isolation::Threads, Isolation::Processes),
+            engine: ctx.engine,
             ..BatchOptions::default()
         },
     );
@@ -354,6 +361,7 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
             coverage: true,
             isolation: args.isolation,
             seed_timeout,
+            engine: args.engine,
         };
         let run = if range.is_empty() {
             None
@@ -370,7 +378,13 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
         if let (Some(r), true) = (&run, args.check_determinism) {
             if !r.report.interrupted {
                 ok &= check_determinism_across_processes(
-                    scn, range, bugs, jobs, &r.hashes, args.json,
+                    scn,
+                    range,
+                    bugs,
+                    jobs,
+                    &r.hashes,
+                    args.json,
+                    args.engine,
                 )?;
             }
         }
@@ -491,6 +505,7 @@ fn check_determinism_across_processes(
     jobs: usize,
     mine: &BTreeMap<Seed, String>,
     json_out: bool,
+    engine: EngineKind,
 ) -> Result<bool, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the relaysim executable: {e}"))?;
@@ -502,7 +517,8 @@ fn check_determinism_across_processes(
         &format!("{}..{}", range.start, range.end),
         "--json",
     ])
-    .args(["--jobs", &jobs.to_string()]);
+    .args(["--jobs", &jobs.to_string()])
+    .args(["--engine", engine.name()]);
     for b in bugs.iter() {
         cmd.args(["--bug", b.id()]);
     }
