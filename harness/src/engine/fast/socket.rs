@@ -137,11 +137,18 @@ impl Drop for FastStream {
         fabric::try_with(|f| {
             let r = &mut f.pipes[rd];
             r.orphaned = true;
-            r.inbox.clear();
             r.reader = None;
+            // Closing with unread data resets the connection (RFC 9293
+            // §3.10.4, as turmoil does): a RST instead of a FIN.
+            let unread = !r.inbox.is_empty() && !r.read_reset;
+            r.inbox.clear();
+            let (peer, me) = (r.from, r.to);
             let w = &mut f.pipes[wr];
             w.writer = None;
-            if !w.closed && !w.reset {
+            if unread {
+                w.closed = true;
+                f.send(me, peer, None, Packet::Rst(rd));
+            } else if !w.closed && !w.reset {
                 w.closed = true;
                 let (from, to) = (w.from, w.to);
                 f.send(from, to, Some(wr), Packet::Fin(wr));
