@@ -18,7 +18,7 @@ mod turmoil_engine;
 pub use net::{SimListener, SimNet, SimStream};
 pub use turmoil_engine::sim_for as turmoil_sim_for;
 
-use crate::scenario::ScenarioInfo;
+use crate::scenario::{NetParams, ScenarioInfo};
 use crate::seed::Seed;
 use std::fmt;
 use std::future::Future;
@@ -87,6 +87,32 @@ impl Sim {
             EngineKind::Turmoil => Sim::Turmoil(Box::new(turmoil_engine::sim_for(scn, seed))),
             EngineKind::Fast => Sim::Fast(fast::Sim::new(seed.0, scn.net)),
         }
+    }
+
+    /// An empty simulation from the parts: tick (turmoil's step), run
+    /// length and links (what the conformance suite builds).
+    pub fn with(
+        kind: EngineKind,
+        seed: Seed,
+        tick: Duration,
+        duration: Duration,
+        net: NetParams,
+    ) -> Sim {
+        match kind {
+            EngineKind::Turmoil => Sim::Turmoil(Box::new(turmoil_engine::sim_with(
+                seed, tick, duration, net,
+            ))),
+            EngineKind::Fast => Sim::Fast(fast::Sim::new(seed.0, net)),
+        }
+    }
+
+    /// Runs until `until` of simulated time has passed (every step the
+    /// engine takes on the way); stops at a host's error.
+    pub fn run_for(&mut self, until: Duration) -> Result<(), String> {
+        while self.elapsed() < until {
+            self.step_toward(until)?;
+        }
+        Ok(())
     }
 
     /// Which engine this is.

@@ -248,6 +248,9 @@ pub fn run_pool<F: FamilyFault>(
     // `i`: the seed's position in the range (the determinism sample is
     // every `determinism_every`-th position, whichever worker ran it).
     let record = |i: u64, mut outcome: SeedOutcome| {
+        if let Some(f) = outcome.failure.as_mut() {
+            f.engine = opts.engine;
+        }
         if let Some(cb) = opts.on_seed {
             // A progress callback that panics must not lose the seed it
             // was told about.
@@ -267,6 +270,7 @@ pub fn run_pool<F: FamilyFault>(
                     tail: Vec::new(),
                     replay: scn.replay,
                     plan_file: None,
+                    engine: opts.engine,
                 });
             }
         }
@@ -545,6 +549,7 @@ pub fn recheck_determinism<F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+        engine,
         });
     }
     failures
@@ -585,6 +590,7 @@ pub fn judge_coverage(
                     tail: Vec::new(),
                     replay: scn.replay,
                     plan_file: None,
+                    engine: Default::default(),
                 });
             }
         }
@@ -619,6 +625,7 @@ pub fn run_batch<'s, F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+            engine: opts.engine,
         });
     }
     failures.extend(recheck_determinism(
@@ -638,7 +645,10 @@ pub fn run_batch<'s, F: FamilyFault>(
         opts.coverage && !pool.interrupted,
         &empty,
     );
-    failures.extend(missed);
+    failures.extend(missed.into_iter().map(|mut f| {
+        f.engine = opts.engine;
+        f
+    }));
     BatchReport {
         scenario: scn.name,
         bugs: opts.bugs,

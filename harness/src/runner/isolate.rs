@@ -594,6 +594,7 @@ impl<'a> Slot<'a> {
                         tail: f.tail,
                         replay: scn.replay,
                         plan_file: None,
+                        engine: Default::default(),
                     });
                     let hits = hits
                         .iter()
@@ -658,6 +659,7 @@ pub(super) fn lost<F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+            engine: Default::default(),
         }),
         hits: Vec::new(),
         trace_hash: String::new(),

@@ -265,6 +265,7 @@ pub fn run_seed<F: FamilyFault>(
         tail: trace.tail(at, TAIL_LINES),
         replay: scn.replay,
         plan_file: None,
+        engine: opts.engine,
     });
     SeedOutcome {
         seed,
@@ -360,6 +361,7 @@ pub(super) fn hang_exit<F: FamilyFault>(
         tail: Vec::new(),
         replay: scn.replay,
         plan_file: None,
+        engine: opts.engine,
     };
     eprint!("{}", crate::report::failure_report(&f));
     std::process::exit(HANG_EXIT_CODE)

@@ -583,6 +583,7 @@ fn check_determinism_across_processes(
                 *seed,
                 &RunOptions {
                     bugs,
+                    engine,
                     ..RunOptions::default()
                 },
                 &AtomicBool::new(false),
@@ -596,6 +597,8 @@ fn check_determinism_across_processes(
             "--seed",
             &seed.to_string(),
             "--trace-only",
+            "--engine",
+            engine.name(),
         ]);
         for b in bugs.iter() {
             cmd.args(["--bug", b.id()]);
@@ -620,7 +623,7 @@ fn check_determinism_across_processes(
             outln!(
                 "---- relaysim: scenario `{}` FAILED (determinism) at seed {seed} ----\n  trace hash {my_hash} in this process, {hash} in a second one\n  first divergence at line {line}:\n    this process  : {a}\n    second process: {b}\n  replay   : {}",
                 scn.name,
-                relaysim_harness::report::replay_cli(&scn.replay, scn.name, *seed, bugs, None)
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, *seed, bugs, None, engine)
             );
         }
     }

@@ -296,7 +296,16 @@ impl Fabric {
     }
 
     /// Opens a connection from `client` to `server:port` and sends its SYN.
-    pub fn open(&mut self, client: HostId, server: HostId, port: u16) -> usize {
+    /// Across a cut link the SYN is lost and the connect is refused at
+    /// once, as in turmoil.
+    pub fn open(&mut self, client: HostId, server: HostId, port: u16) -> std::io::Result<usize> {
+        if self
+            .links
+            .get(&ordered(client, server))
+            .is_some_and(|l| l.cut)
+        {
+            return Err(std::io::ErrorKind::ConnectionRefused.into());
+        }
         let cport = self.hosts[client].next_port;
         self.hosts[client].next_port = cport.checked_add(1).unwrap_or(EPHEMERAL);
         let window = self.params.tcp_capacity.max(1);
@@ -314,7 +323,7 @@ impl Fabric {
             port,
         });
         self.send(client, server, None, Packet::Syn(c));
-        c
+        Ok(c)
     }
 
     fn latency(&mut self, link: (HostId, HostId)) -> Duration {
@@ -408,8 +417,20 @@ impl Fabric {
         self.queue = keep.into_iter().collect();
         lost.extend(gone.into_iter().map(|d| d.packet));
         for p in lost {
-            if let Packet::Data(pipe, _) | Packet::Fin(pipe) = p {
-                self.pipes[pipe].gap = true;
+            match p {
+                Packet::Data(pipe, _) | Packet::Fin(pipe) => self.pipes[pipe].gap = true,
+                // A lost handshake refuses the connect (turmoil drops the
+                // SYN's answer channel with it).
+                Packet::Syn(c) | Packet::SynAck(c) | Packet::Refused(c) => {
+                    let conn = &mut self.conns[c];
+                    if conn.state == Handshake::Pending {
+                        conn.state = Handshake::Refused;
+                        if let Some(w) = conn.waiter.take() {
+                            w.wake();
+                        }
+                    }
+                }
+                Packet::Rst(_) => {}
             }
         }
     }

@@ -249,7 +249,7 @@ pub(crate) fn connect(host: &str, port: u16) -> io::Result<Connecting> {
                 format!("fast engine: no host {host:?}"),
             )
         })?;
-        Ok(f.open(me, server, port))
+        f.open(me, server, port)
     })?;
     Ok(Connecting {
         conn: Some(conn),
