@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// event-driven engine for sweeps).
     #[arg(long, default_value_t = EngineKind::Turmoil)]
     pub engine: EngineKind,
+    /// Run each seed on both engines and fail a seed whose verdicts differ
+    /// (pass, or the failing check); traces may differ.
+    #[arg(long, conflicts_with_all = ["engine", "check_determinism", "shard"])]
+    pub cross_engine: bool,
 }
 
 /// `--isolation`: how a batch runs its seeds.
@@ -326,6 +330,14 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
         .failures_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FAILURES_DIR));
+    if args.cross_engine {
+        let mut ok = true;
+        for scn in scenarios {
+            let range = explicit.unwrap_or(SeedRange::new(0, scn.default_seeds));
+            ok &= cross_engine(scn, range, bugs, jobs, args.json);
+        }
+        return Ok(if ok { Status::Passed } else { Status::Failed });
+    }
     let signals = Interrupts::install()?;
     let mut ok = true;
     let mut write_failed = false;
@@ -635,4 +647,93 @@ fn check_determinism_across_processes(
         );
     }
     Ok(ok)
+}
+
+/// A seed's verdict, as the cross-engine check compares it: pass, or the
+/// kind and check of its failure.
+fn verdict(o: &SeedOutcome) -> String {
+    match &o.failure {
+        None => "pass".to_string(),
+        Some(f) => format!("{} {}", f.kind, f.check),
+    }
+}
+
+/// `run --cross-engine`: every seed of `range` on turmoil and on the fast
+/// engine (worker threads), compared verdict by verdict. Prints each
+/// disagreement (both verdicts, both failure details, the replay commands)
+/// and a summary; true when every seed agrees.
+pub fn cross_engine(
+    scn: &dyn AnyScenario,
+    range: SeedRange,
+    bugs: BugSet,
+    jobs: usize,
+    json_out: bool,
+) -> bool {
+    let batch = |engine| {
+        scn.run_batch(
+            range.into(),
+            &BatchOptions {
+                bugs,
+                jobs,
+                engine,
+                coverage: false,
+                determinism_every: 0,
+                ..BatchOptions::default()
+            },
+        )
+    };
+    let (reference, fast) = (batch(EngineKind::Turmoil), batch(EngineKind::Fast));
+    let fast_by_seed: BTreeMap<Seed, &SeedOutcome> =
+        fast.outcomes.iter().map(|o| (o.seed, o)).collect();
+    let mut agree = 0u64;
+    let mut differ = Vec::new();
+    for a in &reference.outcomes {
+        let Some(b) = fast_by_seed.get(&a.seed) else {
+            differ.push((a.seed, verdict(a), "no outcome".to_string()));
+            continue;
+        };
+        let (va, vb) = (verdict(a), verdict(b));
+        if va == vb {
+            agree += 1;
+            continue;
+        }
+        if json_out {
+            outln!(
+                "{}",
+                json!({"cross_engine": scn.name, "seed": a.seed.to_string(), "bugs": bugs.to_string(),
+                       "turmoil": va, "fast": vb,
+                       "turmoil_detail": a.failure.as_ref().map(|f| f.detail.clone()),
+                       "fast_detail": b.failure.as_ref().map(|f| f.detail.clone())})
+            );
+        } else {
+            outln!(
+                "---- relaysim: scenario `{}` engines DISAGREE at seed {} ----\n  turmoil : {va}{}\n  fast    : {vb}{}\n  replay  : {}\n            {} --engine fast",
+                scn.name,
+                a.seed,
+                a.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
+                b.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Turmoil),
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Turmoil),
+            );
+        }
+        differ.push((a.seed, va, vb));
+    }
+    let compared = reference.outcomes.len() as u64;
+    if json_out {
+        outln!(
+            "{}",
+            json!({"cross_engine_summary": scn.name, "range": range.to_string(), "bugs": bugs.to_string(),
+                   "compared": compared, "agree": agree, "differ": differ.len(),
+                   "turmoil_failed": reference.failed, "fast_failed": fast.failed})
+        );
+    } else {
+        outln!(
+            "cross-engine {:<24} {compared} seeds, {agree} agree, {} differ (turmoil failed {}, fast failed {})",
+            scn.name,
+            differ.len(),
+            reference.failed,
+            fast.failed
+        );
+    }
+    differ.is_empty() && compared == range.len()
 }
