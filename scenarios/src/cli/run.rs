@@ -707,13 +707,13 @@ pub fn cross_engine(
             );
         } else {
             outln!(
-                "---- relaysim: scenario `{}` engines DISAGREE at seed {} ----\n  turmoil : {va}{}\n  fast    : {vb}{}\n  replay  : {}\n            {} --engine fast",
+                "---- relaysim: scenario `{}` engines DISAGREE at seed {} ----\n  turmoil : {va}{}\n  fast    : {vb}{}\n  replay  : {}\n            {}",
                 scn.name,
                 a.seed,
                 a.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
                 b.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
                 relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Turmoil),
-                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Turmoil),
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Fast),
             );
         }
         differ.push((a.seed, va, vb));
