@@ -2,8 +2,8 @@
 //!
 //! Everything here is independent of any one family: it turns a
 //! [`Scenario`] (a family's world builder, plan generator and checks, typed
-//! by the family's fault type) plus a seed into a deterministic turmoil
-//! run, records its trace, judges it, and reports failures with a replay
+//! by the family's fault type) plus a seed into a deterministic run on an
+//! engine (turmoil, the reference, or the event-driven fast engine), records its trace, judges it, and reports failures with a replay
 //! command. It names no family and depends on no protocol crate; families
 //! (their faults, worlds, peers, plans and checks) live in their own folder
 //! of `relaysim-scenarios`, or in a crate of their own.

@@ -120,7 +120,7 @@ fn connect_to_a_port_nobody_listens_on_is_refused() {
     both(|kind| {
         let log = Log::default();
         let mut s = sim(kind, 2);
-        s.host("server", || std::future::pending());
+        s.host("server", std::future::pending);
         let l = log.clone();
         s.client("client", async move {
             match SimNet.connect("server:9").await {

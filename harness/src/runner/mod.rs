@@ -1,4 +1,4 @@
-//! The seed runner: one seed as one deterministic turmoil run ([`run_seed`],
+//! The seed runner: one seed as one deterministic run on the chosen engine ([`run_seed`],
 //! here), batches of seeds ([`run_batch`] and its steps, in `batch`), and
 //! the worker processes a batch may run them in (`isolate`).
 //!
@@ -22,7 +22,7 @@
 //!   protocol and the deadlines.
 //!
 //! Owns the step loop (steps applied at their simulated time: network
-//! faults to turmoil, fault points to the core, the family's faults to its
+//! faults to the engine, fault points to the core, the family's faults to its
 //! world; the heal at `heal_at`; checks at the end) and per-seed panic
 //! capture. Wall time is read here only to measure and, through the
 //! cancel flag, to stop a runaway seed; it never reaches a decision inside
