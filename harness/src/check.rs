@@ -310,6 +310,9 @@ pub struct Failure {
     /// The plan file the run replayed, or its plan was saved to; the
     /// report's replay commands then name it.
     pub plan_file: Option<String>,
+    /// The engine the run ran on (the replay commands name it when it is
+    /// not the default).
+    pub engine: crate::engine::EngineKind,
 }
 
 /// How a scenario's runs are replayed from a shell: the two command

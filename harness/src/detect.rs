@@ -44,6 +44,17 @@ pub fn first_detection(
     budget: u64,
     jobs: usize,
 ) -> Detection {
+    first_detection_on(scn, bug, budget, jobs, crate::engine::EngineKind::Turmoil)
+}
+
+/// [`first_detection`] on a chosen engine.
+pub fn first_detection_on(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    budget: u64,
+    jobs: usize,
+    engine: crate::engine::EngineKind,
+) -> Detection {
     let report = scn.run_batch(
         SeedRange::new(0, budget).into(),
         &BatchOptions {
@@ -52,6 +63,7 @@ pub fn first_detection(
             stop_at_first_failure: true,
             determinism_every: 0,
             coverage: false,
+            engine,
             ..BatchOptions::default()
         },
     );
@@ -182,14 +194,21 @@ impl Rate {
     }
 }
 
-/// Runs every seed of `0..seeds` of `scn` with `bug` on and counts the
-/// failures by check.
-pub fn detection_rate(scn: &dyn AnyScenario, bug: KnownBug, seeds: u64, jobs: usize) -> Rate {
+/// Runs every seed of `0..seeds` of `scn` with `bug` on, on `engine`, and
+/// counts the failures by check.
+pub fn detection_rate(
+    scn: &dyn AnyScenario,
+    bug: KnownBug,
+    seeds: u64,
+    jobs: usize,
+    engine: crate::engine::EngineKind,
+) -> Rate {
     let report = scn.run_batch(
         SeedRange::new(0, seeds).into(),
         &BatchOptions {
             bugs: BugSet::only(bug),
             jobs,
+            engine,
             stop_at_first_failure: false,
             determinism_every: 0,
             coverage: false,

@@ -2,15 +2,15 @@
 //!
 //! Everything here is independent of any one family: it turns a
 //! [`Scenario`] (a family's world builder, plan generator and checks, typed
-//! by the family's fault type) plus a seed into a deterministic turmoil
-//! run, records its trace, judges it, and reports failures with a replay
+//! by the family's fault type) plus a seed into a deterministic run on an
+//! engine (turmoil, the reference, or the event-driven fast engine), records its trace, judges it, and reports failures with a replay
 //! command. It names no family and depends on no protocol crate; families
 //! (their faults, worlds, peers, plans and checks) live in their own folder
 //! of `relaysim-scenarios`, or in a crate of their own.
 //!
 //! | module | owns | must never |
 //! |---|---|---|
-//! | [`simnet`] | `SimNet`, the turmoil implementation of core's `Net` | be used outside a turmoil host |
+//! | [`engine`] | the engine seam (`Sim`, `SimNet`, the clock and stream facts), the turmoil engine and the fast engine | let the engine choice change a plan, or read the wall clock |
 //! | [`seed`] | seed and seed-range parsing, `RELAYSIM_SEED` / `RELAYSIM_SEEDS` | draw a seed from the OS |
 //! | [`fault`] | fault plans: `Step = Net \| Point \| App(F)` at simulated times, the plan context and swarm, plan files | hold anything not serializable, or name a family |
 //! | [`trace`] | the recorder, normalized trace lines (core, peer, fault and harness entries, read back by type), trace hash, divergence | stamp anything with wall time |
@@ -35,6 +35,7 @@
 
 pub mod check;
 pub mod detect;
+pub mod engine;
 pub mod fault;
 pub mod report;
 pub mod runner;
@@ -42,11 +43,11 @@ pub mod scenario;
 pub mod seed;
 pub mod segment;
 pub mod shrink;
-pub mod simnet;
 pub mod timeline;
 pub mod trace;
 
 pub use check::{Check, CheckKind, Failure, FailureKind, Verdict};
+pub use engine::{EngineKind, HostResult, SimNet};
 pub use fault::{
     Band, FamilyFault, FaultEvent, FaultPlan, FaultPointDraw, NetFault, PlanCtx, PlanFile, Step,
     Swarm,
@@ -56,5 +57,4 @@ pub use scenario::{
     AnyPlan, AnyScenario, ErasedPlan, NetParams, Scenario, ScenarioInfo, Target, World, WorldCtx,
 };
 pub use seed::{Seed, SeedRange, Seeds};
-pub use simnet::SimNet;
 pub use trace::{Entry, EntryKind, HarnessEvent, PeerEvent, Recorder, Trace};

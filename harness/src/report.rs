@@ -8,6 +8,7 @@
 //! (`snapshots/cards/report-format.snap`); change both together.
 
 use crate::check::{Failure, ReplayHint};
+use crate::engine::EngineKind;
 use crate::scenario::{AnyPlan, ScenarioInfo};
 use crate::seed::Seed;
 use relaysim_core::BugSet;
@@ -32,13 +33,19 @@ pub fn replay_cli(
     seed: Seed,
     bugs: BugSet,
     plan_file: Option<&str>,
+    engine: EngineKind,
 ) -> String {
+    let engine_flag = if engine == EngineKind::default() {
+        String::new()
+    } else {
+        format!(" --engine {engine}")
+    };
     let plan = plan_file
         .map(|p| format!(" --plan {}", shell_word(p)))
         .unwrap_or_default();
     match hint.cli {
         Some(cli) => format!(
-            "{cli} replay {scenario} --seed {seed}{}{plan}",
+            "{cli} replay {scenario} --seed {seed}{}{engine_flag}{plan}",
             bug_flags(bugs)
         ),
         None => "(no CLI runs this family: use the test line)".to_string(),
@@ -53,7 +60,13 @@ pub fn replay_test(
     seed: Seed,
     bugs: BugSet,
     plan_file: Option<&str>,
+    engine: EngineKind,
 ) -> String {
+    let engine_env = if engine == EngineKind::default() {
+        String::new()
+    } else {
+        format!("RELAYSIM_ENGINE={engine} ")
+    };
     let bug_env = if bugs.is_empty() {
         String::new()
     } else {
@@ -63,7 +76,7 @@ pub fn replay_test(
         .map(|p| format!("RELAYSIM_PLAN={} ", shell_word(p)))
         .unwrap_or_default();
     format!(
-        "RELAYSIM_SEED={seed} {bug_env}{plan_env}{}{} --exact",
+        "RELAYSIM_SEED={seed} {bug_env}{engine_env}{plan_env}{}{} --exact",
         hint.test,
         scenario.replace('-', "_")
     )
@@ -91,6 +104,7 @@ impl Failure {
             self.seed,
             self.bugs,
             self.plan_file.as_deref(),
+            self.engine,
         )
     }
 
@@ -102,6 +116,7 @@ impl Failure {
             self.seed,
             self.bugs,
             self.plan_file.as_deref(),
+            self.engine,
         )
     }
 }

@@ -145,7 +145,7 @@ pub struct Scenario<F: 'static> {
     /// Draws a seed's plan (faults and workload) through the context.
     pub plan: fn(&mut PlanCtx<F>),
     /// Registers the world's hosts on the simulation.
-    pub build: fn(&mut turmoil::Sim<'static>, &WorldCtx) -> Box<dyn World<F>>,
+    pub build: fn(&mut crate::engine::Sim, &WorldCtx) -> Box<dyn World<F>>,
 }
 
 // Manual: a derive would ask `F: Clone`.
@@ -266,9 +266,24 @@ pub trait AnyScenario: Send + Sync {
         input: &mut dyn std::io::BufRead,
         output: &mut dyn std::io::Write,
     ) -> Result<(), String>;
-    /// Shrinks a failing plan (see [`crate::shrink::shrink`]).
-    fn shrink(&self, seed: Seed, bugs: BugSet, plan: Option<&ErasedPlan>)
-        -> Result<Shrunk, String>;
+    /// Shrinks a failing plan on the reference engine (see
+    /// [`crate::shrink::shrink`]).
+    fn shrink(
+        &self,
+        seed: Seed,
+        bugs: BugSet,
+        plan: Option<&ErasedPlan>,
+    ) -> Result<Shrunk, String> {
+        self.shrink_on(seed, bugs, plan, crate::engine::EngineKind::Turmoil)
+    }
+    /// Shrinks a failing plan on `engine`.
+    fn shrink_on(
+        &self,
+        seed: Seed,
+        bugs: BugSet,
+        plan: Option<&ErasedPlan>,
+        engine: crate::engine::EngineKind,
+    ) -> Result<Shrunk, String>;
 }
 
 impl<'a> Deref for dyn AnyScenario + 'a {
@@ -407,13 +422,14 @@ impl<F: FamilyFault> AnyScenario for Scenario<F> {
         crate::runner::run_batch(self, seeds, opts)
     }
 
-    fn shrink(
+    fn shrink_on(
         &self,
         seed: Seed,
         bugs: BugSet,
         plan: Option<&ErasedPlan>,
+        engine: crate::engine::EngineKind,
     ) -> Result<Shrunk, String> {
         let plan = plan.map(|p| typed_plan::<F>(&self.info, p)).transpose()?;
-        crate::shrink::shrink(self, seed, bugs, plan)
+        crate::shrink::shrink_on(self, seed, bugs, plan, engine)
     }
 }

@@ -11,6 +11,7 @@
 //! only the plan shrinks. It never changes event times or values.
 
 use crate::check::FailureKind;
+use crate::engine::EngineKind;
 use crate::fault::{FamilyFault, FaultEvent, FaultPlan};
 use crate::runner::{run_seed_bounded, RunOptions, SEED_WALL_LIMIT};
 use crate::scenario::{ErasedPlan, Scenario};
@@ -41,6 +42,17 @@ pub fn shrink<F: FamilyFault>(
     bugs: BugSet,
     plan: Option<FaultPlan<F>>,
 ) -> Result<Shrunk, String> {
+    shrink_on(scn, seed, bugs, plan, EngineKind::Turmoil)
+}
+
+/// [`shrink`] with every run on `engine`.
+pub fn shrink_on<F: FamilyFault>(
+    scn: &Scenario<F>,
+    seed: Seed,
+    bugs: BugSet,
+    plan: Option<FaultPlan<F>>,
+    engine: EngineKind,
+) -> Result<Shrunk, String> {
     let plan = plan.unwrap_or_else(|| scn.plan_for(seed));
     let run = |events: &[FaultEvent<F>]| {
         run_seed_bounded(
@@ -49,6 +61,7 @@ pub fn shrink<F: FamilyFault>(
             &RunOptions {
                 bugs,
                 plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
+                engine,
                 ..RunOptions::default()
             },
             SEED_WALL_LIMIT,
@@ -81,6 +94,7 @@ pub fn shrink<F: FamilyFault>(
             seed,
             &RunOptions {
                 plan: Some(Arc::new(FaultPlan::new(events.to_vec()))),
+                engine,
                 ..RunOptions::default()
             },
             SEED_WALL_LIMIT,

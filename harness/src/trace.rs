@@ -185,7 +185,7 @@ impl Recorder {
     /// clock, or — outside any host (a `Drop` while a runtime is torn
     /// down) — the latest time recorded, never `0.000s`.
     fn now(&self) -> Duration {
-        turmoil::sim_elapsed().unwrap_or_else(|| {
+        crate::engine::elapsed().unwrap_or_else(|| {
             self.entries
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

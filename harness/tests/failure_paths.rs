@@ -65,7 +65,7 @@ impl World<Fault> for ToyWorld {
     }
 }
 
-fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let seed = ctx.seed.0;
     let rec = ctx.recorder.clone();
     sim.client("toy", async move {
@@ -139,7 +139,7 @@ static TOY: Scenario<Fault> = Scenario {
 
 /// `build`, plus a trace line naming the seed, so the check can break on
 /// exactly one seed.
-fn build_marked(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+fn build_marked(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     ctx.recorder
         .peer("toy", Line(format!("seed-marker={}", ctx.seed.0)));
     build(sim, ctx)

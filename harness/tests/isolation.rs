@@ -79,7 +79,7 @@ fn recurse(depth: u64, sink: &mut [u8; 4096]) -> u64 {
     recurse(depth + 1, &mut local) + u64::from(local[1])
 }
 
-fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let seed = ctx.seed.0;
     let rec = ctx.recorder.clone();
     sim.client("toy", async move {

@@ -22,6 +22,7 @@
 use super::isolate::{self, Isolation, Ran};
 use super::{run_seed, RunOptions, SeedOutcome, HARD_GRACE};
 use crate::check::{CheckKind, Failure, FailureKind};
+use crate::engine::EngineKind;
 use crate::fault::{FamilyFault, FaultPlan};
 use crate::scenario::{ErasedPlan, Scenario, ScenarioInfo};
 use crate::seed::{Seed, Seeds};
@@ -73,6 +74,8 @@ pub struct BatchOptions<'a> {
     /// [`super::Isolation`]). Processes keep no traces or facts: with them,
     /// `keep_traces` keeps nothing and outcomes carry empty facts.
     pub isolation: Isolation<'a>,
+    /// The engine every seed runs on.
+    pub engine: EngineKind,
 }
 
 impl Default for BatchOptions<'_> {
@@ -90,6 +93,7 @@ impl Default for BatchOptions<'_> {
             keep_failures: 1000,
             stop: None,
             isolation: Isolation::Threads,
+            engine: EngineKind::Turmoil,
         }
     }
 }
@@ -235,6 +239,7 @@ pub fn run_pool<F: FamilyFault>(
         .collect();
     let run_opts = RunOptions {
         bugs: opts.bugs,
+        engine: opts.engine,
         ..RunOptions::default()
     };
     let stopped = || opts.stop.is_some_and(|s| s.load(Ordering::Acquire));
@@ -243,6 +248,9 @@ pub fn run_pool<F: FamilyFault>(
     // `i`: the seed's position in the range (the determinism sample is
     // every `determinism_every`-th position, whichever worker ran it).
     let record = |i: u64, mut outcome: SeedOutcome| {
+        if let Some(f) = outcome.failure.as_mut() {
+            f.engine = opts.engine;
+        }
         if let Some(cb) = opts.on_seed {
             // A progress callback that panics must not lose the seed it
             // was told about.
@@ -262,6 +270,7 @@ pub fn run_pool<F: FamilyFault>(
                     tail: Vec::new(),
                     replay: scn.replay,
                     plan_file: None,
+                    engine: opts.engine,
                 });
             }
         }
@@ -386,7 +395,14 @@ pub fn run_pool<F: FamilyFault>(
                                         .sample
                                         .len()
                                         < RECHECK_MAX;
-                                match p.run(scn, seed, opts.bugs, opts.wall_limit, want_trace) {
+                                match p.run(
+                                    scn,
+                                    seed,
+                                    opts.bugs,
+                                    opts.wall_limit,
+                                    want_trace,
+                                    opts.engine,
+                                ) {
                                     Ran::Outcome(o) => *o,
                                     Ran::Broken(why) => {
                                         // The seed stays unrun: the batch
@@ -491,9 +507,11 @@ pub fn recheck_determinism<F: FamilyFault>(
     scn: &Scenario<F>,
     sample: &[Sampled],
     bugs: BugSet,
+    engine: EngineKind,
 ) -> Vec<Failure> {
     let run_opts = RunOptions {
         bugs,
+        engine,
         ..RunOptions::default()
     };
     let mut failures = Vec::new();
@@ -531,6 +549,7 @@ pub fn recheck_determinism<F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+        engine,
         });
     }
     failures
@@ -571,6 +590,7 @@ pub fn judge_coverage(
                     tail: Vec::new(),
                     replay: scn.replay,
                     plan_file: None,
+                    engine: Default::default(),
                 });
             }
         }
@@ -605,9 +625,15 @@ pub fn run_batch<'s, F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+            engine: opts.engine,
         });
     }
-    failures.extend(recheck_determinism(scn, &pool.sample, opts.bugs));
+    failures.extend(recheck_determinism(
+        scn,
+        &pool.sample,
+        opts.bugs,
+        opts.engine,
+    ));
     let first = seeds.get(0).unwrap_or_default();
     let (coverage, missed) = judge_coverage(
         scn,
@@ -619,7 +645,10 @@ pub fn run_batch<'s, F: FamilyFault>(
         opts.coverage && !pool.interrupted,
         &empty,
     );
-    failures.extend(missed);
+    failures.extend(missed.into_iter().map(|mut f| {
+        f.engine = opts.engine;
+        f
+    }));
     BatchReport {
         scenario: scn.name,
         bugs: opts.bugs,

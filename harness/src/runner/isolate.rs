@@ -25,7 +25,8 @@
 //!   exits.
 //! - **Protocol.** One line per message, JSON. The worker says `hello`
 //!   (scenario, bugs, version) once; the supervisor writes a seed (`0x2a`,
-//!   or `0x2a trace` to also get the trace's text back); the worker answers
+//!   or `0x2a trace` to also get the trace's text back, with `engine=fast`
+//!   to run it on the fast engine); the worker answers
 //!   `start` with the seed's plan before it runs, then `done` with the
 //!   outcome (failure, `sometimes` hits, trace hash, times, and the trace's
 //!   text when the seed failed or the text was asked for).
@@ -49,6 +50,7 @@
 
 use super::{run_seed_bounded, RunOptions, SeedOutcome, HANG_EXIT_CODE, HARD_GRACE};
 use crate::check::{Facts, Failure, FailureKind};
+use crate::engine::EngineKind;
 use crate::fault::{FamilyFault, FaultPlan};
 use crate::scenario::{ErasedPlan, Scenario};
 use crate::seed::Seed;
@@ -172,16 +174,27 @@ pub fn serve_worker<F: FamilyFault>(
         },
     )
     .map_err(io)?;
-    let opts = RunOptions {
-        bugs,
-        ..RunOptions::default()
-    };
     for line in input.lines() {
         let line = line.map_err(io)?;
         let mut words = line.split_whitespace();
         let Some(seed) = words.next() else { continue };
         let seed = Seed::parse(seed)?;
-        let want_trace = words.next() == Some("trace");
+        let mut want_trace = false;
+        let mut opts = RunOptions {
+            bugs,
+            ..RunOptions::default()
+        };
+        for word in words {
+            match word.split_once('=') {
+                None if word == "trace" => want_trace = true,
+                Some(("engine", e)) => opts.engine = e.parse()?,
+                _ => {
+                    return Err(format!(
+                        "worker: unknown word {word:?} in seed line {line:?}"
+                    ))
+                }
+            }
+        }
         // The plan goes first, so a seed that never comes back can still
         // be reported with it. A generator that panics is reported by the
         // run itself, naming the generator.
@@ -450,6 +463,7 @@ impl<'a> Slot<'a> {
         bugs: BugSet,
         limit: Duration,
         want_trace: bool,
+        engine: EngineKind,
     ) -> Ran {
         if self.worker.is_none() {
             match Worker::start(self.cmd, scn.name, bugs) {
@@ -478,11 +492,14 @@ impl<'a> Slot<'a> {
         let Some(w) = self.worker.as_mut() else {
             unreachable!("a worker was just started")
         };
-        let line = if want_trace {
-            format!("{seed} trace\n")
-        } else {
-            format!("{seed}\n")
-        };
+        let mut line = seed.to_string();
+        if want_trace {
+            line.push_str(" trace");
+        }
+        if engine != EngineKind::default() {
+            line.push_str(&format!(" engine={engine}"));
+        }
+        line.push('\n');
         // What the worker printed for earlier seeds is not this seed's.
         w.stderr.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let written = match w.stdin.as_mut() {
@@ -577,6 +594,7 @@ impl<'a> Slot<'a> {
                         tail: f.tail,
                         replay: scn.replay,
                         plan_file: None,
+                        engine: Default::default(),
                     });
                     let hits = hits
                         .iter()
@@ -641,6 +659,7 @@ pub(super) fn lost<F: FamilyFault>(
             tail: Vec::new(),
             replay: scn.replay,
             plan_file: None,
+            engine: Default::default(),
         }),
         hits: Vec::new(),
         trace_hash: String::new(),

@@ -1,4 +1,4 @@
-//! The seed runner: one seed as one deterministic turmoil run ([`run_seed`],
+//! The seed runner: one seed as one deterministic run on the chosen engine ([`run_seed`],
 //! here), batches of seeds ([`run_batch`] and its steps, in `batch`), and
 //! the worker processes a batch may run them in (`isolate`).
 //!
@@ -22,7 +22,7 @@
 //!   protocol and the deadlines.
 //!
 //! Owns the step loop (steps applied at their simulated time: network
-//! faults to turmoil, fault points to the core, the family's faults to its
+//! faults to the engine, fault points to the core, the family's faults to its
 //! world; the heal at `heal_at`; checks at the end) and per-seed panic
 //! capture. Wall time is read here only to measure and, through the
 //! cancel flag, to stop a runaway seed; it never reaches a decision inside
@@ -38,8 +38,9 @@ pub use batch::{
 pub use isolate::{serve_worker, Isolation, WorkerCommand};
 
 use crate::check::{CheckKind, Facts, Failure, FailureKind, RunView, Verdict};
+use crate::engine::{EngineKind, Sim};
 use crate::fault::{FamilyFault, FaultPlan, NetFault, Step};
-use crate::scenario::{typed_plan, ErasedPlan, Scenario, ScenarioInfo, WorldCtx};
+use crate::scenario::{typed_plan, ErasedPlan, Scenario, WorldCtx};
 use crate::seed::Seed;
 use crate::trace::{EntryKind, HarnessEvent, Recorder, Trace};
 use relaysim_core::BugSet;
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub plan: Option<ErasedPlan>,
     /// Evaluate checks (off only for overhead benchmarks).
     pub checks: bool,
+    /// The engine that runs the seed.
+    pub engine: EngineKind,
 }
 
 impl Default for RunOptions {
@@ -75,6 +78,7 @@ impl Default for RunOptions {
             capture: true,
             plan: None,
             checks: true,
+            engine: EngineKind::Turmoil,
         }
     }
 }
@@ -183,7 +187,7 @@ pub fn run_seed<F: FamilyFault>(
             None => scn.plan_for(seed),
         };
         let p = plan.insert(p);
-        simulate(scn, seed, opts.bugs, p, rec, cancel, &phase)
+        simulate(scn, seed, opts, p, rec, cancel, &phase)
     }));
     let erased: ErasedPlan = Arc::new(plan.unwrap_or_default());
     let trace = recorder.snapshot();
@@ -261,6 +265,7 @@ pub fn run_seed<F: FamilyFault>(
         tail: trace.tail(at, TAIL_LINES),
         replay: scn.replay,
         plan_file: None,
+        engine: opts.engine,
     });
     SeedOutcome {
         seed,
@@ -356,6 +361,7 @@ pub(super) fn hang_exit<F: FamilyFault>(
         tail: Vec::new(),
         replay: scn.replay,
         plan_file: None,
+        engine: opts.engine,
     };
     eprint!("{}", crate::report::failure_report(&f));
     std::process::exit(HANG_EXIT_CODE)
@@ -385,33 +391,24 @@ impl std::fmt::Display for Phase {
     }
 }
 
-type EarlyStop = (FailureKind, String, String, std::time::Duration);
+/// The longest simulated stretch the fast engine runs between reads of
+/// the cancel flag.
+const FAST_SLICE: Duration = Duration::from_secs(1);
 
-/// An empty turmoil simulation with the scenario's tick, links and buffers,
-/// seeded by `seed` (explicit epoch: nothing reads the wall clock).
-pub fn sim_for(scn: &ScenarioInfo, seed: Seed) -> turmoil::Sim<'static> {
-    turmoil::Builder::new()
-        .rng_seed(seed.0)
-        .epoch(std::time::UNIX_EPOCH)
-        .tick_duration(scn.tick)
-        .simulation_duration(scn.duration + Duration::from_secs(3600))
-        .min_message_latency(scn.net.min_latency)
-        .max_message_latency(scn.net.max_latency)
-        .tcp_capacity(scn.net.tcp_capacity)
-        .build()
-}
+type EarlyStop = (FailureKind, String, String, std::time::Duration);
 
 /// The step loop.
 fn simulate<F: FamilyFault>(
     scn: &Scenario<F>,
     seed: Seed,
-    bugs: BugSet,
+    opts: &RunOptions,
     plan: &FaultPlan<F>,
     recorder: Arc<Recorder>,
     cancel: &AtomicBool,
     phase: &Cell<Phase>,
 ) -> Result<(Facts, Duration), EarlyStop> {
-    let mut sim = sim_for(scn, seed);
+    let (bugs, engine) = (opts.bugs, opts.engine);
+    let mut sim = Sim::new(engine, scn, seed);
     let ctx = WorldCtx {
         seed,
         bugs,
@@ -502,13 +499,23 @@ fn simulate<F: FamilyFault>(
             ));
         }
         phase.set(Phase::Step);
-        if let Err(e) = sim.step() {
-            return Err((
-                FailureKind::Panic,
-                "host-error".into(),
-                e.to_string(),
-                sim.elapsed(),
-            ));
+        // turmoil steps one tick whatever the target; the fast engine runs
+        // to the next planned step, the heal or the end, in slices short
+        // enough for the cancel flag to be read.
+        let mut target = (now + FAST_SLICE).min(scn.duration);
+        if let Some(e) = plan.events.get(next) {
+            if !healed {
+                target = target.min(e.at());
+            }
+        }
+        if !healed {
+            target = target.min(scn.heal_at);
+        }
+        if target <= now {
+            target = now + scn.tick;
+        }
+        if let Err(e) = sim.step_toward(target) {
+            return Err((FailureKind::Panic, "host-error".into(), e, sim.elapsed()));
         }
     }
     phase.set(Phase::Facts);

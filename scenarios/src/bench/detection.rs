@@ -5,7 +5,7 @@ use super::{median, now};
 use crate::catalog::find_bug_scenario;
 use relaysim_core::{BugSet, KnownBug};
 use relaysim_harness::runner::RunOptions;
-use relaysim_harness::Seed;
+use relaysim_harness::{EngineKind, Seed};
 use std::sync::atomic::AtomicBool;
 
 /// One known bug's time to first detection.
@@ -37,11 +37,12 @@ impl DetectionBench {
 
 /// Runs `ranges` disjoint ranges of `len` seeds of `bug`'s scenario with
 /// the bug on, each until its first failing seed.
-pub fn detection(bug: KnownBug, ranges: u64, len: u64) -> DetectionBench {
+pub fn detection(bug: KnownBug, ranges: u64, len: u64, engine: EngineKind) -> DetectionBench {
     let scn = find_bug_scenario(bug);
     let never = AtomicBool::new(false);
     let opts = RunOptions {
         bugs: BugSet::only(bug),
+        engine,
         ..RunOptions::default()
     };
     let mut out = Vec::new();

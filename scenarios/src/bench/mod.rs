@@ -25,7 +25,7 @@ pub use realtime::{Fact, RealTime};
 pub use throughput::{throughput, Throughput};
 
 use crate::catalog::all;
-use relaysim_harness::Seed;
+use relaysim_harness::{EngineKind, Seed};
 use serde_json::json;
 
 /// What to measure.
@@ -43,6 +43,8 @@ pub struct BenchOptions {
     pub loom: bool,
     /// JSON lines instead of tables.
     pub json: bool,
+    /// The engines measured, side by side.
+    pub engines: Vec<EngineKind>,
 }
 
 impl Default for BenchOptions {
@@ -54,7 +56,21 @@ impl Default for BenchOptions {
             realtime_scale: 20,
             loom: true,
             json: false,
+            engines: EngineKind::ALL.to_vec(),
         }
+    }
+}
+
+/// The simulated-seconds-per-wall-second target of a family on an engine
+/// (issue 14's per-core targets for the fast engine; 5000 for turmoil).
+pub fn engine_target(engine: EngineKind, family: &str) -> u64 {
+    match (engine, family) {
+        (EngineKind::Turmoil, _) => 5000,
+        (EngineKind::Fast, "publisher") => 35_000,
+        (EngineKind::Fast, "restream") => 10_000,
+        (EngineKind::Fast, "transcode" | "lvqr") => 8_000,
+        (EngineKind::Fast, "pads") => 4_000,
+        (EngineKind::Fast, _) => 2_000,
     }
 }
 
@@ -120,35 +136,50 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
         println!("relaysim bench: one core per figure unless noted; ratios from this run only\n");
         println!("== scenarios ({} seeds each, 1 core) ==", opts.seeds);
         println!(
-            "{:<26} {:>9} {:>12} {:>14} {:>10}",
-            "scenario", "seeds/s", "sim-s/wall-s", "trace+checks", "target"
+            "{:<26} {:<8} {:>9} {:>12} {:>14} {:>8} {:>8}",
+            "scenario", "engine", "seeds/s", "sim-s/wall-s", "trace+checks", "target", ""
         );
     }
     let mut worst_rate = f64::INFINITY;
     let mut restream_wall = None;
     for scn in all() {
-        let t = throughput(*scn, opts.seeds);
-        worst_rate = worst_rate.min(t.sim_per_wall());
-        if scn.name == "vod-slow-twitch" {
-            restream_wall = Some(t.wall_s / t.seeds as f64);
-        }
-        line(
-            j,
-            format!(
-                "{:<26} {:>9.1} {:>12.0} {:>13.2}x {:>10}",
-                t.scenario,
-                t.seeds_per_s(),
-                t.sim_per_wall(),
-                t.overhead_vs_bare_harness(),
-                if t.sim_per_wall() >= 5000.0 {
-                    "met"
-                } else {
-                    "NOT met"
+        let mut reference = None;
+        for &engine in &opts.engines {
+            let t = throughput(*scn, opts.seeds, engine);
+            let target = engine_target(engine, scn.family);
+            if engine == EngineKind::Turmoil {
+                worst_rate = worst_rate.min(t.sim_per_wall());
+                reference = Some(t.sim_per_wall());
+                if scn.name == "vod-slow-twitch" {
+                    restream_wall = Some(t.wall_s / t.seeds as f64);
                 }
-            ),
-            json!({"bench": "scenario", "scenario": t.scenario, "seeds": t.seeds, "seeds_per_s": t.seeds_per_s(),
-                   "sim_s_per_wall_s": t.sim_per_wall(), "overhead_vs_capture_and_checks_off": t.overhead_vs_bare_harness()}),
-        );
+            }
+            let speedup = match (engine, reference) {
+                (EngineKind::Fast, Some(r)) => format!("{:.1}x", t.sim_per_wall() / r),
+                _ => String::new(),
+            };
+            line(
+                j,
+                format!(
+                    "{:<26} {:<8} {:>9.1} {:>12.0} {:>13.2}x {:>8} {:>8} {}",
+                    t.scenario,
+                    engine.name(),
+                    t.seeds_per_s(),
+                    t.sim_per_wall(),
+                    t.overhead_vs_bare_harness(),
+                    target,
+                    if t.sim_per_wall() >= target as f64 {
+                        "met"
+                    } else {
+                        "NOT met"
+                    },
+                    speedup
+                ),
+                json!({"bench": "scenario", "scenario": t.scenario, "engine": engine.name(), "seeds": t.seeds,
+                       "seeds_per_s": t.seeds_per_s(), "sim_s_per_wall_s": t.sim_per_wall(),
+                       "target": target, "overhead_vs_capture_and_checks_off": t.overhead_vs_bare_harness()}),
+            );
+        }
     }
 
     // Bare turmoil baseline (restream traffic).
@@ -180,28 +211,32 @@ pub fn run(opts: &BenchOptions) -> Result<bool, String> {
             opts.detect_ranges, opts.detect_range_len
         );
         println!(
-            "{:<30} {:<26} {:>8} {:>13} {:>8} {:>8}",
-            "bug", "scenario", "caught", "median seeds", "ms", "target"
+            "{:<32} {:<24} {:<8} {:>8} {:>13} {:>8} {:>8}",
+            "bug", "scenario", "engine", "caught", "median seeds", "ms", "target"
         );
     }
     for bug in crate::catalog::bugs() {
-        let d = detection(bug, opts.detect_ranges, opts.detect_range_len);
-        let ms = d.median_wall_ms();
-        line(
-            j,
-            format!(
-                "{:<30} {:<26} {:>5}/{:<2} {:>13.1} {:>8.1} {:>8}",
-                bug.id(),
-                d.scenario,
-                d.caught(),
-                d.ranges.len(),
-                d.median_seeds(),
-                ms,
-                if ms <= 100.0 { "met" } else { "NOT met" }
-            ),
-            json!({"bench": "detection", "bug": bug.id(), "scenario": d.scenario, "ranges": d.ranges.len(),
-                   "caught": d.caught(), "median_seeds": d.median_seeds(), "median_wall_ms": ms}),
-        );
+        for &engine in &opts.engines {
+            let d = detection(bug, opts.detect_ranges, opts.detect_range_len, engine);
+            let ms = d.median_wall_ms();
+            line(
+                j,
+                format!(
+                    "{:<32} {:<24} {:<8} {:>5}/{:<2} {:>13.1} {:>8.1} {:>8}",
+                    bug.id(),
+                    d.scenario,
+                    engine.name(),
+                    d.caught(),
+                    d.ranges.len(),
+                    d.median_seeds(),
+                    ms,
+                    if ms <= 100.0 { "met" } else { "NOT met" }
+                ),
+                json!({"bench": "detection", "bug": bug.id(), "scenario": d.scenario, "engine": engine.name(),
+                       "ranges": d.ranges.len(), "caught": d.caught(), "median_seeds": d.median_seeds(),
+                       "median_wall_ms": ms}),
+            );
+        }
     }
 
     type RealTimeFn = fn(Seed, u32) -> Result<RealTime, String>;

@@ -17,7 +17,7 @@ pub fn bare_turmoil_restream(seed: u64) -> f64 {
     use futures_util::{SinkExt, StreamExt};
     use tokio_util::codec::{Framed, LengthDelimitedCodec};
     let scn = &restream::VOD_SLOW_TWITCH;
-    let mut sim = relaysim_harness::runner::sim_for(scn, Seed(seed));
+    let mut sim = relaysim_harness::engine::turmoil_sim_for(scn, Seed(seed));
     for host in [
         world::TWITCH_INGEST,
         world::YOUTUBE_INGEST,

@@ -3,7 +3,7 @@
 
 use super::now;
 use relaysim_harness::runner::RunOptions;
-use relaysim_harness::{AnyScenario, Seed};
+use relaysim_harness::{AnyScenario, EngineKind, Seed};
 use std::sync::atomic::AtomicBool;
 
 /// Wall seconds to run `seeds` of `scn` on this thread with `opts`.
@@ -20,6 +20,8 @@ fn time_seeds(scn: &dyn AnyScenario, seeds: u64, opts: &RunOptions) -> (f64, f64
 /// One scenario's throughput on one core.
 #[derive(Debug, Clone)]
 pub struct Throughput {
+    /// The engine it ran on.
+    pub engine: EngineKind,
     /// The scenario.
     pub scenario: &'static str,
     /// Seeds run.
@@ -49,18 +51,23 @@ impl Throughput {
 
 /// Times `seeds` seeds of `scn` on this thread, with and without trace
 /// capture and checks.
-pub fn throughput(scn: &'static dyn AnyScenario, seeds: u64) -> Throughput {
-    let (wall_s, sim_s) = time_seeds(scn, seeds, &RunOptions::default());
+pub fn throughput(scn: &'static dyn AnyScenario, seeds: u64, engine: EngineKind) -> Throughput {
+    let on = RunOptions {
+        engine,
+        ..RunOptions::default()
+    };
+    let (wall_s, sim_s) = time_seeds(scn, seeds, &on);
     let (bare_wall_s, _) = time_seeds(
         scn,
         seeds,
         &RunOptions {
             capture: false,
             checks: false,
-            ..RunOptions::default()
+            ..on
         },
     );
     Throughput {
+        engine,
         scenario: scn.name,
         seeds,
         wall_s,

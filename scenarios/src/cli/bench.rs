@@ -20,6 +20,10 @@ pub struct BenchArgs {
     /// JSON lines instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Measure only this engine (repeatable; default: turmoil and fast side
+    /// by side).
+    #[arg(long = "engine")]
+    pub engines: Vec<relaysim_harness::EngineKind>,
 }
 
 /// `relaysim bench`.
@@ -33,6 +37,11 @@ pub fn run(args: &BenchArgs) -> Result<bool, String> {
         realtime_scale: args.scale,
         loom: !args.no_loom,
         json: args.json,
+        engines: if args.engines.is_empty() {
+            relaysim_harness::EngineKind::ALL.to_vec()
+        } else {
+            args.engines.clone()
+        },
         ..Default::default()
     })
 }

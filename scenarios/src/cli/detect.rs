@@ -11,8 +11,9 @@ use super::run::run_scenario;
 use crate::catalog::{all, find_bug_scenario, parse_bug};
 use clap::Args;
 use relaysim_core::{BugSet, KnownBug};
-use relaysim_harness::detect::{detection_rate, first_detection, Detection, Rate};
+use relaysim_harness::detect::{detection_rate, first_detection_on, Detection, Rate};
 use relaysim_harness::report::failure_report;
+use relaysim_harness::EngineKind;
 use relaysim_harness::SeedRange;
 use serde_json::json;
 
@@ -44,6 +45,9 @@ pub struct DetectArgs {
     /// Seeds per bug with `--rates` (default: the scenario's default range).
     #[arg(long, requires = "rates")]
     pub rate_seeds: Option<u64>,
+    /// The simulation engine (see `relaysim run --engine`).
+    #[arg(long, default_value_t = EngineKind::Turmoil)]
+    pub engine: EngineKind,
 }
 
 impl Default for DetectArgs {
@@ -57,14 +61,15 @@ impl Default for DetectArgs {
             isolation: super::run::IsolationArg::default(),
             rates: false,
             rate_seeds: None,
+            engine: EngineKind::Turmoil,
         }
     }
 }
 
 /// Runs `bug`'s detection scenario with the bug on until the first
 /// failing seed.
-pub fn detect_one(bug: KnownBug, budget: u64, jobs: usize) -> Detection {
-    first_detection(find_bug_scenario(bug), bug, budget, jobs)
+pub fn detect_one(bug: KnownBug, budget: u64, jobs: usize, engine: EngineKind) -> Detection {
+    first_detection_on(find_bug_scenario(bug), bug, budget, jobs, engine)
 }
 
 /// `relaysim detect`.
@@ -87,7 +92,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
     }
     let mut ok = true;
     if args.rates {
-        ok &= rates(&bugs, args.rate_seeds, jobs, json_out);
+        ok &= rates(&bugs, args.rate_seeds, jobs, args.engine, json_out);
     }
     if !json_out && !args.rates {
         outln!(
@@ -100,7 +105,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         );
     }
     for &bug in bugs.iter().filter(|_| !args.rates) {
-        let d = detect_one(bug, budget, jobs);
+        let d = detect_one(bug, budget, jobs, args.engine);
         let expected = find_bug_scenario(bug).checks_for(bug);
         // Caught, and by a check the scenario declares for this bug.
         let by_declared = d.check.as_deref().is_some_and(|c| expected.contains(&c));
@@ -151,6 +156,7 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
                 coverage: true,
                 isolation: args.isolation,
                 seed_timeout: relaysim_harness::runner::SEED_WALL_LIMIT,
+                engine: args.engine,
             };
             let run = run_scenario(*scn, range, &ctx);
             let report = &run.report;
@@ -199,7 +205,13 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
 }
 
 /// `--rates`: each bug over a whole range; false when any is weak.
-fn rates(bugs: &[KnownBug], seeds: Option<u64>, jobs: usize, json_out: bool) -> bool {
+fn rates(
+    bugs: &[KnownBug],
+    seeds: Option<u64>,
+    jobs: usize,
+    engine: EngineKind,
+    json_out: bool,
+) -> bool {
     let mut ok = true;
     if !json_out {
         outln!(
@@ -215,7 +227,7 @@ fn rates(bugs: &[KnownBug], seeds: Option<u64>, jobs: usize, json_out: bool) -> 
     for &bug in bugs {
         let scn = find_bug_scenario(bug);
         let n = seeds.unwrap_or(scn.info().default_seeds.max(1));
-        let r = detection_rate(scn, bug, n, jobs);
+        let r = detection_rate(scn, bug, n, jobs, engine);
         ok &= !r.is_weak();
         if json_out {
             outln!("{}", rate_json(&r));

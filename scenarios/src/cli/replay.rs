@@ -8,6 +8,7 @@ use relaysim_core::BugSet;
 use relaysim_harness::fault::{PlanFile, PLAN_FORMAT};
 use relaysim_harness::report::{banner, failure_report};
 use relaysim_harness::runner::RunOptions;
+use relaysim_harness::EngineKind;
 use relaysim_harness::{AnyPlan, AnyScenario, Seed};
 use std::path::PathBuf;
 
@@ -34,6 +35,9 @@ pub struct ReplayArgs {
     /// Print only the trace lines and the trace hash.
     #[arg(long)]
     pub trace_only: bool,
+    /// The simulation engine (see `relaysim run --engine`).
+    #[arg(long, default_value_t = EngineKind::Turmoil)]
+    pub engine: EngineKind,
 }
 
 /// `relaysim replay`.
@@ -65,6 +69,7 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
         &RunOptions {
             bugs,
             plan: Some(plan.clone()),
+            engine: args.engine,
             ..RunOptions::default()
         },
         relaysim_harness::runner::SEED_WALL_LIMIT,

@@ -23,7 +23,7 @@ use relaysim_harness::report::failure_report;
 use relaysim_harness::runner::{
     default_jobs, BatchOptions, BatchReport, Isolation, RunOptions, SEED_WALL_LIMIT,
 };
-use relaysim_harness::{AnyScenario, Seed, SeedOutcome, SeedRange};
+use relaysim_harness::{AnyScenario, EngineKind, Seed, SeedOutcome, SeedRange};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +81,14 @@ pub struct RunArgs {
     /// timeout (default: 120).
     #[arg(long, value_name = "SECS")]
     pub seed_timeout: Option<u64>,
+    /// The simulation engine: turmoil (the reference) or fast (the
+    /// event-driven engine for sweeps).
+    #[arg(long, default_value_t = EngineKind::Turmoil)]
+    pub engine: EngineKind,
+    /// Run each seed on both engines and fail a seed whose verdicts differ
+    /// (pass, or the failing check); traces may differ.
+    #[arg(long, conflicts_with_all = ["engine", "check_determinism", "shard"])]
+    pub cross_engine: bool,
 }
 
 /// `--isolation`: how a batch runs its seeds.
@@ -154,6 +162,8 @@ pub struct RunCtx<'a> {
     pub isolation: IsolationArg,
     /// Each seed's wall-clock budget.
     pub seed_timeout: Duration,
+    /// The engine every seed runs on.
+    pub engine: EngineKind,
 }
 
 /// One scenario's batch: its report, and what the streaming part found.
@@ -292,6 +302,7 @@ pub fn run_scenario(scn: &dyn AnyScenario, range: SeedRange, ctx: &RunCtx<'_>) -
             isolation: workers
                 .as_ref()
                 .map_or(Isolation::Threads, Isolation::Processes),
+            engine: ctx.engine,
             ..BatchOptions::default()
         },
     );
@@ -319,6 +330,14 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
         .failures_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FAILURES_DIR));
+    if args.cross_engine {
+        let mut ok = true;
+        for scn in scenarios {
+            let range = explicit.unwrap_or(SeedRange::new(0, scn.default_seeds));
+            ok &= cross_engine(scn, range, bugs, jobs, args.json);
+        }
+        return Ok(if ok { Status::Passed } else { Status::Failed });
+    }
     let signals = Interrupts::install()?;
     let mut ok = true;
     let mut write_failed = false;
@@ -354,6 +373,7 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
             coverage: true,
             isolation: args.isolation,
             seed_timeout,
+            engine: args.engine,
         };
         let run = if range.is_empty() {
             None
@@ -370,7 +390,13 @@ pub fn run(args: &RunArgs) -> Result<Status, String> {
         if let (Some(r), true) = (&run, args.check_determinism) {
             if !r.report.interrupted {
                 ok &= check_determinism_across_processes(
-                    scn, range, bugs, jobs, &r.hashes, args.json,
+                    scn,
+                    range,
+                    bugs,
+                    jobs,
+                    &r.hashes,
+                    args.json,
+                    args.engine,
                 )?;
             }
         }
@@ -491,6 +517,7 @@ fn check_determinism_across_processes(
     jobs: usize,
     mine: &BTreeMap<Seed, String>,
     json_out: bool,
+    engine: EngineKind,
 ) -> Result<bool, String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the relaysim executable: {e}"))?;
@@ -502,7 +529,8 @@ fn check_determinism_across_processes(
         &format!("{}..{}", range.start, range.end),
         "--json",
     ])
-    .args(["--jobs", &jobs.to_string()]);
+    .args(["--jobs", &jobs.to_string()])
+    .args(["--engine", engine.name()]);
     for b in bugs.iter() {
         cmd.args(["--bug", b.id()]);
     }
@@ -567,6 +595,7 @@ fn check_determinism_across_processes(
                 *seed,
                 &RunOptions {
                     bugs,
+                    engine,
                     ..RunOptions::default()
                 },
                 &AtomicBool::new(false),
@@ -580,6 +609,8 @@ fn check_determinism_across_processes(
             "--seed",
             &seed.to_string(),
             "--trace-only",
+            "--engine",
+            engine.name(),
         ]);
         for b in bugs.iter() {
             cmd.args(["--bug", b.id()]);
@@ -604,7 +635,7 @@ fn check_determinism_across_processes(
             outln!(
                 "---- relaysim: scenario `{}` FAILED (determinism) at seed {seed} ----\n  trace hash {my_hash} in this process, {hash} in a second one\n  first divergence at line {line}:\n    this process  : {a}\n    second process: {b}\n  replay   : {}",
                 scn.name,
-                relaysim_harness::report::replay_cli(&scn.replay, scn.name, *seed, bugs, None)
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, *seed, bugs, None, engine)
             );
         }
     }
@@ -616,4 +647,93 @@ fn check_determinism_across_processes(
         );
     }
     Ok(ok)
+}
+
+/// A seed's verdict, as the cross-engine check compares it: pass, or the
+/// kind and check of its failure.
+fn verdict(o: &SeedOutcome) -> String {
+    match &o.failure {
+        None => "pass".to_string(),
+        Some(f) => format!("{} {}", f.kind, f.check),
+    }
+}
+
+/// `run --cross-engine`: every seed of `range` on turmoil and on the fast
+/// engine (worker threads), compared verdict by verdict. Prints each
+/// disagreement (both verdicts, both failure details, the replay commands)
+/// and a summary; true when every seed agrees.
+pub fn cross_engine(
+    scn: &dyn AnyScenario,
+    range: SeedRange,
+    bugs: BugSet,
+    jobs: usize,
+    json_out: bool,
+) -> bool {
+    let batch = |engine| {
+        scn.run_batch(
+            range.into(),
+            &BatchOptions {
+                bugs,
+                jobs,
+                engine,
+                coverage: false,
+                determinism_every: 0,
+                ..BatchOptions::default()
+            },
+        )
+    };
+    let (reference, fast) = (batch(EngineKind::Turmoil), batch(EngineKind::Fast));
+    let fast_by_seed: BTreeMap<Seed, &SeedOutcome> =
+        fast.outcomes.iter().map(|o| (o.seed, o)).collect();
+    let mut agree = 0u64;
+    let mut differ = Vec::new();
+    for a in &reference.outcomes {
+        let Some(b) = fast_by_seed.get(&a.seed) else {
+            differ.push((a.seed, verdict(a), "no outcome".to_string()));
+            continue;
+        };
+        let (va, vb) = (verdict(a), verdict(b));
+        if va == vb {
+            agree += 1;
+            continue;
+        }
+        if json_out {
+            outln!(
+                "{}",
+                json!({"cross_engine": scn.name, "seed": a.seed.to_string(), "bugs": bugs.to_string(),
+                       "turmoil": va, "fast": vb,
+                       "turmoil_detail": a.failure.as_ref().map(|f| f.detail.clone()),
+                       "fast_detail": b.failure.as_ref().map(|f| f.detail.clone())})
+            );
+        } else {
+            outln!(
+                "---- relaysim: scenario `{}` engines DISAGREE at seed {} ----\n  turmoil : {va}{}\n  fast    : {vb}{}\n  replay  : {}\n            {}",
+                scn.name,
+                a.seed,
+                a.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
+                b.failure.as_ref().map(|f| format!(" ({})", f.detail)).unwrap_or_default(),
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Turmoil),
+                relaysim_harness::report::replay_cli(&scn.replay, scn.name, a.seed, bugs, None, EngineKind::Fast),
+            );
+        }
+        differ.push((a.seed, va, vb));
+    }
+    let compared = reference.outcomes.len() as u64;
+    if json_out {
+        outln!(
+            "{}",
+            json!({"cross_engine_summary": scn.name, "range": range.to_string(), "bugs": bugs.to_string(),
+                   "compared": compared, "agree": agree, "differ": differ.len(),
+                   "turmoil_failed": reference.failed, "fast_failed": fast.failed})
+        );
+    } else {
+        outln!(
+            "cross-engine {:<24} {compared} seeds, {agree} agree, {} differ (turmoil failed {}, fast failed {})",
+            scn.name,
+            differ.len(),
+            reference.failed,
+            fast.failed
+        );
+    }
+    differ.is_empty() && compared == range.len()
 }

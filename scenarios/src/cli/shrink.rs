@@ -25,6 +25,10 @@ pub struct ShrinkArgs {
     /// Also write the shrunk plan file here.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The simulation engine every run of the shrink uses (see `relaysim
+    /// run --engine`).
+    #[arg(long, default_value_t = relaysim_harness::EngineKind::Turmoil)]
+    pub engine: relaysim_harness::EngineKind,
 }
 
 /// `relaysim shrink`.
@@ -37,7 +41,7 @@ pub fn run(args: &ShrinkArgs) -> Result<bool, String> {
         .as_deref()
         .map(|p| read_plan_file(scn, p).map(|(_, plan)| plan))
         .transpose()?;
-    let shrunk = scn.shrink(seed, bugs, start.as_ref())?;
+    let shrunk = scn.shrink_on(seed, bugs, start.as_ref(), args.engine)?;
     let check = Some(shrunk.check.clone());
     // Files first: printing ends the process quietly if stdout is closed.
     if let Some(path) = &args.out {

@@ -100,7 +100,7 @@ pub struct LvqrWorld {
 }
 
 /// Registers the `lvqr` host.
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     quiet_injected_panics();
     let shared = Shared::new(ctx.recorder.clone());
     let panics = PanicArm::new();

@@ -116,7 +116,7 @@ async fn app(
     }
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let relay = MoqRelay::new(BROADCAST, &INITIAL_TRACKS, rec.clone());
     let r = relay.clone();

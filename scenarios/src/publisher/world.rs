@@ -30,7 +30,7 @@ pub struct PublisherWorld {
     handle: PublisherHandle,
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let lk = LiveKit::new(ctx.seed.0, rec.clone());
     let l = lk.clone();

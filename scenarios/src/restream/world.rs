@@ -98,7 +98,7 @@ pub struct RestreamWorld {
 
 /// Registers every host; the publisher starts disconnected (the plan
 /// connects it).
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let peers = Peers::simulated();
     let twitch = TwitchApi::new(ctx.seed.0, rec.clone(), &peers.ingests[0]);

@@ -41,7 +41,7 @@ const NET: NetParams = NetParams {
 /// transcoder falls a ring behind within a session.
 pub const SLOW_RING: usize = 16;
 
-fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+fn build_churn(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     world::build(
         sim,
         ctx,
@@ -53,7 +53,7 @@ fn build_churn(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World
     )
 }
 
-fn build_slow(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+fn build_slow(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     world::build(
         sim,
         ctx,

@@ -117,7 +117,7 @@ pub fn slow_work(seed: u64) -> Duration {
 /// Registers every host of a world shaped by `setup`; publishers start
 /// unpublished (the plan publishes them).
 pub fn build(
-    sim: &mut turmoil::Sim<'static>,
+    sim: &mut relaysim_harness::engine::Sim,
     ctx: &WorldCtx,
     setup: Setup,
 ) -> Box<dyn World<Fault>> {
@@ -175,7 +175,7 @@ pub fn build(
             rec.clone(),
         );
         let served = p.clone();
-        sim.host(*name, move || obs::serve(served.clone()));
+        sim.host(name, move || obs::serve(served.clone()));
         publishers.push((*name, p));
     }
 

@@ -50,7 +50,7 @@ pub struct WsWorld {
     stats: Arc<ServerStats>,
 }
 
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let stats = ServerStats::new();
     let cfg = server_config(ctx.bugs, ctx.seed.0);

@@ -124,7 +124,7 @@ fn fault_points_fire_in_every_family_and_never_after_the_heal() {
 #[test]
 fn every_card_shrinks_to_at_most_three_events() {
     for bug in bugs() {
-        let d = detect_one(bug, 50, 2);
+        let d = detect_one(bug, 50, 2, relaysim_harness::EngineKind::Turmoil);
         let seed = d.first_failing_seed.expect("caught");
         let scn = find(d.scenario).unwrap();
         let shrunk = scn.shrink(seed, BugSet::only(bug), None).expect("fails");

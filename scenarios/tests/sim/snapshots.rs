@@ -83,6 +83,7 @@ fn report_format() {
         ],
         replay: ReplayHint::RELAYSIM,
         plan_file: None,
+        engine: Default::default(),
     };
     let text = failure_report(&f);
     // The contract a user relies on, independent of the snapshot:
@@ -94,5 +95,18 @@ fn report_format() {
         "test     : RELAYSIM_SEED=0x2a RELAYSIM_BUG=vod-fetch-stacking cargo test -p relaysim-scenarios --test sim -- scenarios::vod_slow_twitch --exact"
     ));
     assert!(text.contains("FaultEvent { at_ms: 700, fault: Fault::PublisherConnect.into() },"));
+    assert!(!text.contains("--engine") && !text.contains("RELAYSIM_ENGINE"));
     settings("cards").bind(|| insta::assert_snapshot!("report-format", text));
+
+    // A run on the fast engine replays on the fast engine, from both lines.
+    let mut fast = f.clone();
+    fast.engine = relaysim_harness::EngineKind::Fast;
+    fast.plan_file = Some("target/relaysim/failures/vod-slow-twitch-0x2a.json".into());
+    let text = failure_report(&fast);
+    assert!(text.contains(
+        "replay   : cargo run --release --bin relaysim -- replay vod-slow-twitch --seed 0x2a --bug vod-fetch-stacking --engine fast --plan target/relaysim/failures/vod-slow-twitch-0x2a.json"
+    ), "{text}");
+    assert!(text.contains(
+        "test     : RELAYSIM_SEED=0x2a RELAYSIM_BUG=vod-fetch-stacking RELAYSIM_ENGINE=fast RELAYSIM_PLAN=target/relaysim/failures/vod-slow-twitch-0x2a.json cargo test -p relaysim-scenarios --test sim -- scenarios::vod_slow_twitch --exact"
+    ), "{text}");
 }

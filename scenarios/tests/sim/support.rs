@@ -26,6 +26,14 @@ pub fn bugs_from_env() -> BugSet {
     }
 }
 
+/// `RELAYSIM_ENGINE` (`turmoil` or `fast`), if set; turmoil otherwise.
+pub fn engine_from_env() -> relaysim_harness::EngineKind {
+    match std::env::var("RELAYSIM_ENGINE") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().expect("RELAYSIM_ENGINE"),
+        _ => relaysim_harness::EngineKind::Turmoil,
+    }
+}
+
 /// Runs `scn` as the test suite does and panics with the failure report
 /// (seed, replay commands, plan, last events) if anything failed; the
 /// number of seeds run.
@@ -46,6 +54,7 @@ pub fn run_and_assert(scn: &dyn AnyScenario) -> u64 {
         (&seeds).into(),
         &BatchOptions {
             bugs,
+            engine: engine_from_env(),
             // A single replayed seed cannot judge coverage.
             coverage: !single,
             ..BatchOptions::default()
@@ -83,6 +92,7 @@ fn replay_plan_file(scn: &dyn AnyScenario, path: &std::path::Path) -> u64 {
         &RunOptions {
             bugs,
             plan: Some(plan),
+            engine: engine_from_env(),
             ..RunOptions::default()
         },
         &std::sync::atomic::AtomicBool::new(false),

@@ -188,7 +188,7 @@ impl GstDownstream {
 }
 
 fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
+    relaysim_harness::engine::elapsed().unwrap_or_default()
 }
 
 impl Downstream for GstDownstream {

@@ -359,7 +359,7 @@ impl MoqRelay {
         self.st().down_until.is_some_and(|t| Instant::now() < t)
     }
 
-    async fn connection(self: Arc<Self>, stream: turmoil::net::TcpStream) {
+    async fn connection(self: Arc<Self>, stream: relaysim_harness::engine::SimStream) {
         let mut gen = self.generation.subscribe();
         let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
         let Some(Ok(first)) = conn.next().await else {
@@ -450,12 +450,14 @@ fn build_catalog(version: u64, live: &[String], config: &BTreeMap<String, u32>) 
 }
 
 /// The host's software: producers, the command runner, and the listener.
-pub async fn serve(relay: Arc<MoqRelay>) -> turmoil::Result {
+pub async fn serve(relay: Arc<MoqRelay>) -> relaysim_harness::HostResult {
     for t in KNOWN_TRACKS {
         tokio::spawn(relay.clone().produce(t));
     }
     tokio::spawn(relay.clone().run_commands());
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+    let mut listener =
+        relaysim_core::net::Net::bind(&relaysim_harness::SimNet, &format!("0.0.0.0:{PORT}"))
+            .await?;
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(relay.clone().connection(stream));

@@ -319,7 +319,7 @@ impl LiveKit {
     }
 }
 
-async fn connection(lk: Arc<LiveKit>, stream: turmoil::net::TcpStream) {
+async fn connection(lk: Arc<LiveKit>, stream: relaysim_harness::engine::SimStream) {
     let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
     let mut who: Option<u64> = None;
     while let Some(Ok(bytes)) = conn.next().await {
@@ -343,8 +343,10 @@ async fn connection(lk: Arc<LiveKit>, stream: turmoil::net::TcpStream) {
 }
 
 /// The host's software.
-pub async fn serve(lk: Arc<LiveKit>) -> turmoil::Result {
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+pub async fn serve(lk: Arc<LiveKit>) -> relaysim_harness::HostResult {
+    let mut listener =
+        relaysim_core::net::Net::bind(&relaysim_harness::SimNet, &format!("0.0.0.0:{PORT}"))
+            .await?;
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(connection(lk.clone(), stream));

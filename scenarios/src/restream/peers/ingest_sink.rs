@@ -249,7 +249,7 @@ impl IngestSink {
 
     fn media(&self, idx: usize, judged: Judged) {
         let is_frame = matches!(judged, Judged::Keyframe | Judged::Inter | Judged::Audio);
-        let now = turmoil::sim_elapsed();
+        let now = relaysim_harness::engine::elapsed();
         let start = self.update(idx, |s| {
             if is_frame {
                 s.first_frame_at = s.first_frame_at.or(now);
@@ -317,7 +317,7 @@ impl IngestSink {
 }
 
 /// The host's software.
-pub async fn serve(sink: Arc<IngestSink>) -> turmoil::Result {
+pub async fn serve(sink: Arc<IngestSink>) -> relaysim_harness::HostResult {
     let listener = relaysim_harness::SimNet
         .bind(&format!("0.0.0.0:{PORT}"))
         .await?;

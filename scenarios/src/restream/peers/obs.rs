@@ -325,7 +325,7 @@ impl Publisher {
 }
 
 /// The host's software.
-pub async fn serve(publisher: Arc<Publisher>) -> turmoil::Result {
+pub async fn serve(publisher: Arc<Publisher>) -> relaysim_harness::HostResult {
     serve_on(relaysim_harness::SimNet, publisher).await;
     Ok(())
 }

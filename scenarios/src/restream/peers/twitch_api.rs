@@ -173,7 +173,7 @@ fn response(status: u16, body: Bytes) -> hyper::Response<Full<Bytes>> {
 }
 
 /// The host's software: serve HTTP/1.1 on port 80 forever.
-pub async fn serve(api: Arc<TwitchApi>) -> turmoil::Result {
+pub async fn serve(api: Arc<TwitchApi>) -> relaysim_harness::HostResult {
     let listener = relaysim_harness::SimNet
         .bind(&format!("0.0.0.0:{PORT}"))
         .await?;

@@ -483,11 +483,11 @@ impl ResetWatch {
         ResetWatch { gone: Some(gone) }
     }
 
-    /// turmoil: the connection is gone once the host has no established
-    /// stream (a RST arrived and turmoil dropped the socket). The plugin
-    /// host has exactly one connection.
-    pub const fn turmoil() -> ResetWatch {
-        ResetWatch::polling(|| turmoil::established_tcp_stream_count() == 0)
+    /// Simulated engines: the connection is gone once the host has no
+    /// established stream (a RST arrived and the engine dropped the
+    /// socket). The plugin host has exactly one connection.
+    pub const fn simulated() -> ResetWatch {
+        ResetWatch::polling(|| relaysim_harness::engine::established_streams() == 0)
     }
 
     /// Resolves once the connection is known to be gone; never, when the
@@ -505,11 +505,11 @@ impl ResetWatch {
     }
 }
 
-/// The turmoil host's software: [`serve_on`] over [`SimNet`] cut into
-/// `cfg.mss` segments, resets seen through turmoil's stream count.
-pub async fn serve(client: Arc<WsClient>) -> turmoil::Result {
+/// The simulated host's software: [`serve_on`] over [`SimNet`] cut into
+/// `cfg.mss` segments, resets seen through the engine's stream count.
+pub async fn serve(client: Arc<WsClient>) -> relaysim_harness::HostResult {
     let net = SegmentedNet::new(SimNet, client.cfg.mss);
-    serve_on(net, client, ResetWatch::turmoil()).await;
+    serve_on(net, client, ResetWatch::simulated()).await;
     Ok(())
 }
 
