@@ -24,17 +24,17 @@ compile_error!("relaysim_loom and relaysim_shuttle are exclusive: build each in 
 #[cfg(relaysim_loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(relaysim_loom)]
-pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock};
+pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 #[cfg(relaysim_shuttle)]
 pub use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(relaysim_shuttle)]
-pub use shuttle::sync::{Arc, Mutex, MutexGuard, RwLock};
+pub use shuttle::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 #[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
-pub use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+pub use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// Locks a mutex, ignoring poison: a panic while holding one of these locks is
 /// already reported (the harness catches it per seed); the data stays usable.

@@ -20,6 +20,8 @@
 //! OS entropy to choose a schedule.
 #![cfg(relaysim_shuttle)]
 
+#[path = "shuttle/controller.rs"]
+mod controller;
 #[path = "shuttle/destination.rs"]
 mod destination;
 #[path = "shuttle/eos_latch.rs"]
@@ -33,7 +35,7 @@ mod transcode;
 
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Scheduler};
 use shuttle::{Config, FailurePersistence, Runner};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -155,9 +157,11 @@ where
                     ),
                     None => format!("(no schedule was persisted in {})", dir.display()),
                 };
-                resume_unwind(Box::new(format!(
+                // A fresh panic (not `resume_unwind`), so the panic hook
+                // prints the replay command with the message.
+                panic!(
                     "{msg}\n\nshuttle model `{model}` failed under the {name} scheduler (seed {seed:#x}, {iters} iterations).\nreplay: {replay}"
-                )));
+                );
             }
         }
     }
