@@ -27,7 +27,11 @@ use relaysim_core::session::publisher::latch::{EosLatch, Firing, Registration};
 use relaysim_core::BugSet;
 
 fn model(bugs: BugSet) {
-    loom::model(move || {
+    // Three threads: bounded preemptions keep the step short; the shuttle
+    // model (core/tests/shuttle/eos_latch.rs) explores deeper at random.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(move || {
         ITERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let latch = Arc::new(EosLatch::new(bugs));
         let runs = Arc::new(AtomicUsize::new(0));

@@ -24,6 +24,8 @@
 mod controller;
 #[path = "shuttle/destination.rs"]
 mod destination;
+#[path = "shuttle/element.rs"]
+mod element;
 #[path = "shuttle/eos_latch.rs"]
 mod eos_latch;
 #[path = "shuttle/error_slot.rs"]
