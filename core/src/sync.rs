@@ -19,7 +19,9 @@
 //! else. This module must never hold behaviour of its own beyond [`lock`].
 
 #[cfg(all(relaysim_loom, relaysim_shuttle))]
-compile_error!("relaysim_loom and relaysim_shuttle are exclusive: build each in its own target dir");
+compile_error!(
+    "relaysim_loom and relaysim_shuttle are exclusive: build each in its own target dir"
+);
 
 #[cfg(relaysim_loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -141,7 +141,10 @@ mod known_bugs {
         finds(
             KnownBug::VodFetchStacking,
             Some("ivs-2"),
-            &["two VOD fetches in flight", "two fetches applied in one epoch"],
+            &[
+                "two VOD fetches in flight",
+                "two fetches applied in one epoch",
+            ],
         );
     }
 

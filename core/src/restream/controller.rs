@@ -194,9 +194,7 @@ impl Controller {
         map.remove(id);
     }
 
-    fn read_destinations(
-        &self,
-    ) -> RwLockReadGuard<'_, BTreeMap<String, Arc<DestinationState>>> {
+    fn read_destinations(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<DestinationState>>> {
         self.destinations.read().unwrap_or_else(|p| p.into_inner())
     }
 }

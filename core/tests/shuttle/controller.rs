@@ -89,7 +89,11 @@ fn publish(ctl: &Controller, live: &AtomicUsize) -> u64 {
 
 fn model() -> impl Fn() + Send + Sync {
     move || {
-        let ctl = Arc::new(Controller::new(KEY, BugSet::NONE, Emitter::tracing_only("relay")));
+        let ctl = Arc::new(Controller::new(
+            KEY,
+            BugSet::NONE,
+            Emitter::tracing_only("relay"),
+        ));
         let twitch = ctl.destination_state("twitch");
         let live = Arc::new(AtomicUsize::new(0));
 
@@ -125,7 +129,11 @@ fn model() -> impl Fn() + Send + Sync {
             thread::spawn(move || {
                 thread::yield_now();
                 let state = ctl.destination_state("twitch");
-                let _ = (state.override_url(), state.session_epoch(), ctl.ingest_alive());
+                let _ = (
+                    state.override_url(),
+                    state.session_epoch(),
+                    ctl.ingest_alive(),
+                );
                 ctl.subscribe_media()
             })
         };
@@ -133,9 +141,19 @@ fn model() -> impl Fn() + Send + Sync {
             let ctl = ctl.clone();
             thread::spawn(move || {
                 let kick = ctl.destination_state("kick");
-                assert!(Arc::ptr_eq(&kick, &ctl.destination_state("kick")), "two states for kick");
-                let ids: Vec<String> = ctl.destination_states().iter().map(|d| d.id().to_string()).collect();
-                assert!(ids.windows(2).all(|w| w[0] < w[1]), "destinations out of order: {ids:?}");
+                assert!(
+                    Arc::ptr_eq(&kick, &ctl.destination_state("kick")),
+                    "two states for kick"
+                );
+                let ids: Vec<String> = ctl
+                    .destination_states()
+                    .iter()
+                    .map(|d| d.id().to_string())
+                    .collect();
+                assert!(
+                    ids.windows(2).all(|w| w[0] < w[1]),
+                    "destinations out of order: {ids:?}"
+                );
                 ctl.remove_destination("kick");
                 assert!(
                     ctl.destination_states().iter().all(|d| d.id() != "kick"),
@@ -151,7 +169,10 @@ fn model() -> impl Fn() + Send + Sync {
         tokens.sort_unstable();
         assert_eq!(tokens, [1, 2], "tokens");
         assert_eq!(ctl.publisher_token(), 2);
-        assert!(!ctl.ingest_alive(), "ingest still alive after both publishers ended");
+        assert!(
+            !ctl.ingest_alive(),
+            "ingest still alive after both publishers ended"
+        );
         assert_eq!(
             twitch.session_epoch(),
             2,
@@ -184,9 +205,17 @@ fn model() -> impl Fn() + Send + Sync {
             }
         }
         let cache = ctl.subscribe_media().headers;
-        assert_eq!(cache.token, 2, "the header cache belongs to session {}", cache.token);
+        assert_eq!(
+            cache.token, 2,
+            "the header cache belongs to session {}",
+            cache.token
+        );
         let avc = cache.avc.as_ref().map(session_of);
-        assert_eq!(avc, Some(2), "the cached sequence header is session {avc:?}'s");
+        assert_eq!(
+            avc,
+            Some(2),
+            "the cached sequence header is session {avc:?}'s"
+        );
     }
 }
 

@@ -167,7 +167,10 @@ fn model(bugs: BugSet, results_b: [Option<&'static str>; 2]) -> impl Fn() + Send
 #[test]
 fn shuttle_destination_whole_surface() {
     explore("destination", model(BugSet::NONE, [Some("ivs"), None]));
-    explore("destination-ok", model(BugSet::NONE, [Some("ivs"), Some("ivs")]));
+    explore(
+        "destination-ok",
+        model(BugSet::NONE, [Some("ivs"), Some("ivs")]),
+    );
 }
 
 #[cfg(feature = "known-bugs")]
@@ -179,8 +182,15 @@ mod known_bugs {
     fn shuttle_destination_finds_stacking() {
         must_find(
             "destination-stacking",
-            &["two VOD fetches in flight", "fetches applied in epoch", "the latch admitted two claims"],
-            model(BugSet::only(KnownBug::VodFetchStacking), [Some("ivs"), Some("ivs")]),
+            &[
+                "two VOD fetches in flight",
+                "fetches applied in epoch",
+                "the latch admitted two claims",
+            ],
+            model(
+                BugSet::only(KnownBug::VodFetchStacking),
+                [Some("ivs"), Some("ivs")],
+            ),
         );
     }
 
@@ -189,7 +199,10 @@ mod known_bugs {
         must_find(
             "destination-stale-epoch",
             &["stale override", "fetches applied in epoch"],
-            model(BugSet::only(KnownBug::VodFetchStaleEpoch), [Some("ivs"), Some("ivs")]),
+            model(
+                BugSet::only(KnownBug::VodFetchStaleEpoch),
+                [Some("ivs"), Some("ivs")],
+            ),
         );
     }
 

@@ -113,7 +113,9 @@ fn model() -> impl Fn() + Send + Sync {
                         }
                     }
                 };
-                element.push(2, &pad, PadMessage::Caps(cam().caps())).unwrap();
+                element
+                    .push(2, &pad, PadMessage::Caps(cam().caps()))
+                    .unwrap();
                 element.push(2, &pad, buf(0)).unwrap();
                 assert_eq!(element.push(1, &pad, buf(9)), Err(FlowError::NotLinked));
             })
@@ -135,10 +137,21 @@ fn model() -> impl Fn() + Send + Sync {
         reader.join().unwrap();
 
         let seen = log.0.lock().unwrap().clone();
-        let one: Vec<&str> = seen.iter().filter(|(s, _)| *s == 1).map(|(_, w)| w.as_str()).collect();
+        let one: Vec<&str> = seen
+            .iter()
+            .filter(|(s, _)| *s == 1)
+            .map(|(_, w)| w.as_str())
+            .collect();
         let removed = one.iter().filter(|w| **w == "removed").count();
-        assert_eq!(removed, 1, "session 1's pad removed {removed} times: {seen:?}");
-        assert_eq!(one.last(), Some(&"removed"), "something reached a removed pad: {seen:?}");
+        assert_eq!(
+            removed, 1,
+            "session 1's pad removed {removed} times: {seen:?}"
+        );
+        assert_eq!(
+            one.last(),
+            Some(&"removed"),
+            "something reached a removed pad: {seen:?}"
+        );
         if stopped {
             assert_eq!(
                 &one[one.len() - 2..],
@@ -147,20 +160,36 @@ fn model() -> impl Fn() + Send + Sync {
             );
         }
         for s in [1, 2] {
-            let of: Vec<&str> = seen.iter().filter(|(x, _)| *x == s).map(|(_, w)| w.as_str()).collect();
+            let of: Vec<&str> = seen
+                .iter()
+                .filter(|(x, _)| *x == s)
+                .map(|(_, w)| w.as_str())
+                .collect();
             if let Some(b) = of.iter().position(|w| w.starts_with("buf")) {
-                assert!(of[..b].contains(&"caps1"), "session {s}: buffer before caps: {seen:?}");
+                assert!(
+                    of[..b].contains(&"caps1"),
+                    "session {s}: buffer before caps: {seen:?}"
+                );
             }
         }
-        let first_two = seen.iter().position(|(s, _)| *s == 2).expect("session 2 pushed");
-        let last_one = seen.iter().rposition(|(s, _)| *s == 1).expect("session 1 ended");
+        let first_two = seen
+            .iter()
+            .position(|(s, _)| *s == 2)
+            .expect("session 2 pushed");
+        let last_one = seen
+            .iter()
+            .rposition(|(s, _)| *s == 1)
+            .expect("session 1 ended");
         assert!(
             last_one < first_two,
             "session 2's pad was live before session 1's was removed: {seen:?}"
         );
         let left = element.pads();
         assert_eq!(left.len(), 1, "{left:?}");
-        assert_eq!((left[0].session, left[0].caps.clone()), (2, Some(cam().caps())));
+        assert_eq!(
+            (left[0].session, left[0].caps.clone()),
+            (2, Some(cam().caps()))
+        );
     }
 }
 

@@ -71,9 +71,21 @@ fn model(close: bool) -> impl Fn() + Send + Sync {
         while let Ok(BusMessage::Error { error, .. }) = rx.try_recv() {
             posted.push(error);
         }
-        assert!(posted.len() <= 1, "{} errors reached the bus: {posted:?}", posted.len());
-        assert_eq!(wins, posted.len(), "report() said {wins} won, the bus got {posted:?}");
-        assert_eq!(slot.reported(), !posted.is_empty(), "reported() disagrees with the bus");
+        assert!(
+            posted.len() <= 1,
+            "{} errors reached the bus: {posted:?}",
+            posted.len()
+        );
+        assert_eq!(
+            wins,
+            posted.len(),
+            "report() said {wins} won, the bus got {posted:?}"
+        );
+        assert_eq!(
+            slot.reported(),
+            !posted.is_empty(),
+            "reported() disagrees with the bus"
+        );
         if !close {
             assert_eq!(posted.len(), 1, "no error reached the bus");
         }

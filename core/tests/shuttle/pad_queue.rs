@@ -105,12 +105,18 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
             thread::spawn(move || {
                 assert_eq!((q.pad(), q.capacity()), ("video_cam", CAPACITY));
                 let depth = q.depth();
-                assert!(depth <= CAPACITY, "the queue held {depth} messages (capacity {CAPACITY})");
+                assert!(
+                    depth <= CAPACITY,
+                    "the queue held {depth} messages (capacity {CAPACITY})"
+                );
                 thread::yield_now();
                 q.retire();
                 assert!(q.is_retiring());
                 let discarded = q.flush();
-                assert!(q.is_closed() && q.pop().is_none(), "a flushed queue gave a message");
+                assert!(
+                    q.is_closed() && q.pop().is_none(),
+                    "a flushed queue gave a message"
+                );
                 assert!(matches!(q.try_push(buf(98)), Err(PushError::Flushing(_))));
                 discarded
             })

@@ -95,7 +95,17 @@ impl DrainSpawner for ShuttleSpawner {
 }
 
 fn frag(i: u64) -> Fragment {
-    Fragment::new(VIDEO_TRACK, i, 0, 0, i, i, 1, FragmentFlags::DELTA, bytes::Bytes::new())
+    Fragment::new(
+        VIDEO_TRACK,
+        i,
+        0,
+        0,
+        i,
+        i,
+        1,
+        FragmentFlags::DELTA,
+        bytes::Bytes::new(),
+    )
 }
 
 fn meta() -> FragmentMeta {
@@ -106,10 +116,8 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
     move || {
         let events = Arc::new(Recorder::default());
         let spawner = Arc::new(ShuttleSpawner::default());
-        let registry = FragmentBroadcasterRegistry::with_options(
-            4,
-            Emitter::new("transcode", events.clone()),
-        );
+        let registry =
+            FragmentBroadcasterRegistry::with_options(4, Emitter::new("transcode", events.clone()));
         let runner = TranscodeRunner::new()
             .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
             .with_factory(PassthroughTranscoderFactory::new(preset_480p()))
@@ -144,14 +152,12 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
         let admin = {
             let runner = runner.clone();
             thread::spawn(move || {
-                assert!(runner.add_rendition(Arc::new(PassthroughTranscoderFactory::new(
-                    preset_240p()
-                ))));
+                assert!(runner
+                    .add_rendition(Arc::new(PassthroughTranscoderFactory::new(preset_240p()))));
                 runner.remove_rendition("480p");
                 assert!(
-                    !runner.add_rendition(Arc::new(PassthroughTranscoderFactory::new(
-                        preset_720p()
-                    ))),
+                    !runner
+                        .add_rendition(Arc::new(PassthroughTranscoderFactory::new(preset_720p()))),
                     "a duplicate rendition was registered"
                 );
             })
@@ -208,10 +214,16 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
                         .iter()
                         .filter(running)
                         .filter(|s| {
-                            s.key.broadcast == *b && s.key.rendition == *r && s.generation == *generation
+                            s.key.broadcast == *b
+                                && s.key.rendition == *r
+                                && s.generation == *generation
                         })
                         .count();
-                    assert!(n <= 1, "{n} drains for {b} {r} gen {generation}:\n    {}", timeline());
+                    assert!(
+                        n <= 1,
+                        "{n} drains for {b} {r} gen {generation}:\n    {}",
+                        timeline()
+                    );
                     assert_eq!(
                         n,
                         1,
@@ -239,7 +251,10 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
         for (b, _) in &live {
             for r in &ladder {
                 let key = StatsKey::new("passthrough", r, b, VIDEO_TRACK);
-                assert!(table.contains(&key), "{key} is missing from the task table {table:?}");
+                assert!(
+                    table.contains(&key),
+                    "{key} is missing from the task table {table:?}"
+                );
             }
         }
 
@@ -283,7 +298,10 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
             }
         }
         for s in spawner.0.lock().unwrap().iter() {
-            let (ended, aborted) = ends.get(&(s.key.clone(), s.generation)).copied().unwrap_or_default();
+            let (ended, aborted) = ends
+                .get(&(s.key.clone(), s.generation))
+                .copied()
+                .unwrap_or_default();
             assert!(
                 ended <= 1 && aborted <= 1,
                 "{} gen {} stopped {ended} + {aborted} times",
