@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 
 /// Iterations per scheduler (random walk, then PCT) when
 /// `RELAYSIM_SHUTTLE_ITERS` is unset.
-pub const DEFAULT_ITERS: usize = 1000;
+pub const DEFAULT_ITERS: usize = 5000;
 
 /// PCT's bug depth: the number of ordering constraints a bug needs. Three
 /// covers every known bug here (claim / apply / invalidate is the deepest).

@@ -7,7 +7,8 @@
 //! stats). loom explores this only to a preemption bound of 3 with fake
 //! drains (`loom_transcode_runner.rs`); here the drains are the real ones.
 //!
-//! Invariants, once every thread is done:
+//! Invariants, during the run: a (key, generation) gets at most one drain,
+//! ever (checked at every spawn). Once every thread is done:
 //! - no miss, no duplicate: every live (broadcast, track) has exactly one
 //!   drain not aborted per rendition of the ladder, of its live generation;
 //! - no leak: no drain of a live generation for a rendition no longer in the
@@ -78,6 +79,16 @@ impl DrainHandle for Handle {
 impl DrainSpawner for ShuttleSpawner {
     fn spawn(&self, drain: Drain) -> Option<Box<dyn DrainHandle>> {
         let (key, generation) = (drain.key().clone(), drain.generation());
+        let twice = self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| s.key == key && s.generation == generation);
+        assert!(
+            !twice,
+            "a second drain for {key} gen {generation} (one drain per key and generation)"
+        );
         let join = shuttle::future::spawn(drain.run());
         let aborts = Arc::new(Mutex::new(0));
         let handle = Handle {
