@@ -1,20 +1,42 @@
-//! Shared-state primitives: std normally, loom under `--cfg relaysim_loom`.
+//! Shared-state primitives: std normally, loom under `--cfg relaysim_loom`,
+//! shuttle under `--cfg relaysim_shuttle`.
 //!
-//! Owns the one switch between the two. Every piece of shared state that a
-//! loom model checks (the per-destination VOD latch and override, …) must use
-//! these re-exports, never `std::sync` directly. The cfg is `relaysim_loom`,
-//! not `loom`: plain `loom` also flips tokio into its own loom mode and breaks
-//! the build.
+//! Owns the one switch between the three. Every piece of shared state that a
+//! model checks (the per-destination VOD latch and override, the EOS latch,
+//! pad queues, the transcode registry, runner and broadcaster, …) must use
+//! these re-exports, never `std::sync` directly: a `std` lock or atomic is
+//! invisible to both checkers, which then never preempt around it.
+//!
+//! - `relaysim_loom`: exhaustive (bounded) exploration, `core/tests/loom_*.rs`.
+//!   The cfg is `relaysim_loom`, not `loom`: plain `loom` also flips tokio
+//!   into its own loom mode and breaks the build.
+//! - `relaysim_shuttle`: randomized preemptive scheduling (random walk and
+//!   PCT) for models whose state space loom cannot finish,
+//!   `core/tests/shuttle.rs`. Same reason for not using a bare `shuttle` cfg.
+//!
+//! The two are exclusive. Under either, these primitives only work inside the
+//! checker's model closure, so such a build runs the model tests and nothing
+//! else. This module must never hold behaviour of its own beyond [`lock`].
+
+#[cfg(all(relaysim_loom, relaysim_shuttle))]
+compile_error!(
+    "relaysim_loom and relaysim_shuttle are exclusive: build each in its own target dir"
+);
 
 #[cfg(relaysim_loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(relaysim_loom)]
-pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock};
+pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-#[cfg(not(relaysim_loom))]
+#[cfg(relaysim_shuttle)]
+pub use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(relaysim_shuttle)]
+pub use shuttle::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+
+#[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(not(relaysim_loom))]
-pub use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+#[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
+pub use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// Locks a mutex, ignoring poison: a panic while holding one of these locks is
 /// already reported (the harness catches it per seed); the data stays usable.

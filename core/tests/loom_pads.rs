@@ -151,7 +151,7 @@ fn model(bugs: BugSet) {
 
         // stop, in MoqSrc::stop's order.
         shutdown.store(true, Ordering::Release);
-        let discarded = begin_teardown(bugs, &[queue.clone()]);
+        let discarded = begin_teardown(bugs, std::slice::from_ref(&queue));
         if bugs.on(KnownBug::StopDropsFlush) {
             aborted.store(true, Ordering::Release);
             main_loop.join().unwrap();

@@ -4,10 +4,17 @@
 //! Run with the loom step (README):
 //! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
 //!
-//! Property: once both the EOS and the registration happened, the callback
+//! The whole surface, from three threads: two streaming threads firing EOS
+//! (a second EOS must be harmless), the room side registering the callback,
+//! and `ended` read by all of them.
+//!
+//! Properties: once both the EOS and the registration happened, the callback
 //! (the track's unpublish) has run exactly once — whichever came first, on
-//! whichever thread. With `eos-before-register` on, loom finds the
-//! interleaving where the EOS fires first and the unpublish is lost.
+//! whichever thread — and exactly one call says it ran it; it only runs once
+//! the track ended; `ended` is true at the end. With `eos-before-register`
+//! on, loom finds the interleaving where the EOS fires first and the
+//! unpublish is lost. (`core/tests/shuttle/eos_latch.rs` adds a callback
+//! that re-enters the latch.)
 #![cfg(relaysim_loom)]
 
 /// Interleavings explored (printed with `--nocapture`).
@@ -20,22 +27,29 @@ use relaysim_core::session::publisher::latch::{EosLatch, Firing, Registration};
 use relaysim_core::BugSet;
 
 fn model(bugs: BugSet) {
-    loom::model(move || {
+    // Three threads: bounded preemptions keep the step short; the shuttle
+    // model (core/tests/shuttle/eos_latch.rs) explores deeper at random.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(move || {
         ITERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let latch = Arc::new(EosLatch::new(bugs));
         let runs = Arc::new(AtomicUsize::new(0));
 
-        // The track's streaming thread: its source ends.
-        let streaming = {
-            let latch = latch.clone();
-            thread::spawn(move || latch.fire())
-        };
+        // The track's streaming threads: its source ends (twice).
+        let streaming: Vec<_> = (0..2)
+            .map(|_| {
+                let latch = latch.clone();
+                thread::spawn(move || latch.fire())
+            })
+            .collect();
         // The room side: the track is published, its callback registered.
-        let counter = runs.clone();
+        let (counter, seen) = (runs.clone(), latch.clone());
         let registration = latch.register(Box::new(move || {
+            assert!(seen.ended(), "the callback ran before EOS");
             counter.fetch_add(1, Ordering::SeqCst);
         }));
-        let firing = streaming.join().unwrap();
+        let firing: Vec<Firing> = streaming.into_iter().map(|h| h.join().unwrap()).collect();
 
         let n = runs.load(Ordering::SeqCst);
         assert!(n <= 1, "the EOS callback ran {n} times");
@@ -45,7 +59,8 @@ fn model(bugs: BugSet) {
         );
         // Exactly one side ran it, and says so.
         assert_eq!(
-            (firing == Firing::Ran) as usize + (registration == Registration::RanNow) as usize,
+            firing.iter().filter(|f| **f == Firing::Ran).count()
+                + usize::from(registration == Registration::RanNow),
             1,
             "{firing:?} / {registration:?}"
         );

@@ -16,9 +16,9 @@ use crate::event::Emitter;
 use crate::restream::destination::DestinationState;
 use crate::restream::event::RestreamEvent;
 use crate::restream::media::{Media, MediaFrame, SessionHeaders};
-use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, RwLock, RwLockReadGuard};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// Frames buffered for pumps; a pump further behind than this skips ahead
@@ -131,11 +131,15 @@ impl Controller {
     /// later. A message of a session that is no longer the current one is
     /// dropped.
     pub fn on_media(&self, token: u64, media: Media) {
+        // The token is checked under the headers lock: checked before it, a
+        // frame of a session that ends meanwhile could be cached after the
+        // next session's headers and reset them (found by
+        // core/tests/shuttle/controller.rs).
+        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
         if token != self.publisher_token() {
             return;
         }
         let frame = MediaFrame { token, media };
-        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
         headers.observe(&frame);
         // No receivers (no pump yet) is fine: frames are live, not stored.
         let _ = self.media.send(frame);
@@ -190,9 +194,7 @@ impl Controller {
         map.remove(id);
     }
 
-    fn read_destinations(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<DestinationState>>> {
+    fn read_destinations(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<DestinationState>>> {
         self.destinations.read().unwrap_or_else(|p| p.into_inner())
     }
 }

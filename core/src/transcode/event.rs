@@ -37,6 +37,8 @@ pub enum SkipReason {
     Removed,
     /// No async runtime on the calling thread.
     NoRuntime,
+    /// The entry was removed between the caller's lookup and the spawn.
+    EntryGone,
 }
 
 impl fmt::Display for SkipReason {
@@ -44,6 +46,7 @@ impl fmt::Display for SkipReason {
         f.write_str(match self {
             SkipReason::Removed => "removed",
             SkipReason::NoRuntime => "no-runtime",
+            SkipReason::EntryGone => "entry-gone",
         })
     }
 }

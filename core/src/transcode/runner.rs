@@ -129,6 +129,8 @@ impl RunnerInner {
         bc: &Arc<FragmentBroadcaster>,
         reg: &Registered,
     ) -> bool {
+        // Held to the end, so the registry is never dropped under our locks.
+        let registry = self.registry.upgrade();
         let spec = reg.factory.rendition().clone();
         let key = StatsKey::new(reg.factory.name(), &spec.name, broadcast, track);
         let generation = bc.generation();
@@ -168,6 +170,25 @@ impl RunnerInner {
         }
         let mut tasks = lock(&self.tasks);
         if self.slot_taken(&tasks, &key, generation) {
+            return false;
+        }
+        // The caller looked the entry up before this lock: it may have been
+        // removed since, its slots pruned (`on_entry_removed`), so a drain
+        // now would be a second one for that generation, started after its
+        // entry was gone (found by core/tests/shuttle/transcode.rs). Removal
+        // takes the entry out of the map before it prunes under this lock,
+        // so checking the map here closes the window.
+        let current = registry
+            .as_ref()
+            .and_then(|r| r.get(broadcast, track))
+            .map(|live| live.generation());
+        if current != Some(generation) {
+            drop(tasks);
+            self.emitter.emit(TranscodeEvent::DrainSkipped {
+                key,
+                generation,
+                reason: SkipReason::EntryGone,
+            });
             return false;
         }
         // Subscribe before the spawn returns: no emit can race ahead of the

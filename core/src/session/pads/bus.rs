@@ -10,7 +10,7 @@
 
 use crate::event::Emitter;
 use crate::session::pads::event::PadsEvent;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 /// What the element posts on the application's bus.
