@@ -1,5 +1,5 @@
 //! Shared-state primitives: std normally, loom under `--cfg relaysim_loom`,
-//! shuttle under `--cfg relaysim_shuttle`.
+//! shuttle with the `shuttle` feature.
 //!
 //! Owns the one switch between the three. Every piece of shared state that a
 //! model checks (the per-destination VOD latch and override, the EOS latch,
@@ -10,32 +10,32 @@
 //! - `relaysim_loom`: exhaustive (bounded) exploration, `core/tests/loom_*.rs`.
 //!   The cfg is `relaysim_loom`, not `loom`: plain `loom` also flips tokio
 //!   into its own loom mode and breaks the build.
-//! - `relaysim_shuttle`: randomized preemptive scheduling (random walk and
+//! - feature `shuttle`: randomized preemptive scheduling (random walk and
 //!   PCT) for models whose state space loom cannot finish,
-//!   `core/tests/shuttle.rs`. Same reason for not using a bare `shuttle` cfg.
+//!   `core/tests/shuttle.rs`. A feature rather than a cfg so that its build
+//!   shares the test build's dependencies; nothing in the workspace turns
+//!   it on, and only the shuttle test requires it.
 //!
 //! The two are exclusive. Under either, these primitives only work inside the
 //! checker's model closure, so such a build runs the model tests and nothing
 //! else. This module must never hold behaviour of its own beyond [`lock`].
 
-#[cfg(all(relaysim_loom, relaysim_shuttle))]
-compile_error!(
-    "relaysim_loom and relaysim_shuttle are exclusive: build each in its own target dir"
-);
+#[cfg(all(relaysim_loom, feature = "shuttle"))]
+compile_error!("relaysim_loom and the shuttle feature are exclusive");
 
 #[cfg(relaysim_loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(relaysim_loom)]
 pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-#[cfg(relaysim_shuttle)]
+#[cfg(feature = "shuttle")]
 pub use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(relaysim_shuttle)]
+#[cfg(feature = "shuttle")]
 pub use shuttle::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-#[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
+#[cfg(not(any(relaysim_loom, feature = "shuttle")))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(not(any(relaysim_loom, relaysim_shuttle)))]
+#[cfg(not(any(relaysim_loom, feature = "shuttle")))]
 pub use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// Locks a mutex, ignoring poison: a panic while holding one of these locks is

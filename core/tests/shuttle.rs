@@ -3,9 +3,9 @@
 //! scheduling (a seeded random walk, then seeded PCT).
 //!
 //! Run with the shuttle step (docs/models.md):
-//! `RUSTFLAGS="--cfg relaysim_shuttle --cfg tokio_unstable" CARGO_TARGET_DIR=target/shuttle cargo test -p relaysim-core --release --features known-bugs --test shuttle`
+//! `cargo test --workspace --features relaysim-core/shuttle --test shuttle`
 //!
-//! Under `--cfg relaysim_shuttle`, `relaysim_core::sync` is shuttle's, so the
+//! With the `shuttle` feature, `relaysim_core::sync` is shuttle's, so the
 //! models drive the real types and shuttle preempts at every lock and atomic
 //! inside them. Each model runs its operations from at least three threads
 //! and asserts the type's invariants after every execution. Schedulers are
@@ -18,7 +18,6 @@
 //! This file owns the exploration harness only; each model lives in its
 //! own module under `core/tests/shuttle/`. It must never use a wall clock or
 //! OS entropy to choose a schedule.
-#![cfg(relaysim_shuttle)]
 
 #[path = "shuttle/controller.rs"]
 mod controller;
@@ -51,7 +50,7 @@ pub const DEFAULT_ITERS: usize = 5000;
 pub const PCT_DEPTH: usize = 3;
 
 /// The command line that runs this test binary.
-pub const COMMAND: &str = "RUSTFLAGS=\"--cfg relaysim_shuttle --cfg tokio_unstable\" CARGO_TARGET_DIR=target/shuttle cargo test -p relaysim-core --release --features known-bugs --test shuttle";
+pub const COMMAND: &str = "cargo test --workspace --features relaysim-core/shuttle --test shuttle";
 
 fn iterations() -> usize {
     match std::env::var("RELAYSIM_SHUTTLE_ITERS") {
