@@ -364,3 +364,73 @@ fn detect_rates_run_every_seed_and_fail_a_weak_oracle() {
     );
     one_line_error(&relaysim(&["detect", "--rate-seeds", "3"]), "--rates");
 }
+
+#[test]
+fn worker_processes_run_the_chosen_engine() {
+    // `--engine fast` must reach the worker processes (the seed line
+    // carries it): their records are those of threads on the fast engine,
+    // and not those of turmoil.
+    let hashes = |engine: &str, isolation: &str| {
+        let out = relaysim(&[
+            "run",
+            "publisher-eos-race",
+            "--seeds",
+            "0..4",
+            "--json",
+            "--engine",
+            engine,
+            "--isolation",
+            isolation,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let mut seeds: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("seed").is_some())
+            .map(|v| {
+                (
+                    v["seed"].as_str().unwrap().to_string(),
+                    v["trace_hash"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        seeds.sort();
+        seeds
+    };
+    let fast = hashes("fast", "processes");
+    assert_eq!(fast.len(), 4);
+    assert_eq!(fast, hashes("fast", "threads"));
+    let turmoil = hashes("turmoil", "processes");
+    assert!(
+        fast.iter().zip(&turmoil).all(|(f, t)| f.1 != t.1),
+        "the fast engine's traces differ from turmoil's: {fast:?} {turmoil:?}"
+    );
+}
+
+#[test]
+fn cross_engine_agrees_on_a_caught_bug_and_on_a_clean_run() {
+    for extra in [&[][..], &["--bug", "eos-before-register"][..]] {
+        let mut args = vec![
+            "run",
+            "publisher-eos-race",
+            "--seeds",
+            "0..16",
+            "--cross-engine",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = relaysim(&args);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v.get("cross_engine_summary").is_some())
+            .expect("a summary record");
+        assert_eq!(summary["compared"], 16, "{summary}");
+        assert_eq!(summary["differ"], 0, "{summary}");
+        if !extra.is_empty() {
+            assert!(summary["turmoil_failed"].as_u64().unwrap() > 0, "{summary}");
+        }
+    }
+}

@@ -52,3 +52,41 @@ fn same_seed_same_trace_across_processes() {
     }
     assert_eq!(families.len(), 6, "{families:?}");
 }
+
+/// The fast engine keeps the same promise, in process and across processes
+/// (`relaysim replay --engine fast`), for every scenario.
+#[test]
+fn same_seed_same_trace_on_the_fast_engine() {
+    use relaysim_harness::EngineKind;
+    let exe = env!("CARGO_BIN_EXE_relaysim");
+    let fast = RunOptions {
+        engine: EngineKind::Fast,
+        ..RunOptions::default()
+    };
+    for scn in all() {
+        let never = AtomicBool::new(false);
+        let a = scn.run_seed(Seed(3), &fast, &never);
+        let b = scn.run_seed(Seed(3), &fast, &never);
+        assert_eq!(a.trace.text(), b.trace.text(), "{} seed 0x3", scn.name);
+        assert!(!a.trace.entries.is_empty());
+        let out = Command::new(exe)
+            .args([
+                "replay",
+                scn.name,
+                "--seed",
+                "3",
+                "--engine",
+                "fast",
+                "--trace-only",
+            ])
+            .output()
+            .expect("run relaysim");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(
+            stdout.lines().last().unwrap_or_default(),
+            format!("trace-hash: {}", a.trace_hash),
+            "{}: a second process on the fast engine",
+            scn.name
+        );
+    }
+}

@@ -185,6 +185,9 @@ pub(crate) struct Fabric {
     pub host_error: Option<String>,
     /// Packets delivered (a measure of work).
     pub delivered: u64,
+    /// The run is being torn down: sockets dropped now send nothing (and
+    /// read no clock).
+    pub closing: bool,
 }
 
 thread_local! {
@@ -254,6 +257,7 @@ impl Fabric {
             armed: None,
             host_error: None,
             delivered: 0,
+            closing: false,
         }
     }
 
@@ -346,6 +350,9 @@ impl Fabric {
     /// Puts a packet on the wire from `from` to `to`. `pipe` is the pipe it
     /// belongs to (ordering, loss).
     pub fn send(&mut self, from: HostId, to: HostId, pipe: Option<usize>, packet: Packet) {
+        if self.closing {
+            return;
+        }
         let link = ordered(from, to);
         let lat = self.latency(link);
         let l = self.links.get_mut(&link).expect("link");

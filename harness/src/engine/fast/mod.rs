@@ -227,6 +227,7 @@ impl Sim {
 impl Drop for Sim {
     fn drop(&mut self) {
         // Tasks (and the sockets they hold) go while the fabric still exists.
+        fabric::try_with(|f| f.closing = true);
         drop(self.rt.take());
         fabric::uninstall();
         TASK_HOST.with_borrow_mut(BTreeMap::clear);
