@@ -149,7 +149,7 @@ impl LicenceServer {
 }
 
 /// The licence host's software: serve `0.0.0.0:LICENCE_PORT` forever.
-pub async fn serve_licence(licence: Arc<LicenceServer>) -> turmoil::Result {
+pub async fn serve_licence(licence: Arc<LicenceServer>) -> relaysim_harness::HostResult {
     let listener = SimNet.bind(&format!("0.0.0.0:{LICENCE_PORT}")).await?;
     serve_licence_on(listener, licence).await?;
     Ok(())
@@ -369,7 +369,7 @@ impl Client {
 }
 
 /// A client host's software.
-pub async fn serve_client(client: Arc<Client>) -> turmoil::Result {
+pub async fn serve_client(client: Arc<Client>) -> relaysim_harness::HostResult {
     serve_client_on(SimNet, client).await;
     Ok(())
 }

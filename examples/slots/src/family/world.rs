@@ -55,7 +55,7 @@ pub struct SlotsWorld {
 }
 
 /// Registers every host.
-pub fn build(sim: &mut turmoil::Sim<'static>, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let licence = LicenceServer::new(LICENCE, ctx.seed.0, rec.clone());
     let l = licence.clone();
