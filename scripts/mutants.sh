@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# Mutation testing of the core (and the harness's checks) with cargo-mutants,
+# each component judged by the tests that can see it. docs/mutants.md is the
+# manual; MUTANTS.md holds the scores.
+#
+#   scripts/mutants.sh                        full run: every component, one after another
+#   scripts/mutants.sh --component publisher  one component (see --help for the names)
+#   scripts/mutants.sh --in-diff [BASE]       only code changed since the merge base with
+#                                             BASE (default origin/main, else main): CI
+#   scripts/mutants.sh --shard K/N            the farm: slice K of N of every component
+#   scripts/mutants.sh --list [mode]          print the mutants a mode would test; run nothing
+#   scripts/mutants.sh --summary              tabulate the results already in target/mutants
+#
+# Options (any mode): --seeds N (scenario seeds per mutant, default 24),
+# --jobs J (cargo-mutants jobs, default 1), --no-loom (skip the loom pass),
+# and anything after `--` goes to cargo-mutants as is (e.g. `-- --re decide`).
+#
+# Each component is one cargo-mutants run over its files (.cargo/mutants.toml
+# holds what every run shares: the scope, the exclusions and the timeouts).
+# Its test command is nextest over the core's own tests (unit, proptest,
+# models) plus the component's scenario family over RELAYSIM_SEEDS=0..N with
+# every bug off, the known-bug detection test (a mutant that disarms a
+# known-bug switch or blinds a check is caught there) and the trace and card
+# snapshots (the trace is what reviewers read). Components with loom
+# models get a second, loom-built pass over the mutants the first one missed
+# (`--iterate`), running only the loom models.
+#
+# Results: target/mutants/<run>/<component>/mutants.out (caught.txt,
+# missed.txt, timeout.txt, unviable.txt, outcomes.json). Exit status: 0 when
+# every viable mutant tested was caught; 2 when some were missed, 3 when some
+# timed out (cargo-mutants' own codes, the worst across components); 4 when a
+# component's baseline failed. The score is caught / viable (viable = caught +
+# missed + timeout): a mutant that makes a test hang is not a kill, since a
+# test must fail, not hang.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+components=(restream transcode ws publisher pads shared checks)
+
+# The files each component's mutants come from (globs, relative to the root).
+files_of() {
+  case $1 in
+    restream) echo "core/src/restream/**" ;;
+    transcode) echo "core/src/transcode/**" ;;
+    ws) echo "core/src/session/ws/**" ;;
+    publisher) echo "core/src/session/publisher/**" ;;
+    pads) echo "core/src/session/pads/**" ;;
+    shared) echo "core/src/bugs.rs core/src/entropy.rs core/src/event.rs core/src/faults.rs core/src/media.rs core/src/net.rs core/src/session/mod.rs" ;;
+    checks) echo "harness/src/check.rs" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The package a component's files belong to.
+package_of() {
+  case $1 in
+    checks) echo relaysim-harness ;;
+    *) echo relaysim-core ;;
+  esac
+}
+
+# The scenario tests (`scenarios::<name>` in scenarios/tests/sim) that judge
+# a component: its family's, or every family's for shared code and checks.
+scenarios_of() {
+  case $1 in
+    restream) echo '^scenarios::vod_' ;;
+    transcode) echo '^scenarios::transcode_' ;;
+    ws) echo '^scenarios::ws_' ;;
+    publisher) echo '^scenarios::publisher_' ;;
+    pads) echo '^scenarios::pads_' ;;
+    shared | checks) echo '^scenarios::' ;;
+  esac
+}
+
+# The loom models (core/tests/loom_*.rs) that reach a component's shared
+# state; none for components without one.
+loom_of() {
+  case $1 in
+    restream) echo loom_destination ;;
+    transcode) echo "loom_transcode_broadcaster loom_transcode_runner" ;;
+    ws) echo loom_ws ;;
+    publisher) echo loom_publisher ;;
+    pads) echo loom_pads ;;
+    *) echo "" ;;
+  esac
+}
+
+# The nextest filterset of a component's first pass. The real-peer tests
+# (real time, external programs) and the sim binary's real-time tests are
+# not judges: they are left to the ordinary test run.
+filter_of() {
+  local re
+  re=$(scenarios_of "$1")
+  local core='package(relaysim-core) & !binary(ws_real_peer)'
+  local sim="binary_id(relaysim-scenarios::sim) & (test(/$re/) | test(=detection::every_declared_bug_is_caught_by_a_declared_check) | test(/^snapshots::(passing_traces|reproduction_cards)$/))"
+  if [ "$1" = checks ]; then
+    echo "(package(relaysim-harness)) | ($sim)"
+  else
+    echo "($core) | ($sim)"
+  fi
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  echo "components: ${components[*]}"
+}
+
+mode=full
+component=
+base=
+shard=
+seeds=24
+jobs=1
+loom=1
+list=0
+extra=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --component)
+      mode=component
+      component=${2:?--component needs a name}
+      shift 2
+      ;;
+    --in-diff)
+      mode=in-diff
+      if [ $# -gt 1 ] && [ "${2#-}" = "$2" ]; then
+        base=$2
+        shift
+      fi
+      shift
+      ;;
+    --shard)
+      mode=shard
+      shard=${2:?--shard needs K/N}
+      shift 2
+      ;;
+    --seeds)
+      seeds=${2:?--seeds needs a count}
+      shift 2
+      ;;
+    --jobs)
+      jobs=${2:?--jobs needs a count}
+      shift 2
+      ;;
+    --no-loom)
+      loom=0
+      shift
+      ;;
+    --list)
+      list=1
+      shift
+      ;;
+    --summary)
+      mode=summary
+      shift
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    --)
+      shift
+      extra=("$@")
+      break
+      ;;
+    *)
+      echo "mutants: unknown argument '$1' (--help lists them)" >&2
+      exit 1
+      ;;
+  esac
+done
+
+if [ "$mode" = component ] && ! files_of "$component" >/dev/null; then
+  echo "mutants: unknown component '$component'; components: ${components[*]}" >&2
+  exit 1
+fi
+if [ "$mode" = shard ] && ! [[ $shard =~ ^[0-9]+/[1-9][0-9]*$ ]]; then
+  echo "mutants: --shard wants K/N with 0 <= K < N, got '$shard'" >&2
+  exit 1
+fi
+
+out_root=$root/target/mutants
+
+# One line per component: counts read from a finished run's mutants.out.
+# After a loom pass (marked by loom-pass), cargo-mutants moved the first
+# pass's lists to mutants.out.old: caught and unviable add up over both,
+# missed and timeout are what the loom pass left.
+count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
+summarize() {
+  local dir=$1
+  printf '%-10s %7s %7s %7s %8s %7s\n' component caught missed timeout unviable score
+  local c
+  for c in "${components[@]}"; do
+    local m=$dir/$c/mutants.out
+    [ -d "$m" ] || continue
+    local caught missed timeout unviable viable score
+    caught=$(count "$m/caught.txt")
+    unviable=$(count "$m/unviable.txt")
+    if [ -f "$dir/$c/loom-pass" ]; then
+      caught=$((caught + $(count "$m.old/caught.txt")))
+      unviable=$((unviable + $(count "$m.old/unviable.txt")))
+    fi
+    missed=$(count "$m/missed.txt")
+    timeout=$(count "$m/timeout.txt")
+    viable=$((caught + missed + timeout))
+    if [ "$viable" -gt 0 ]; then
+      score=$(awk -v a="$caught" -v b="$viable" 'BEGIN { printf "%.1f%%", 100 * a / b }')
+    else
+      score=-
+    fi
+    printf '%-10s %7s %7s %7s %8s %7s\n' "$c" "$caught" "$missed" "$timeout" "$unviable" "$score"
+  done
+}
+
+if [ "$mode" = summary ]; then
+  found=0
+  for d in "$out_root"/*/; do
+    [ -d "$d" ] || continue
+    found=1
+    echo "== ${d#"$root"/}"
+    summarize "${d%/}"
+  done
+  [ "$found" = 1 ] || echo "mutants: no results under ${out_root#"$root"/} yet" >&2
+  exit 0
+fi
+
+bin=$(bash scripts/install-mutants.sh)
+case $bin in /*) ;; *) bin=$root/$bin ;; esac
+
+# Mutant builds get their own target dir: a mutated `relaysim` binary must
+# never land where the rest of CI (detect, the farm dry run) picks it up.
+build_dir=${MUTANTS_TARGET_DIR:-$root/target/mutants-build}
+case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
+
+# The components a mode touches, and its cargo-mutants arguments.
+selected=()
+mode_args=()
+run_name=$mode
+case $mode in
+  full) selected=("${components[@]}") ;;
+  component) selected=("$component") ;;
+  shard)
+    selected=("${components[@]}")
+    mode_args=(--shard "$shard")
+    run_name=shard-${shard%/*}-of-${shard#*/}
+    ;;
+  in-diff)
+    if [ -z "$base" ]; then
+      if git rev-parse --verify -q origin/main >/dev/null; then base=origin/main; else base=main; fi
+    fi
+    merge_base=$(git merge-base HEAD "$base")
+    mkdir -p "$out_root/in-diff"
+    patch=$out_root/in-diff/change.patch
+    # Against the working tree: uncommitted changes count too.
+    git diff --no-ext-diff --no-color "$merge_base" -- core/src harness/src/check.rs >"$patch"
+    echo "mutants: in-diff against $base (merge base ${merge_base:0:12}), $(grep -c '^+++ ' "$patch" || true) file(s) changed in scope"
+    for c in "${components[@]}"; do
+      for glob in $(files_of "$c"); do
+        # A glob's directory part (or the file itself) names what it covers.
+        prefix=${glob%%\**}
+        if grep -q "^+++ b/$prefix" "$patch"; then
+          selected+=("$c")
+          break
+        fi
+      done
+    done
+    mode_args=(--in-diff "$patch")
+    ;;
+esac
+
+if [ ${#selected[@]} -eq 0 ]; then
+  echo "mutants: nothing in scope changed; no mutant to test"
+  exit 0
+fi
+
+# Each run names its component's files with --file. cargo-mutants adds those
+# to the config's examine_globs (the whole scope) instead of narrowing it, so
+# the runs read a copy of the config without that one line.
+mkdir -p "$out_root"
+config=$out_root/component-config.toml
+grep -v '^examine_globs' .cargo/mutants.toml >"$config"
+
+worst=0
+for c in "${selected[@]}"; do
+  out=$out_root/$run_name/$c
+  file_args=()
+  for glob in $(files_of "$c"); do file_args+=(--file "$glob"); done
+  pkg=$(package_of "$c")
+  test_pkgs=(--test-package relaysim-core --test-package relaysim-scenarios)
+  [ "$c" = checks ] && test_pkgs+=(--test-package relaysim-harness)
+  common=(mutants --config "$config" --package "$pkg" "${file_args[@]}" "${mode_args[@]}" --jobs "$jobs")
+  if [ "$list" = 1 ]; then
+    echo "== $c"
+    "$bin" "${common[@]}" --list "${extra[@]}"
+    continue
+  fi
+  rm -rf "$out"
+  mkdir -p "$out"
+  echo "== $c: mutants of $(files_of "$c"); scenarios /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"
+  status=0
+  CARGO_TARGET_DIR=$build_dir/main RELAYSIM_SEEDS=0..$seeds \
+    "$bin" "${common[@]}" "${test_pkgs[@]}" --output "$out" \
+    "${extra[@]}" -- -E "$(filter_of "$c")" || status=$?
+  if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
+    echo "mutants: $c: cargo-mutants failed with status $status (see $out/mutants.out/debug.log)" >&2
+    exit "$status"
+  fi
+  # The loom pass: the loom models see preemption inside the shared-state
+  # types, which no scenario can. Only the first pass's survivors are tried
+  # (`--iterate` skips what is already caught or unviable).
+  models=$(loom_of "$c")
+  survivors=$(($(count "$out/mutants.out/missed.txt") + $(count "$out/mutants.out/timeout.txt")))
+  if [ "$loom" = 1 ] && [ -n "$models" ] && [ "$survivors" -gt 0 ]; then
+    loom_filter=
+    for m in $models; do loom_filter="${loom_filter:+$loom_filter | }binary($m)"; done
+    echo "== $c: loom pass over $survivors survivor(s): $models"
+    touch "$out/loom-pass"
+    status=0
+    RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=$build_dir/loom \
+      "$bin" "${common[@]}" --iterate --test-package relaysim-core \
+      --profile release --output "$out" \
+      "${extra[@]}" -- -E "$loom_filter" || status=$?
+    if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
+      echo "mutants: $c: the loom pass failed with status $status (see $out/mutants.out/debug.log)" >&2
+      exit "$status"
+    fi
+  fi
+  if [ "$status" -gt "$worst" ]; then worst=$status; fi
+done
+
+if [ "$list" = 0 ]; then
+  echo
+  summarize "$out_root/$run_name"
+  echo "results: ${out_root#"$root"/}/$run_name/<component>/mutants.out"
+fi
+exit "$worst"
