@@ -11,22 +11,22 @@
 #   scripts/mutants.sh --list [mode]          print the mutants a mode would test; run nothing
 #   scripts/mutants.sh --summary              tabulate the results already in target/mutants
 #
-# Options (any mode): --seeds N (scenario seeds per mutant, default 24),
+# Options (any mode): --file GLOB (with --component: only these files of
+# it; repeatable), --seeds N (scenario seeds per mutant, default 24),
 # --jobs J (cargo-mutants jobs, default 1), --no-loom (skip the loom pass),
 # and anything after `--` goes to cargo-mutants as is (e.g. `-- --re decide`).
 #
-# Each component is one cargo-mutants run over its files (.cargo/mutants.toml
-# holds what every run shares: the scope, the exclusions and the timeouts).
-# Its test command is nextest over the core's own tests (unit, proptest,
-# models) plus the component's scenario family over RELAYSIM_SEEDS=0..N with
-# every bug off, the known-bug detection test (a mutant that disarms a
-# known-bug switch or blinds a check is caught there) and the trace and card
-# snapshots (the trace is what reviewers read). Components with loom
-# models get a second, loom-built pass over the mutants the first one missed
-# (`--iterate`), running only the loom models.
+# Each component is judged in up to three cargo-mutants passes, cheapest
+# first, each over what the one before left alive (`--iterate`): the mutated
+# package's own tests; then the component's scenario family over
+# RELAYSIM_SEEDS=0..N with every bug off, the known-bug detection test and
+# the trace/card snapshots; then, for components with shared state, the
+# loom models (a loom build). .cargo/mutants.toml holds what every run
+# shares: the scope, the exclusions, the timeouts.
 #
-# Results: target/mutants/<run>/<component>/mutants.out (caught.txt,
-# missed.txt, timeout.txt, unviable.txt, outcomes.json). Exit status: 0 when
+# Results: target/mutants/<run>/<component>/<pass>.out (caught.txt,
+# missed.txt, timeout.txt, unviable.txt, outcomes.json, diff/, log/); the
+# last pass's missed.txt lists the survivors. Exit status: 0 when
 # every viable mutant tested was caught; 2 when some were missed, 3 when some
 # timed out (cargo-mutants' own codes, the worst across components); 4 when a
 # component's baseline failed. The score is caught / viable (viable = caught +
@@ -86,19 +86,28 @@ loom_of() {
   esac
 }
 
-# The nextest filterset of a component's first pass. The real-peer tests
-# (real time, external programs) and the sim binary's real-time tests are
-# not judges: they are left to the ordinary test run.
-filter_of() {
+# The nextest filtersets of a component's passes. Each pass judges only
+# what the one before it left alive (`--iterate`), cheapest first; a mutant
+# is caught when any pass catches it, as if one command ran them all.
+#  - unit: the mutated package's own tests (for the core: unit tests,
+#    proptest suites, the sans-IO models and hostile-input tests; not
+#    ws_real_peer, which needs real peers in real time). Only that package
+#    and its tests are rebuilt, so this pass is the cheap one;
+#  - sim: the component's scenario family with every bug off, the
+#    known-bug detection test (a mutant that disarms a known-bug switch or
+#    blinds a check fails it) and the trace and card snapshots (the trace is
+#    what reviewers read and the checks parse);
+#  - loom (below): the loom models of the component's shared state.
+unit_filter_of() {
+  case $1 in
+    checks) echo 'package(relaysim-harness)' ;;
+    *) echo 'package(relaysim-core) & !binary(ws_real_peer)' ;;
+  esac
+}
+sim_filter_of() {
   local re
   re=$(scenarios_of "$1")
-  local core='package(relaysim-core) & !binary(ws_real_peer)'
-  local sim="binary_id(relaysim-scenarios::sim) & (test(/$re/) | test(=detection::every_declared_bug_is_caught_by_a_declared_check) | test(/^snapshots::(passing_traces|reproduction_cards)$/))"
-  if [ "$1" = checks ]; then
-    echo "(package(relaysim-harness)) | ($sim)"
-  else
-    echo "($core) | ($sim)"
-  fi
+  echo "binary_id(relaysim-scenarios::sim) & (test(/$re/) | test(=detection::every_declared_bug_is_caught_by_a_declared_check) | test(/^snapshots::(passing_traces|reproduction_cards)\$/))"
 }
 
 usage() {
@@ -114,6 +123,7 @@ seeds=24
 jobs=1
 loom=1
 list=0
+narrow=()
 extra=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -133,6 +143,10 @@ while [ $# -gt 0 ]; do
     --shard)
       mode=shard
       shard=${2:?--shard needs K/N}
+      shift 2
+      ;;
+    --file)
+      narrow+=("${2:?--file needs a path or glob}")
       shift 2
       ;;
     --seeds)
@@ -175,6 +189,10 @@ if [ "$mode" = component ] && ! files_of "$component" >/dev/null; then
   echo "mutants: unknown component '$component'; components: ${components[*]}" >&2
   exit 1
 fi
+if [ ${#narrow[@]} -gt 0 ] && [ "$mode" != component ]; then
+  echo "mutants: --file narrows one --component" >&2
+  exit 1
+fi
 if [ "$mode" = shard ] && ! [[ $shard =~ ^[0-9]+/[1-9][0-9]*$ ]]; then
   echo "mutants: --shard wants K/N with 0 <= K < N, got '$shard'" >&2
   exit 1
@@ -182,27 +200,24 @@ fi
 
 out_root=$root/target/mutants
 
-# One line per component: counts read from a finished run's mutants.out.
-# After a loom pass (marked by loom-pass), cargo-mutants moved the first
-# pass's lists to mutants.out.old: caught and unviable add up over both,
-# missed and timeout are what the loom pass left.
+# One line per component, from a finished run: caught and unviable add up
+# over the passes (each pass's lists are in <pass>.out), missed and timeout
+# are what the last pass left.
 count() { if [ -f "$1" ]; then grep -c . "$1" || true; else echo 0; fi; }
 summarize() {
   local dir=$1
   printf '%-10s %7s %7s %7s %8s %7s\n' component caught missed timeout unviable score
   local c
   for c in "${components[@]}"; do
-    local m=$dir/$c/mutants.out
-    [ -d "$m" ] || continue
-    local caught missed timeout unviable viable score
-    caught=$(count "$m/caught.txt")
-    unviable=$(count "$m/unviable.txt")
-    if [ -f "$dir/$c/loom-pass" ]; then
-      caught=$((caught + $(count "$m.old/caught.txt")))
-      unviable=$((unviable + $(count "$m.old/unviable.txt")))
-    fi
-    missed=$(count "$m/missed.txt")
-    timeout=$(count "$m/timeout.txt")
+    [ -f "$dir/$c/passes" ] || continue
+    local caught=0 unviable=0 missed timeout viable score pass last
+    while read -r pass; do
+      caught=$((caught + $(count "$dir/$c/$pass.out/caught.txt")))
+      unviable=$((unviable + $(count "$dir/$c/$pass.out/unviable.txt")))
+      last=$pass
+    done <"$dir/$c/passes"
+    missed=$(count "$dir/$c/$last.out/missed.txt")
+    timeout=$(count "$dir/$c/$last.out/timeout.txt")
     viable=$((caught + missed + timeout))
     if [ "$viable" -gt 0 ]; then
       score=$(awk -v a="$caught" -v b="$viable" 'BEGIN { printf "%.1f%%", 100 * a / b }')
@@ -228,8 +243,11 @@ fi
 bin=$(bash scripts/install-mutants.sh)
 case $bin in /*) ;; *) bin=$root/$bin ;; esac
 
-# Mutant builds get their own target dir: a mutated `relaysim` binary must
-# never land where the rest of CI (detect, the farm dry run) picks it up.
+# Mutant builds get their own target dir by default: a mutated `relaysim`
+# binary must never land where something else (detect, the farm dry run)
+# picks it up. MUTANTS_TARGET_DIR=target shares the workspace's dependency
+# builds instead (minutes saved on a fresh machine), for a last step only.
+# The loom pass builds under <dir>/loom (other rustflags, release profile).
 build_dir=${MUTANTS_TARGET_DIR:-$root/target/mutants-build}
 case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
 
@@ -281,14 +299,41 @@ mkdir -p "$out_root"
 config=$out_root/component-config.toml
 grep -v '^examine_globs' .cargo/mutants.toml >"$config"
 
+# One pass: cargo-mutants over the component with one filterset. The
+# first pass starts afresh; later ones take only the survivors. Each pass's
+# lists are kept in <pass>.out (cargo-mutants keeps one generation only).
+run_pass() {
+  local c=$1 pass=$2 out=$3
+  shift 3
+  local iterate=()
+  [ "$pass" = unit ] || iterate=(--iterate)
+  local status=0
+  "$bin" "${common[@]}" "${iterate[@]}" --output "$out" "$@" "${extra[@]}" || status=$?
+  if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
+    echo "mutants: $c: the $pass pass failed with status $status (see $out/mutants.out/debug.log)" >&2
+    exit "$status"
+  fi
+  # An --in-diff run whose change yields no mutant writes no results.
+  if [ -d "$out/mutants.out" ]; then
+    rm -rf "${out:?}/$pass.out"
+    cp -r "$out/mutants.out" "$out/$pass.out"
+    echo "$pass" >>"$out/passes"
+  fi
+  return "$status"
+}
+
+survivors() { echo $(($(count "$1/mutants.out/missed.txt") + $(count "$1/mutants.out/timeout.txt"))); }
+
 worst=0
 for c in "${selected[@]}"; do
   out=$out_root/$run_name/$c
   file_args=()
-  for glob in $(files_of "$c"); do file_args+=(--file "$glob"); done
+  if [ ${#narrow[@]} -gt 0 ]; then
+    for glob in "${narrow[@]}"; do file_args+=(--file "$glob"); done
+  else
+    for glob in $(files_of "$c"); do file_args+=(--file "$glob"); done
+  fi
   pkg=$(package_of "$c")
-  test_pkgs=(--test-package relaysim-core --test-package relaysim-scenarios)
-  [ "$c" = checks ] && test_pkgs+=(--test-package relaysim-harness)
   common=(mutants --config "$config" --package "$pkg" "${file_args[@]}" "${mode_args[@]}" --jobs "$jobs")
   if [ "$list" = 1 ]; then
     echo "== $c"
@@ -297,34 +342,30 @@ for c in "${selected[@]}"; do
   fi
   rm -rf "$out"
   mkdir -p "$out"
-  echo "== $c: mutants of $(files_of "$c"); scenarios /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"
   status=0
-  CARGO_TARGET_DIR=$build_dir/main RELAYSIM_SEEDS=0..$seeds \
-    "$bin" "${common[@]}" "${test_pkgs[@]}" --output "$out" \
-    "${extra[@]}" -- -E "$(filter_of "$c")" || status=$?
-  if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
-    echo "mutants: $c: cargo-mutants failed with status $status (see $out/mutants.out/debug.log)" >&2
-    exit "$status"
+
+  echo "== $c: unit pass: mutants of ${file_args[*]}"
+  CARGO_TARGET_DIR=$build_dir run_pass "$c" unit "$out" \
+    --test-package "$pkg" -- -E "$(unit_filter_of "$c")" || status=$?
+
+  if [ "$(survivors "$out")" -gt 0 ]; then
+    echo "== $c: sim pass over $(survivors "$out") survivor(s): /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"
+    status=0
+    CARGO_TARGET_DIR=$build_dir RELAYSIM_SEEDS=0..$seeds run_pass "$c" sim "$out" \
+      --test-package relaysim-scenarios -- -E "$(sim_filter_of "$c")" || status=$?
   fi
-  # The loom pass: the loom models see preemption inside the shared-state
-  # types, which no scenario can. Only the first pass's survivors are tried
-  # (`--iterate` skips what is already caught or unviable).
+
+  # The loom models see preemption inside the shared-state types, which no
+  # scenario can (turmoil runs a host's tasks on one thread).
   models=$(loom_of "$c")
-  survivors=$(($(count "$out/mutants.out/missed.txt") + $(count "$out/mutants.out/timeout.txt")))
-  if [ "$loom" = 1 ] && [ -n "$models" ] && [ "$survivors" -gt 0 ]; then
+  if [ "$loom" = 1 ] && [ -n "$models" ] && [ "$(survivors "$out")" -gt 0 ]; then
     loom_filter=
     for m in $models; do loom_filter="${loom_filter:+$loom_filter | }binary($m)"; done
-    echo "== $c: loom pass over $survivors survivor(s): $models"
-    touch "$out/loom-pass"
+    echo "== $c: loom pass over $(survivors "$out") survivor(s): $models"
     status=0
     RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=$build_dir/loom \
-      "$bin" "${common[@]}" --iterate --test-package relaysim-core \
-      --profile release --output "$out" \
-      "${extra[@]}" -- -E "$loom_filter" || status=$?
-    if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
-      echo "mutants: $c: the loom pass failed with status $status (see $out/mutants.out/debug.log)" >&2
-      exit "$status"
-    fi
+      run_pass "$c" loom "$out" --test-package relaysim-core --profile release \
+      -- -E "$loom_filter" || status=$?
   fi
   if [ "$status" -gt "$worst" ]; then worst=$status; fi
 done
@@ -332,6 +373,6 @@ done
 if [ "$list" = 0 ]; then
   echo
   summarize "$out_root/$run_name"
-  echo "results: ${out_root#"$root"/}/$run_name/<component>/mutants.out"
+  echo "results: ${out_root#"$root"/}/$run_name/<component>/<pass>.out; survivors in the last pass's missed.txt"
 fi
 exit "$worst"
