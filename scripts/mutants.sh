@@ -13,7 +13,9 @@
 #
 # Options (any mode): --file GLOB (with --component: only these files of
 # it; repeatable), --seeds N (scenario seeds per mutant, default 24),
-# --jobs J (cargo-mutants jobs, default 1), --no-loom (skip the loom pass),
+# --jobs J (cargo-mutants jobs, default 1), --budget M (at most about M
+# mutants: beyond that every k-th is tested, and the run says so),
+# --no-loom (skip the loom pass),
 # and anything after `--` goes to cargo-mutants as is (e.g. `-- --re decide`).
 #
 # Each component is judged in up to three cargo-mutants passes, cheapest
@@ -123,6 +125,7 @@ seeds=24
 jobs=1
 loom=1
 list=0
+budget=
 narrow=()
 extra=()
 while [ $# -gt 0 ]; do
@@ -155,6 +158,10 @@ while [ $# -gt 0 ]; do
       ;;
     --jobs)
       jobs=${2:?--jobs needs a count}
+      shift 2
+      ;;
+    --budget)
+      budget=${2:?--budget needs a count}
       shift 2
       ;;
     --no-loom)
@@ -240,8 +247,13 @@ if [ "$mode" = summary ]; then
   exit 0
 fi
 
-bin=$(bash scripts/install-mutants.sh)
-case $bin in /*) ;; *) bin=$root/$bin ;; esac
+# cargo-mutants itself, installed (pinned) on first use: a mode with
+# nothing to test (an --in-diff run on a change outside the scope) never
+# pays for it.
+install() {
+  bin=$(bash scripts/install-mutants.sh)
+  case $bin in /*) ;; *) bin=$root/$bin ;; esac
+}
 
 # Mutant builds get their own target dir by default: a mutated `relaysim`
 # binary must never land where something else (detect, the farm dry run)
@@ -250,6 +262,14 @@ case $bin in /*) ;; *) bin=$root/$bin ;; esac
 # The loom pass builds under <dir>/loom (other rustflags, release profile).
 build_dir=${MUTANTS_TARGET_DIR:-$root/target/mutants-build}
 case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
+
+# Each run names its component's files with --file. cargo-mutants adds those
+# to the config's examine_globs (the whole scope) instead of narrowing it, so
+# the runs read a copy of the config without that one line.
+mkdir -p "$out_root"
+config=$out_root/component-config.toml
+grep -v '^examine_globs' .cargo/mutants.toml >"$config"
+budget_config=$config
 
 # The components a mode touches, and its cargo-mutants arguments.
 selected=()
@@ -268,6 +288,13 @@ case $mode in
       if git rev-parse --verify -q origin/main >/dev/null; then base=origin/main; else base=main; fi
     fi
     merge_base=$(git merge-base HEAD "$base")
+    # On the base itself (CI on a clone of main) the change under test is
+    # the last commit: a merge's diff against its first parent is the whole
+    # merged branch.
+    if [ "$merge_base" = "$(git rev-parse HEAD)" ] && git rev-parse -q --verify 'HEAD^1' >/dev/null; then
+      merge_base=$(git rev-parse 'HEAD^1')
+      echo "mutants: HEAD is on $base: judging its last change (against its first parent)"
+    fi
     mkdir -p "$out_root/in-diff"
     patch=$out_root/in-diff/change.patch
     # Against the working tree: uncommitted changes count too.
@@ -292,12 +319,27 @@ if [ ${#selected[@]} -eq 0 ]; then
   exit 0
 fi
 
-# Each run names its component's files with --file. cargo-mutants adds those
-# to the config's examine_globs (the whole scope) instead of narrowing it, so
-# the runs read a copy of the config without that one line.
-mkdir -p "$out_root"
-config=$out_root/component-config.toml
-grep -v '^examine_globs' .cargo/mutants.toml >"$config"
+install
+
+# A budget bounds a run's cost: with more mutants than that, every k-th is
+# tested (round-robin shard 0 of k), and the run says so.
+if [ -n "$budget" ] && [ "$mode" != shard ]; then
+  total=0
+  for c in "${selected[@]}"; do
+    globs=()
+    for glob in $(files_of "$c"); do globs+=(--file "$glob"); done
+    [ ${#narrow[@]} -gt 0 ] && { globs=(); for glob in "${narrow[@]}"; do globs+=(--file "$glob"); done; }
+    n=$("$bin" mutants --config "$budget_config" --package "$(package_of "$c")" "${globs[@]}" \
+      "${mode_args[@]}" --list "${extra[@]}" | grep -c ':' || true)
+    total=$((total + n))
+  done
+  if [ "$total" -gt "$budget" ]; then
+    k=$(((total + budget - 1) / budget))
+    mode_args+=(--shard "0/$k" --sharding round-robin)
+    echo "mutants: $total mutants over the budget of $budget: testing every ${k}th (the full run is the farm's)"
+  fi
+fi
+
 
 # One pass: cargo-mutants over the component with one filterset. The
 # first pass starts afresh; later ones take only the survivors. Each pass's
