@@ -341,16 +341,45 @@ if [ -n "$budget" ] && [ "$mode" != shard ]; then
 fi
 
 
-# One pass: cargo-mutants over the component with one filterset. The
-# first pass starts afresh; later ones take only the survivors. Each pass's
-# lists are kept in <pass>.out (cargo-mutants keeps one generation only).
+# One pass: cargo-mutants over the component, judged by one package's tests
+# under one nextest filterset. The first pass starts afresh; later ones take
+# only the survivors. Each pass's lists are kept in <pass>.out
+# (cargo-mutants keeps one generation only).
+#
+# cargo-mutants runs its baseline (the unmutated tree, which sets the test
+# timeout) on the mutated package's tests, whatever --test-package says; for
+# the later passes, whose judges live in another package or another build,
+# that baseline would test nothing. Those passes run their own baseline here
+# (it must pass: a failing one would count every mutant as caught) and hand
+# cargo-mutants the timeout it implies.
 run_pass() {
-  local c=$1 pass=$2 out=$3
-  shift 3
-  local iterate=()
-  [ "$pass" = unit ] || iterate=(--iterate)
+  local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 profile=${6:-}
+  local args=(--output "$out" --test-package "$test_pkg") nextest_profile=()
+  if [ -n "$profile" ]; then
+    args+=(--profile "$profile")
+    nextest_profile=(--cargo-profile "$profile")
+  fi
+  if [ "$pass" != unit ]; then
+    local log=$out/$pass-baseline.log t0 t1 t2 timeout
+    echo "   $pass baseline (unmutated): cargo nextest run -p $test_pkg ${nextest_profile[*]} -E '$filter'"
+    t0=$SECONDS
+    if ! cargo nextest run --no-run --package "$test_pkg" "${features[@]}" "${nextest_profile[@]}" >"$log" 2>&1; then
+      echo "mutants: $c: the $pass pass's baseline does not build (see $log)" >&2
+      exit 4
+    fi
+    t1=$SECONDS
+    if ! cargo nextest run --package "$test_pkg" "${features[@]}" "${nextest_profile[@]}" -E "$filter" >>"$log" 2>&1; then
+      echo "mutants: $c: the $pass pass's baseline fails on the unmutated tree (see $log)" >&2
+      exit 4
+    fi
+    t2=$SECONDS
+    timeout=$((3 * (t2 - t1)))
+    [ "$timeout" -ge 60 ] || timeout=60
+    echo "   $pass baseline passed: build $((t1 - t0)) s, tests $((t2 - t1)) s; test timeout $timeout s"
+    args+=(--iterate --baseline skip --timeout "$timeout" --build-timeout "$build_timeout")
+  fi
   local status=0
-  "$bin" "${common[@]}" "${iterate[@]}" --output "$out" "$@" "${extra[@]}" || status=$?
+  "$bin" "${common[@]}" "${args[@]}" "${extra[@]}" -- -E "$filter" || status=$?
   if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
     echo "mutants: $c: the $pass pass failed with status $status (see $out/mutants.out/debug.log)" >&2
     exit "$status"
@@ -363,6 +392,14 @@ run_pass() {
   fi
   return "$status"
 }
+
+# The features every run builds with (.cargo/mutants.toml's `features`):
+# the baselines run here must build what cargo-mutants builds.
+features=(--features relaysim-core/known-bugs --features relaysim-core/fault-points)
+# Builds of the later passes, which run without cargo-mutants' baseline,
+# are bounded by this (seconds): a mutant that sends const evaluation into
+# a loop must not stall a run.
+build_timeout=${MUTANTS_BUILD_TIMEOUT:-1800}
 
 survivors() { echo $(($(count "$1/mutants.out/missed.txt") + $(count "$1/mutants.out/timeout.txt"))); }
 
@@ -387,14 +424,13 @@ for c in "${selected[@]}"; do
   status=0
 
   echo "== $c: unit pass: mutants of ${file_args[*]}"
-  CARGO_TARGET_DIR=$build_dir run_pass "$c" unit "$out" \
-    --test-package "$pkg" -- -E "$(unit_filter_of "$c")" || status=$?
+  CARGO_TARGET_DIR=$build_dir run_pass "$c" unit "$out" "$pkg" "$(unit_filter_of "$c")" || status=$?
 
   if [ "$(survivors "$out")" -gt 0 ]; then
     echo "== $c: sim pass over $(survivors "$out") survivor(s): /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"
     status=0
-    CARGO_TARGET_DIR=$build_dir RELAYSIM_SEEDS=0..$seeds run_pass "$c" sim "$out" \
-      --test-package relaysim-scenarios -- -E "$(sim_filter_of "$c")" || status=$?
+    CARGO_TARGET_DIR=$build_dir RELAYSIM_SEEDS=0..$seeds \
+      run_pass "$c" sim "$out" relaysim-scenarios "$(sim_filter_of "$c")" || status=$?
   fi
 
   # The loom models see preemption inside the shared-state types, which no
@@ -406,8 +442,7 @@ for c in "${selected[@]}"; do
     echo "== $c: loom pass over $(survivors "$out") survivor(s): $models"
     status=0
     RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=$build_dir/loom \
-      run_pass "$c" loom "$out" --test-package relaysim-core --profile release \
-      -- -E "$loom_filter" || status=$?
+      run_pass "$c" loom "$out" relaysim-core "$loom_filter" release || status=$?
   fi
   if [ "$status" -gt "$worst" ]; then worst=$status; fi
 done
