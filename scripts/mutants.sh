@@ -35,6 +35,8 @@
 # missed + timeout): a mutant that makes a test hang is not a kill, since a
 # test must fail, not hang.
 set -euo pipefail
+# The component globs below are cargo-mutants' to expand, never the shell's.
+set -f
 cd "$(dirname "$0")/.."
 root=$PWD
 
@@ -237,6 +239,7 @@ summarize() {
 
 if [ "$mode" = summary ]; then
   found=0
+  set +f
   for d in "$out_root"/*/; do
     [ -d "$d" ] || continue
     found=1
