@@ -258,10 +258,11 @@ install() {
   case $bin in /*) ;; *) bin=$root/$bin ;; esac
 }
 
-# Mutant builds get their own target dir by default: a mutated `relaysim`
-# binary must never land where something else (detect, the farm dry run)
-# picks it up. MUTANTS_TARGET_DIR=target shares the workspace's dependency
-# builds instead (minutes saved on a fresh machine), for a last step only.
+# Mutant builds get their own target dir, never one the workspace builds
+# into: cargo names a workspace crate's artifacts after its path relative to
+# the workspace root, so a mutated copy's build and the real tree's share
+# file names, and a mutant left half-built (an interrupted run) can be taken
+# for the real thing by the next ordinary build there.
 # The loom pass builds under <dir>/loom (other rustflags, release profile).
 build_dir=${MUTANTS_TARGET_DIR:-$root/target/mutants-build}
 case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
