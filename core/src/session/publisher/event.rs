@@ -183,4 +183,73 @@ mod tests {
         assert_eq!(s.to_string(), "pub.stop.begin attempt=2 reason=signal");
         assert_eq!(PublisherEvent::Signal.to_string(), "pub.signal");
     }
+
+    /// The trace's line form, for every variant that carries a value of
+    /// one of the component's enums, with every value of that enum: each
+    /// field is `key=value` with a value, and no two lines are the same (a
+    /// reader, or a check reading the text, tells every value apart).
+    #[test]
+    fn every_field_has_a_value_and_every_value_its_own_line() {
+        use crate::session::publisher::{Side, StopReason};
+        let mut events = Vec::new();
+        for side in [Side::Room, Side::Pipeline] {
+            events.push(PublisherEvent::StartFailed {
+                attempt: 1,
+                side,
+                error: "refused".into(),
+            });
+            events.push(PublisherEvent::StartCancelled { attempt: 1, side });
+        }
+        for reason in [
+            StopReason::StartFailed,
+            StopReason::PipelineEos,
+            StopReason::RoomLost,
+            StopReason::Signal,
+        ] {
+            events.push(PublisherEvent::StopBegin { attempt: 1, reason });
+            events.push(PublisherEvent::StopJoined { attempt: 1, reason });
+        }
+        for track in TrackKind::ALL {
+            events.push(PublisherEvent::TrackEos {
+                attempt: 1,
+                track,
+                callback: true,
+            });
+            events.push(PublisherEvent::EosRegistered {
+                attempt: 1,
+                track,
+                after_eos: false,
+            });
+            events.push(PublisherEvent::TrackPublished {
+                attempt: 1,
+                track,
+                sid: "TR_1".into(),
+            });
+            events.push(PublisherEvent::Unpublish {
+                attempt: 1,
+                track,
+                sid: "TR_1".into(),
+            });
+        }
+        let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+        for line in &lines {
+            let mut words = line.split(' ');
+            assert!(
+                words.next().is_some_and(|name| name.starts_with("pub.")),
+                "{line:?}: no event name"
+            );
+            for field in words {
+                let (key, value) = field
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("{line:?}: {field:?} is not key=value"));
+                assert!(!key.is_empty() && !value.is_empty(), "{line:?}: {field:?}");
+            }
+        }
+        let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            lines.len(),
+            "two events print alike: {lines:#?}"
+        );
+    }
 }

@@ -149,6 +149,20 @@ mod tests {
     }
 
     #[test]
+    fn ended_reports_the_eos_and_only_the_eos() {
+        let latch = EosLatch::new(BugSet::NONE);
+        assert!(!latch.ended(), "a new track has not ended");
+        let (runs, cb) = counter();
+        assert_eq!(latch.register(cb()), Registration::Armed);
+        assert!(!latch.ended(), "a registration is not an EOS");
+        assert_eq!(latch.fire(), Firing::Ran);
+        assert!(latch.ended());
+        assert_eq!(latch.fire(), Firing::Latched);
+        assert!(latch.ended(), "ended is never cleared");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn racing_threads_run_the_callback_exactly_once() {
         for _ in 0..200 {
             let latch = Arc::new(EosLatch::new(BugSet::NONE));

@@ -351,6 +351,28 @@ mod tests {
         ));
     }
 
+    /// The trace names a failed payload's reason by its id: every reason has
+    /// one, in kebab-case, no two alike, and its `Display` is that id.
+    #[test]
+    fn every_fail_reason_has_its_own_trace_id() {
+        let reasons = [
+            FailReason::NotBinary,
+            FailReason::Timeout,
+            FailReason::SizeMismatch { got: 2 },
+            FailReason::ConsumedText,
+        ];
+        let ids: std::collections::BTreeSet<&str> = reasons.iter().map(|r| r.id()).collect();
+        assert_eq!(ids.len(), reasons.len(), "two reasons share an id: {ids:?}");
+        for r in &reasons {
+            let id = r.id();
+            assert!(
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{r:?}: id {id:?} is not kebab-case"
+            );
+            assert_eq!(r.to_string(), id, "{r:?} prints other than its id");
+        }
+    }
+
     #[cfg(feature = "known-bugs")]
     #[test]
     fn pre_fix_consumes_the_command_and_never_times_out() {
