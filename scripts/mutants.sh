@@ -292,12 +292,11 @@ case $mode in
       if git rev-parse --verify -q origin/main >/dev/null; then base=origin/main; else base=main; fi
     fi
     merge_base=$(git merge-base HEAD "$base")
-    # On the base itself (CI on a clone of main) the change under test is
-    # the last commit: a merge's diff against its first parent is the whole
-    # merged branch.
-    if [ "$merge_base" = "$(git rev-parse HEAD)" ] && git rev-parse -q --verify 'HEAD^1' >/dev/null; then
-      merge_base=$(git rev-parse 'HEAD^1')
-      echo "mutants: HEAD is on $base: judging its last change (against its first parent)"
+    # On the base itself (CI on a clone of main) the change is empty: what
+    # landed was judged as a change before it landed. To judge the last
+    # commit anyway, name its parent: --in-diff HEAD^1.
+    if [ "$merge_base" = "$(git rev-parse HEAD)" ] && [ -z "$(git status --porcelain -- core/src harness/src/check.rs)" ]; then
+      echo "mutants: HEAD is $base itself: no change to judge (--in-diff HEAD^1 judges the last commit)"
     fi
     mkdir -p "$out_root/in-diff"
     patch=$out_root/in-diff/change.patch
