@@ -7,7 +7,7 @@
 //! feature is compiled in and (2) the harness installed a table on this
 //! thread and switched the site on: a simulation runs one seed per OS thread
 //! (turmoil runs every host on the calling thread), so the table is per run.
-//! Draws come from a seeded [`SimRng`](crate::entropy::SimRng); this module never reads an OS source.
+//! Draws come from a seeded [`crate::entropy::SimRng`]; this module never reads an OS source.
 //! Without the feature, [`fire`] is a constant `false`.
 
 #[cfg(feature = "fault-points")]
