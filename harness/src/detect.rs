@@ -212,7 +212,6 @@ pub fn detection_rate(
             stop_at_first_failure: false,
             determinism_every: 0,
             coverage: false,
-            keep_failures: usize::MAX,
             ..BatchOptions::default()
         },
     );

@@ -91,53 +91,11 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         return Err("--rate-seeds must be at least 1".into());
     }
     let mut ok = true;
-    if args.rates {
-        ok &= rates(&bugs, args.rate_seeds, jobs, args.engine, json_out);
-    }
-    if !json_out && !args.rates {
-        outln!(
-            "{:<32} {:<26} {:>12} {:>6} {:>10}  check",
-            "bug",
-            "scenario",
-            "first-seed",
-            "tried",
-            "wall-ms"
-        );
-    }
-    for &bug in bugs.iter().filter(|_| !args.rates) {
-        let d = detect_one(bug, budget, jobs, args.engine);
-        let expected = find_bug_scenario(bug).checks_for(bug);
-        // Caught, and by a check the scenario declares for this bug.
-        let by_declared = d.check.as_deref().is_some_and(|c| expected.contains(&c));
-        ok &= d.first_failing_seed.is_some() && by_declared;
-        if json_out {
-            outln!(
-                "{}",
-                json!({
-                    "bug": bug.id(), "scenario": d.scenario,
-                    "first_failing_seed": d.first_failing_seed.map(|s| s.to_string()),
-                    "seeds_tried": d.seeds_tried, "wall_ms": d.wall_ms, "check": d.check,
-                    "declared_checks": expected, "caught_by_declared": by_declared,
-                })
-            );
-        } else {
-            outln!(
-                "{:<32} {:<26} {:>12} {:>6} {:>10.1}  {}",
-                bug.id(),
-                d.scenario,
-                d.first_failing_seed
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "NOT CAUGHT".into()),
-                d.seeds_tried,
-                d.wall_ms,
-                match (&d.check, by_declared) {
-                    (Some(c), true) => c.clone(),
-                    (Some(c), false) => format!("{c} (NOT one of the declared {expected:?})"),
-                    (None, _) => "-".into(),
-                }
-            );
-        }
-    }
+    ok &= if args.rates {
+        rates(&bugs, args.rate_seeds, jobs, args.engine, json_out)
+    } else {
+        first_detections(&bugs, budget, jobs, args.engine, json_out)
+    };
     if clean_seeds > 0 {
         let range = SeedRange::new(0, clean_seeds);
         let failures_dir = std::path::PathBuf::from(super::run::DEFAULT_FAILURES_DIR);
@@ -202,6 +160,63 @@ pub fn run(args: &DetectArgs) -> Result<bool, String> {
         }
     }
     Ok(ok)
+}
+
+/// Each bug's first failing seed within `budget`; false when one is not
+/// caught, or not by a check its scenario declares.
+fn first_detections(
+    bugs: &[KnownBug],
+    budget: u64,
+    jobs: usize,
+    engine: EngineKind,
+    json_out: bool,
+) -> bool {
+    let mut ok = true;
+    if !json_out {
+        outln!(
+            "{:<32} {:<26} {:>12} {:>6} {:>10}  check",
+            "bug",
+            "scenario",
+            "first-seed",
+            "tried",
+            "wall-ms"
+        );
+    }
+    for &bug in bugs {
+        let d = detect_one(bug, budget, jobs, engine);
+        let expected = find_bug_scenario(bug).checks_for(bug);
+        // Caught, and by a check the scenario declares for this bug.
+        let by_declared = d.check.as_deref().is_some_and(|c| expected.contains(&c));
+        ok &= d.first_failing_seed.is_some() && by_declared;
+        if json_out {
+            outln!(
+                "{}",
+                json!({
+                    "bug": bug.id(), "scenario": d.scenario,
+                    "first_failing_seed": d.first_failing_seed.map(|s| s.to_string()),
+                    "seeds_tried": d.seeds_tried, "wall_ms": d.wall_ms, "check": d.check,
+                    "declared_checks": expected, "caught_by_declared": by_declared,
+                })
+            );
+        } else {
+            outln!(
+                "{:<32} {:<26} {:>12} {:>6} {:>10.1}  {}",
+                bug.id(),
+                d.scenario,
+                d.first_failing_seed
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "NOT CAUGHT".into()),
+                d.seeds_tried,
+                d.wall_ms,
+                match (&d.check, by_declared) {
+                    (Some(c), true) => c.clone(),
+                    (Some(c), false) => format!("{c} (NOT one of the declared {expected:?})"),
+                    (None, _) => "-".into(),
+                }
+            );
+        }
+    }
+    ok
 }
 
 /// `--rates`: each bug over a whole range; false when any is weak.

@@ -136,8 +136,6 @@ pub struct IngestSink {
     /// The host name (trace lane).
     pub host: &'static str,
     streams: Mutex<Vec<SinkStream>>,
-    /// Simulated time of the last frame received, on any stream.
-    last_frame: Mutex<Option<std::time::Duration>>,
     recorder: Arc<Recorder>,
 }
 
@@ -207,7 +205,6 @@ impl IngestSink {
         Arc::new(IngestSink {
             host,
             streams: Mutex::new(Vec::new()),
-            last_frame: Mutex::new(None),
             recorder,
         })
     }
@@ -222,7 +219,12 @@ impl IngestSink {
 
     /// When the last frame arrived (simulated time).
     pub fn last_frame_at(&self) -> Option<std::time::Duration> {
-        *self.last_frame.lock().unwrap_or_else(|p| p.into_inner())
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|s| s.last_frame_at)
+            .max()
     }
 
     fn update<T>(&self, idx: usize, f: impl FnOnce(&mut SinkStream) -> T) -> Option<T> {
@@ -291,9 +293,6 @@ impl IngestSink {
                 first,
             })
         });
-        if is_frame {
-            *self.last_frame.lock().unwrap_or_else(|p| p.into_inner()) = now;
-        }
         if let Some(Some(ev)) = start {
             self.recorder.peer(self.host, ev);
         }
