@@ -4,7 +4,8 @@
 //! [`ComponentEvent`] accessor. [`Event`] has one variant per component,
 //! each wrapping that component's own enum (defined in the component's
 //! `event` module, with its normalized line form), plus
-//! [`Event::FaultPointFired`], the emit machinery's own event. Every
+//! [`Event::FaultPointFired`] and [`Event::DeadlineFired`], the emit
+//! machinery's own events. Every
 //! observable step of the core goes through [`Emitter::emit`], which hands
 //! the typed event to the run's sink (the harness's trace recorder) and to
 //! `tracing` (target `relaysim::event`, so `tracing-test` can assert on it).
@@ -43,6 +44,9 @@ pub enum Event {
     /// A fault point fired (see [`crate::faults`]); emitted by
     /// [`Emitter::fault_point`] on behalf of whichever component hit it.
     FaultPointFired { site: &'static str },
+    /// A bounded wait ran out (see [`crate::deadlines`]); emitted by
+    /// [`Emitter::deadline_fired`] on behalf of the component that waited.
+    DeadlineFired { site: &'static str },
 }
 
 /// A component's event enum: what [`Event`] wraps in that component's
@@ -91,6 +95,7 @@ impl Event {
             Event::Pads(e) => e.name(),
             Event::Publisher(e) => e.name(),
             Event::FaultPointFired { .. } => "fault-point.fired",
+            Event::DeadlineFired { .. } => "deadline.fired",
         }
     }
 
@@ -108,7 +113,9 @@ impl fmt::Display for Event {
             Event::Ws(e) => e.fmt(f),
             Event::Pads(e) => e.fmt(f),
             Event::Publisher(e) => e.fmt(f),
-            Event::FaultPointFired { site } => write!(f, "{} site={site}", self.name()),
+            Event::FaultPointFired { site } | Event::DeadlineFired { site } => {
+                write!(f, "{} site={site}", self.name())
+            }
         }
     }
 }
@@ -155,6 +162,18 @@ impl Emitter {
             self.emit(Event::FaultPointFired { site });
         }
         fired
+    }
+
+    /// Reports that the bounded wait `site` ran out. Every site must be
+    /// declared in [`crate::deadlines::SITES`] (debug builds assert it), or
+    /// no scenario would be required to reach it.
+    #[inline]
+    pub fn deadline_fired(&self, site: &'static str) {
+        debug_assert!(
+            crate::deadlines::is_declared(site),
+            "deadline `{site}` is not declared in relaysim_core::deadlines::SITES"
+        );
+        self.emit(Event::DeadlineFired { site });
     }
 
     /// Emits `event`: a component's enum (`RestreamEvent::PublishBegin { .. }`)

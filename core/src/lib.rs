@@ -20,6 +20,7 @@
 //! | [`event`] | the one typed [`event::Event`] vocabulary (one variant per component, read back with [`event::ComponentEvent`]) and its single emit point | format an event twice, or read a clock |
 //! | [`bugs`] | the [`bugs::KnownBug`] catalog and its runtime switches | be on in a normal build (feature `known-bugs`) |
 //! | [`faults`] | buggify-style fault points the harness can fire | fire in a normal build (feature `fault-points`) |
+//! | [`deadlines`] | the declared list of every timeout in the core (`deadline.fired` events) | read a clock |
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client, [`restream::RestreamEvent`] | call `std::time` or spawn OS threads |
 //! | [`transcode`] | fragments, the broadcaster registry, the transcode runner and ladder, the ingest bridge, [`transcode::TranscodeEvent`] | run factory or transcoder code under a lock |
@@ -36,6 +37,7 @@
 //! (`clippy.toml` at the workspace root).
 
 pub mod bugs;
+pub mod deadlines;
 pub mod entropy;
 pub mod event;
 pub mod faults;

@@ -16,6 +16,7 @@
 //! | [`trace`] | the recorder, normalized trace lines (core, peer, fault and harness entries, read back by type), trace hash, divergence | stamp anything with wall time |
 //! | [`detect`] | a known bug's detection run, its expected-check judgement and its reproduction card, for any scenario | keep a list of bugs |
 //! | [`check`] | always / eventually / sometimes checks and typed failures | mutate the run |
+//! | [`phase`] | phase coverage (faults over a family's connection phases) and deadline coverage, as `sometimes` verdicts | judge safety or liveness |
 //! | [`scenario`] | `Scenario<F>`, the `World<F>` hooks a family implements, the type-erased `AnyScenario` and `AnyPlan` | know a concrete scenario |
 //! | [`runner`] | one seed (step loop, faults, heal, watchdog, panic capture) and seed batches on worker threads | let wall time reach a decision inside a run |
 //! | [`shrink`] | delta-debugging a failing plan to a 1-minimal one | change event times or values |
@@ -37,6 +38,7 @@ pub mod check;
 pub mod detect;
 pub mod engine;
 pub mod fault;
+pub mod phase;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -6,7 +6,8 @@
 //! and refuse; in-order delivery; a window that blocks a writer whose
 //! reader stopped and opens when it reads again; partition (segments lost,
 //! the stream stalls, connects hang), hold and release (delivered late, in
-//! order), repair; timers at their exact simulated time; EOF and reset; and
+//! order), repair; blackhole and restore (a connect hangs instead of being
+//! refused, a stream goes half-open, what was swallowed is lost); timers at their exact simulated time; EOF and reset; and
 //! per-engine determinism (same seed, same log). Every run is bounded by
 //! its simulated length; nothing here waits on the wall clock.
 
@@ -311,6 +312,72 @@ fn hold_delays_and_release_delivers_in_order() {
             .parse()
             .unwrap();
         assert!(at >= 2050, "{kind}: byte 15 waited for the release: {late}");
+    });
+}
+
+#[test]
+fn a_connect_into_a_blackhole_hangs_until_restore_refuses_it() {
+    both(|kind| {
+        let log = Log::default();
+        let mut s = sim(kind, 7);
+        s.host("server", || async {
+            let mut l = SimNet.bind("0.0.0.0:7").await?;
+            loop {
+                let _ = l.accept().await?;
+            }
+        });
+        let l = log.clone();
+        s.client("client", async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            l.push("connecting");
+            let r = SimNet.connect("server:7").await;
+            l.push(format!("connect returned ok={}", r.is_ok()));
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        s.blackhole("client", "server");
+        s.run_for(Duration::from_secs(30)).unwrap();
+        assert!(log.has("connecting"), "{kind}: {:?}", log.lines());
+        assert!(
+            !log.has("connect returned"),
+            "{kind}: neither accepted nor refused for 30 s: {:?}",
+            log.lines()
+        );
+        s.restore("client", "server");
+        s.run_for(Duration::from_secs(31)).unwrap();
+        assert!(
+            log.has("connect returned ok=false"),
+            "{kind}: the swallowed SYN is lost at the restore: {:?}",
+            log.lines()
+        );
+    });
+}
+
+#[test]
+fn a_blackhole_leaves_streams_half_open_and_restore_loses_what_it_swallowed() {
+    both(|kind| {
+        let log = Log::default();
+        let mut s = sim(kind, 8);
+        ticker(&mut s, &log);
+        s.run_for(Duration::from_millis(1050)).unwrap();
+        assert!(log.has("got 9"), "{kind}: {:?}", log.lines());
+        s.blackhole("client", "server");
+        s.run_for(Duration::from_millis(2050)).unwrap();
+        assert!(!log.has("got 15"), "{kind}: silent: {:?}", log.lines());
+        assert!(
+            !log.has("eof"),
+            "{kind}: no FIN, no RST: the reader just waits: {:?}",
+            log.lines()
+        );
+        s.restore("client", "server");
+        s.run_for(Duration::from_secs(5)).unwrap();
+        assert!(
+            !log.has("got 15") && !log.has("got 30"),
+            "{kind}: swallowed bytes never arrive, and the gap stalls the rest: {:?}",
+            log.lines()
+        );
+        // The client's writes kept succeeding: the ticker reached its end.
+        assert!(!log.has("eof"), "{kind}: {:?}", log.lines());
     });
 }
 

@@ -201,6 +201,28 @@ impl Sim {
             Sim::Fast(s) => s.release(a, b),
         }
     }
+
+    /// Silences the link ([`NetFault::Blackhole`](crate::fault::NetFault)):
+    /// both engines park what is on it and what is sent to it, so a connect
+    /// hangs and a stream goes half-open.
+    pub fn blackhole(&mut self, a: &str, b: &str) {
+        self.hold(a, b);
+    }
+
+    /// Ends a blackhole: everything it parked is lost (a cut), then the
+    /// link is repaired. A hanging connect is refused; a stream that lost
+    /// bytes keeps its gap.
+    pub fn restore(&mut self, a: &str, b: &str) {
+        match self {
+            Sim::Turmoil(s) => {
+                // A partition clears the link's queue, held messages
+                // included; the repair makes it healthy again.
+                s.partition(a, b);
+                s.repair(a, b);
+            }
+            Sim::Fast(s) => s.restore(a, b),
+        }
+    }
 }
 
 /// Simulated time since the start of the run, read from inside a host (or

@@ -155,10 +155,37 @@ pub enum NetFault {
         /// The other end.
         b: String,
     },
+    /// The link goes silent without telling anyone: a connect across it
+    /// hangs (its SYN is swallowed: neither accepted nor refused), and
+    /// bytes on established streams vanish with no FIN or RST, so each end
+    /// sees a half-open connection (writes succeed, reads wait forever).
+    /// Only the endpoints' own timeouts notice. Ended by [`NetFault::Restore`].
+    Blackhole {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
+    /// End a blackhole: what it swallowed is lost for good (a hanging
+    /// connect is refused now; a stream that lost bytes has a gap and stays
+    /// stalled, as after a partition), and the link carries new traffic.
+    Restore {
+        /// One end of the link.
+        a: String,
+        /// The other end.
+        b: String,
+    },
 }
 
 impl NetFault {
-    const KINDS: [&'static str; 4] = ["partition", "repair", "hold", "release"];
+    const KINDS: [&'static str; 6] = [
+        "partition",
+        "repair",
+        "hold",
+        "release",
+        "blackhole",
+        "restore",
+    ];
 
     /// The two hosts of the link.
     pub fn link(&self) -> (&str, &str) {
@@ -166,7 +193,9 @@ impl NetFault {
             NetFault::Partition { a, b }
             | NetFault::Repair { a, b }
             | NetFault::Hold { a, b }
-            | NetFault::Release { a, b } => (a, b),
+            | NetFault::Release { a, b }
+            | NetFault::Blackhole { a, b }
+            | NetFault::Restore { a, b } => (a, b),
         }
     }
 
@@ -177,6 +206,8 @@ impl NetFault {
             NetFault::Repair { .. } => Band::new(format!("partition {a}~{b}"), false),
             NetFault::Hold { .. } => Band::new(format!("hold {a}~{b}"), true),
             NetFault::Release { .. } => Band::new(format!("hold {a}~{b}"), false),
+            NetFault::Blackhole { .. } => Band::new(format!("blackhole {a}~{b}"), true),
+            NetFault::Restore { .. } => Band::new(format!("blackhole {a}~{b}"), false),
         }
     }
 }
@@ -347,6 +378,8 @@ impl<'de, F: FamilyFault> Deserialize<'de> for Step<F> {
 pub trait TracedStep: Any + fmt::Debug + fmt::Display + Send + Sync {
     /// The timeline band it opens or closes.
     fn band(&self) -> Option<Band>;
+    /// The network fault, if this is one (read by family-blind coverage).
+    fn net(&self) -> Option<&NetFault>;
     /// For downcasting to `Step<F>`.
     fn as_any(&self) -> &dyn Any;
 }
@@ -354,6 +387,12 @@ pub trait TracedStep: Any + fmt::Debug + fmt::Display + Send + Sync {
 impl<F: FamilyFault> TracedStep for Step<F> {
     fn band(&self) -> Option<Band> {
         Step::band(self)
+    }
+    fn net(&self) -> Option<&NetFault> {
+        match self {
+            Step::Net(n) => Some(n),
+            _ => None,
+        }
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -440,6 +440,7 @@ fn simulate<F: FamilyFault>(
     let mut healed = false;
     let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
     let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut silent: BTreeSet<(String, String)> = BTreeSet::new();
     while sim.elapsed() < scn.duration {
         let now = sim.elapsed();
         while next < plan.events.len() && plan.events[next].at() <= now {
@@ -468,6 +469,14 @@ fn simulate<F: FamilyFault>(
                     sim.release(a.as_str(), b.as_str());
                     held.remove(&(a.clone(), b.clone()));
                 }
+                Step::Net(NetFault::Blackhole { a, b }) => {
+                    sim.blackhole(a.as_str(), b.as_str());
+                    silent.insert((a.clone(), b.clone()));
+                }
+                Step::Net(NetFault::Restore { a, b }) => {
+                    sim.restore(a.as_str(), b.as_str());
+                    silent.remove(&(a.clone(), b.clone()));
+                }
                 Step::Point { site, permille } => {
                     relaysim_core::faults::set(site, f64::from(*permille) / 1000.0);
                 }
@@ -485,6 +494,9 @@ fn simulate<F: FamilyFault>(
             }
             for (a, b) in std::mem::take(&mut held) {
                 sim.release(a.as_str(), b.as_str());
+            }
+            for (a, b) in std::mem::take(&mut silent) {
+                sim.restore(a.as_str(), b.as_str());
             }
             relaysim_core::faults::clear();
             phase.set(Phase::Heal);

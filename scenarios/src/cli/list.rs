@@ -53,5 +53,16 @@ pub fn run(args: &ListArgs) -> Result<bool, String> {
             outln!("  {site:<32} {about}");
         }
     }
+    // The core's deadlines: each is a `deadline:<site>` coverage check.
+    if !args.json {
+        outln!("\ndeadlines (each reached by a `deadline:<site>` check):");
+    }
+    for (site, about) in relaysim_core::deadlines::SITES {
+        if args.json {
+            outln!("{}", json!({"deadline": site, "about": about}));
+        } else {
+            outln!("  {site:<36} {about}");
+        }
+    }
     Ok(true)
 }

@@ -90,7 +90,7 @@ fn run_exit_codes_follow_the_verdict() {
 }
 
 #[test]
-fn list_names_every_scenario_and_fault_point() {
+fn list_names_every_scenario_fault_point_and_deadline() {
     let out = relaysim(&["list", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -105,6 +105,9 @@ fn list_names_every_scenario_and_fault_point() {
             text.contains(&format!("\"fault_point\":\"{site}\"")),
             "{text}"
         );
+    }
+    for (site, _) in relaysim_core::deadlines::SITES {
+        assert!(text.contains(&format!("\"deadline\":\"{site}\"")), "{text}");
     }
 }
 

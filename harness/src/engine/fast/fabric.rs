@@ -460,6 +460,15 @@ impl Fabric {
         l.parked.sort_by_key(|(s, _)| *s);
     }
 
+    /// Ends a blackhole: the parked packets are lost as in a partition,
+    /// and the link is neither held nor cut afterwards.
+    pub fn restore(&mut self, a: HostId, b: HostId) {
+        self.partition(a, b);
+        let l = self.links.entry(ordered(a, b)).or_default();
+        l.held = false;
+        l.cut = false;
+    }
+
     /// Releases a held link: what waited is delivered now, in send order.
     pub fn release(&mut self, a: HostId, b: HostId) {
         let link = ordered(a, b);

@@ -214,6 +214,15 @@ impl Sim {
         });
     }
 
+    /// Ends a blackhole (a held link): what it parked is lost, then the
+    /// link is healthy.
+    pub fn restore(&mut self, a: &str, b: &str) {
+        fabric::with(|f| {
+            let (a, b) = f.host_pair(a, b);
+            f.restore(a, b);
+        });
+    }
+
     /// Releases a held link.
     pub fn release(&mut self, a: &str, b: &str) {
         let _g = self.rt().enter();

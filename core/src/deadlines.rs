@@ -1,0 +1,128 @@
+//! Deadlines: every timeout in the core, declared by name.
+//!
+//! Owns [`SITES`], the list of the core's bounded waits (a connect, a
+//! handshake, an idle read, a grace period), each with the sentence that
+//! says what it bounds. When a bounded wait runs out, the code that owns it
+//! calls [`crate::Emitter::deadline_fired`] with its site, which leaves a
+//! `deadline.fired site=<site>` line in the trace. The harness turns the
+//! list into coverage: every site must fire in some scenario of its family
+//! (a `sometimes` check named `deadline:<site>`), so a regression on a
+//! timeout path is exercised, not just compiled. This module never reads
+//! a clock; the waits use `tokio::time`, which the simulation drives.
+//!
+//! A site is the component's prefix (`restream.`, `transcode.`, `ws.`,
+//! `pads.`, `publisher.`), then the wait. Adding a timeout to the core means
+//! adding its site here and a scenario that reaches it
+//! (`catalog_covers_every_deadline` in the scenarios' tests fails until
+//! one does).
+
+/// Every bounded wait of the core: `(site, what it bounds)`.
+pub const SITES: &[(&str, &str)] = &[
+    (
+        "restream.twitch.connect",
+        "the TCP connect to the Twitch API (6 s)",
+    ),
+    (
+        "restream.twitch.total",
+        "one VOD fetch: connect, request and body (12 s)",
+    ),
+    (
+        "restream.twitch.outer",
+        "the outer bound around a VOD fetch (15 s)",
+    ),
+    (
+        "restream.pump.connect",
+        "an egress pump's connect, RTMP handshake and publish (5 s)",
+    ),
+    (
+        "restream.pump.write-stall",
+        "one egress write to a destination (5 s)",
+    ),
+    (
+        "restream.ingest.handshake",
+        "the publisher's RTMP handshake at the ingest (5 s)",
+    ),
+    (
+        "restream.ingest.idle",
+        "a read from the publisher at the ingest (5 s)",
+    ),
+    (
+        "restream.supervisor.shutdown-grace",
+        "a removed destination's pump stopping before it is aborted (1.5 s)",
+    ),
+    (
+        "transcode.ingest.claim",
+        "a publisher waiting for the previous session of its broadcast to end (5 s)",
+    ),
+    (
+        "transcode.ingest.first-frame",
+        "the first message of a publisher's connection (5 s)",
+    ),
+    (
+        "transcode.ingest.idle",
+        "a read between a publisher's frames (5 s)",
+    ),
+    (
+        "pads.session.connect",
+        "a MoQ session's connect to the relay (5 s)",
+    ),
+    (
+        "pads.src.stop",
+        "a stopping source's controller and pumps ending before they are aborted",
+    ),
+    (
+        "ws.server.handshake",
+        "the WebSocket handshake of a connection over the cap (refused with 1013)",
+    ),
+    (
+        "ws.server.close-grace",
+        "the close handshake of a refused connection",
+    ),
+    (
+        "ws.receive.payload",
+        "a binary payload after its header (the receive deadline)",
+    ),
+    ("ws.keepalive.pong", "a pong after the keepalive's ping"),
+    (
+        "publisher.signal.connect",
+        "the publisher's connect to the signal server (RPC timeout)",
+    ),
+    (
+        "publisher.signal.rpc",
+        "one signal request and its answer (RPC timeout)",
+    ),
+    (
+        "publisher.signal.leave",
+        "the leave request and its answer (leave timeout)",
+    ),
+    (
+        "publisher.stop.leave",
+        "the whole leave during stop, queued behind every unpublish (RPC + leave timeout)",
+    ),
+];
+
+/// `true` if `site` is declared in [`SITES`].
+pub fn is_declared(site: &str) -> bool {
+    SITES.iter().any(|(s, _)| *s == site)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_are_unique_and_prefixed_by_their_component() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (site, about) in SITES {
+            assert!(seen.insert(*site), "{site} declared twice");
+            assert!(!about.is_empty(), "{site} says what it bounds");
+            let component = site.split('.').next().unwrap_or_default();
+            assert!(
+                ["restream", "transcode", "ws", "pads", "publisher"].contains(&component),
+                "{site}: unknown component prefix"
+            );
+        }
+        assert!(is_declared("restream.pump.connect"));
+        assert!(!is_declared("restream.pump.nothing"));
+    }
+}
