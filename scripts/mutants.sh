@@ -105,7 +105,7 @@ loom_of() {
 unit_filter_of() {
   case $1 in
     checks) echo 'package(relaysim-harness)' ;;
-    *) echo 'package(relaysim-core) & !binary(ws_real_peer)' ;;
+    *) echo 'package(relaysim-core) & !test(/^ws_real_peer::/)' ;;
   esac
 }
 sim_filter_of() {

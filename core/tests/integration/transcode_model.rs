@@ -12,9 +12,6 @@
 //! the fragments emitted while one of its drains was subscribed. With a
 //! transcode known bug switched on, the property fails and proptest shrinks
 //! the sequence to the few steps that show it.
-#![cfg(not(relaysim_loom))]
-
-mod common;
 
 use bytes::Bytes;
 use proptest::prelude::*;

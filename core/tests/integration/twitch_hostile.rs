@@ -9,9 +9,8 @@
 //! - a trickling response (headers or body, one byte every 100 ms forever)
 //!   is a timeout at the 12 s total, and its connection is dropped;
 //! - the ingest URL is validated: a bad one is a clear error.
-#![cfg(not(relaysim_loom))]
 
-mod support;
+use crate::support;
 
 use relaysim_core::restream::twitch::{TwitchApi, TwitchTimeouts, MAX_BODY};
 use relaysim_core::restream::FetchResult;

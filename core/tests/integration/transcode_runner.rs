@@ -8,7 +8,6 @@
 //! yielding, so the outcome is the same on every run. After the parity set:
 //! the fixes (re-publish, removal racing a build, late init segment, no
 //! runtime) and, with `known-bugs`, each transcode bug switched back on.
-#![cfg(not(relaysim_loom))]
 
 use bytes::Bytes;
 use relaysim_core::event::{Emitter, Event, EventSink};

@@ -2,7 +2,7 @@
 //! pipes behind the core's [`Net`] / [`NetListener`] seam, so tests run on
 //! paused time with no sockets) and an event recorder.
 //!
-//! Each test binary uses its own part of it.
+//! Each suite uses its own part of it.
 #![allow(dead_code)]
 
 use relaysim_core::event::{Event, EventSink};

@@ -1,5 +1,5 @@
-//! Support shared by the core's proptest state machines (included with
-//! `mod common;`; not a test target of its own).
+//! Support shared by the core's proptest state machines (the
+//! integration binary's `common` module; not a test target of its own).
 
 #![allow(dead_code)]
 

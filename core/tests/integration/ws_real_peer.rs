@@ -14,7 +14,6 @@
 //! the requirements are unchanged. Without `python3` it fails with one line
 //! saying so; it is never skipped. It runs in real time on a real tokio
 //! runtime and is bounded (60 s for the peer).
-#![cfg(not(relaysim_loom))]
 
 use relaysim_core::event::{Emitter, Event, EventSink};
 use relaysim_core::net::{Net, TokioNet};

@@ -4,9 +4,6 @@
 //! decision ([`decide`]), compared with a small reference model after every
 //! step. With a known bug switched on, the property fails and proptest
 //! shrinks the sequence to the few steps that show the race.
-#![cfg(not(relaysim_loom))]
-
-mod common;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;

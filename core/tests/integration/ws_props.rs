@@ -11,7 +11,6 @@
 //!   garbage text is invalid data (the session would close 1007), and
 //!   nothing is left pending; with `orphan-binary-header` on, proptest finds
 //!   and shrinks the counterexample to a header (followed by a command).
-#![cfg(not(relaysim_loom))]
 
 use bytes::Bytes;
 use futures_util::StreamExt;

@@ -11,7 +11,6 @@
 //! - after a loss or a new publish session the next media frame is a
 //!   keyframe, and once open the gate forwards every media frame;
 //! - timestamps never go backwards.
-#![cfg(not(relaysim_loom))]
 
 use bytes::Bytes;
 use proptest::prelude::*;

@@ -10,7 +10,6 @@
 //! `core/src/restream/rtmp.rs` documents the exception next to the
 //! `clippy.toml` bans.
 #![allow(clippy::disallowed_methods)] // the wall clock is what this test moves on purpose
-#![cfg(not(relaysim_loom))]
 
 use bytes::Bytes;
 use relaysim_core::restream::rtmp::rml_rtmp::handshake::{

@@ -3,7 +3,6 @@
 //! `rtmp::guarded` as the ingest and the pumps call them. A peer may send
 //! anything; the relay gets events or an error, never an unwinding task.
 //! (rml_rtmp 0.8.0 itself panics on some inputs: these tests found it.)
-#![cfg(not(relaysim_loom))]
 
 use proptest::prelude::*;
 use relaysim_core::restream::rtmp::rml_rtmp::handshake::{Handshake, PeerType};

@@ -27,9 +27,8 @@
 //! Fast on purpose (the whole file well under 10 s in debug): 256 cases for
 //! the pure parsers, fewer for the properties that run a paused runtime per
 //! case. No failure persistence: a failure prints its minimal input.
-#![cfg(not(relaysim_loom))]
 
-mod support;
+use crate::support;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;

@@ -13,9 +13,8 @@
 //!   beyond the refusal budget the connection is dropped before it;
 //! - the outbound queue is bounded: an answer that does not fit closes the
 //!   session 1008, a slice that does not fit is shed.
-#![cfg(not(relaysim_loom))]
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};

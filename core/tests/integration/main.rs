@@ -1,0 +1,43 @@
+//! The core's integration tests, in one test binary: every suite that
+//! needs no special build (loom's `--cfg relaysim_loom` models are
+//! `tests/loom_*.rs`, shuttle's are `tests/shuttle.rs` under the `shuttle`
+//! feature). One binary links the core and its dependencies once instead
+//! of once per suite, which is most of what these tests cost to build.
+//!
+//! A suite is a module named for what it judges; run one with
+//! `cargo test -p relaysim-core --test integration <module>::`.
+//!
+//! | module | judges |
+//! |---|---|
+//! | [`gate_props`] | restream's egress gate (property tests) |
+//! | [`supervisor_model`] | restream's supervisor (proptest state machine) |
+//! | [`rtmp_hostile`] | the RTMP receive paths under hostile bytes |
+//! | [`rtmp_wire`] | `rml_rtmp`'s wall-clock reads never reach the bytes |
+//! | [`twitch_hostile`] | the Twitch API client against hostile services |
+//! | [`transcode_model`] | the transcode registry and runner (state machine) |
+//! | [`transcode_runner`] | the transcode runner, deterministically |
+//! | [`pads_model`] | the MoQ source's pad forwarding (state machine) |
+//! | [`ws_props`] | the ws session's sans-IO parts and send path |
+//! | [`ws_hostile`] | the ws server under hostile peers |
+//! | [`ws_real_peer`] | the ws server against Python's `websockets` |
+//! | [`hostile_input`] | every parser and receive path under arbitrary bytes |
+//!
+//! [`common`] (proptest state-machine support) and [`support`] (an
+//! in-memory network and an event recorder) are shared helpers.
+#![cfg(not(relaysim_loom))]
+
+mod common;
+mod support;
+
+mod gate_props;
+mod hostile_input;
+mod pads_model;
+mod rtmp_hostile;
+mod rtmp_wire;
+mod supervisor_model;
+mod transcode_model;
+mod transcode_runner;
+mod twitch_hostile;
+mod ws_hostile;
+mod ws_props;
+mod ws_real_peer;
