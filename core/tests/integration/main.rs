@@ -41,3 +41,20 @@ mod twitch_hostile;
 mod ws_hostile;
 mod ws_props;
 mod ws_real_peer;
+
+/// proptest takes its seed from `.cargo/config.toml`, not OS entropy, so
+/// every run of these suites draws the same cases (the project's rule: no
+/// OS entropy reaches a decision; a failure replays as it was seen).
+#[test]
+fn proptest_cases_come_from_a_fixed_seed() {
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .expect("PROPTEST_RNG_SEED is set by .cargo/config.toml's [env]");
+    seed.parse::<u64>()
+        .expect("PROPTEST_RNG_SEED is a u64, as proptest parses it");
+    let config = proptest::test_runner::Config::default();
+    assert!(
+        matches!(config.rng_seed, proptest::test_runner::RngSeed::Fixed(_)),
+        "proptest's default config reads the fixed seed: {:?}",
+        config.rng_seed
+    );
+}
