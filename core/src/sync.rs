@@ -1,4 +1,4 @@
-//! Shared-state primitives: std normally, loom under `--cfg relaysim_loom`,
+//! Shared-state primitives: std normally, loom with the `loom` feature,
 //! shuttle with the `shuttle` feature.
 //!
 //! Owns the one switch between the three. Every piece of shared state that a
@@ -7,25 +7,27 @@
 //! these re-exports, never `std::sync` directly: a `std` lock or atomic is
 //! invisible to both checkers, which then never preempt around it.
 //!
-//! - `relaysim_loom`: exhaustive (bounded) exploration, `core/tests/loom_*.rs`.
-//!   The cfg is `relaysim_loom`, not `loom`: plain `loom` also flips tokio
-//!   into its own loom mode and breaks the build.
+//! - feature `loom`: exhaustive (bounded) exploration, `core/tests/loom_*.rs`.
+//!   A feature, not `--cfg loom` (which would also flip tokio into its own
+//!   loom mode and break the build).
 //! - feature `shuttle`: randomized preemptive scheduling (random walk and
 //!   PCT) for models whose state space loom cannot finish,
-//!   `core/tests/shuttle.rs`. A feature rather than a cfg so that its build
-//!   shares the test build's dependencies; nothing in the workspace turns
-//!   it on, and only the shuttle test requires it.
+//!   `core/tests/shuttle.rs`.
+//!
+//! Features rather than cfgs so that each step's build shares the test
+//! build's dependencies; nothing in the workspace turns them on, and only
+//! the model tests require them.
 //!
 //! The two are exclusive. Under either, these primitives only work inside the
 //! checker's model closure, so such a build runs the model tests and nothing
 //! else. This module must never hold behaviour of its own beyond [`lock`].
 
-#[cfg(all(relaysim_loom, feature = "shuttle"))]
-compile_error!("relaysim_loom and the shuttle feature are exclusive");
+#[cfg(all(feature = "loom", feature = "shuttle"))]
+compile_error!("the loom and shuttle features are exclusive");
 
-#[cfg(relaysim_loom)]
+#[cfg(feature = "loom")]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(relaysim_loom)]
+#[cfg(feature = "loom")]
 pub use loom::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 #[cfg(feature = "shuttle")]
@@ -33,9 +35,9 @@ pub use shuttle::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(feature = "shuttle")]
 pub use shuttle::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
-#[cfg(not(any(relaysim_loom, feature = "shuttle")))]
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-#[cfg(not(any(relaysim_loom, feature = "shuttle")))]
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
 pub use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 /// Locks a mutex, ignoring poison: a panic while holding one of these locks is

@@ -2,7 +2,7 @@
 //! disconnect from three threads, every interleaving.
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_destination`
 //!
 //! Properties: never two fetches in flight; at most one fetch applied per
 //! publish-session epoch; a stale result is never applied (an override
@@ -12,7 +12,6 @@
 //! The whole surface, with more threads and repeated ticks, is
 //! `core/tests/shuttle/destination.rs`. With each known bug
 //! switched on, loom finds the interleaving that breaks its property.
-#![cfg(relaysim_loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! tearing the session down, every interleaving.
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_pads`
 //!
 //! The threads run the real code: [`PumpState::on_frame`] and
 //! [`PadQueue::try_push`] on the pump side, [`Forwarder::dispatch_one`] on
@@ -19,7 +19,6 @@
 //! `stop-drops-flush` loom finds the interleaving where the forwarder is
 //! aborted before it delivered the queued drop; with `pad-queue-unbounded`
 //! the one where the queue outgrows its bound.
-#![cfg(relaysim_loom)]
 
 /// Interleavings explored (printed with `--nocapture`).
 static ITERATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

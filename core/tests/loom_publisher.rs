@@ -2,7 +2,7 @@
 //! the room side's callback registration, every interleaving.
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_publisher`
 //!
 //! The whole surface, from three threads: two streaming threads firing EOS
 //! (a second EOS must be harmless), the room side registering the callback,
@@ -15,7 +15,6 @@
 //! on, loom finds the interleaving where the EOS fires first and the
 //! unpublish is lost. (`core/tests/shuttle/eos_latch.rs` adds a callback
 //! that re-enters the latch.)
-#![cfg(relaysim_loom)]
 
 /// Interleavings explored (printed with `--nocapture`).
 static ITERATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

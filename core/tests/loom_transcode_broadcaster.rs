@@ -2,7 +2,7 @@
 //! receiver, every interleaving up to the preemption bound.
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_transcode_broadcaster`
 //!
 //! A producer emits three fragments into a ring of two and then drops (the
 //! broadcast ends). An early subscriber (subscribed before the producer
@@ -15,7 +15,6 @@
 //! producer clone must be gone for the streams to end, so the model holds
 //! none past the producer thread: a stray clone shows up as a loom
 //! deadlock.)
-#![cfg(relaysim_loom)]
 
 use bytes::Bytes;
 use loom::thread;

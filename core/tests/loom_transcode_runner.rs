@@ -8,7 +8,7 @@
 //! `republish-never-transcoded` fix).
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_transcode_runner`
 //!
 //! The runner is the real one (`relaysim_core::transcode`), its locks are
 //! loom's (`crate::sync`), and drains go to a spawner that records them
@@ -18,7 +18,6 @@
 //! leak (a drain for a removed rendition) and no miss (a live track without
 //! its drain). On failure the panic message carries the interleaving, as
 //! the operations were logged in the order loom ran them.
-#![cfg(relaysim_loom)]
 
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Mutex};

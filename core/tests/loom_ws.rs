@@ -3,7 +3,7 @@
 //! each direction of the socket is a bounded buffer. Every interleaving.
 //!
 //! Run with the loom step (README):
-//! `RUSTFLAGS="--cfg relaysim_loom --cfg tokio_unstable" CARGO_TARGET_DIR=target/loom cargo test -p relaysim-core --release --features known-bugs loom`
+//! `cargo test --workspace --features relaysim-core/loom --test loom_ws`
 //!
 //! The session itself is async tokio code and cannot run under loom; the
 //! model keeps its structure with loom primitives and takes the piece
@@ -29,7 +29,6 @@
 //! - upstream's fix alone (fragments, each waiting for room under the lock):
 //!   loom still finds the wedge — the reason the fix here also lets go of the
 //!   lock while the window is full.
-#![cfg(relaysim_loom)]
 
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;

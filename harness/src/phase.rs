@@ -391,25 +391,15 @@ mod tests {
             from: ms(500),
             to: ms(500),
         };
+        let xy = [on_xy];
+        let all = [everywhere];
         let span = |a: &str, b: &str, from, to| Span::new(Phase::Connect, a, b, ms(from), ms(to));
-        assert!(
-            faulted(&span("y", "x", 250, 260), &[on_xy.clone()]),
-            "either order"
-        );
-        assert!(
-            faulted(&span("x", "y", 300, 400), &[on_xy.clone()]),
-            "touching ends"
-        );
-        assert!(
-            !faulted(&span("x", "y", 301, 400), &[on_xy.clone()]),
-            "after"
-        );
-        assert!(
-            !faulted(&span("x", "z", 150, 200), &[on_xy.clone()]),
-            "another link"
-        );
-        assert!(faulted(&span("x", "z", 400, 600), &[everywhere.clone()]));
-        assert!(!faulted(&span("x", "z", 501, 600), &[everywhere]));
+        assert!(faulted(&span("y", "x", 250, 260), &xy), "either order");
+        assert!(faulted(&span("x", "y", 300, 400), &xy), "touching ends");
+        assert!(!faulted(&span("x", "y", 301, 400), &xy), "after");
+        assert!(!faulted(&span("x", "z", 150, 200), &xy), "another link");
+        assert!(faulted(&span("x", "z", 400, 600), &all));
+        assert!(!faulted(&span("x", "z", 501, 600), &all));
     }
 
     const CONNECT_FAULTED: crate::check::Check = crate::phase_check!("toy", "connect", toy_spans);

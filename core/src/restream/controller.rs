@@ -199,7 +199,7 @@ impl Controller {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
 

@@ -156,7 +156,7 @@ impl DestinationState {
 
 /// Parity with the upstream PR's twelve tests (seed-systems.md §0.4): one test
 /// here per behaviour there, same names.
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};

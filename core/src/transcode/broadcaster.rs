@@ -374,7 +374,7 @@ impl Drop for BroadcasterStream {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use crate::transcode::fragment::{FragmentFlags, VIDEO_TRACK};

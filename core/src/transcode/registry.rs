@@ -217,7 +217,7 @@ impl FragmentBroadcasterRegistry {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use crate::sync::Mutex;

@@ -1,6 +1,6 @@
 //! The core's integration tests, in one test binary: every suite that
-//! needs no special build (loom's `--cfg relaysim_loom` models are
-//! `tests/loom_*.rs`, shuttle's are `tests/shuttle.rs` under the `shuttle`
+//! needs no special build (loom's models are `tests/loom_*.rs` under the
+//! `loom` feature, shuttle's `tests/shuttle.rs` under the `shuttle`
 //! feature). One binary links the core and its dependencies once instead
 //! of once per suite, which is most of what these tests cost to build.
 //!
@@ -24,7 +24,7 @@
 //!
 //! [`common`] (proptest state-machine support) and [`support`] (an
 //! in-memory network and an event recorder) are shared helpers.
-#![cfg(not(relaysim_loom))]
+#![cfg(not(any(feature = "loom", feature = "shuttle")))]
 
 mod common;
 mod support;

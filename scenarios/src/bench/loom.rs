@@ -18,23 +18,21 @@ impl LoomTimes {
 }
 
 /// Builds the loom models with cargo (from the workspace this binary was
-/// built in, into `target/loom`, as `.ci/run` does), then runs each model
-/// file's test binary (`core/tests/loom_*.rs`) alone and times it; the
+/// built in, with core's `loom` feature, as `.ci/run` does), then runs each
+/// model file's test binary (`core/tests/loom_*.rs`) alone and times it; the
 /// build is not timed.
 pub fn loom_step() -> Result<LoomTimes, String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let built =
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&root)
-            .env("RUSTFLAGS", "--cfg relaysim_loom --cfg tokio_unstable")
-            .env("CARGO_TARGET_DIR", root.join("target/loom"))
             .args([
                 "test",
-                "-p",
-                "relaysim-core",
-                "--release",
+                "--workspace",
                 "--features",
-                "known-bugs",
+                "relaysim-core/loom",
+                "--test",
+                "loom_*",
                 "--no-run",
                 "--message-format=json",
             ])

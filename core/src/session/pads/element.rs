@@ -178,7 +178,7 @@ impl std::fmt::Debug for Element {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
 

@@ -201,7 +201,7 @@ impl std::fmt::Debug for PadQueue {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use crate::session::pads::Buffer;

@@ -110,7 +110,7 @@ impl std::fmt::Debug for EosLatch {
     }
 }
 
-#[cfg(all(test, not(relaysim_loom)))]
+#[cfg(all(test, not(feature = "loom")))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
