@@ -20,6 +20,7 @@
 //! | [`event`] | the one typed [`event::Event`] vocabulary (one variant per component, read back with [`event::ComponentEvent`]) and its single emit point | format an event twice, or read a clock |
 //! | [`bugs`] | the [`bugs::KnownBug`] catalog and its runtime switches | be on in a normal build (feature `known-bugs`) |
 //! | [`faults`] | buggify-style fault points the harness can fire | fire in a normal build (feature `fault-points`) |
+//! | [`rt`] | task spawning ([`rt::spawn`]) and the hook an engine installs to crash a host's tasks | spawn an OS thread |
 //! | [`deadlines`] | the declared list of every timeout in the core (`deadline.fired` events) | read a clock |
 //! | [`media`] | media frames and their wire framing | block |
 //! | [`restream`] | ingest, destinations, the egress supervisor, pumps, the Twitch API client, [`restream::RestreamEvent`] | call `std::time` or spawn OS threads |
@@ -44,6 +45,7 @@ pub mod faults;
 pub mod media;
 pub mod net;
 pub mod restream;
+pub mod rt;
 pub mod session;
 pub mod sync;
 pub mod transcode;

@@ -136,7 +136,8 @@ impl Window {
 /// fault with a band) until the step that closes the same band, or the
 /// heal, or the end of the trace. Network faults carry their link; the
 /// rest act everywhere. A step without a band (an instant family fault) is
-/// a window of zero length at its time, everywhere.
+/// a window of zero length at its time, everywhere. A crashed host's
+/// window (crash to bounce) acts everywhere too: every link of the host.
 pub fn fault_windows(trace: &Trace) -> Vec<Window> {
     let mut open: BTreeMap<String, (Option<(String, String)>, Duration)> = BTreeMap::new();
     let mut out = Vec::new();
@@ -144,10 +145,10 @@ pub fn fault_windows(trace: &Trace) -> Vec<Window> {
     for e in &trace.entries {
         match &e.kind {
             EntryKind::Fault(step) => {
-                let link = step.net().map(|n| {
-                    let (a, b) = n.link();
-                    (a.to_string(), b.to_string())
-                });
+                let link = step
+                    .net()
+                    .and_then(NetFault::link)
+                    .map(|(a, b)| (a.to_string(), b.to_string()));
                 match step.band() {
                     Some(band) if band.open => {
                         open.entry(band.label).or_insert((link, e.at));

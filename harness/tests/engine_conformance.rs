@@ -7,7 +7,10 @@
 //! reader stopped and opens when it reads again; partition (segments lost,
 //! the stream stalls, connects hang), hold and release (delivered late, in
 //! order), repair; blackhole and restore (a connect hangs instead of being
-//! refused, a stream goes half-open, what was swallowed is lost); timers at their exact simulated time; EOF and reset; and
+//! refused, a stream goes half-open, what was swallowed is lost); crash and
+//! bounce (a host's tasks stop, its peers see the connection end, a
+//! connect to it hangs until the bounce refuses it, a bounce starts its
+//! software again); timers at their exact simulated time; EOF and reset; and
 //! per-engine determinism (same seed, same log). Every run is bounded by
 //! its simulated length; nothing here waits on the wall clock.
 
@@ -379,6 +382,150 @@ fn a_blackhole_leaves_streams_half_open_and_restore_loses_what_it_swallowed() {
         // The client's writes kept succeeding: the ticker reached its end.
         assert!(!log.has("eof"), "{kind}: {:?}", log.lines());
     });
+}
+
+/// A server that logs its start, ticks from a spawned task, and answers
+/// each connection's bytes; a client host that reconnects every 500 ms and
+/// logs what each connection sees.
+fn crashable(s: &mut Sim, log: &Log) {
+    let l = log.clone();
+    s.host("server", move || {
+        let l = l.clone();
+        async move {
+            l.push("server start");
+            let t = l.clone();
+            relaysim_core::rt::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    t.push("server tick");
+                }
+            });
+            let mut lst = SimNet.bind("0.0.0.0:7").await?;
+            loop {
+                let (mut c, _) = lst.accept().await?;
+                relaysim_core::rt::spawn(async move {
+                    let mut buf = [0u8; 16];
+                    while let Ok(n) = c.read(&mut buf).await {
+                        if n == 0 || c.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    });
+    let l = log.clone();
+    s.host("client", move || {
+        let l = l.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            loop {
+                l.push("connecting");
+                match SimNet.connect("server:7").await {
+                    Err(e) => l.push(format!("connect failed {:?}", e.kind())),
+                    Ok(mut c) => {
+                        l.push("connected");
+                        let mut buf = [0u8; 1];
+                        loop {
+                            if c.write_all(&[1]).await.is_err() {
+                                l.push("write failed");
+                                break;
+                            }
+                            match c.read(&mut buf).await {
+                                Ok(1) => {}
+                                _ => {
+                                    l.push("connection ended");
+                                    break;
+                                }
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    });
+}
+
+#[test]
+fn crash_stops_a_hosts_tasks_and_ends_its_connections_and_bounce_restarts_it() {
+    both(|kind| {
+        let log = Log::default();
+        let mut s = sim(kind, 9);
+        crashable(&mut s, &log);
+        s.run_for(Duration::from_millis(1000)).unwrap();
+        assert!(log.has("connected"), "{kind}: {:?}", log.lines());
+        s.crash("server");
+        let crashed = log.lines().len();
+        s.run_for(Duration::from_millis(3000)).unwrap();
+
+        let after: Vec<String> = log.lines()[crashed..].to_vec();
+        assert!(
+            !after.iter().any(|l| l.contains("server")),
+            "{kind}: nothing of the server runs after its crash: {after:?}"
+        );
+        assert!(
+            after
+                .iter()
+                .any(|l| l.contains("connection ended") || l.contains("write failed")),
+            "{kind}: the client saw its connection end: {after:?}"
+        );
+        assert!(
+            after.iter().any(|l| l.contains("connecting"))
+                && !after
+                    .iter()
+                    .any(|l| l.contains("connect failed") || l.contains("connected")),
+            "{kind}: a machine that is down answers no connect: it hangs: {after:?}"
+        );
+        s.bounce("server");
+        s.run_for(Duration::from_millis(5000)).unwrap();
+        let lines = log.lines();
+        let bounced = lines
+            .iter()
+            .rposition(|l| l.contains("server start"))
+            .unwrap();
+        assert!(
+            lines[bounced..]
+                .iter()
+                .any(|l| l.contains("connect failed ConnectionRefused")),
+            "{kind}: the bounce refuses the connect that hung: {lines:?}"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("server start")).count(),
+            2,
+            "{kind}: the bounce started the software again: {lines:?}"
+        );
+        assert!(
+            lines[bounced..].iter().any(|l| l.contains("connected")),
+            "{kind}: the client reconnects to the restarted server: {lines:?}"
+        );
+        assert!(
+            lines[bounced..].iter().any(|l| l.contains("server tick")),
+            "{kind}: {lines:?}"
+        );
+    });
+}
+
+#[test]
+fn the_fast_engine_refuses_to_crash_a_host_with_a_task_it_cannot_abort() {
+    let mut s = sim(EngineKind::Fast, 10);
+    s.host("server", || async {
+        // A task spawned behind relaysim_core::rt's back (as a dependency
+        // would): the engine cannot abort it.
+        #[allow(clippy::disallowed_methods)]
+        tokio::spawn(std::future::pending::<()>());
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    s.run_for(Duration::from_millis(10)).unwrap();
+    let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.crash("server")))
+        .expect_err("a crash that would leave a task running is refused");
+    let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("cannot crash server: 1 of its tasks were spawned outside"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -231,12 +231,18 @@ fn probe(file: &Path) -> Probe {
     Probe {
         video_frames: count("video"),
         audio_frames: count("audio"),
+        // `key_frame,pict_type`; ffprobe appends an empty field for a
+        // frame that carries side data (`1,I,`), which says nothing about
+        // decodability, so only the two asked-for fields are kept.
         first_video: String::from_utf8_lossy(&first.stdout)
             .lines()
             .next()
             .unwrap_or("")
             .trim()
-            .to_string(),
+            .split(',')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(","),
         decode_errors: String::from_utf8_lossy(&decode.stderr).trim().to_string(),
     }
 }

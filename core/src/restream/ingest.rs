@@ -34,7 +34,7 @@ pub async fn serve_ingest<L: NetListener>(mut listener: L, ctl: Arc<Controller>)
     loop {
         let (stream, _peer) = listener.accept().await?;
         let ctl = ctl.clone();
-        tokio::spawn(async move {
+        crate::rt::spawn(async move {
             handle_publisher(stream, ctl).await;
         });
     }

@@ -91,7 +91,7 @@ pub async fn run_relay_on<N: Net>(
         cfg.tick,
         cfg.shutdown_grace,
     );
-    let sup = tokio::spawn(supervisor.run());
+    let sup = crate::rt::spawn(supervisor.run());
     let result = serve_ingest(listener, handle.controller.clone()).await;
     sup.abort();
     result

@@ -142,7 +142,7 @@ impl<N: Net> Supervisor<N> {
                 epoch,
             });
             let state = state.clone();
-            tokio::spawn(async move {
+            crate::rt::spawn(async move {
                 let mut result = twitch.fetch_vod_session(&key, false).await;
                 if emitter.fault_point("restream.twitch.response") {
                     result = FetchResult::Error("response lost".into());
@@ -197,7 +197,7 @@ impl<N: Net> Supervisor<N> {
                 reason,
             });
             let cancel = CancellationToken::new();
-            let handle = tokio::spawn(run_egress(
+            let handle = crate::rt::spawn(run_egress(
                 self.net.clone(),
                 dest.id.clone(),
                 decision.effective_url.clone(),

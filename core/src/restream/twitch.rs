@@ -136,7 +136,7 @@ impl<N: Net> TwitchApi<N> {
             .map_err(|e| err("handshake", &e))?;
         // Aborted however this future ends, timeouts included: a trickling
         // server must not keep a connection task alive.
-        let _conn_task = AbortOnDrop(tokio::spawn(async move {
+        let _conn_task = AbortOnDrop(crate::rt::spawn(async move {
             let _ = conn.await;
         }));
         let body = ClientConfigRequest {

@@ -464,7 +464,7 @@ mod tests {
     async fn next_fragment_waits_for_emit_and_ends_on_close() {
         let bc = FragmentBroadcaster::new(VIDEO_TRACK, meta());
         let mut s = bc.subscribe();
-        let reader = tokio::spawn(async move {
+        let reader = crate::rt::spawn(async move {
             let mut got = Vec::new();
             while let Some(f) = s.next_fragment().await {
                 got.push(f.group_id);

@@ -256,6 +256,7 @@ impl DrainSpawner for TokioSpawner {
                 });
             }
         });
+        crate::rt::adopt(task.abort_handle());
         Some(Box::new(task))
     }
 }

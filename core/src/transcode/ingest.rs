@@ -103,7 +103,7 @@ pub async fn serve_ingest<L: NetListener>(
     loop {
         let (stream, _peer) = listener.accept().await?;
         let bridge = bridge.clone();
-        tokio::spawn(async move { handle_publisher(stream, bridge).await });
+        crate::rt::spawn(async move { handle_publisher(stream, bridge).await });
     }
 }
 

@@ -142,14 +142,7 @@ impl Sim {
     {
         match self {
             Sim::Turmoil(s) => s.client(name, software),
-            Sim::Fast(s) => {
-                let once = std::cell::RefCell::new(Some(software));
-                s.host(name, move || {
-                    once.borrow_mut()
-                        .take()
-                        .expect("fast engine: a client's software starts once")
-                });
-            }
+            Sim::Fast(s) => s.client(name, software),
         }
     }
 
@@ -207,6 +200,29 @@ impl Sim {
     /// hangs and a stream goes half-open.
     pub fn blackhole(&mut self, a: &str, b: &str) {
         self.hold(a, b);
+    }
+
+    /// Crashes a host ([`NetFault::Crash`](crate::fault::NetFault)): every
+    /// task of its software is aborted, its sockets close, its ports stop
+    /// listening. Panics for a host registered with [`Sim::client`] (its
+    /// software runs once and cannot restart), and on the fast engine for a
+    /// host with a task that was not spawned through
+    /// `relaysim_core::rt::spawn` (it could not be aborted).
+    pub fn crash(&mut self, host: &str) {
+        match self {
+            Sim::Turmoil(s) => s.crash(host),
+            Sim::Fast(s) => s.crash(host),
+        }
+    }
+
+    /// Restarts a host's software from scratch, crashing it first if it
+    /// runs ([`NetFault::Bounce`](crate::fault::NetFault)). Panics as
+    /// [`Sim::crash`] does.
+    pub fn bounce(&mut self, host: &str) {
+        match self {
+            Sim::Turmoil(s) => s.bounce(host),
+            Sim::Fast(s) => s.bounce(host),
+        }
     }
 
     /// Ends a blackhole: everything it parked is lost (a cut), then the

@@ -123,7 +123,9 @@ impl Band {
     }
 }
 
-/// The network faults every world has: turmoil's link verbs.
+/// The network faults every world has, on both engines: link verbs
+/// (partition, hold, blackhole and their ends) and host verbs (crash,
+/// bounce).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum NetFault {
@@ -175,32 +177,64 @@ pub enum NetFault {
         /// The other end.
         b: String,
     },
+    /// Crash a host: every task its software started is aborted at once
+    /// (its sockets close as a dying process's do: peers see a FIN, or a
+    /// reset where data was unread; its ports stop listening). Nothing runs
+    /// there until [`NetFault::Bounce`] (or the heal) restarts it.
+    Crash {
+        /// The host.
+        host: String,
+    },
+    /// Restart a host's software from scratch (crashing it first if it is
+    /// running): a process restart, with nothing kept in memory.
+    Bounce {
+        /// The host.
+        host: String,
+    },
 }
 
 impl NetFault {
-    const KINDS: [&'static str; 6] = [
+    const KINDS: [&'static str; 8] = [
         "partition",
         "repair",
         "hold",
         "release",
         "blackhole",
         "restore",
+        "crash",
+        "bounce",
     ];
 
-    /// The two hosts of the link.
-    pub fn link(&self) -> (&str, &str) {
+    /// The two hosts of the link, for a fault on a link (`None` for a
+    /// host's crash or bounce).
+    pub fn link(&self) -> Option<(&str, &str)> {
         match self {
             NetFault::Partition { a, b }
             | NetFault::Repair { a, b }
             | NetFault::Hold { a, b }
             | NetFault::Release { a, b }
             | NetFault::Blackhole { a, b }
-            | NetFault::Restore { a, b } => (a, b),
+            | NetFault::Restore { a, b } => Some((a, b)),
+            NetFault::Crash { .. } | NetFault::Bounce { .. } => None,
+        }
+    }
+
+    /// Every host the fault names.
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            NetFault::Crash { host } | NetFault::Bounce { host } => vec![host],
+            _ => self.link().map(|(a, b)| vec![a, b]).unwrap_or_default(),
         }
     }
 
     fn band(&self) -> Band {
-        let (a, b) = self.link();
+        if let NetFault::Crash { host } | NetFault::Bounce { host } = self {
+            return Band::new(
+                format!("crash {host}"),
+                matches!(self, NetFault::Crash { .. }),
+            );
+        }
+        let (a, b) = self.link().unwrap_or_default();
         match self {
             NetFault::Partition { .. } => Band::new(format!("partition {a}~{b}"), true),
             NetFault::Repair { .. } => Band::new(format!("partition {a}~{b}"), false),
@@ -208,6 +242,7 @@ impl NetFault {
             NetFault::Release { .. } => Band::new(format!("hold {a}~{b}"), false),
             NetFault::Blackhole { .. } => Band::new(format!("blackhole {a}~{b}"), true),
             NetFault::Restore { .. } => Band::new(format!("blackhole {a}~{b}"), false),
+            NetFault::Crash { .. } | NetFault::Bounce { .. } => unreachable!("returned above"),
         }
     }
 }
@@ -996,6 +1031,57 @@ mod tests {
             Some(Band::new("down", true))
         );
         assert_eq!(Step::App(Fault::Catalog { tracks: vec![] }).band(), None);
+    }
+
+    #[test]
+    fn blackhole_and_crash_faults_round_trip_and_pair_their_bands() {
+        let steps: Vec<Step<Fault>> = vec![
+            NetFault::Blackhole {
+                a: "x".into(),
+                b: "y".into(),
+            }
+            .into(),
+            NetFault::Restore {
+                a: "x".into(),
+                b: "y".into(),
+            }
+            .into(),
+            NetFault::Crash { host: "x".into() }.into(),
+            NetFault::Bounce { host: "x".into() }.into(),
+        ];
+        let json: Vec<String> = steps
+            .iter()
+            .map(|s| serde_json::to_string(s).unwrap())
+            .collect();
+        assert_eq!(
+            json,
+            [
+                r#"{"kind":"blackhole","a":"x","b":"y"}"#,
+                r#"{"kind":"restore","a":"x","b":"y"}"#,
+                r#"{"kind":"crash","host":"x"}"#,
+                r#"{"kind":"bounce","host":"x"}"#,
+            ]
+        );
+        for (step, j) in steps.iter().zip(&json) {
+            assert_eq!(&serde_json::from_str::<Step<Fault>>(j).unwrap(), step);
+        }
+        let bands: Vec<Option<Band>> = steps.iter().map(Step::band).collect();
+        assert_eq!(
+            bands,
+            [
+                Some(Band::new("blackhole x~y", true)),
+                Some(Band::new("blackhole x~y", false)),
+                Some(Band::new("crash x", true)),
+                Some(Band::new("crash x", false)),
+            ]
+        );
+        assert_eq!(steps[2].to_string(), "fault.crash host=x");
+        assert_eq!(
+            steps[3].literal(),
+            "NetFault::Bounce { host: \"x\".into() }.into()"
+        );
+        let crash = NetFault::Crash { host: "x".into() };
+        assert_eq!((crash.link(), crash.hosts()), (None, vec!["x"]));
     }
 
     #[test]

@@ -441,6 +441,7 @@ fn simulate<F: FamilyFault>(
     let mut cut: BTreeSet<(String, String)> = BTreeSet::new();
     let mut held: BTreeSet<(String, String)> = BTreeSet::new();
     let mut silent: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut down: BTreeSet<String> = BTreeSet::new();
     while sim.elapsed() < scn.duration {
         let now = sim.elapsed();
         while next < plan.events.len() && plan.events[next].at() <= now {
@@ -477,6 +478,14 @@ fn simulate<F: FamilyFault>(
                     sim.restore(a.as_str(), b.as_str());
                     silent.remove(&(a.clone(), b.clone()));
                 }
+                Step::Net(NetFault::Crash { host }) => {
+                    sim.crash(host.as_str());
+                    down.insert(host.clone());
+                }
+                Step::Net(NetFault::Bounce { host }) => {
+                    sim.bounce(host.as_str());
+                    down.remove(host);
+                }
                 Step::Point { site, permille } => {
                     relaysim_core::faults::set(site, f64::from(*permille) / 1000.0);
                 }
@@ -497,6 +506,11 @@ fn simulate<F: FamilyFault>(
             }
             for (a, b) in std::mem::take(&mut silent) {
                 sim.restore(a.as_str(), b.as_str());
+            }
+            // A host still down at the heal is restarted: the liveness phase
+            // judges a whole system.
+            for host in std::mem::take(&mut down) {
+                sim.bounce(host.as_str());
             }
             relaysim_core::faults::clear();
             phase.set(Phase::Heal);

@@ -139,10 +139,10 @@ pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn
 
         let (shared, admin, ingests) = (h_shared.clone(), h_admin.clone(), h_ingests.clone());
         async move {
-            tokio::spawn(shared.clone().flusher(TICK));
-            tokio::spawn(admin.serve());
+            relaysim_core::rt::spawn(shared.clone().flusher(TICK));
+            relaysim_core::rt::spawn(admin.serve());
             for i in ingests {
-                tokio::spawn(i.serve(registry.clone(), shared.clone()));
+                relaysim_core::rt::spawn(i.serve(registry.clone(), shared.clone()));
             }
             std::future::pending::<()>().await;
             Ok(())

@@ -160,7 +160,7 @@ pub fn build(
         });
         let admin = host_admin.clone();
         async move {
-            tokio::spawn(admin.serve());
+            relaysim_core::rt::spawn(admin.serve());
             listen_ingest(&SimNet, &format!("0.0.0.0:{INGEST_PORT}"), bridge).await?;
             Ok(())
         }

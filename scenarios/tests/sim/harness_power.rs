@@ -593,3 +593,59 @@ fn determinism_across_processes_passes_and_catches_the_canary() {
     assert!(text.contains("first divergence at line 1:"), "{text}");
     assert!(text.contains("canary pid="), "{text}");
 }
+
+/// A plan file can crash and bounce hosts on either engine: the crashed
+/// host's peers see it go (the relay restarts its pump), and a host still
+/// down at the heal is restarted so the liveness phase judges a whole
+/// system (the run passes).
+#[test]
+fn crash_and_bounce_in_a_plan_run_on_both_engines_and_the_heal_restarts_a_host_left_down() {
+    let plan = temp("crash-bounce.json");
+    let saved = relaysim(
+        &[
+            "replay",
+            "vod-slow-twitch",
+            "--seed",
+            "1",
+            "--save-plan",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(saved.status.code(), Some(0), "{saved:?}");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let events = json["plan"]["events"].as_array_mut().unwrap();
+    for (at, kind, host) in [
+        (8000, "crash", "twitch-api"),
+        (16000, "bounce", "twitch-api"),
+        (20000, "crash", "youtube-ingest"),
+    ] {
+        events.push(serde_json::json!({"at_ms": at, "fault": {"kind": kind, "host": host}}));
+    }
+    events.sort_by_key(|e| e["at_ms"].as_u64());
+    std::fs::write(&plan, json.to_string()).unwrap();
+    for engine in ["turmoil", "fast"] {
+        let out = relaysim(
+            &[
+                "replay",
+                "vod-slow-twitch",
+                "--plan",
+                plan.to_str().unwrap(),
+                "--engine",
+                engine,
+            ],
+            &[],
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{engine}: {text}");
+        for line in [
+            "harness        fault.crash host=twitch-api",
+            "harness        fault.bounce host=twitch-api",
+            "harness        fault.crash host=youtube-ingest",
+            "egress.start dest=youtube reason=pump-died",
+        ] {
+            assert!(text.contains(line), "{engine}: no {line:?} in\n{text}");
+        }
+    }
+}

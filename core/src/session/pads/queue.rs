@@ -251,7 +251,7 @@ mod tests {
         let q = queue(1, BugSet::NONE);
         q.try_push(buf(1)).unwrap();
         let q2 = q.clone();
-        let pump = tokio::spawn(async move { q2.push(buf(2)).await });
+        let pump = crate::rt::spawn(async move { q2.push(buf(2)).await });
         tokio::task::yield_now().await;
         assert!(!pump.is_finished(), "the pump waits for space");
         q.flush();
@@ -263,7 +263,7 @@ mod tests {
         let q = queue(1, BugSet::NONE);
         q.try_push(buf(1)).unwrap();
         let q2 = q.clone();
-        let pump = tokio::spawn(async move { q2.push(buf(2)).await });
+        let pump = crate::rt::spawn(async move { q2.push(buf(2)).await });
         tokio::task::yield_now().await;
         assert_eq!(q.pop(), Some(buf(1)));
         assert_eq!(pump.await.unwrap(), Ok(1));

@@ -263,7 +263,7 @@ impl<N: Net> Controller<N> {
                 let exits = serving.exits.clone();
                 let name = t.name.clone();
                 let pump = run_track_pump(conn, PumpState::new(&t, self.bugs), ctx);
-                let task = tokio::spawn(async move {
+                let task = crate::rt::spawn(async move {
                     let exit = pump.await;
                     let _ = exits.send((id, name, exit.clone()));
                     exit

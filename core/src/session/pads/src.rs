@@ -192,7 +192,7 @@ impl<N: Net> MoqSrc<N> {
             self.cfg.bugs,
             self.emitter.clone(),
         );
-        let forwarder = tokio::spawn(forwarder.run(self.main.clone()));
+        let forwarder = crate::rt::spawn(forwarder.run(self.main.clone()));
         let controller = Controller {
             net: self.net.clone(),
             relay: RelayTarget {
@@ -207,7 +207,7 @@ impl<N: Net> MoqSrc<N> {
             bugs: self.cfg.bugs,
             emitter: self.emitter.clone(),
         };
-        let controller = tokio::spawn(controller.run());
+        let controller = crate::rt::spawn(controller.run());
         *current = Some(SessionHandle {
             id,
             shutdown,

@@ -260,8 +260,9 @@ impl Pipeline {
         st.phase = Phase::Playing;
         for track in &self.tracks {
             let eos_after = self.draw.eos_after.get(&track.kind).copied();
-            st.streaming
-                .push(tokio::spawn(self.clone().stream(track.clone(), eos_after)));
+            st.streaming.push(crate::rt::spawn(
+                self.clone().stream(track.clone(), eos_after),
+            ));
         }
         drop(st);
         self.emitter.emit(PublisherEvent::PipelinePlaying {

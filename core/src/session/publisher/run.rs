@@ -162,14 +162,14 @@ impl Publisher {
         let mut group = JoinSet::new();
         for side in [Side::Room, Side::Pipeline] {
             let (me, cancel) = (self.clone(), group_cancel.clone());
-            group.spawn(async move {
+            crate::rt::adopt(group.spawn(async move {
                 let result = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => Err(SideError::Cancelled),
                     r = me.run_side(side) => r.map_err(SideError::Failed),
                 };
                 (side, result)
-            });
+            }));
         }
         let mut first: Option<(Side, String)> = None;
         while let Some(joined) = group.join_next().await {
@@ -415,7 +415,7 @@ pub async fn run_publisher<N: Net>(
     let signal_task = {
         let (handle, emitter) = (handle.clone(), emitter.clone());
         let mut rx = handle.inner.signal.subscribe();
-        tokio::spawn(async move {
+        crate::rt::spawn(async move {
             if rx.wait_for(|s| *s).await.is_err() {
                 return;
             }

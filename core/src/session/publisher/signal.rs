@@ -146,7 +146,7 @@ impl Room {
     pub fn spawn<N: Net>(net: N, target: RoomTarget) -> (Room, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (lost_tx, lost) = watch::channel(false);
-        let task = tokio::spawn(signal_task(net, target, rx, lost_tx));
+        let task = crate::rt::spawn(signal_task(net, target, rx, lost_tx));
         (Room { commands: tx, lost }, task)
     }
 

@@ -91,7 +91,7 @@ pub async fn serve_on<L: NetListener>(
                         code: Some(TRY_AGAIN_LATER),
                         cap,
                     });
-                    tokio::spawn(refuse(stream, cfg.clone(), slot));
+                    crate::rt::spawn(refuse(stream, cfg.clone(), slot));
                 }
                 Err(_) => {
                     emitter.emit(WsEvent::SessionRefused { code: None, cap });
@@ -107,7 +107,7 @@ pub async fn serve_on<L: NetListener>(
             emitter: emitter.clone(),
             stats: stats.clone(),
         };
-        tokio::spawn(async move {
+        crate::rt::spawn(async move {
             run_session(stream, ctx).await;
             // The session's place under the cap is free once it ended.
             drop(permit);

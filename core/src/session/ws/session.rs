@@ -641,10 +641,10 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         .emit(WsEvent::SessionOpen { conn: session.id });
 
     let mut tasks = [
-        tokio::spawn(session.clone().keepalive()),
-        tokio::spawn(session.clone().reader(swaps_tx)),
-        tokio::spawn(session.clone().writer(out_rx)),
-        tokio::spawn(session.clone().engine(swaps_rx)),
+        crate::rt::spawn(session.clone().keepalive()),
+        crate::rt::spawn(session.clone().reader(swaps_tx)),
+        crate::rt::spawn(session.clone().writer(out_rx)),
+        crate::rt::spawn(session.clone().engine(swaps_rx)),
     ];
     // The first task to end ends the session (keepalive first: a deadline
     // that passed in the same step as anything else is what happened).

@@ -30,6 +30,13 @@ pub(crate) struct HostState {
     pub next_port: u16,
     /// Streams of this host that are established and not reset or dropped.
     pub established: usize,
+    /// Abort handles of the tasks its software started (the root task and
+    /// every task spawned through `relaysim_core::rt::spawn`), for a crash.
+    pub tasks: Vec<tokio::task::AbortHandle>,
+    /// Crashed and not yet bounced: the machine answers no SYN.
+    pub down: bool,
+    /// Connects that reached it while down, refused at the bounce.
+    pub unanswered: Vec<usize>,
 }
 
 /// One direction of a connection: bytes written on `from`, read on `to`.
@@ -274,9 +281,39 @@ impl Fabric {
             bound: BTreeMap::new(),
             next_port: EPHEMERAL,
             established: 0,
+            tasks: Vec::new(),
+            down: false,
+            unanswered: Vec::new(),
         });
         self.names.insert(name.to_string(), id);
         id
+    }
+
+    /// A crashed host's ports stop listening at once (the aborted tasks
+    /// drop their listeners a moment later, at the same simulated time):
+    /// a restarted host can bind them again straight away, and a connect
+    /// meanwhile is refused.
+    /// It is then down: a SYN that reaches it gets no answer (the connect
+    /// hangs, as with turmoil) until [`Fabric::bring_up`].
+    pub fn take_down(&mut self, h: HostId) {
+        for (_, id) in std::mem::take(&mut self.hosts[h].bound) {
+            self.listens[id].open = false;
+            self.listens[id].waiter = None;
+        }
+        self.hosts[h].down = true;
+    }
+
+    /// A bounced host is up again: the connects that reached it while it
+    /// was down are refused now (their SYN found no listener).
+    pub fn bring_up(&mut self, h: HostId) {
+        self.hosts[h].down = false;
+        for c in std::mem::take(&mut self.hosts[h].unanswered) {
+            let (server, client, down) = {
+                let up = &self.pipes[self.conns[c].up];
+                (up.to, up.from, self.conns[c].down)
+            };
+            self.send(server, client, Some(down), Packet::Refused(c));
+        }
     }
 
     pub fn host_named(&self, name: &str) -> Option<HostId> {
@@ -503,6 +540,10 @@ impl Fabric {
                     let up = &self.pipes[self.conns[c].up];
                     (up.from, up.to)
                 };
+                if self.hosts[server].down {
+                    self.hosts[server].unanswered.push(c);
+                    return;
+                }
                 let port = self.conns[c].port;
                 let listening = self.hosts[server]
                     .bound

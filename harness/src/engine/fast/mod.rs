@@ -85,10 +85,31 @@ async fn driver() {
     .await;
 }
 
+/// A host's software, restartable (`None` for a client, which runs once).
+type Software = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>>;
+
+/// `relaysim_core::rt`'s adopter on a fast run's thread: the spawning
+/// task's host keeps the new task's abort handle (finished ones are
+/// dropped as the list grows).
+fn adopt(task: tokio::task::AbortHandle) {
+    let Some(h) = fabric::current_host() else {
+        return;
+    };
+    fabric::try_with(|f| {
+        let tasks = &mut f.hosts[h].tasks;
+        if tasks.len() >= 64 && tasks.len().is_power_of_two() {
+            tasks.retain(|t| !t.is_finished());
+        }
+        tasks.push(task);
+    });
+}
+
 /// One fast run's runtime and fabric. Only one may be live per thread.
 pub struct Sim {
     rt: Option<tokio::runtime::Runtime>,
     start: Instant,
+    /// Each host's software, by host id.
+    software: Vec<Option<Software>>,
 }
 
 impl Sim {
@@ -131,11 +152,14 @@ impl Sim {
         fabric::install(Fabric::new(seed, params, start));
         {
             let _g = rt.enter();
+            #[allow(clippy::disallowed_methods)] // the engine's own task, no host's
             tokio::spawn(driver());
         }
+        relaysim_core::rt::set_adopter(Some(adopt));
         Sim {
             rt: Some(rt),
             start,
+            software: Vec::new(),
         }
     }
 
@@ -143,20 +167,48 @@ impl Sim {
         self.rt.as_ref().expect("fast engine: runtime")
     }
 
-    /// Registers a host and starts its software.
+    /// Registers a host and starts its software (restarted by a bounce).
     pub fn host<F, Fut, E>(&mut self, name: &str, software: F)
     where
         F: Fn() -> Fut + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display + 'static,
     {
+        // Errors cross as text: the software's error type need not be Send.
+        let software: Software = Box::new(move || {
+            let fut = software();
+            Box::pin(async move { fut.await.map_err(|e| e.to_string()) })
+        });
         let id = fabric::with(|f| f.add_host(name));
-        let fut = software();
+        self.start_software(id, name, software());
+        self.software.push(Some(software));
+    }
+
+    /// Registers a host whose software runs once (it cannot be crashed or
+    /// bounced: there is nothing to restart).
+    pub fn client<Fut, E>(&mut self, name: &str, software: Fut)
+    where
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let id = fabric::with(|f| f.add_host(name));
+        let fut = Box::pin(async move { software.await.map_err(|e| e.to_string()) });
+        self.start_software(id, name, fut);
+        self.software.push(None);
+    }
+
+    /// Spawns `fut` as host `id`'s root task.
+    fn start_software(
+        &mut self,
+        id: HostId,
+        name: &str,
+        fut: Pin<Box<dyn Future<Output = Result<(), String>> + Send>>,
+    ) {
         let name = name.to_string();
         let _g = self.rt().enter();
         let prev = fabric::set_current_host(Some(id));
-        // Errors cross as text: the software's error type need not be Send.
-        tokio::spawn(async move {
+        #[allow(clippy::disallowed_methods)] // the root task; adopted below
+        let root = tokio::spawn(async move {
             if let Err(e) = fut.await {
                 let msg = format!("host {name} failed: {e}");
                 fabric::with(|f| {
@@ -164,7 +216,58 @@ impl Sim {
                 });
             }
         });
+        fabric::with(|f| f.hosts[id].tasks.push(root.abort_handle()));
         fabric::set_current_host(prev);
+    }
+
+    /// Crashes host `name`: aborts every task of its software and takes
+    /// the machine down. The aborted tasks' sockets close (FIN, or RST
+    /// where data was unread) when the runtime next runs, at the same
+    /// simulated time; its ports stop listening at once; a connect to it
+    /// gets no answer until the bounce refuses it (turmoil's behaviour). Panics for a client, and for a host with a task
+    /// spawned outside `relaysim_core::rt::spawn` (say, by a dependency):
+    /// the engine could not abort it, and a crash that leaves a task
+    /// running would be a lie. turmoil crashes such a host.
+    pub fn crash(&mut self, name: &str) {
+        let h = fabric::with(|f| f.host_named(name))
+            .unwrap_or_else(|| panic!("fast engine: no host {name:?} to crash"));
+        assert!(
+            self.software[h].is_some(),
+            "cannot crash {name}: it was registered as a client (its software runs once)"
+        );
+        let tasks = fabric::with(|f| std::mem::take(&mut f.hosts[h].tasks));
+        let adopted: std::collections::BTreeSet<Id> = tasks
+            .iter()
+            .filter(|t| !t.is_finished())
+            .map(tokio::task::AbortHandle::id)
+            .collect();
+        let strays = TASK_HOST.with_borrow(|m| {
+            m.iter()
+                .filter(|(id, host)| **host == h && !adopted.contains(id))
+                .count()
+        });
+        assert!(
+            strays == 0,
+            "fast engine: cannot crash {name}: {strays} of its tasks were spawned outside \
+             relaysim_core::rt::spawn (by a dependency?) and cannot be aborted; \
+             crash it on the turmoil engine"
+        );
+        for t in &tasks {
+            t.abort();
+        }
+        fabric::with(|f| f.take_down(h));
+    }
+
+    /// Restarts host `name`'s software from scratch, crashing it first.
+    pub fn bounce(&mut self, name: &str) {
+        self.crash(name);
+        let h = fabric::with(|f| f.host_named(name)).expect("crashed above");
+        let fut = (self.software[h].as_ref().expect("checked by crash"))();
+        {
+            let _g = self.rt().enter();
+            fabric::with(|f| f.bring_up(h));
+        }
+        self.start_software(h, name, fut);
     }
 
     /// Runs every host until simulated time `t` since the start, or until
@@ -235,6 +338,7 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        relaysim_core::rt::set_adopter(None);
         // Tasks (and the sockets they hold) go while the fabric still exists.
         fabric::try_with(|f| f.closing = true);
         drop(self.rt.take());

@@ -113,7 +113,7 @@ impl Admin {
             };
             lock(&self.pending).push_back((id, op));
             let me = self.clone();
-            tokio::spawn(async move {
+            relaysim_core::rt::spawn(async move {
                 tokio::time::sleep(window).await;
                 me.land(id);
             });

@@ -240,7 +240,7 @@ impl Transcoder for Xcode {
             let (tx, mut rx) = mpsc::channel::<()>(WORKER_QUEUE);
             let dropped = Arc::new(AtomicU64::new(0));
             let (shared, tid, d) = (self.shared.clone(), self.tid.clone(), dropped.clone());
-            tokio::spawn(async move {
+            relaysim_core::rt::spawn(async move {
                 let mut processed = 0;
                 while rx.recv().await.is_some() {
                     tokio::time::sleep(work).await;

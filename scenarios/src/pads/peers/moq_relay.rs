@@ -307,7 +307,7 @@ impl MoqRelay {
                         config,
                     });
                     let me = self.clone();
-                    tokio::spawn(async move {
+                    relaysim_core::rt::spawn(async move {
                         tokio::time::sleep(delay).await;
                         me.publish_catalog();
                     });
@@ -319,7 +319,7 @@ impl MoqRelay {
                     });
                     self.generation.send_modify(|g| *g += 1);
                     let me = self.clone();
-                    tokio::spawn(async move {
+                    relaysim_core::rt::spawn(async move {
                         tokio::time::sleep(d).await;
                         me.record(MoqRelayEvent::Up);
                     });
@@ -452,15 +452,15 @@ fn build_catalog(version: u64, live: &[String], config: &BTreeMap<String, u32>) 
 /// The host's software: producers, the command runner, and the listener.
 pub async fn serve(relay: Arc<MoqRelay>) -> relaysim_harness::HostResult {
     for t in KNOWN_TRACKS {
-        tokio::spawn(relay.clone().produce(t));
+        relaysim_core::rt::spawn(relay.clone().produce(t));
     }
-    tokio::spawn(relay.clone().run_commands());
+    relaysim_core::rt::spawn(relay.clone().run_commands());
     let mut listener =
         relaysim_core::net::Net::bind(&relaysim_harness::SimNet, &format!("0.0.0.0:{PORT}"))
             .await?;
     loop {
         let (stream, _) = listener.accept().await?;
-        tokio::spawn(relay.clone().connection(stream));
+        relaysim_core::rt::spawn(relay.clone().connection(stream));
     }
 }
 

@@ -349,6 +349,6 @@ pub async fn serve(lk: Arc<LiveKit>) -> relaysim_harness::HostResult {
             .await?;
     loop {
         let (stream, _) = listener.accept().await?;
-        tokio::spawn(connection(lk.clone(), stream));
+        relaysim_core::rt::spawn(connection(lk.clone(), stream));
     }
 }

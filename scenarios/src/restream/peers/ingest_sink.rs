@@ -332,7 +332,7 @@ pub async fn serve_on<L: NetListener>(
     loop {
         let (stream, _) = listener.accept().await?;
         let sink = sink.clone();
-        tokio::spawn(async move {
+        relaysim_core::rt::spawn(async move {
             let mut idx = None;
             let _ = session(stream, &sink, &mut idx).await;
             if let Some(i) = idx {

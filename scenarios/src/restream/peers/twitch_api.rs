@@ -187,7 +187,7 @@ pub async fn serve_on<L: NetListener>(mut listener: L, api: Arc<TwitchApi>) -> s
     loop {
         let (stream, _) = listener.accept().await?;
         let api = api.clone();
-        tokio::spawn(async move {
+        relaysim_core::rt::spawn(async move {
             let svc = service_fn(move |req| api.clone().handle(req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)

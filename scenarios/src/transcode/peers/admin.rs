@@ -303,7 +303,7 @@ impl Admin {
             };
             lock(&self.pending).push_back((id, op));
             let me = self.clone();
-            tokio::spawn(async move {
+            relaysim_core::rt::spawn(async move {
                 tokio::time::sleep(window).await;
                 me.land(id);
             });
@@ -368,7 +368,7 @@ pub fn install_viewers(registry: &FragmentBroadcasterRegistry, recorder: Arc<Rec
         let generation = bc.generation();
         let broadcast = broadcast.to_string();
         let recorder = recorder.clone();
-        tokio::spawn(async move {
+        relaysim_core::rt::spawn(async move {
             let mut last: Option<(u64, u64)> = None;
             let mut in_order = true;
             while let Some(f) = sub.next_fragment().await {

@@ -524,7 +524,7 @@ pub async fn serve_on<N: Net>(net: N, client: Arc<WsClient>, reset: ResetWatch) 
     else {
         return;
     };
-    tokio::spawn(client.clone().sample());
+    relaysim_core::rt::spawn(client.clone().sample());
     let url = format!("ws://{}/ws", client.cfg.server);
     loop {
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
