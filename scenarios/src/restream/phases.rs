@@ -28,8 +28,9 @@
 //! faults pinned to their link ([`windows`]): a silent Twitch API or
 //! ingest to `relay`~that host, a silent publisher to `obs`~`relay`, Twitch
 //! errors to `relay`~`twitch-api`. Publisher disconnects and connects are
-//! the workload (they end publisher sessions on purpose) and latency
-//! changes are timings, not windows: neither counts as a fault here.
+//! the workload (they end publisher sessions on purpose), latency changes
+//! are timings, not windows, and core fault points fail one code path
+//! inside the relay, on no link: none of them counts as a fault here.
 //!
 //! **Deadlines**: `vod-phases` reaches six of restream's eight sites. Two
 //! cannot fire with the core as it is: `restream.twitch.outer` (15 s) wraps
@@ -76,9 +77,6 @@ pub fn windows(v: &RunView<'_>) -> Vec<Window> {
                 }
             } else if w.label == "twitch errors" {
                 (RELAY, TWITCH_API)
-            } else if w.label.starts_with("fault point ") {
-                // Core fault points act inside the relay, on any link.
-                return Some(w);
             } else {
                 return None;
             };

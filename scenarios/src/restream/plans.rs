@@ -214,8 +214,9 @@ fn silence(host: &str) -> (Step, Step) {
 /// [`super::phases`]): blackholes (a connect hangs, a stream goes
 /// half-open) and silent peers (accept, then nothing) on the pump, Twitch
 /// and publisher links, aimed at the first pumps' and fetch's connect or
-/// at a reconnect after a publisher flap, and sometimes a Twitch answer
-/// that lands within a tick of the 12 s total timeout.
+/// at a reconnect after a publisher flap, sometimes a Twitch answer that
+/// lands within a tick of the 12 s total timeout, sometimes core fault
+/// points.
 pub fn vod_phases(ctx: &mut Ctx) {
     start(ctx);
     // The Twitch answer's latency: at the total timeout's edge, or ordinary.
@@ -332,6 +333,8 @@ pub fn vod_phases(ctx: &mut Ctx) {
         let (open, close) = blackhole(OBS, RELAY);
         window(ctx, at, len, open, close);
     }
+    let until = PHASES_HEAL_AT.as_millis() as u64 - 1;
+    ctx.fault_points(0.2, FaultPointDraw::hot("restream.", 2_000, until));
 }
 
 #[cfg(test)]
