@@ -73,7 +73,10 @@ pub fn windows(v: &RunView<'_>) -> Vec<Window> {
                 if host == OBS {
                     (OBS, RELAY)
                 } else {
-                    (RELAY, *super::fault::SILENT_HOSTS.iter().find(|h| **h == host)?)
+                    (
+                        RELAY,
+                        *super::fault::SILENT_HOSTS.iter().find(|h| **h == host)?,
+                    )
                 }
             } else if w.label == "twitch errors" {
                 (RELAY, TWITCH_API)
@@ -166,7 +169,11 @@ pub fn pump_spans(v: &RunView<'_>) -> Vec<Span> {
         let accepted = p.accept.unwrap_or(gone).min(gone);
         spans.push(span(Phase::Connect, p.start, accepted));
         if let Some(a) = p.accept.filter(|a| *a <= gone) {
-            spans.push(span(Phase::Handshake, a, p.connected.unwrap_or(gone).min(gone)));
+            spans.push(span(
+                Phase::Handshake,
+                a,
+                p.connected.unwrap_or(gone).min(gone),
+            ));
         }
         if p.restarted {
             spans.push(span(
@@ -243,9 +250,17 @@ pub fn twitch_spans(v: &RunView<'_>) -> Vec<Span> {
     for f in &fetches {
         let done = f.done.unwrap_or(v.end);
         let span = |phase, from, to| Span::new(phase, RELAY, TWITCH_API, from, to);
-        spans.push(span(Phase::Connect, f.start, f.accept.unwrap_or(done).min(done)));
+        spans.push(span(
+            Phase::Connect,
+            f.start,
+            f.accept.unwrap_or(done).min(done),
+        ));
         if let Some(a) = f.accept.filter(|a| *a <= done) {
-            spans.push(span(Phase::Handshake, a, f.request.unwrap_or(done).min(done)));
+            spans.push(span(
+                Phase::Handshake,
+                a,
+                f.request.unwrap_or(done).min(done),
+            ));
         }
         if let Some(r) = f.request.filter(|r| *r <= done) {
             spans.push(span(Phase::Steady, r, done));
