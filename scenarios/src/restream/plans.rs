@@ -339,7 +339,6 @@ pub fn vod_phases(ctx: &mut Ctx) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use relaysim_harness::Seed;
 
     #[test]
