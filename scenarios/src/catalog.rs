@@ -22,6 +22,7 @@ macro_rules! with_catalog {
             vod_slow_twitch => $crate::restream::VOD_SLOW_TWITCH,
             vod_disconnect_race => $crate::restream::VOD_DISCONNECT_RACE,
             vod_twitch_down => $crate::restream::VOD_TWITCH_DOWN,
+            vod_phases => $crate::restream::VOD_PHASES,
             transcode_ladder_churn => $crate::transcode::TRANSCODE_LADDER_CHURN,
             transcode_slow_consumer => $crate::transcode::TRANSCODE_SLOW_CONSUMER,
             ws_bulk_crossfire => $crate::ws::WS_BULK_CROSSFIRE,

@@ -71,7 +71,10 @@ async fn serve_publisher<S: NetStream>(
 ) -> io::Result<()> {
     let rest = tokio::time::timeout(INGEST_IDLE_TIMEOUT, handshake(stream, PeerType::Server))
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))??;
+        .map_err(|_| {
+            ctl.emitter().deadline_fired("restream.ingest.handshake");
+            io::Error::new(io::ErrorKind::TimedOut, "handshake timed out")
+        })??;
     let (mut session, init) = ServerSession::new(server_config()).map_err(invalid)?;
     let mut out = Vec::new();
     let mut queue: VecDeque<ServerSessionResult> = init.into();
@@ -103,7 +106,10 @@ async fn serve_publisher<S: NetStream>(
         }
         let n = tokio::time::timeout(INGEST_IDLE_TIMEOUT, stream.read(&mut buf))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "publisher idle"))??;
+            .map_err(|_| {
+                ctl.emitter().deadline_fired("restream.ingest.idle");
+                io::Error::new(io::ErrorKind::TimedOut, "publisher idle")
+            })??;
         if n == 0 {
             return Ok(());
         }

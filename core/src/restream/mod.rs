@@ -28,6 +28,11 @@
 //! publishes to its destination's ingest (Twitch, YouTube, Kick,
 //! nginx-rtmp).
 //!
+//! Every bounded wait (the Twitch client's connect, total and outer
+//! timeouts, a pump's connect and write stall, the ingest's handshake and
+//! idle read, the supervisor's shutdown grace) reports `deadline.fired` with
+//! its site from [`crate::deadlines::SITES`] when it runs out.
+//!
 //! Known bugs carried here: `vod-fetch-stacking`, `vod-fetch-stale-epoch`,
 //! `vod-latch-leak`, `egress-write-stall`, `egress-missing-sequence-headers`
 //! (see [`crate::bugs`]).
@@ -52,6 +57,9 @@
 //!   never delivers again.
 //! - **S7** At most two URL-change restarts of the Twitch pump per publish
 //!   session.
+//! - **S8** A VOD fetch ends within its 12 s total bound, and within its
+//!   6 s connect bound when the Twitch API never accepted a connection for
+//!   it.
 //! - **L1** Once Twitch answers again, an override is applied and streamed
 //!   to within 20 s.
 //! - **L2** Once faults stop, every destination receives frames again (no

@@ -37,14 +37,22 @@ pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Frames already waiting in the ring that one write may carry.
 pub const MAX_BATCH: usize = 64;
 
-async fn send_within<S: NetStream>(out: &mut S, bytes: &[u8], bugs: BugSet) -> io::Result<()> {
+async fn send_within<S: NetStream>(
+    out: &mut S,
+    bytes: &[u8],
+    bugs: BugSet,
+    emitter: &Emitter,
+) -> io::Result<()> {
     if bugs.on(KnownBug::EgressWriteStall) {
         // Pre-fix: wait for the write however long it takes.
         return out.write_all(bytes).await;
     }
     tokio::time::timeout(WRITE_STALL_TIMEOUT, out.write_all(bytes))
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "write stalled"))?
+        .map_err(|_| {
+            emitter.deadline_fired("restream.pump.write-stall");
+            io::Error::new(io::ErrorKind::TimedOut, "write stalled")
+        })?
 }
 
 fn invalid(e: impl std::fmt::Display) -> io::Error {
@@ -86,7 +94,10 @@ pub async fn run_egress<N: Net>(
             Ok::<_, io::Error>((stream, p))
         })
         .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        .map_err(|_| {
+            emitter.deadline_fired("restream.pump.connect");
+            io::Error::new(io::ErrorKind::TimedOut, "connect timed out")
+        })??;
         emitter.emit(RestreamEvent::EgressConnected { dest: dest.clone() });
         let mut session = publishing.session;
         let MediaFeed {
@@ -99,7 +110,7 @@ pub async fn run_egress<N: Net>(
             serialize(&mut session, m, &mut out)?;
         }
         if !out.is_empty() {
-            send_within(&mut stream, &out, bugs).await?;
+            send_within(&mut stream, &out, bugs, &emitter).await?;
             out.clear();
         }
         let mut input = publishing.pending;
@@ -123,7 +134,7 @@ pub async fn run_egress<N: Net>(
                     }
                 }
                 if !out.is_empty() {
-                    send_within(&mut stream, &out, bugs).await?;
+                    send_within(&mut stream, &out, bugs, &emitter).await?;
                     out.clear();
                 }
             }
@@ -168,7 +179,7 @@ pub async fn run_egress<N: Net>(
                         }
                     }
                     if !out.is_empty() {
-                        send_within(&mut stream, &out, bugs).await?;
+                        send_within(&mut stream, &out, bugs, &emitter).await?;
                         out.clear();
                     }
                 }

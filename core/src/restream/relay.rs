@@ -82,7 +82,8 @@ pub async fn run_relay_on<N: Net>(
     cfg: RelayConfig,
     handle: RelayHandle,
 ) -> io::Result<()> {
-    let twitch = TwitchApi::new(net.clone(), cfg.twitch_api.clone(), cfg.twitch_timeouts);
+    let twitch = TwitchApi::new(net.clone(), cfg.twitch_api.clone(), cfg.twitch_timeouts)
+        .with_emitter(handle.controller.emitter().clone());
     let supervisor = Supervisor::new(
         net.clone(),
         handle.controller.clone(),

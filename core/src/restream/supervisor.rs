@@ -106,6 +106,8 @@ impl<N: Net> Supervisor<N> {
                 .await
                 .is_err();
             if forced {
+                self.emitter()
+                    .deadline_fired("restream.supervisor.shutdown-grace");
                 abort.abort();
             }
             self.ctl.remove_destination(&id);

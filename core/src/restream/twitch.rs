@@ -26,6 +26,7 @@
 //!   never quoting the URL;
 //! - every error text is bounded ([`MAX_ERROR`]).
 
+use crate::event::Emitter;
 use crate::net::Net;
 use crate::restream::event::FetchResult;
 use bytes::Bytes;
@@ -88,6 +89,8 @@ pub struct TwitchApi<N: Net> {
     net: N,
     addr: String,
     timeouts: TwitchTimeouts,
+    /// Where a timeout that runs out is reported (`deadline.fired`).
+    emitter: Emitter,
 }
 
 impl<N: Net> TwitchApi<N> {
@@ -96,7 +99,15 @@ impl<N: Net> TwitchApi<N> {
             net,
             addr: addr.into(),
             timeouts,
+            emitter: Emitter::tracing_only("relay"),
         }
+    }
+
+    /// The same client, reporting its timeouts that run out
+    /// (`restream.twitch.{connect,total,outer}`) on `emitter`.
+    pub fn with_emitter(mut self, emitter: Emitter) -> TwitchApi<N> {
+        self.emitter = emitter;
+        self
     }
 
     /// Fetches a VOD-audio session URL for `stream_key` (`want_eb`: the
@@ -105,7 +116,10 @@ impl<N: Net> TwitchApi<N> {
         match tokio::time::timeout(self.timeouts.outer, self.fetch_total(stream_key, want_eb)).await
         {
             Ok(r) => r,
-            Err(_) => FetchResult::Timeout,
+            Err(_) => {
+                self.emitter.deadline_fired("restream.twitch.outer");
+                FetchResult::Timeout
+            }
         }
     }
 
@@ -114,7 +128,10 @@ impl<N: Net> TwitchApi<N> {
         {
             Ok(Ok(url)) => FetchResult::Session(url),
             Ok(Err(e)) => e,
-            Err(_) => FetchResult::Timeout,
+            Err(_) => {
+                self.emitter.deadline_fired("restream.twitch.total");
+                FetchResult::Timeout
+            }
         }
     }
 
@@ -122,7 +139,10 @@ impl<N: Net> TwitchApi<N> {
         let err = |what: &str, e: &dyn std::fmt::Display| error(format!("{what}: {e}"));
         let stream =
             match tokio::time::timeout(self.timeouts.connect, self.net.connect(&self.addr)).await {
-                Err(_) => return Err(FetchResult::Timeout),
+                Err(_) => {
+                    self.emitter.deadline_fired("restream.twitch.connect");
+                    return Err(FetchResult::Timeout);
+                }
                 // The kind only: an OS or simulator message may name addresses,
                 // which must never reach the trace.
                 Ok(Err(e)) => return Err(FetchResult::Error(format!("connect: {}", e.kind()))),

@@ -5,6 +5,7 @@
 //! allocations from the `twitch-api` peer), never from the relay's own
 //! bookkeeping, so a bug in the relay cannot hide itself.
 
+use relaysim_core::restream::twitch::TwitchTimeouts;
 use relaysim_core::restream::{FetchResult, RestartReason, RestreamEvent};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
 use relaysim_harness::trace::Entry;
@@ -457,6 +458,68 @@ fn egress_starts_decodable(v: &RunView<'_>) -> Verdict {
     Verdict::Pass
 }
 
+/// Slack on a bounded wait judged from the trace: two 50 ms steps.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(100);
+
+/// The Twitch client's contract (`relaysim_core::restream::twitch`): every
+/// VOD fetch ends within its total bound (12 s), and within its connect
+/// bound (6 s) when the API never accepted a connection for it. Whether it
+/// did is the API's word (`twitch.accept`), not the relay's, so the check
+/// belongs only to worlds whose API records its accepts (`vod-phases`;
+/// elsewhere every fetch would look unaccepted). Fetches pair with their
+/// `vod.fetch.done` in order.
+fn twitch_fetch_bounded(v: &RunView<'_>) -> Verdict {
+    let bounds = TwitchTimeouts::default();
+    // In flight, oldest first: (started, accepted by the API).
+    let mut open: Vec<(Duration, bool)> = Vec::new();
+    let overdue = |open: &[(Duration, bool)], now: Duration| {
+        open.iter().find_map(|&(start, accepted)| {
+            let (bound, what) = if accepted {
+                (bounds.total, "total")
+            } else {
+                (bounds.connect, "connect")
+            };
+            let limit = start + bound + DEADLINE_SLACK;
+            (now > limit).then(|| {
+                Verdict::fail(
+                    limit,
+                    format!(
+                        "the VOD fetch started at {:.3}s{} was still running at {:.3}s, past its {} s {what} bound",
+                        start.as_secs_f64(),
+                        if accepted { "" } else { " (the API accepted no connection for it)" },
+                        limit.as_secs_f64(),
+                        bound.as_secs(),
+                    ),
+                )
+            })
+        })
+    };
+    for e in &v.trace.entries {
+        if let Some(fail) = overdue(&open, e.at) {
+            return fail;
+        }
+        match e.event::<RestreamEvent>() {
+            Some(RestreamEvent::VodFetchStart { .. }) => open.push((e.at, false)),
+            Some(RestreamEvent::VodFetchDone { .. }) if !open.is_empty() => {
+                open.remove(0);
+            }
+            _ => {}
+        }
+        if let Some(TwitchEvent::Accept { .. }) = e.peer() {
+            if let Some(f) = open.iter_mut().find(|f| !f.1) {
+                f.1 = true;
+            }
+        }
+    }
+    overdue(&open, v.end).unwrap_or(Verdict::Pass)
+}
+
+pub const TWITCH_FETCH_BOUNDED: Check = Check {
+    name: "twitch-fetch-bounded",
+    kind: CheckKind::Always,
+    about: "a VOD fetch ends within 12 s, and within 6 s if the Twitch API never accepted its connection",
+    eval: twitch_fetch_bounded,
+};
 pub const EGRESS_STARTS_DECODABLE: Check = Check {
     name: "egress-starts-decodable",
     kind: CheckKind::Always,
@@ -566,6 +629,69 @@ mod tests {
         assert!(
             matches!(&v, Verdict::Fail { at, detail } if *at == Duration::from_millis(6100)
                 && detail.contains("stream #0 still received frames until 9.000s, after stream #1 replaced it at 6.000s")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_fetch_outliving_its_bound_fails_judged_by_the_apis_accepts() {
+        use relaysim_harness::check::Facts;
+        use relaysim_harness::trace::{EntryKind, Trace};
+        use std::sync::Arc;
+        let ms = Duration::from_millis;
+        let core = |at: u64, ev: RestreamEvent| Entry {
+            at: ms(at),
+            host: "relay",
+            kind: EntryKind::Core(ev.into()),
+        };
+        let start = |at| {
+            core(
+                at,
+                RestreamEvent::VodFetchStart {
+                    dest: "twitch".into(),
+                    epoch: 0,
+                },
+            )
+        };
+        let done = |at| {
+            core(
+                at,
+                RestreamEvent::VodFetchDone {
+                    dest: "twitch".into(),
+                    epoch: 0,
+                    result: FetchResult::Timeout,
+                },
+            )
+        };
+        let accept = |at| Entry {
+            at: ms(at),
+            host: "twitch-api",
+            kind: EntryKind::Peer(Arc::new(TwitchEvent::Accept { silent: true })),
+        };
+        let judge = |entries: Vec<Entry>| {
+            let facts = Facts::new();
+            let trace = Trace { entries };
+            twitch_fetch_bounded(&RunView {
+                trace: &trace,
+                facts: &facts,
+                heal_at: Duration::from_secs(30),
+                end: Duration::from_secs(60),
+            })
+        };
+        // Accepted: 12 s; never accepted: 6 s (each within a step).
+        assert_eq!(
+            judge(vec![start(2_000), accept(2_050), done(14_050)]),
+            Verdict::Pass
+        );
+        assert_eq!(judge(vec![start(2_000), done(8_050)]), Verdict::Pass);
+        let v = judge(vec![start(2_000), done(9_000)]);
+        assert!(
+            matches!(&v, Verdict::Fail { at, detail } if *at == ms(8_100) && detail.contains("6 s connect bound")),
+            "{v:?}"
+        );
+        let v = judge(vec![start(2_000), accept(2_050)]);
+        assert!(
+            matches!(&v, Verdict::Fail { at, detail } if *at == ms(14_100) && detail.contains("12 s total bound")),
             "{v:?}"
         );
     }

@@ -1,5 +1,7 @@
-//! The restream family's faults: the Twitch API's latency and errors, and
-//! the publisher (OBS) dropping and re-making its connection.
+//! The restream family's faults: the Twitch API's latency and errors, the
+//! publisher (OBS) dropping and re-making its connection, and a silent peer
+//! (one that accepts or makes a connection and then says nothing, which a
+//! network fault cannot express).
 //!
 //! Owns [`Fault`]. Network faults and core fault points are the harness's
 //! (`Step::Net`, `Step::Point`); this enum holds only what a restream world
@@ -29,7 +31,33 @@ pub enum Fault {
     PublisherDisconnect,
     /// The publisher connects (again).
     PublisherConnect,
+    /// `host` goes silent. The Twitch API or a platform ingest accepts
+    /// connections and then never reads or answers on them (a hung
+    /// worker), and a connection or request already in progress hangs the
+    /// same way; those connections stay hung for good, even after
+    /// [`Fault::Speak`] (only new ones are served again). The publisher
+    /// (`obs`) makes its TCP connection and sends nothing until it speaks
+    /// again, then drops it and reconnects.
+    Silent {
+        /// `twitch-api`, an ingest host, or `obs`.
+        host: String,
+    },
+    /// `host` answers new connections again (the heal does it for every
+    /// host).
+    Speak {
+        /// As in [`Fault::Silent`].
+        host: String,
+    },
 }
+
+/// The hosts [`Fault::Silent`] may name.
+pub const SILENT_HOSTS: &[&str] = &[
+    super::world::TWITCH_API,
+    super::world::TWITCH_INGEST,
+    super::world::YOUTUBE_INGEST,
+    super::world::KICK_INGEST,
+    super::world::OBS,
+];
 
 impl FamilyFault for Fault {
     fn validate(&self) -> Result<(), String> {
@@ -39,6 +67,16 @@ impl FamilyFault for Fault {
             }
             Fault::TwitchErrors { percent } => bounds::percent("percent", *percent),
             Fault::PublisherDisconnect | Fault::PublisherConnect => Ok(()),
+            Fault::Silent { host } | Fault::Speak { host } => {
+                if SILENT_HOSTS.contains(&host.as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "host: {host:?} cannot be silenced (one of {})",
+                        SILENT_HOSTS.join(", ")
+                    ))
+                }
+            }
         }
     }
 
@@ -48,6 +86,8 @@ impl FamilyFault for Fault {
             Fault::PublisherConnect => Some(Band::new("publisher disconnected", false)),
             Fault::TwitchErrors { percent } => Some(Band::new("twitch errors", *percent > 0)),
             Fault::TwitchLatency { .. } => None,
+            Fault::Silent { host } => Some(Band::new(format!("silent {host}"), true)),
+            Fault::Speak { host } => Some(Band::new(format!("silent {host}"), false)),
         }
     }
 }

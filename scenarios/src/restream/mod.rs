@@ -6,6 +6,7 @@
 //! | `vod-slow-twitch` | `vod-fetch-stacking`, `egress-write-stall`, `egress-missing-sequence-headers` | Twitch latency 0–15 s, timeouts, 503s, partitions, pump restarts |
 //! | `vod-disconnect-race` | `vod-fetch-stale-epoch` | OBS disconnects mid-fetch, reconnects fast and slow |
 //! | `vod-twitch-down` | `vod-latch-leak` | Twitch errors or unreachable, then recovers |
+//! | `vod-phases` | — (coverage) | blackholes and silent peers aimed at each phase of the pump, Twitch and publisher connections, and a Twitch answer at the edge of its 12 s timeout: every reachable restream deadline fires ([`phases`]) |
 //!
 //! The media path is RTMP end to end: OBS publishes a real H.264 + AAC
 //! clip to the relay's ingest, and each pump publishes to its platform's
@@ -24,6 +25,7 @@
 pub mod checks;
 pub mod fault;
 pub mod peers;
+pub mod phases;
 pub mod plans;
 pub mod world;
 
@@ -82,6 +84,39 @@ static DOWN_CHECKS: [Check; 10] = [
     VOD_OVERRIDE_EVENTUALLY,
     FRAMES_FLOW_AFTER_HEAL,
     TWITCH_RECOVERS_AFTER_FAILURE,
+];
+
+static PHASES_CHECKS: [Check; 30] = [
+    VOD_SINGLE_FLIGHT,
+    TWITCH_FETCH_BOUNDED,
+    EGRESS_STARTS_DECODABLE,
+    ONE_LIVE_STREAM_PER_DESTINATION,
+    ONE_IVS_SESSION_PER_PUBLISH,
+    NO_STALE_OVERRIDE,
+    EGRESS_RESTARTS_BOUNDED,
+    VOD_PATH_SPARES_OTHERS,
+    VOD_OVERRIDE_EVENTUALLY,
+    FRAMES_FLOW_AFTER_HEAL,
+    phases::DEADLINE_TWITCH_CONNECT,
+    phases::DEADLINE_TWITCH_TOTAL,
+    phases::DEADLINE_PUMP_CONNECT,
+    phases::DEADLINE_PUMP_WRITE_STALL,
+    phases::DEADLINE_INGEST_HANDSHAKE,
+    phases::DEADLINE_INGEST_IDLE,
+    phases::PUMP_CONNECT,
+    phases::PUMP_HANDSHAKE,
+    phases::PUMP_STEADY,
+    phases::PUMP_TEARDOWN,
+    phases::PUMP_RECONNECT,
+    phases::TWITCH_CONNECT,
+    phases::TWITCH_HANDSHAKE,
+    phases::TWITCH_STEADY,
+    phases::TWITCH_TEARDOWN,
+    phases::PUBLISHER_CONNECT,
+    phases::PUBLISHER_HANDSHAKE,
+    phases::PUBLISHER_STEADY,
+    phases::PUBLISHER_TEARDOWN,
+    phases::PUBLISHER_RECONNECT,
 ];
 
 /// Timeline arrows: publisher → relay, relay → Twitch API and back, relay
@@ -197,4 +232,25 @@ pub static VOD_TWITCH_DOWN: Scenario<Fault> = Scenario {
     },
     plan: plans::vod_twitch_down,
     build: world::build,
+};
+
+pub static VOD_PHASES: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "vod-phases",
+        family: "restream",
+        about: "Blackholes and silent peers aimed at every phase of the pump, Twitch and publisher connections; every reachable restream deadline fires",
+        tick: TICK,
+        duration: plans::PHASES_DURATION,
+        heal_at: plans::PHASES_HEAL_AT,
+        net: NET,
+        hosts: world::HOSTS,
+        targets: &[],
+        default_seeds: 50,
+        checks: &PHASES_CHECKS,
+        links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
+    },
+    plan: plans::vod_phases,
+    build: world::build_phases,
 };

@@ -34,6 +34,11 @@ pub const HOSTS: &[&str] = &[
     KICK_INGEST,
 ];
 
+/// In `vod-phases` (blackholes on OBS's link), OBS drops a connection the
+/// relay has said nothing on for this long (see
+/// `Publisher::set_read_timeout`).
+pub const OBS_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The relay's ingest key, which OBS publishes with.
 pub const INGEST_KEY: &str = "obs_key";
 /// The Twitch stream key (also in every IVS URL).
@@ -99,15 +104,39 @@ pub struct RestreamWorld {
 /// Registers every host; the publisher starts disconnected (the plan
 /// connects it).
 pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+    build_with(sim, ctx, false)
+}
+
+/// The same world, its peers also recording what they see of each
+/// connection's phases (`obs.dial`/`obs.connected`, `sink.accept`,
+/// `twitch.accept`/`twitch.request`/`twitch.close`): `vod-phases`.
+pub fn build_phases(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+) -> Box<dyn World<Fault>> {
+    build_with(sim, ctx, true)
+}
+
+fn build_with(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+    phases: bool,
+) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let peers = Peers::simulated();
     let twitch = TwitchApi::new(ctx.seed.0, rec.clone(), &peers.ingests[0]);
+    if phases {
+        twitch.record_phases();
+    }
     let t = twitch.clone();
     sim.host(TWITCH_API, move || twitch_api::serve(t.clone()));
 
     let mut sinks = Vec::new();
     for host in [TWITCH_INGEST, YOUTUBE_INGEST, KICK_INGEST] {
         let sink = IngestSink::new(host, rec.clone());
+        if phases {
+            sink.record_phases();
+        }
         let s = sink.clone();
         sim.host(host, move || ingest_sink::serve(s.clone()));
         sinks.push(sink);
@@ -128,6 +157,10 @@ pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn
     });
 
     let publisher = Publisher::new(&format!("{RELAY}:1935"), INGEST_KEY, rec);
+    if phases {
+        publisher.record_phases();
+        publisher.set_read_timeout(OBS_READ_TIMEOUT);
+    }
     let p = publisher.clone();
     sim.host(OBS, move || obs::serve(p.clone()));
 
@@ -139,6 +172,21 @@ pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn
     })
 }
 
+impl RestreamWorld {
+    fn set_silent(&self, host: &str, silent: bool) {
+        match host {
+            TWITCH_API => self.twitch.set_silent(silent),
+            OBS => self.publisher.set_silent(silent),
+            // `Fault::validate` admits only the world's hosts.
+            _ => {
+                for sink in self.sinks.iter().filter(|s| s.host == host) {
+                    sink.set_silent(silent);
+                }
+            }
+        }
+    }
+}
+
 impl World<Fault> for RestreamWorld {
     fn apply(&mut self, fault: &Fault) {
         match fault {
@@ -146,11 +194,17 @@ impl World<Fault> for RestreamWorld {
             Fault::TwitchErrors { percent } => self.twitch.set_errors(*percent),
             Fault::PublisherDisconnect => self.publisher.set_wanted(false),
             Fault::PublisherConnect => self.publisher.set_wanted(true),
+            Fault::Silent { host } => self.set_silent(host, true),
+            Fault::Speak { host } => self.set_silent(host, false),
         }
     }
 
     fn heal(&mut self) {
         self.twitch.heal();
+        for sink in &self.sinks {
+            sink.set_silent(false);
+        }
+        self.publisher.set_silent(false);
         self.publisher.set_wanted(true);
     }
 

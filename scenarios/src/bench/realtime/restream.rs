@@ -73,6 +73,9 @@ pub fn vod_slow_twitch(seed: Seed, scale: u32) -> Result<RealTime, String> {
                 Fault::TwitchErrors { percent } => api.set_errors(*percent),
                 Fault::PublisherConnect => obs.set_wanted(true),
                 Fault::PublisherDisconnect => obs.set_wanted(false),
+                // Only `vod-phases` silences a peer; this comparison does
+                // not replay it.
+                Fault::Silent { .. } | Fault::Speak { .. } => return false,
             }
             true
         };

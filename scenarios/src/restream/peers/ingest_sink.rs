@@ -18,6 +18,7 @@ use relaysim_core::restream::rtmp::rml_rtmp::sessions::{
 use relaysim_core::restream::rtmp::{handshake, server_config, READ_BUF};
 use relaysim_harness::Recorder;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -63,6 +64,12 @@ pub enum SinkEvent {
         /// The first media frame.
         first: FirstFrame,
     },
+    /// It accepted a TCP connection (phase events only, see
+    /// [`IngestSink::record_phases`]).
+    Accept {
+        /// Accepted while silent: the connection will hang for good.
+        silent: bool,
+    },
     /// That stream ended.
     Close {
         /// The stream's URL.
@@ -78,6 +85,7 @@ impl std::fmt::Display for SinkEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SinkEvent::Open { url } => write!(f, "sink.open url={url}"),
+            SinkEvent::Accept { silent } => write!(f, "sink.accept silent={silent}"),
             SinkEvent::Start {
                 url,
                 metadata,
@@ -137,6 +145,11 @@ pub struct IngestSink {
     pub host: &'static str,
     streams: Mutex<Vec<SinkStream>>,
     recorder: Arc<Recorder>,
+    /// Silent: connections accepted now, and sessions that come to read
+    /// now, hang for good.
+    silent: AtomicBool,
+    /// Record `sink.accept` too.
+    phases: AtomicBool,
 }
 
 /// The sink's reading of one media message.
@@ -206,7 +219,25 @@ impl IngestSink {
             host,
             streams: Mutex::new(Vec::new()),
             recorder,
+            silent: AtomicBool::new(false),
+            phases: AtomicBool::new(false),
         })
+    }
+
+    /// Also record each TCP accept (`sink.accept`; the `vod-phases` world
+    /// reads its phase spans from it). Off in the other worlds, whose traces
+    /// stay as they were.
+    pub fn record_phases(&self) {
+        self.phases.store(true, Ordering::Release);
+    }
+
+    /// Goes silent (or speaks again): see `Fault::Silent`.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::Release);
+    }
+
+    fn is_silent(&self) -> bool {
+        self.silent.load(Ordering::Acquire)
     }
 
     /// Every stream seen, in arrival order.
@@ -332,7 +363,18 @@ pub async fn serve_on<L: NetListener>(
     loop {
         let (stream, _) = listener.accept().await?;
         let sink = sink.clone();
+        let silent = sink.is_silent();
+        if sink.phases.load(Ordering::Acquire) {
+            sink.recorder.peer(sink.host, SinkEvent::Accept { silent });
+        }
         relaysim_core::rt::spawn(async move {
+            if silent {
+                // Accepted, then nothing: never read, never answered, never
+                // closed.
+                let _hung = stream;
+                std::future::pending::<()>().await;
+                return;
+            }
             let mut idx = None;
             let _ = session(stream, &sink, &mut idx).await;
             if let Some(i) = idx {
@@ -412,6 +454,10 @@ async fn session<S: NetStream>(
         }
         if finished {
             return Ok(());
+        }
+        if sink.is_silent() {
+            // A hung worker: it never reads (nor closes) this stream again.
+            std::future::pending::<()>().await;
         }
         let n = stream.read(&mut buf).await?;
         if n == 0 {

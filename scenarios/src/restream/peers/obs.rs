@@ -20,7 +20,7 @@ use relaysim_core::restream::rtmp::rml_rtmp::sessions::ClientSessionResult;
 use relaysim_core::restream::rtmp::rml_rtmp::time::RtmpTimestamp;
 use relaysim_core::restream::rtmp::{connect_publish, RtmpUrl, READ_BUF};
 use relaysim_harness::Recorder;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -52,6 +52,15 @@ pub enum ObsEvent {
         /// Connection number, from 1.
         n: u64,
     },
+    /// It starts a TCP connect (phase events only, see
+    /// [`Publisher::record_phases`]).
+    Dial,
+    /// Its TCP connect succeeded (phase events only; `silent`: it will
+    /// send nothing on it).
+    Connected {
+        /// Silent (see `Fault::Silent`).
+        silent: bool,
+    },
 }
 
 impl std::fmt::Display for ObsEvent {
@@ -59,6 +68,8 @@ impl std::fmt::Display for ObsEvent {
         match self {
             ObsEvent::Up { n } => write!(f, "obs.up n={n}"),
             ObsEvent::Down { n } => write!(f, "obs.down n={n}"),
+            ObsEvent::Dial => f.write_str("obs.dial"),
+            ObsEvent::Connected { silent } => write!(f, "obs.connected silent={silent}"),
         }
     }
 }
@@ -84,6 +95,13 @@ pub struct Publisher {
     frame_interval: Duration,
     retry: Duration,
     wire: Wire,
+    /// Silent: a new connection sends nothing until it speaks again.
+    silent: watch::Sender<bool>,
+    /// Record `obs.dial` and `obs.connected` too.
+    phases: AtomicBool,
+    /// Give up on an RTMP connection that has said nothing for this long
+    /// (milliseconds; 0: never). See [`Publisher::set_read_timeout`].
+    read_timeout_ms: AtomicU64,
 }
 
 impl Publisher {
@@ -136,7 +154,43 @@ impl Publisher {
             frame_interval: Duration::from_millis(1000 / FPS) / factor,
             retry: RETRY / factor,
             wire,
+            silent: watch::channel(false).0,
+            phases: AtomicBool::new(false),
+            read_timeout_ms: AtomicU64::new(0),
         })
+    }
+
+    /// Drops an RTMP connection on which the relay has sent nothing (no
+    /// acknowledgement, no ping) for `timeout`, that has taken no byte of a
+    /// write for as long, or whose handshake and publish take longer, and
+    /// reconnects. The relay
+    /// acknowledges every 16 KiB, about every 3 s of the clip. Worlds with
+    /// blackholes need it: when the relay gives up on a silent link
+    /// (`restream.ingest.idle`), the restore loses its FIN, and neither
+    /// simulator answers a segment for a socket that is gone, so without
+    /// it OBS would write into a dead connection for ever, where a real
+    /// one gets a reset on its next write.
+    pub fn set_read_timeout(&self, timeout: Duration) {
+        self.read_timeout_ms
+            .store(timeout.as_millis() as u64, Ordering::Release);
+    }
+
+    /// Also record each dial and TCP connect (`obs.dial`, `obs.connected`;
+    /// the `vod-phases` world reads its phase spans from them). Off in the
+    /// other worlds, whose traces stay as they were.
+    pub fn record_phases(&self) {
+        self.phases.store(true, Ordering::Release);
+    }
+
+    fn phase_event(&self, ev: ObsEvent) {
+        if self.phases.load(Ordering::Acquire) {
+            self.recorder.peer(self.host, ev);
+        }
+    }
+
+    /// Goes silent (or speaks again): see `Fault::Silent`.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.send_replace(silent);
     }
 
     /// The plan's command: be connected (or not).
@@ -182,8 +236,30 @@ impl Publisher {
             app: APP.to_string(),
             key: self.stream_key.clone(),
         };
+        self.phase_event(ObsEvent::Dial);
         let mut stream = net.connect(&self.relay_addr).await?;
-        let publishing = connect_publish(&mut stream, &url).await?;
+        let silent = *self.silent.borrow();
+        self.phase_event(ObsEvent::Connected { silent });
+        if silent {
+            // Connected, then nothing until it speaks again (or the plan
+            // disconnects it); then this connection is dropped unused.
+            let mut speak = self.silent.subscribe();
+            tokio::select! {
+                _ = speak.wait_for(|s| !*s) => {}
+                _ = want.wait_for(|w| !*w) => {}
+            }
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        let read_timeout = match self.read_timeout_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
+        let publishing = match read_timeout {
+            Some(t) => tokio::time::timeout(t, connect_publish(&mut stream, &url))
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))?,
+            None => connect_publish(&mut stream, &url).await?,
+        };
         let mut session = publishing.session;
         let n = self.connections.fetch_add(1, Ordering::AcqRel) + 1;
         self.recorder.peer(self.host, ObsEvent::Up { n });
@@ -212,6 +288,7 @@ impl Publisher {
         let mut media_ms: u32 = 0;
         let (mut lap, mut next) = (0u32, 0usize);
         let mut tick = tokio::time::interval(self.frame_interval);
+        let mut last_read = tokio::time::Instant::now();
         let result = loop {
             if !pending.is_empty() {
                 match session.handle_input(&pending) {
@@ -230,7 +307,15 @@ impl Publisher {
                 pending.clear();
             }
             if !out.is_empty() {
-                if let Err(e) = stream.write_all(&out).await {
+                let write = stream.write_all(&out);
+                let written = match read_timeout {
+                    // A write the relay never takes in is a dead link too.
+                    Some(t) => tokio::time::timeout(t, write)
+                        .await
+                        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+                    None => write.await,
+                };
+                if let Err(e) = written {
                     break Err(e);
                 }
                 out.clear();
@@ -248,9 +333,17 @@ impl Publisher {
                 }
                 r = stream.read(&mut buf) => match r {
                     Ok(0) => break Err(std::io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        last_read = tokio::time::Instant::now();
+                        pending.extend_from_slice(&buf[..n]);
+                    }
                     Err(e) => break Err(e),
                 },
+                _ = tokio::time::sleep_until(last_read + read_timeout.unwrap_or_default()),
+                    if read_timeout.is_some() =>
+                {
+                    break Err(std::io::ErrorKind::TimedOut.into());
+                }
                 _ = tick.tick() => {
                     // Every tag due by the media clock, in one write.
                     while let Some(tag) = clip.tags.get(next) {

@@ -9,6 +9,7 @@ use relaysim_core::net::{Net, NetListener};
 use relaysim_core::restream::twitch::{ClientConfigRequest, ClientConfigResponse, IngestEndpoint};
 use relaysim_harness::Recorder;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +26,17 @@ pub enum TwitchEvent {
         /// The HTTP status.
         status: u16,
     },
+    /// It accepted a connection (phase events only, see
+    /// [`TwitchApi::record_phases`]).
+    Accept {
+        /// Accepted while silent: the connection will hang for good.
+        silent: bool,
+    },
+    /// It read a whole request (phase events only).
+    Request,
+    /// A connection it served ended (phase events only; a hung one never
+    /// does).
+    Close,
 }
 
 impl std::fmt::Display for TwitchEvent {
@@ -32,6 +44,9 @@ impl std::fmt::Display for TwitchEvent {
         match self {
             TwitchEvent::Alloc { session } => write!(f, "twitch.alloc session=ivs-{session}"),
             TwitchEvent::Error { status } => write!(f, "twitch.error status={status}"),
+            TwitchEvent::Accept { silent } => write!(f, "twitch.accept silent={silent}"),
+            TwitchEvent::Request => f.write_str("twitch.request"),
+            TwitchEvent::Close => f.write_str("twitch.close"),
         }
     }
 }
@@ -57,6 +72,10 @@ pub struct TwitchApi {
     recorder: Arc<Recorder>,
     /// Host of the ingest the allocated URLs point at (`host:port`).
     ingest_authority: String,
+    /// Silent: connections accepted and requests read now hang for good.
+    silent: AtomicBool,
+    /// Record `twitch.accept`/`twitch.request`/`twitch.close` too.
+    phases: AtomicBool,
 }
 
 impl TwitchApi {
@@ -72,7 +91,31 @@ impl TwitchApi {
             }),
             recorder,
             ingest_authority: ingest_authority.to_string(),
+            silent: AtomicBool::new(false),
+            phases: AtomicBool::new(false),
         })
+    }
+
+    /// Also record each connection's accept, request and close (the
+    /// `vod-phases` world: its phase spans are read from them). Off in the
+    /// other worlds, whose traces stay as they were.
+    pub fn record_phases(&self) {
+        self.phases.store(true, Ordering::Release);
+    }
+
+    fn phase_event(&self, ev: TwitchEvent) {
+        if self.phases.load(Ordering::Acquire) {
+            self.recorder.peer("twitch-api", ev);
+        }
+    }
+
+    /// Goes silent (or speaks again): see `Fault::Silent`.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::Release);
+    }
+
+    fn is_silent(&self) -> bool {
+        self.silent.load(Ordering::Acquire)
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -94,6 +137,7 @@ impl TwitchApi {
         let mut i = self.inner();
         i.latency_ms = HEALTHY_LATENCY_MS;
         i.error_percent = 0;
+        self.set_silent(false);
     }
 
     /// Sessions allocated so far.
@@ -126,6 +170,11 @@ impl TwitchApi {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        self.phase_event(TwitchEvent::Request);
+        if self.is_silent() {
+            // A hung worker: the request was read, no answer ever comes.
+            std::future::pending::<()>().await;
+        }
         let Ok(request) = serde_json::from_slice::<ClientConfigRequest>(&body) else {
             return Ok(response(
                 400,
@@ -187,11 +236,22 @@ pub async fn serve_on<L: NetListener>(mut listener: L, api: Arc<TwitchApi>) -> s
     loop {
         let (stream, _) = listener.accept().await?;
         let api = api.clone();
+        let silent = api.is_silent();
+        api.phase_event(TwitchEvent::Accept { silent });
         relaysim_core::rt::spawn(async move {
-            let svc = service_fn(move |req| api.clone().handle(req));
+            if silent {
+                // Accepted, then nothing: never read, never answered, never
+                // closed.
+                let _hung = stream;
+                std::future::pending::<()>().await;
+                return;
+            }
+            let a = api.clone();
+            let svc = service_fn(move |req| a.clone().handle(req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
+            api.phase_event(TwitchEvent::Close);
         });
     }
 }
