@@ -84,6 +84,7 @@ impl IngestBridge {
                 return true;
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                self.emitter.deadline_fired("transcode.ingest.claim");
                 return false;
             }
         }
@@ -149,7 +150,11 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     let mut input = FramedRead::new(stream, LengthDelimitedCodec::new());
     let first = match tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
         Ok(Some(Ok(b))) => MediaMsg::decode(b.freeze()),
-        _ => return,
+        Ok(_) => return,
+        Err(_) => {
+            bridge.emitter.deadline_fired("transcode.ingest.first-frame");
+            return;
+        }
     };
     let Ok(MediaMsg::Publish { stream_key }) = first else {
         return;
@@ -186,7 +191,15 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     let mut grouping = Grouping::default();
     let mut fragments = 0u64;
     let mut last_ts: Option<u64> = None;
-    while let Ok(Some(Ok(b))) = tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+    loop {
+        let b = match tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+            Ok(Some(Ok(b))) => b,
+            Ok(_) => break,
+            Err(_) => {
+                bridge.emitter.deadline_fired("transcode.ingest.idle");
+                break;
+            }
+        };
         let f = match MediaMsg::decode(b.freeze()) {
             Ok(MediaMsg::Frame(f)) => f,
             Ok(_) => continue,
