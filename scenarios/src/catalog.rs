@@ -24,6 +24,7 @@ macro_rules! with_catalog {
             vod_twitch_down => $crate::restream::VOD_TWITCH_DOWN,
             transcode_ladder_churn => $crate::transcode::TRANSCODE_LADDER_CHURN,
             transcode_slow_consumer => $crate::transcode::TRANSCODE_SLOW_CONSUMER,
+            transcode_phases => $crate::transcode::TRANSCODE_PHASES,
             ws_bulk_crossfire => $crate::ws::WS_BULK_CROSSFIRE,
             ws_orphan_header => $crate::ws::WS_ORPHAN_HEADER,
             ws_keepalive => $crate::ws::WS_KEEPALIVE,
