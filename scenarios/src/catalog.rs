@@ -33,6 +33,7 @@ macro_rules! with_catalog {
             pads_stalled_forwarder => $crate::pads::PADS_STALLED_FORWARDER,
             pads_teardown => $crate::pads::PADS_TEARDOWN,
             pads_restart => $crate::pads::PADS_RESTART,
+            pads_phases => $crate::pads::PADS_PHASES,
             lvqr_ladder_churn => $crate::lvqr::LVQR_LADDER_CHURN,
         }
     };

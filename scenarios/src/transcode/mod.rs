@@ -5,6 +5,17 @@
 //! |---|---|---|
 //! | `transcode-ladder-churn` | `rendition-remove-leak`, `transcoder-panic-kills-drain`, `republish-never-transcoded` | three broadcasts publish, stop and re-publish; the admin API adds and removes renditions (landing inside entry-created callbacks); transcoders panic in start, fragment and stop |
 //! | `transcode-slow-consumer` | — | a slow transcoder (150–600 ms of work per 100 ms frame) shares a 16-fragment ring with a fast one and a viewer |
+| `transcode-phases` | — | a main and a backup encoder of one broadcast; blackholes on their links and silences (before the hello, between frames) aimed at each phase of the publisher connection ([`phases`]) and at the ingest's claim, first-frame and idle bounds, some right at them |
+//!
+//! Phases and deadlines (`transcode-phases`): the publisher → ingest
+//! connection has all five phases, each with its
+//! `phase:publisher:<phase>` check (spans in [`phases`]); the bridge's
+//! three bounds (`transcode.ingest.claim`, `.first-frame`, `.idle`) each
+//! have their `deadline:` check and a contract oracle judged from the
+//! encoders' side (`silent-publisher-dropped`, `publish-answered`). The
+//! registry's subscriptions (drains, viewers) are in-process broadcast
+//! rings, not connections: they have no connect, handshake or reconnect,
+//! and no bounded wait.
 //!
 //! Tick: 10 ms. Frames arrive every 100 ms; the admin API's landing
 //! windows are 150–400 ms and aimed at publishes that take 10–30 ms from
