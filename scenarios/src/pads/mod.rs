@@ -7,7 +7,7 @@
 //! | `pads-stalled-forwarder` | `pad-queue-unbounded` | the main loop stalls 0.3–2.5 s at a time while 30 fps video and 50 fps audio keep arriving |
 //! | `pads-teardown` | `stop-drops-flush` | stop and start (and restart), often while the main loop is stalled and pumps are blocked on full queues |
 //! | `pads-restart` | `buffer-before-caps` | tracks added, removed and re-added, codec config changes whose catalog update lags their frames, restarts, relay outages |
-| `pads-phases` | — | blackholes on the `gst`~`moq-relay` link and restarts aimed at each phase of the MoQ session (connect, handshake, steady, teardown, reconnect: [`phases`]) and at the session's connect bound (`pads.session.connect`, some ending right at it) and the stop backstop (`pads.src.stop`) |
+//! | `pads-phases` | — | blackholes on the `gst`~`moq-relay` link and restarts aimed at each phase of the MoQ session (connect, handshake, steady, teardown, reconnect: [`phases`]) and at the session's connect bound (`pads.session.connect`, some ending right at it) and the stop backstop (`pads.src.stop`) |
 //!
 //! Phases and deadlines (`pads-phases`): every phase of the session's life
 //! applies and has its `phase:session:<phase>` check; spans are derived in

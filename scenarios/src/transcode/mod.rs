@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `transcode-ladder-churn` | `rendition-remove-leak`, `transcoder-panic-kills-drain`, `republish-never-transcoded` | three broadcasts publish, stop and re-publish; the admin API adds and removes renditions (landing inside entry-created callbacks); transcoders panic in start, fragment and stop |
 //! | `transcode-slow-consumer` | — | a slow transcoder (150–600 ms of work per 100 ms frame) shares a 16-fragment ring with a fast one and a viewer |
-| `transcode-phases` | — | a main and a backup encoder of one broadcast; blackholes on their links and silences (before the hello, between frames) aimed at each phase of the publisher connection ([`phases`]) and at the ingest's claim, first-frame and idle bounds, some right at them |
+//! | `transcode-phases` | — | a main and a backup encoder of one broadcast; blackholes on their links and silences (before the hello, between frames) aimed at each phase of the publisher connection ([`phases`]) and at the ingest's claim, first-frame and idle bounds, some right at them |
 //!
 //! Phases and deadlines (`transcode-phases`): the publisher → ingest
 //! connection has all five phases, each with its
