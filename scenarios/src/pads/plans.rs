@@ -261,7 +261,7 @@ pub fn pads_phases(ctx: &mut Ctx) {
             2 => {
                 let len = ctx.rng.range(300, 2_500);
                 let len = blackhole(ctx, t, len) - t;
-                let restart = t + len + ctx.rng.range(100, 600);
+                let restart = t + len + ctx.rng.range(100, 400);
                 ctx.push_ms(restart, Fault::PadsRestart);
                 restart + ctx.rng.range(800, 1_500)
             }

@@ -16,7 +16,9 @@
 //! The ingest answers hellos in the order they were sent (claims wait on
 //! one notification), so answers are matched to hellos first in, first
 //! out, per broadcast; a hello whose connection already ended still gets
-//! its answer (the ingest does not read while it claims).
+//! its answer (the ingest does not read while it claims), except a hello
+//! sent into a blackhole or one whose connection the ingest closed
+//! unanswered (it arrived after the first-frame bound).
 //!
 //! Viewer subscriptions and drains are in-process (the registry's
 //! broadcast rings), not connections: they have no phases.
@@ -34,6 +36,10 @@ use std::time::Duration;
 /// Scheduling and latency slack on the ingest's 5 s bounds (two network
 /// latencies and a tick are 20 ms at most).
 pub const SLACK: Duration = Duration::from_millis(100);
+
+/// How long a message may still be on the link after it was sent: the
+/// family's largest latency (5 ms), delivered at the next 10 ms step.
+const MAX_LATENCY: Duration = Duration::from_millis(20);
 
 /// One encoder connection as the trace tells it.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +69,7 @@ fn broadcast_of(host: &str) -> String {
 
 /// Every encoder connection of the run, in connect order.
 pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
+    let windows = fault_windows(v.trace);
     let mut conns: Vec<Conn> = Vec::new();
     let mut index: BTreeMap<(&'static str, u64), usize> = BTreeMap::new();
     let mut ups: BTreeMap<String, u64> = BTreeMap::new();
@@ -93,7 +100,11 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
                 }
                 EncoderEvent::Hello { .. } => {
                     c.hello = Some(e.at);
-                    hellos.entry(c.broadcast.clone()).or_default().push_back(i);
+                    // A hello sent into a blackhole (or in flight when one
+                    // began) never reaches the ingest: nothing answers it.
+                    if !blackholed(&windows, c.host, e.at, e.at + MAX_LATENCY) {
+                        hellos.entry(c.broadcast.clone()).or_default().push_back(i);
+                    }
                 }
                 EncoderEvent::Pause { .. } => c.pauses.push((e.at, None)),
                 EncoderEvent::Resume { .. } => {
@@ -103,6 +114,15 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
                 }
                 EncoderEvent::Down { reason, .. } => {
                     c.down = Some((e.at, reason));
+                    if *reason == "closed" {
+                        // The ingest closes a connection only after it
+                        // answered its hello, or without having read it
+                        // (a hello that arrived after its first-frame
+                        // bound): one still waiting is never answered.
+                        if let Some(q) = hellos.get_mut(&c.broadcast) {
+                            q.retain(|&j| j != i);
+                        }
+                    }
                     if let Some(p) = c.pauses.last_mut() {
                         p.1.get_or_insert(e.at);
                     }
@@ -180,11 +200,13 @@ pub fn publisher_spans(v: &RunView<'_>) -> Vec<Span> {
     out
 }
 
+/// `true` if a blackhole on `host`~transcode is active at some instant of
+/// `from..=to`.
 fn blackholed(windows: &[Window], host: &str, from: Duration, to: Duration) -> bool {
     let probe = Span::new(Phase::Steady, host, TRANSCODE, from, to);
     let holes: Vec<Window> = windows
         .iter()
-        .filter(|w| w.label.starts_with("blackhole") || w.label.starts_with("hold"))
+        .filter(|w| w.label.starts_with("blackhole"))
         .cloned()
         .collect();
     faulted(&probe, &holes)
@@ -215,7 +237,9 @@ fn silent_publisher_dropped(v: &RunView<'_>) -> Verdict {
         );
         for (from, to) in silences {
             let to = to.unwrap_or(v.end);
-            if to < from + bound || blackholed(&windows, c.host, from, from + bound) {
+            // A blackhole since the connection came up may have left its
+            // stream stalled, the ingest's close included.
+            if to < from + bound || blackholed(&windows, c.host, up, from + bound) {
                 continue;
             }
             let closed_in_time = matches!(c.down, Some((at, "closed")) if at <= from + bound);
@@ -256,7 +280,13 @@ fn publish_answered(v: &RunView<'_>) -> Verdict {
     for c in connections(v) {
         let Some(hello) = c.hello else { continue };
         let by = hello + bound;
-        if by > v.end || blackholed(&windows, c.host, c.up.unwrap_or(hello), by) {
+        // Excused if a blackhole could have swallowed the hello, or the
+        // ingest's close around the bound.
+        let up = c.up.unwrap_or(hello);
+        if by > v.end
+            || blackholed(&windows, c.host, up, hello + SLACK)
+            || blackholed(&windows, c.host, by - SLACK - SLACK, by)
+        {
             continue;
         }
         let over = c.down.is_some_and(|(at, _)| at <= by);
@@ -272,6 +302,41 @@ fn publish_answered(v: &RunView<'_>) -> Verdict {
                     c.n,
                     hello.as_secs_f64(),
                     bound.as_millis()
+                ),
+            );
+        }
+    }
+    Verdict::Pass
+}
+
+/// Contract (liveness): once faults heal, every encoder the world wants
+/// publishing is published again: its last connection got the ingest's
+/// publish and is still up and published at the end of the run. The
+/// heal bounces every encoder, so this needs the ingest to have let go
+/// of any session the faults left behind (a stalled stream's idle bound)
+/// and to have answered the new hello (the claim).
+fn publisher_live_after_heal(v: &RunView<'_>) -> Verdict {
+    let conns = connections(v);
+    for (host, _) in ENCODERS {
+        if v.facts.flag(&format!("{host}.wanted")) != Some(true) {
+            continue;
+        }
+        let last = conns.iter().rev().find(|c| c.host == host);
+        let live = last.is_some_and(|c| {
+            matches!(c.answer, Some((_, true))) && c.down.is_none() && c.unpublish.is_none()
+        });
+        if !live {
+            let what = last.map_or("no connection".to_string(), |c| {
+                format!(
+                    "connection {}: up {:?}, answer {:?}, down {:?}, unpublished {:?}",
+                    c.n, c.up, c.answer, c.down, c.unpublish
+                )
+            });
+            return Verdict::fail(
+                v.end,
+                format!(
+                    "{host} is wanted but not published {:?} after the heal ({what})",
+                    v.end - v.heal_at
                 ),
             );
         }
@@ -299,6 +364,13 @@ pub const PUBLISH_ANSWERED: Check = Check {
     kind: CheckKind::Always,
     about: "a publisher's hello is answered within the claim bound: published, or its connection closed",
     eval: publish_answered,
+};
+
+pub const PUBLISHER_LIVE_AFTER_HEAL: Check = Check {
+    name: "publisher-live-after-heal",
+    kind: CheckKind::Eventually,
+    about: "after the heal every wanted encoder's last connection is published and still up",
+    eval: publisher_live_after_heal,
 };
 
 pub const DEADLINE_CLAIM: Check = relaysim_harness::deadline_check!("transcode.ingest.claim");
