@@ -152,7 +152,8 @@ pub const CONNECT_BOUNDED: Check = Check {
 
 pub const DEADLINE_CONNECT: Check = relaysim_harness::deadline_check!("pads.session.connect");
 pub const DEADLINE_STOP: Check = relaysim_harness::deadline_check!("pads.src.stop");
-pub const PHASE_CONNECT: Check = relaysim_harness::phase_check!("session", "connect", session_spans);
+pub const PHASE_CONNECT: Check =
+    relaysim_harness::phase_check!("session", "connect", session_spans);
 pub const PHASE_HANDSHAKE: Check =
     relaysim_harness::phase_check!("session", "handshake", session_spans);
 pub const PHASE_STEADY: Check = relaysim_harness::phase_check!("session", "steady", session_spans);

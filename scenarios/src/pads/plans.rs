@@ -185,7 +185,13 @@ fn blackhole(ctx: &mut Ctx, at: u64, len: u64) -> u64 {
         return at;
     }
     let (a, b) = (GST.to_string(), RELAY.to_string());
-    ctx.push_ms(at, NetFault::Blackhole { a: a.clone(), b: b.clone() });
+    ctx.push_ms(
+        at,
+        NetFault::Blackhole {
+            a: a.clone(),
+            b: b.clone(),
+        },
+    );
     ctx.push_ms(until, NetFault::Restore { a, b });
     until
 }

@@ -11,8 +11,8 @@
 use super::fault::Fault;
 use super::peers::downstream::GstDownstream;
 use super::peers::moq_relay::{self, MoqRelay, RelayCmd};
-use relaysim_core::session::pads::bus::BusMessage;
 use relaysim_core::entropy::SimRng;
+use relaysim_core::session::pads::bus::BusMessage;
 use relaysim_core::session::pads::{MoqSrc, PadsConfig, STOP_BOUND};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;

@@ -273,7 +273,9 @@ fn publish_answered(v: &RunView<'_>) -> Verdict {
         .entries
         .iter()
         .filter_map(|e| match e.event::<TranscodeEvent>() {
-            Some(TranscodeEvent::IngestPublish { broadcast, .. }) => Some((e.at, broadcast.clone())),
+            Some(TranscodeEvent::IngestPublish { broadcast, .. }) => {
+                Some((e.at, broadcast.clone()))
+            }
             _ => None,
         })
         .collect();

@@ -10,8 +10,8 @@
 
 use super::fault::Fault;
 use super::world::{ENCODERS, PUBLISHERS, TRANSCODE};
-use relaysim_harness::fault::NetFault;
 use relaysim_core::transcode::Phase;
+use relaysim_harness::fault::NetFault;
 use relaysim_harness::fault::{FaultPointDraw, PlanCtx};
 use std::time::Duration;
 
@@ -157,6 +157,7 @@ pub const PHASES_DURATION: Duration = Duration::from_secs(20);
 /// Blackholes are restored and episodes begin by these times.
 const PHASES_QUIET_MS: u64 = 13_000;
 const PHASES_LAST_EPISODE_MS: u64 = 10_500;
+const PHASES_LAST_CLAIM_MS: u64 = 4_500;
 
 const MAIN: &str = ENCODERS[0].0;
 const BACKUP: &str = ENCODERS[1].0;
@@ -169,7 +170,13 @@ fn blackhole(ctx: &mut Ctx, host: &str, at: u64, len: u64) {
         return;
     }
     let (a, b) = (host.to_string(), TRANSCODE.to_string());
-    ctx.push_ms(at, NetFault::Blackhole { a: a.clone(), b: b.clone() });
+    ctx.push_ms(
+        at,
+        NetFault::Blackhole {
+            a: a.clone(),
+            b: b.clone(),
+        },
+    );
     ctx.push_ms(until, NetFault::Restore { a, b });
 }
 
@@ -196,11 +203,21 @@ fn pause_ms(ctx: &mut Ctx) -> u64 {
 }
 
 fn publish(ctx: &mut Ctx, at: u64, host: &str) {
-    ctx.push_ms(at, Fault::BroadcastPublish { publisher: host.into() });
+    ctx.push_ms(
+        at,
+        Fault::BroadcastPublish {
+            publisher: host.into(),
+        },
+    );
 }
 
 fn unpublish(ctx: &mut Ctx, at: u64, host: &str) {
-    ctx.push_ms(at, Fault::BroadcastUnpublish { publisher: host.into() });
+    ctx.push_ms(
+        at,
+        Fault::BroadcastUnpublish {
+            publisher: host.into(),
+        },
+    );
 }
 
 /// The main encoder publishes `live/a`; then two or three episodes, each
@@ -231,7 +248,13 @@ pub fn phases(ctx: &mut Ctx) {
     }
     if ctx.kind("silent-first-hello", 0.25).is_some() {
         let ms = mute_ms(ctx);
-        ctx.push_ms(t0, Fault::EncoderMute { encoder: MAIN.into(), ms });
+        ctx.push_ms(
+            t0,
+            Fault::EncoderMute {
+                encoder: MAIN.into(),
+                ms,
+            },
+        );
     }
     publish(ctx, t0, MAIN);
     let mut t = t0 + ctx.rng.range(1_500, 3_000);
@@ -239,7 +262,13 @@ pub fn phases(ctx: &mut Ctx) {
         if t > PHASES_LAST_EPISODE_MS {
             break;
         }
-        t = match ctx.rng.range(0, 4) {
+        // A claim episode lasts up to 8.3 s: only early enough to end
+        // before the quiet phase (the others there).
+        let kind = match ctx.rng.range(0, 4) {
+            0 if t > PHASES_LAST_CLAIM_MS => ctx.rng.range(1, 4),
+            k => k,
+        };
+        t = match kind {
             0 => {
                 publish(ctx, t, BACKUP);
                 let d = match ctx.rng.range(0, 2) {
@@ -261,19 +290,31 @@ pub fn phases(ctx: &mut Ctx) {
             }
             1 => {
                 let ms = pause_ms(ctx);
-                ctx.push_ms(t, Fault::EncoderPause { encoder: MAIN.into(), ms });
+                ctx.push_ms(
+                    t,
+                    Fault::EncoderPause {
+                        encoder: MAIN.into(),
+                        ms,
+                    },
+                );
                 t + ms + ctx.rng.range(1_000, 2_000)
             }
             2 => {
                 unpublish(ctx, t, MAIN);
                 let ms = mute_ms(ctx);
                 let back = t + ctx.rng.range(50, 300);
-                ctx.push_ms(back, Fault::EncoderMute { encoder: MAIN.into(), ms });
+                ctx.push_ms(
+                    back,
+                    Fault::EncoderMute {
+                        encoder: MAIN.into(),
+                        ms,
+                    },
+                );
                 publish(ctx, back, MAIN);
                 back + ms + ctx.rng.range(1_000, 2_000)
             }
             3 => {
-                let len = ctx.rng.range(500, 4_000);
+                let len = ctx.rng.range(500, 4_000).min(PHASES_QUIET_MS - 700 - t);
                 blackhole(ctx, MAIN, t, len);
                 let restart = t + len + ctx.rng.range(100, 800);
                 unpublish(ctx, restart, MAIN);

@@ -191,7 +191,12 @@ pub fn build(
     let mut encoders = Vec::new();
     if setup.encoders {
         for (name, key) in ENCODERS {
-            let e = Encoder::new(name, &format!("{TRANSCODE}:{INGEST_PORT}"), key, rec.clone());
+            let e = Encoder::new(
+                name,
+                &format!("{TRANSCODE}:{INGEST_PORT}"),
+                key,
+                rec.clone(),
+            );
             let served = e.clone();
             sim.host(name, move || encoder::serve(served.clone()));
             encoders.push((name, e));

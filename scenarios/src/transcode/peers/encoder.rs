@@ -272,7 +272,11 @@ pub async fn serve(enc: Arc<Encoder>) -> relaysim_harness::HostResult {
     let net = relaysim_harness::SimNet;
     let mut want = enc.want.subscribe();
     let mut bounce = enc.bounce.subscribe();
-    let rx = enc.pauses_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let rx = enc
+        .pauses_rx
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     let Some(mut pauses) = rx else {
         return Ok(());
     };
