@@ -11,7 +11,10 @@
 //! fragment (groups bump on keyframes) and one audio fragment. On unpublish
 //! (EOF, a read error, a bad message or an idle link) it removes both
 //! entries, so a re-publish creates fresh ones and fires entry-created
-//! again. It never decides anything about transcoding.
+//! again. It never decides anything about transcoding. Each of its bounds
+//! that runs out leaves `deadline.fired` in the trace: the claim
+//! (`transcode.ingest.claim`), the first message (`.first-frame`) and the
+//! reads between frames (`.idle`).
 
 use crate::event::Emitter;
 use crate::media::MediaMsg;
@@ -152,7 +155,9 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
         Ok(Some(Ok(b))) => MediaMsg::decode(b.freeze()),
         Ok(_) => return,
         Err(_) => {
-            bridge.emitter.deadline_fired("transcode.ingest.first-frame");
+            bridge
+                .emitter
+                .deadline_fired("transcode.ingest.first-frame");
             return;
         }
     };
