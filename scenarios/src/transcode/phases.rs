@@ -13,12 +13,13 @@
 //! | teardown | that first end | the other one (the run's end if it never comes) |
 //! | reconnect | `enc.connect` of a later connection of the same broadcast | its answer or end |
 //!
-//! The ingest answers hellos in the order they were sent (claims wait on
-//! one notification), so answers are matched to hellos first in, first
-//! out, per broadcast; a hello whose connection already ended still gets
-//! its answer (the ingest does not read while it claims), except a hello
-//! sent into a blackhole or one whose connection the ingest closed
-//! unanswered (it arrived after the first-frame bound).
+//! The bridge's events name the broadcast, not the connection, so answers
+//! are matched to hellos: a rejection to the hello read one claim bound
+//! before it, then each publish to the oldest hello still waiting (per
+//! broadcast). A hello whose connection already ended still gets its
+//! answer (the ingest does not read while it claims), except a hello sent
+//! into a blackhole or one whose connection the ingest closed unanswered
+//! (it arrived after the first-frame bound).
 //!
 //! Viewer subscriptions and drains are in-process (the registry's
 //! broadcast rings), not connections: they have no phases.
@@ -70,6 +71,7 @@ fn broadcast_of(host: &str) -> String {
 /// Every encoder connection of the run, in connect order.
 pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
     let windows = fault_windows(v.trace);
+    let rejected = rejections(v, &windows);
     let mut conns: Vec<Conn> = Vec::new();
     let mut index: BTreeMap<(&'static str, u64), usize> = BTreeMap::new();
     let mut ups: BTreeMap<String, u64> = BTreeMap::new();
@@ -102,7 +104,9 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
                     c.hello = Some(e.at);
                     // A hello sent into a blackhole (or in flight when one
                     // began) never reaches the ingest: nothing answers it.
-                    if !blackholed(&windows, c.host, e.at, e.at + MAX_LATENCY) {
+                    if let Some(&r) = rejected.get(&key) {
+                        c.answer = Some((r, false));
+                    } else if !blackholed(&windows, c.host, e.at, e.at + MAX_LATENCY) {
                         hellos.entry(c.broadcast.clone()).or_default().push_back(i);
                     }
                 }
@@ -133,7 +137,8 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
         }
         let (broadcast, answer) = match e.event::<TranscodeEvent>() {
             Some(TranscodeEvent::IngestPublish { broadcast, .. }) => (broadcast, Some(true)),
-            Some(TranscodeEvent::IngestRejected { broadcast, .. }) => (broadcast, Some(false)),
+            // Matched to their hellos beforehand (`rejections`).
+            Some(TranscodeEvent::IngestRejected { .. }) => continue,
             Some(TranscodeEvent::IngestUnpublish { broadcast, .. }) => (broadcast, None),
             _ => continue,
         };
@@ -155,6 +160,38 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
         }
     }
     conns
+}
+
+/// The hello each `ingest.rejected` answers: the ingest turns a claim
+/// away exactly [`INGEST_IDLE_TIMEOUT`] after it read the hello, so the
+/// unmatched hello of that broadcast sent closest to that long before
+/// (within a latency and a step). Claims woken together by a release race
+/// for it in no fixed order, so publishes are matched afterwards, first in
+/// first out among the hellos no rejection took.
+fn rejections(v: &RunView<'_>, windows: &[Window]) -> BTreeMap<(&'static str, u64), Duration> {
+    let mut hellos: Vec<(&'static str, u64, Duration, String)> = Vec::new();
+    let mut out = BTreeMap::new();
+    for e in &v.trace.entries {
+        if let Some(EncoderEvent::Hello { n }) = e.peer::<EncoderEvent>() {
+            if !blackholed(windows, e.host, e.at, e.at + MAX_LATENCY) {
+                hellos.push((e.host, *n, e.at, broadcast_of(e.host)));
+            }
+        }
+        if let Some(TranscodeEvent::IngestRejected { broadcast, .. }) = e.event::<TranscodeEvent>()
+        {
+            let best = hellos
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.3 == *broadcast && !out.contains_key(&(h.0, h.1)))
+                .map(|(i, h)| (i, (h.2 + INGEST_IDLE_TIMEOUT).abs_diff(e.at)))
+                .filter(|(_, d)| *d <= MAX_LATENCY + MAX_LATENCY)
+                .min_by_key(|(_, d)| *d);
+            if let Some((i, _)) = best {
+                out.insert((hellos[i].0, hellos[i].1), e.at);
+            }
+        }
+    }
+    out
 }
 
 /// The spans of every encoder connection (see the module docs).

@@ -264,7 +264,11 @@ pub fn phases(ctx: &mut Ctx) {
         }
         // A claim episode lasts up to 8.3 s: only early enough to end
         // before the quiet phase (the others there).
+        // The first episode is a claim more often (it is the only one
+        // early enough for a claim's whole course).
+        let first_claim = t <= PHASES_LAST_CLAIM_MS && ctx.rng.chance(0.25);
         let kind = match ctx.rng.range(0, 4) {
+            _ if first_claim => 0,
             0 if t > PHASES_LAST_CLAIM_MS => ctx.rng.range(1, 4),
             k => k,
         };
