@@ -25,6 +25,7 @@ macro_rules! with_catalog {
             vod_phases => $crate::restream::VOD_PHASES,
             transcode_ladder_churn => $crate::transcode::TRANSCODE_LADDER_CHURN,
             transcode_slow_consumer => $crate::transcode::TRANSCODE_SLOW_CONSUMER,
+            transcode_phases => $crate::transcode::TRANSCODE_PHASES,
             ws_bulk_crossfire => $crate::ws::WS_BULK_CROSSFIRE,
             ws_orphan_header => $crate::ws::WS_ORPHAN_HEADER,
             ws_keepalive => $crate::ws::WS_KEEPALIVE,
@@ -33,6 +34,7 @@ macro_rules! with_catalog {
             pads_stalled_forwarder => $crate::pads::PADS_STALLED_FORWARDER,
             pads_teardown => $crate::pads::PADS_TEARDOWN,
             pads_restart => $crate::pads::PADS_RESTART,
+            pads_phases => $crate::pads::PADS_PHASES,
             lvqr_ladder_churn => $crate::lvqr::LVQR_LADDER_CHURN,
         }
     };

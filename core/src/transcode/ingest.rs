@@ -11,7 +11,10 @@
 //! fragment (groups bump on keyframes) and one audio fragment. On unpublish
 //! (EOF, a read error, a bad message or an idle link) it removes both
 //! entries, so a re-publish creates fresh ones and fires entry-created
-//! again. It never decides anything about transcoding.
+//! again. It never decides anything about transcoding. Each of its bounds
+//! that runs out leaves `deadline.fired` in the trace: the claim
+//! (`transcode.ingest.claim`), the first message (`.first-frame`) and the
+//! reads between frames (`.idle`).
 
 use crate::event::Emitter;
 use crate::media::MediaMsg;
@@ -84,6 +87,7 @@ impl IngestBridge {
                 return true;
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                self.emitter.deadline_fired("transcode.ingest.claim");
                 return false;
             }
         }
@@ -149,7 +153,13 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     let mut input = FramedRead::new(stream, LengthDelimitedCodec::new());
     let first = match tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
         Ok(Some(Ok(b))) => MediaMsg::decode(b.freeze()),
-        _ => return,
+        Ok(_) => return,
+        Err(_) => {
+            bridge
+                .emitter
+                .deadline_fired("transcode.ingest.first-frame");
+            return;
+        }
     };
     let Ok(MediaMsg::Publish { stream_key }) = first else {
         return;
@@ -186,7 +196,15 @@ async fn handle_publisher<S: NetStream>(stream: S, bridge: Arc<IngestBridge>) {
     let mut grouping = Grouping::default();
     let mut fragments = 0u64;
     let mut last_ts: Option<u64> = None;
-    while let Ok(Some(Ok(b))) = tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+    loop {
+        let b = match tokio::time::timeout(INGEST_IDLE_TIMEOUT, input.next()).await {
+            Ok(Some(Ok(b))) => b,
+            Ok(_) => break,
+            Err(_) => {
+                bridge.emitter.deadline_fired("transcode.ingest.idle");
+                break;
+            }
+        };
         let f = match MediaMsg::decode(b.freeze()) {
             Ok(MediaMsg::Frame(f)) => f,
             Ok(_) => continue,

@@ -7,6 +7,23 @@
 //! | `pads-stalled-forwarder` | `pad-queue-unbounded` | the main loop stalls 0.3–2.5 s at a time while 30 fps video and 50 fps audio keep arriving |
 //! | `pads-teardown` | `stop-drops-flush` | stop and start (and restart), often while the main loop is stalled and pumps are blocked on full queues |
 //! | `pads-restart` | `buffer-before-caps` | tracks added, removed and re-added, codec config changes whose catalog update lags their frames, restarts, relay outages |
+//! | `pads-phases` | — | blackholes on the `gst`~`moq-relay` link and restarts aimed at each phase of the MoQ session (connect, handshake, steady, teardown, reconnect: [`phases`]) and at the session's connect bound (`pads.session.connect`, some ending right at it) and the stop backstop (`pads.src.stop`) |
+//!
+//! Phases and deadlines (`pads-phases`): every phase of the session's life
+//! applies and has its `phase:session:<phase>` check; spans are derived in
+//! [`phases`]. `pads.src.stop` cannot be reached through any peer: every
+//! wait of the controller and the pumps watches the session's shutdown, so
+//! a stop's wait ends at once; the phases world therefore configures about
+//! a third of its seeds without a stop grace (`stop-bound` 0), where every
+//! stop takes the abort path, and the family's teardown oracles judge it.
+//! Known gap, not covered by a plan: no read of a session is bounded, so a
+//! relay link that goes half-open (a blackhole) or loses a segment (a
+//! restore cutting a live stream) leaves the session streaming nothing,
+//! with no error, for ever (`pads-flow-after-heal` fails on both engines
+//! with `pads-start` at 0.19 s, a blackhole at 3 s and its restore at 4 s).
+//! The phases plan restarts the element after each blackhole of a
+//! session that was streaming, as an operator would, and never overlaps
+//! two blackholes.
 //!
 //! Tick: 5 ms. Frames arrive every 20–66 ms and network latency is 1–5 ms;
 //! the caps race is between a catalog update delayed 0–150 ms and the next
@@ -16,6 +33,7 @@
 pub mod checks;
 pub mod fault;
 pub mod peers;
+pub mod phases;
 pub mod plans;
 pub mod world;
 
@@ -78,6 +96,26 @@ static RESTART_CHECKS: [Check; 14] = [
     ERROR_THEN_RECOVERY,
     READD_OVER_BLOCKED_PUMP,
     RELAY_ENDED_A_LISTED_TRACK,
+];
+
+static PHASES_CHECKS: [Check; 17] = [
+    phases::CONNECT_BOUNDED,
+    QUEUE_BOUNDED,
+    CAPS_BEFORE_BUFFERS,
+    BUFFERS_IN_ORDER,
+    EVERY_PAD_FLUSHED_ON_STOP,
+    STOP_BOUNDED,
+    NOTHING_AFTER_STOP,
+    PAD_NAMES,
+    ERROR_REPORTED_ONCE,
+    PADS_FLOW_AFTER_HEAL,
+    phases::DEADLINE_CONNECT,
+    phases::DEADLINE_STOP,
+    phases::PHASE_CONNECT,
+    phases::PHASE_HANDSHAKE,
+    phases::PHASE_STEADY,
+    phases::PHASE_TEARDOWN,
+    phases::PHASE_RECONNECT,
 ];
 
 /// Timeline arrows: the relay's catalog and subscriptions to the pads they
@@ -176,4 +214,25 @@ pub static PADS_RESTART: Scenario<Fault> = Scenario {
     },
     plan: plans::pads_restart,
     build: world::build,
+};
+
+pub static PADS_PHASES: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "pads-phases",
+        family: "pads",
+        about: "blackholes on the relay link and restarts aimed at each phase of the MoQ session and at its connect and stop bounds",
+        tick: TICK,
+        duration: plans::DURATION,
+        heal_at: plans::HEAL_AT,
+        net: NET,
+        hosts: world::HOSTS,
+        targets: &[],
+        default_seeds: 100,
+        checks: &PHASES_CHECKS,
+        links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
+    },
+    plan: plans::pads_phases,
+    build: world::build_phases,
 };

@@ -7,7 +7,9 @@
 //! heal asks the application to have the element running.
 
 use super::fault::Fault;
-use super::world::INITIAL_TRACKS;
+use super::world::{GST, INITIAL_TRACKS, RELAY};
+use relaysim_core::session::pads::CONNECT_TIMEOUT;
+use relaysim_harness::fault::NetFault;
 use relaysim_harness::fault::{FaultPointDraw, PlanCtx};
 use std::time::Duration;
 
@@ -172,6 +174,120 @@ pub fn pads_restart(ctx: &mut Ctx) {
     fault_points(ctx);
 }
 
+/// A blackhole on gst~moq-relay from `at` for `len` ms (cut to end before
+/// the quiet phase); returns when it is restored. Blackholes never
+/// overlap: a restore cuts the link (what is in flight is lost), and a
+/// second one's restore would cut a session that connected in between
+/// (see the module docs of `pads-phases` in `super`).
+fn blackhole(ctx: &mut Ctx, at: u64, len: u64) -> u64 {
+    let until = (at + len).min(QUIET_FROM_MS);
+    if until <= at {
+        return at;
+    }
+    let (a, b) = (GST.to_string(), RELAY.to_string());
+    ctx.push_ms(
+        at,
+        NetFault::Blackhole {
+            a: a.clone(),
+            b: b.clone(),
+        },
+    );
+    ctx.push_ms(until, NetFault::Restore { a, b });
+    until
+}
+
+/// How long a blackhole over a connect lasts: ending right at the
+/// session's connect bound (within a tick either side: the restore
+/// refuses the hanging connect, or the bound ran out first), past it, or
+/// well before it.
+fn connect_hole_ms(ctx: &mut Ctx) -> u64 {
+    let bound = CONNECT_TIMEOUT.as_millis() as u64;
+    match ctx.rng.range(0, 2) {
+        0 => ctx.rng.range(bound - 10, bound + 10),
+        1 => ctx.rng.range(bound + 200, 2 * bound + 500),
+        _ => ctx.rng.range(200, bound - 300),
+    }
+}
+
+/// `pads-phases`: the element starts (at times into a silent link), then
+/// two or three episodes, each aimed at a phase of the session:
+///
+/// - restart into a blackhole: the new session's connect hangs (its bound,
+///   an error, the application's restart, more hanging connects until
+///   the link is restored);
+/// - handshake: the link goes silent or the main loop stalls just as a
+///   session subscribes its catalog and asks for its pads;
+/// - steady: the link goes silent mid-stream; the session cannot tell (no
+///   read of it is bounded), so the application restarts it after the
+///   restore, as an operator would;
+/// - teardown: the element is stopped while the link is silent (and at
+///   times the main loop stalled), then started again.
+///
+/// About a third of the seeds run without a stop grace (see
+/// [`super::world::phases_stop_bound`]). The heal wants the element
+/// running.
+pub fn pads_phases(ctx: &mut Ctx) {
+    let t0 = ctx.rng.range(100, 300);
+    let mut quiet_from = t0;
+    if ctx.kind("blackhole-first-connect", 0.3).is_some() {
+        let len = connect_hole_ms(ctx);
+        let lead = ctx.rng.range(0, 20);
+        quiet_from = blackhole(ctx, t0.saturating_sub(lead), len);
+    }
+    ctx.push_ms(t0, Fault::PadsStart);
+    let mut t = quiet_from + ctx.rng.range(800, 1_500);
+    for _ in 0..ctx.rng.range(2, 3) {
+        if t + 1_000 >= QUIET_FROM_MS {
+            break;
+        }
+        t = match ctx.rng.range(0, 3) {
+            0 => {
+                let len = connect_hole_ms(ctx);
+                let len = blackhole(ctx, t, len) - t;
+                let lag = ctx.rng.range(0, 30);
+                ctx.push_ms(t + lag, Fault::PadsRestart);
+                t + len + ctx.rng.range(800, 1_500)
+            }
+            1 => {
+                ctx.push_ms(t, Fault::PadsRestart);
+                if ctx.rng.chance(0.5) {
+                    let len = ctx.rng.range(100, 800);
+                    let lag = ctx.rng.range(0, 10);
+                    stall(ctx, t + lag, len);
+                    t + len + ctx.rng.range(800, 1_500)
+                } else {
+                    let len = ctx.rng.range(300, 1_500);
+                    let lag = ctx.rng.range(0, 15);
+                    let len = blackhole(ctx, t + lag, len) - t;
+                    let restart = t + len + ctx.rng.range(100, 400);
+                    ctx.push_ms(restart, Fault::PadsRestart);
+                    restart + ctx.rng.range(800, 1_500)
+                }
+            }
+            2 => {
+                let len = ctx.rng.range(300, 2_500);
+                let len = blackhole(ctx, t, len) - t;
+                let restart = t + len + ctx.rng.range(100, 400);
+                ctx.push_ms(restart, Fault::PadsRestart);
+                restart + ctx.rng.range(800, 1_500)
+            }
+            _ => {
+                let len = ctx.rng.range(300, 2_000);
+                let lead = ctx.rng.range(0, 300);
+                let restored = blackhole(ctx, t.saturating_sub(lead), len);
+                if ctx.rng.chance(0.5) {
+                    let len = ctx.rng.range(300, 1_000);
+                    stall(ctx, t.saturating_sub(lead), len);
+                }
+                ctx.push_ms(t, Fault::PadsStop);
+                let back = t + ctx.rng.range(50, 1_200);
+                ctx.push_ms(back, Fault::PadsStart);
+                back.max(restored) + ctx.rng.range(800, 1_500)
+            }
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +299,7 @@ mod tests {
             &super::super::PADS_STALLED_FORWARDER,
             &super::super::PADS_TEARDOWN,
             &super::super::PADS_RESTART,
+            &super::super::PADS_PHASES,
         ] {
             for s in 0..100 {
                 let a = scn.plan_for(Seed(s));

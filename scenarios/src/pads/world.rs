@@ -11,8 +11,9 @@
 use super::fault::Fault;
 use super::peers::downstream::GstDownstream;
 use super::peers::moq_relay::{self, MoqRelay, RelayCmd};
+use relaysim_core::entropy::SimRng;
 use relaysim_core::session::pads::bus::BusMessage;
-use relaysim_core::session::pads::{MoqSrc, PadsConfig};
+use relaysim_core::session::pads::{MoqSrc, PadsConfig, STOP_BOUND};
 use relaysim_core::Emitter;
 use relaysim_harness::check::Facts;
 use relaysim_harness::scenario::{World, WorldCtx};
@@ -117,6 +118,36 @@ async fn app(
 }
 
 pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+    build_with(sim, ctx, STOP_BOUND)
+}
+
+/// The stop bound the `pads-phases` application configures for `seed`:
+/// mostly the element's default; for about a third of the seeds none at
+/// all (`stop-bound` 0), so every stop takes the backstop's abort path —
+/// the only way to reach it, since every wait of the controller and the
+/// pumps watches the session's shutdown.
+pub fn phases_stop_bound(seed: u64) -> Duration {
+    let mut rng = SimRng::fork(seed, "pads-phases/stop-bound");
+    if rng.chance(0.35) {
+        Duration::ZERO
+    } else {
+        STOP_BOUND
+    }
+}
+
+/// The `pads-phases` world: [`build`] with [`phases_stop_bound`].
+pub fn build_phases(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+) -> Box<dyn World<Fault>> {
+    build_with(sim, ctx, phases_stop_bound(ctx.seed.0))
+}
+
+fn build_with(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+    stop_bound: Duration,
+) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
     let relay = MoqRelay::new(BROADCAST, &INITIAL_TRACKS, rec.clone());
     let r = relay.clone();
@@ -128,6 +159,7 @@ pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn
     let slot: Arc<Mutex<Option<Src>>> = Arc::new(Mutex::new(None));
     let mut cfg = PadsConfig::new(&format!("{RELAY}:{}", moq_relay::PORT), BROADCAST);
     cfg.bugs = ctx.bugs;
+    cfg.stop_bound = stop_bound;
     let (ds, s) = (downstream.clone(), slot.clone());
     sim.host(GST, move || {
         let (src, bus) = MoqSrc::new(

@@ -434,7 +434,10 @@ fn drains_match_ladder(v: &RunView<'_>) -> Verdict {
     // The premise: every publisher the world wants live is live.
     for (k, wanted) in v.facts.iter() {
         if let Some(host) = k.strip_suffix(".wanted") {
-            let broadcast = format!("live/{}", host.trim_start_matches("obs-"));
+            let broadcast = v.facts.text(&format!("{host}.broadcast")).map_or_else(
+                || format!("live/{}", host.trim_start_matches("obs-")),
+                str::to_string,
+            );
             if *wanted == Fact::Flag(true)
                 && !r
                     .live

@@ -6,7 +6,7 @@
 //! (`Step::Net`, `Step::Point`); this enum holds only what a transcode world
 //! applies to its peers, and never anything that is not plain data.
 
-use super::world::{rendition_pool, PUBLISHERS};
+use super::world::{rendition_pool, ENCODERS, PUBLISHERS};
 use relaysim_core::transcode::Phase;
 use relaysim_harness::fault::bounds;
 use relaysim_harness::fault::FamilyFault;
@@ -42,6 +42,21 @@ pub enum Fault {
         /// How long the edit may wait for a factory build to land in.
         window_ms: u64,
     },
+    /// An encoder's next connection says nothing for `ms` before its
+    /// hello (a silent publisher).
+    EncoderMute {
+        /// The encoder host.
+        encoder: String,
+        /// How long, in milliseconds.
+        ms: u64,
+    },
+    /// An encoder's publishing connection sends no frame for `ms`.
+    EncoderPause {
+        /// The encoder host.
+        encoder: String,
+        /// How long, in milliseconds.
+        ms: u64,
+    },
     /// Arms a panic in the next transcoder of `rendition` to reach `phase`
     /// (for `fragment`: after `after` more fragments of that rendition).
     TranscoderPanic {
@@ -56,12 +71,21 @@ pub enum Fault {
 
 impl FamilyFault for Fault {
     fn validate(&self) -> Result<(), String> {
-        let publishers: Vec<&str> = PUBLISHERS.iter().map(|(h, _)| *h).collect();
+        let publishers: Vec<&str> = PUBLISHERS
+            .iter()
+            .chain(ENCODERS.iter())
+            .map(|(h, _)| *h)
+            .collect();
+        let encoders: Vec<&str> = ENCODERS.iter().map(|(h, _)| *h).collect();
         let pool: Vec<String> = rendition_pool().into_iter().map(|r| r.name).collect();
         let pool: Vec<&str> = pool.iter().map(String::as_str).collect();
         match self {
             Fault::BroadcastPublish { publisher } | Fault::BroadcastUnpublish { publisher } => {
                 bounds::one_of("publisher", publisher, &publishers)
+            }
+            Fault::EncoderMute { encoder, ms } | Fault::EncoderPause { encoder, ms } => {
+                bounds::one_of("encoder", encoder, &encoders)?;
+                bounds::ms("ms", *ms)
             }
             Fault::RenditionAdd {
                 rendition,

@@ -5,6 +5,17 @@
 //! |---|---|---|
 //! | `transcode-ladder-churn` | `rendition-remove-leak`, `transcoder-panic-kills-drain`, `republish-never-transcoded` | three broadcasts publish, stop and re-publish; the admin API adds and removes renditions (landing inside entry-created callbacks); transcoders panic in start, fragment and stop |
 //! | `transcode-slow-consumer` | — | a slow transcoder (150–600 ms of work per 100 ms frame) shares a 16-fragment ring with a fast one and a viewer |
+//! | `transcode-phases` | — | a main and a backup encoder of one broadcast; blackholes on their links and silences (before the hello, between frames) aimed at each phase of the publisher connection ([`phases`]) and at the ingest's claim, first-frame and idle bounds, some right at them |
+//!
+//! Phases and deadlines (`transcode-phases`): the publisher → ingest
+//! connection has all five phases, each with its
+//! `phase:publisher:<phase>` check (spans in [`phases`]); the bridge's
+//! three bounds (`transcode.ingest.claim`, `.first-frame`, `.idle`) each
+//! have their `deadline:` check and a contract oracle judged from the
+//! encoders' side (`silent-publisher-dropped`, `publish-answered`). The
+//! registry's subscriptions (drains, viewers) are in-process broadcast
+//! rings, not connections: they have no connect, handshake or reconnect,
+//! and no bounded wait.
 //!
 //! Tick: 10 ms. Frames arrive every 100 ms; the admin API's landing
 //! windows are 150–400 ms and aimed at publishes that take 10–30 ms from
@@ -16,6 +27,7 @@
 pub mod checks;
 pub mod fault;
 pub mod peers;
+pub mod phases;
 pub mod plans;
 pub mod world;
 
@@ -49,6 +61,20 @@ fn build_churn(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<d
             ladder: Ladder::Churn,
             capacity: relaysim_core::transcode::broadcaster::DEFAULT_BROADCASTER_CAPACITY,
             publishers: world::PUBLISHERS.len(),
+            encoders: false,
+        },
+    )
+}
+
+fn build_phases(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+    world::build(
+        sim,
+        ctx,
+        Setup {
+            ladder: Ladder::Churn,
+            capacity: relaysim_core::transcode::broadcaster::DEFAULT_BROADCASTER_CAPACITY,
+            publishers: 0,
+            encoders: true,
         },
     )
 }
@@ -61,6 +87,7 @@ fn build_slow(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dy
             ladder: Ladder::Slow,
             capacity: SLOW_RING,
             publishers: plans::SLOW_PUBLISHERS,
+            encoders: false,
         },
     )
 }
@@ -88,6 +115,27 @@ static SLOW_CHECKS: [Check; 8] = [
     DRAINS_MATCH_LADDER,
     SLOW_TRANSCODER_LAGS,
     REPUBLISHED_BROADCAST_TRANSCODED,
+];
+
+static PHASES_CHECKS: [Check; 18] = [
+    phases::SILENT_PUBLISHER_DROPPED,
+    phases::PUBLISH_ANSWERED,
+    phases::PUBLISHER_LIVE_AFTER_HEAL,
+    NO_LEAKED_DRAIN,
+    NO_MISSED_DRAIN,
+    FRAGMENT_ACCOUNTING,
+    FAST_SUBSCRIBERS_NEVER_LAG,
+    DRAINS_START_WITH_INIT,
+    DRAINS_MATCH_LADDER,
+    REPUBLISHED_BROADCAST_TRANSCODED,
+    phases::DEADLINE_CLAIM,
+    phases::DEADLINE_FIRST_FRAME,
+    phases::DEADLINE_IDLE,
+    phases::PHASE_CONNECT,
+    phases::PHASE_HANDSHAKE,
+    phases::PHASE_STEADY,
+    phases::PHASE_TEARDOWN,
+    phases::PHASE_RECONNECT,
 ];
 
 /// Timeline arrows: a publisher host to the entry it creates, admin edits
@@ -175,4 +223,25 @@ pub static TRANSCODE_SLOW_CONSUMER: Scenario<Fault> = Scenario {
     },
     plan: plans::slow_consumer,
     build: build_slow,
+};
+
+pub static TRANSCODE_PHASES: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "transcode-phases",
+        family: "transcode",
+        about: "a main and a backup encoder of one broadcast; blackholes and silences aimed at each phase of the publisher connection and at the ingest's claim, first-frame and idle bounds",
+        tick: TICK,
+        duration: plans::PHASES_DURATION,
+        heal_at: plans::PHASES_HEAL_AT,
+        net: NET,
+        hosts: world::PHASES_HOSTS,
+        targets: &[],
+        default_seeds: 100,
+        checks: &PHASES_CHECKS,
+        links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
+    },
+    plan: plans::phases,
+    build: build_phases,
 };

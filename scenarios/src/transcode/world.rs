@@ -14,6 +14,7 @@
 
 use super::fault::Fault;
 use super::peers::admin::{install_viewers, Admin, AdminOp, PanicArm};
+use super::peers::encoder::{self, Encoder};
 use crate::restream::peers::obs::{self, Publisher};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::transcode::ingest::{listen_ingest, IngestBridge};
@@ -37,6 +38,11 @@ pub const CHURN_HOSTS: &[&str] = &[TRANSCODE, "obs-a", "obs-b", "obs-c"];
 /// The slow-consumer world's hosts: the transcode host and two publishers.
 pub const SLOW_HOSTS: &[&str] = &[TRANSCODE, "obs-a", "obs-b"];
 pub const INGEST_PORT: u16 = 1935;
+/// The phases world's encoders: a main and a backup encoder of the same
+/// stream key (`live/a`), as a broadcaster runs them.
+pub const ENCODERS: [(&str, &str); 2] = [("enc-main", "a"), ("enc-backup", "a")];
+/// The phases world's hosts.
+pub const PHASES_HOSTS: &[&str] = &[TRANSCODE, "enc-main", "enc-backup"];
 
 /// The renditions the admin API may add (the default ladder plus 360p).
 pub fn rendition_pool() -> Vec<RenditionSpec> {
@@ -74,6 +80,8 @@ pub struct Setup {
     pub capacity: usize,
     /// How many of [`PUBLISHERS`] exist.
     pub publishers: usize,
+    /// Whether the [`ENCODERS`] exist.
+    pub encoders: bool,
 }
 
 /// Injected panics unwind through user code by design: keep the default
@@ -102,6 +110,7 @@ struct HostState {
 
 pub struct TranscodeWorld {
     publishers: Vec<(&'static str, Arc<Publisher>)>,
+    encoders: Vec<(&'static str, Arc<Encoder>)>,
     admin: Arc<Admin>,
     panics: Arc<PanicArm>,
     host: Arc<Mutex<Option<HostState>>>,
@@ -179,8 +188,24 @@ pub fn build(
         publishers.push((*name, p));
     }
 
+    let mut encoders = Vec::new();
+    if setup.encoders {
+        for (name, key) in ENCODERS {
+            let e = Encoder::new(
+                name,
+                &format!("{TRANSCODE}:{INGEST_PORT}"),
+                key,
+                rec.clone(),
+            );
+            let served = e.clone();
+            sim.host(name, move || encoder::serve(served.clone()));
+            encoders.push((name, e));
+        }
+    }
+
     Box::new(TranscodeWorld {
         publishers,
+        encoders,
         admin,
         panics,
         host,
@@ -194,6 +219,13 @@ impl TranscodeWorld {
             .find(|(n, _)| *n == name)
             .map(|(_, p)| p)
     }
+
+    fn encoder(&self, name: &str) -> Option<&Arc<Encoder>> {
+        self.encoders
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, e)| e)
+    }
 }
 
 impl World<Fault> for TranscodeWorld {
@@ -203,10 +235,26 @@ impl World<Fault> for TranscodeWorld {
                 if let Some(p) = self.publisher(publisher) {
                     p.set_wanted(true);
                 }
+                if let Some(e) = self.encoder(publisher) {
+                    e.set_wanted(true);
+                }
             }
             Fault::BroadcastUnpublish { publisher } => {
                 if let Some(p) = self.publisher(publisher) {
                     p.set_wanted(false);
+                }
+                if let Some(e) = self.encoder(publisher) {
+                    e.set_wanted(false);
+                }
+            }
+            Fault::EncoderMute { encoder, ms } => {
+                if let Some(e) = self.encoder(encoder) {
+                    e.mute_next(*ms);
+                }
+            }
+            Fault::EncoderPause { encoder, ms } => {
+                if let Some(e) = self.encoder(encoder) {
+                    e.pause(*ms);
                 }
             }
             Fault::RenditionAdd {
@@ -236,6 +284,12 @@ impl World<Fault> for TranscodeWorld {
         for (_, p) in &self.publishers {
             p.set_wanted(true);
         }
+        // The main encoder publishes, the backup stands by; both drop
+        // whatever connection they hold (see `peers::encoder`).
+        for (i, (_, e)) in self.encoders.iter().enumerate() {
+            e.set_wanted(i == 0);
+            e.bounce();
+        }
     }
 
     fn facts(&self) -> Facts {
@@ -243,6 +297,14 @@ impl World<Fault> for TranscodeWorld {
         for (name, p) in &self.publishers {
             f.set(format!("{name}.wanted"), p.wanted());
             f.set(format!("{name}.connections"), p.connections());
+        }
+        for (name, e) in &self.encoders {
+            f.set(format!("{name}.wanted"), e.wanted());
+            f.set(
+                format!("{name}.broadcast"),
+                relaysim_core::transcode::ingest::broadcast_name(e.key()),
+            );
+            f.set(format!("{name}.connections"), e.attempts());
         }
         if let Some(h) = self.host.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             let running: Vec<String> = h.runner.running().iter().map(|k| k.to_string()).collect();

@@ -105,7 +105,10 @@ impl<N: Net> Controller<N> {
         match tokio::time::timeout(CONNECT_TIMEOUT, self.net.connect(&self.relay.addr)).await {
             Ok(Ok(s)) => Ok(Framed::new(s, LengthDelimitedCodec::new())),
             Ok(Err(e)) => Err(format!("{what}: connect: {}", e.kind())),
-            Err(_) => Err(format!("{what}: connect timed out")),
+            Err(_) => {
+                self.emitter.deadline_fired("pads.session.connect");
+                Err(format!("{what}: connect timed out"))
+            }
         }
     }
 

@@ -256,6 +256,7 @@ impl<N: Net> MoqSrc<N> {
                 .await
                 .is_err()
             {
+                self.emitter.deadline_fired("pads.src.stop");
                 for a in aborts {
                     a.abort();
                 }
