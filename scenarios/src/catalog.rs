@@ -157,4 +157,48 @@ mod tests {
             .unwrap_err()
             .contains("valid bugs: vod-fetch-stacking"));
     }
+
+    /// Every bounded wait of the core (`relaysim_core::deadlines::SITES`),
+    /// except the declared backstops no run can reach (`BACKSTOPS`, each
+    /// with its reason), is a `sometimes` check of a scenario whose default
+    /// range is large enough for coverage to be judged, so `cargo test` fails the day a
+    /// timeout path stops being exercised (or a new one is added without a
+    /// scenario that reaches it).
+    #[test]
+    fn catalog_covers_every_deadline() {
+        use relaysim_harness::check::CheckKind;
+        use relaysim_harness::phase::deadline_check_name;
+        use relaysim_harness::runner::COVERAGE_MIN_SEEDS;
+        let mut missing = Vec::new();
+        let backstops = relaysim_core::deadlines::BACKSTOPS;
+        for (site, _) in relaysim_core::deadlines::SITES {
+            if backstops.iter().any(|(b, _)| b == site) {
+                continue;
+            }
+            let name = deadline_check_name(site);
+            let covered = all().iter().any(|s| {
+                s.default_seeds >= COVERAGE_MIN_SEEDS as u64
+                    && s.checks
+                        .iter()
+                        .any(|c| c.name == name && c.kind == CheckKind::Sometimes)
+            });
+            if !covered {
+                missing.push(name);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "core deadlines no scenario's coverage checks reach: {missing:?}"
+        );
+        // A backstop that a scenario does reach belongs in the covered list.
+        for (site, _) in backstops {
+            let name = deadline_check_name(site);
+            assert!(
+                !all()
+                    .iter()
+                    .any(|s| s.checks.iter().any(|c| c.name == name)),
+                "{site} is covered by a scenario: take it out of BACKSTOPS"
+            );
+        }
+    }
 }

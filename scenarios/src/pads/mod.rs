@@ -16,14 +16,16 @@
 //! a stop's wait ends at once; the phases world therefore configures about
 //! a third of its seeds without a stop grace (`stop-bound` 0), where every
 //! stop takes the abort path, and the family's teardown oracles judge it.
-//! Known gap, not covered by a plan: no read of a session is bounded, so a
-//! relay link that goes half-open (a blackhole) or loses a segment (a
-//! restore cutting a live stream) leaves the session streaming nothing,
-//! with no error, for ever (`pads-flow-after-heal` fails on both engines
-//! with `pads-start` at 0.19 s, a blackhole at 3 s and its restore at 4 s).
-//! The phases plan restarts the element after each blackhole of a
-//! session that was streaming, as an operator would, and never overlaps
-//! two blackholes.
+//! A gap this scenario found, fixed: no read of a session was bounded, so
+//! a relay link that went half-open (a blackhole) or lost a segment (a
+//! restore cutting a live stream) left the session streaming nothing, with
+//! no error, for ever (`pads-flow-after-heal` failed on both engines with
+//! `pads-start` at 0.19 s, a blackhole at 3 s and its restore at 4 s). A
+//! track pump now fails after `TRACK_IDLE_TIMEOUT` (2 s) without a frame
+//! (`pads.pump.idle`), the session reports the error and the application
+//! restarts it. The phases plan leaves half of its mid-stream blackholes
+//! without an operator restart, so that recovery is judged on its own, and
+//! never overlaps two blackholes.
 //!
 //! Tick: 5 ms. Frames arrive every 20–66 ms and network latency is 1–5 ms;
 //! the caps race is between a catalog update delayed 0–150 ms and the next
@@ -98,7 +100,7 @@ static RESTART_CHECKS: [Check; 14] = [
     RELAY_ENDED_A_LISTED_TRACK,
 ];
 
-static PHASES_CHECKS: [Check; 17] = [
+static PHASES_CHECKS: [Check; 18] = [
     phases::CONNECT_BOUNDED,
     QUEUE_BOUNDED,
     CAPS_BEFORE_BUFFERS,
@@ -111,6 +113,7 @@ static PHASES_CHECKS: [Check; 17] = [
     PADS_FLOW_AFTER_HEAL,
     phases::DEADLINE_CONNECT,
     phases::DEADLINE_STOP,
+    phases::DEADLINE_TRACK_IDLE,
     phases::PHASE_CONNECT,
     phases::PHASE_HANDSHAKE,
     phases::PHASE_STEADY,

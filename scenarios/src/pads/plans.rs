@@ -8,7 +8,7 @@
 
 use super::fault::Fault;
 use super::world::{GST, INITIAL_TRACKS, RELAY};
-use relaysim_core::session::pads::CONNECT_TIMEOUT;
+use relaysim_core::session::pads::{CONNECT_TIMEOUT, TRACK_IDLE_TIMEOUT};
 use relaysim_harness::fault::NetFault;
 use relaysim_harness::fault::{FaultPointDraw, PlanCtx};
 use std::time::Duration;
@@ -217,9 +217,9 @@ fn connect_hole_ms(ctx: &mut Ctx) -> u64 {
 ///   the link is restored);
 /// - handshake: the link goes silent or the main loop stalls just as a
 ///   session subscribes its catalog and asks for its pads;
-/// - steady: the link goes silent mid-stream; the session cannot tell (no
-///   read of it is bounded), so the application restarts it after the
-///   restore, as an operator would;
+/// - steady: the link goes silent mid-stream; the pumps' idle bound
+///   notices (`pads.pump.idle`) and the application restarts the session
+///   on its error, or an operator restarts it after the restore first;
 /// - teardown: the element is stopped while the link is silent (and at
 ///   times the main loop stalled), then started again.
 ///
@@ -267,9 +267,16 @@ pub fn pads_phases(ctx: &mut Ctx) {
             2 => {
                 let len = ctx.rng.range(300, 2_500);
                 let len = blackhole(ctx, t, len) - t;
-                let restart = t + len + ctx.rng.range(100, 400);
-                ctx.push_ms(restart, Fault::PadsRestart);
-                restart + ctx.rng.range(800, 1_500)
+                if ctx.rng.chance(0.5) {
+                    // An operator's restart after the restore.
+                    let restart = t + len + ctx.rng.range(100, 400);
+                    ctx.push_ms(restart, Fault::PadsRestart);
+                    restart + ctx.rng.range(800, 1_500)
+                } else {
+                    // None: the pumps' idle bound notices the dead link,
+                    // the application restarts the session on its error.
+                    t + len.max(TRACK_IDLE_TIMEOUT.as_millis() as u64) + ctx.rng.range(1_500, 2_500)
+                }
             }
             _ => {
                 let len = ctx.rng.range(300, 2_000);

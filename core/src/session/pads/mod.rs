@@ -56,6 +56,9 @@
 //!   removed; `stop` returns within [`STOP_BOUND`]; nothing of the session
 //!   happens after it.
 //! - **L1** Once faults stop, every catalog track's pad receives buffers.
+//! - **L2** A session whose relay link goes silent (half-open: no FIN, no
+//!   RST) reports an error within [`TRACK_IDLE_TIMEOUT`] of its last frame,
+//!   so the application can restart it; it never streams nothing silently.
 
 pub mod bus;
 pub mod catalog;
@@ -83,6 +86,12 @@ pub const QUEUE_CAPACITY: usize = 32;
 pub const STOP_BOUND: Duration = Duration::from_millis(500);
 /// How long the controller waits for the relay to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A track subscription that delivers nothing for this long has lost its
+/// relay (a half-open link: no FIN, no RST ever comes): its pump fails, the
+/// session reports the error, and the application restarts it. Frames come
+/// every 20–66 ms; a pump blocked on a full queue is not reading, so a
+/// stalled main loop does not count against it.
+pub const TRACK_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Queue depths are reported each time they first reach a multiple of this.
 pub const DEPTH_REPORT_STEP: usize = 16;
 

@@ -22,7 +22,7 @@ use crate::session::pads::bus::ErrorSlot;
 use crate::session::pads::event::PadsEvent;
 use crate::session::pads::queue::{PadQueue, PushError};
 use crate::session::pads::wire::{self, RelayMessage, TrackInfo, WireFrame};
-use crate::session::pads::{Buffer, Caps, PadMessage, DEPTH_REPORT_STEP};
+use crate::session::pads::{Buffer, Caps, PadMessage, DEPTH_REPORT_STEP, TRACK_IDLE_TIMEOUT};
 use crate::sync::Arc;
 use futures_util::StreamExt;
 use tokio::sync::watch;
@@ -198,7 +198,18 @@ pub async fn run_track_pump<S: NetStream>(
             biased;
             _ = pump.ctx.shutdown.wait_for(|s| *s) => return PumpExit::Shutdown,
             _ = pump.ctx.end.cancelled() => None,
-            f = track.next() => Some(f),
+            f = tokio::time::timeout(TRACK_IDLE_TIMEOUT, track.next()) => Some(f),
+        };
+        let next = match next {
+            Some(Err(_idle)) => {
+                pump.ctx.emitter.deadline_fired("pads.pump.idle");
+                return pump.fail(format!(
+                    "track read: nothing for {} s",
+                    TRACK_IDLE_TIMEOUT.as_secs()
+                ));
+            }
+            Some(Ok(f)) => Some(f),
+            None => None,
         };
         let bytes = match next {
             None => return pump.finish_track(PumpExit::Ended).await,
