@@ -51,8 +51,8 @@ pub mod trace;
 pub use check::{Check, CheckKind, Failure, FailureKind, Verdict};
 pub use engine::{EngineKind, HostResult, SimNet};
 pub use fault::{
-    Band, FamilyFault, FaultEvent, FaultPlan, FaultPointDraw, NetFault, PlanCtx, PlanFile, Step,
-    Swarm,
+    Band, FamilyFault, FaultEvent, FaultPlan, FaultPointDraw, NetFault, PlanCtx, PlanFile, Scope,
+    Step, Swarm,
 };
 pub use runner::{run_batch, run_seed, BatchOptions, BatchReport, SeedOutcome};
 pub use scenario::{

@@ -17,7 +17,7 @@
 //! a `coverage` failure of the batch, nothing more.
 
 use crate::check::{RunView, Verdict};
-use crate::fault::NetFault;
+use crate::fault::{NetFault, Scope};
 use crate::trace::{EntryKind, HarnessEvent, Trace};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,15 +107,15 @@ impl Span {
     }
 }
 
-/// A fault active between two times, on a link (network faults, and
-/// family faults a family pins to a link) or everywhere (`link: None`:
-/// fault points, family faults it does not pin).
+/// A fault active between two times, where its [`Scope`] says: a link
+/// (network faults, family faults that name theirs), a host (a crash) or
+/// everywhere (fault points).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     /// What the fault is (its timeline band label, e.g. `blackhole a~b`).
     pub label: String,
-    /// The link it acts on, if it acts on one.
-    pub link: Option<(String, String)>,
+    /// Where it acts.
+    pub scope: Scope,
     /// When it began.
     pub from: Duration,
     /// When it ended (closed, healed, or the run's end).
@@ -124,58 +124,58 @@ pub struct Window {
 
 impl Window {
     fn on(&self, a: &str, b: &str) -> bool {
-        match &self.link {
-            None => true,
-            Some((x, y)) => (x == a && y == b) || (x == b && y == a),
-        }
+        self.scope.covers(a, b)
     }
 }
 
-/// Every fault window of a run, read from its trace: each step that opens
-/// a timeline band (partition, hold, blackhole, an on fault point, a family
-/// fault with a band) until the step that closes the same band, or the
-/// heal, or the end of the trace. Network faults carry their link; the
-/// rest act everywhere. A step without a band (an instant family fault) is
-/// a window of zero length at its time, everywhere. A crashed host's
-/// window (crash to bounce) acts everywhere too: every link of the host.
+/// Every fault window of a run, read from its trace: each fault step that
+/// opens a timeline band (partition, hold, blackhole, crash, an on fault
+/// point, a family fault with a band) until the step that closes the same
+/// band, or the heal, or the end of the trace, acting where the step's
+/// [`Scope`] says. A fault step without a band (an instant family fault)
+/// is a window of zero length at its time. Workload steps (a family step
+/// with no scope: a publish, a start) are no faults and leave no window.
 pub fn fault_windows(trace: &Trace) -> Vec<Window> {
-    let mut open: BTreeMap<String, (Option<(String, String)>, Duration)> = BTreeMap::new();
+    let mut open: BTreeMap<String, (Scope, Duration)> = BTreeMap::new();
     let mut out = Vec::new();
     let end = trace.entries.last().map(|e| e.at).unwrap_or_default();
     for e in &trace.entries {
         match &e.kind {
             EntryKind::Fault(step) => {
-                let link = step
-                    .net()
-                    .and_then(NetFault::link)
-                    .map(|(a, b)| (a.to_string(), b.to_string()));
-                match step.band() {
-                    Some(band) if band.open => {
-                        open.entry(band.label).or_insert((link, e.at));
+                let band = step.band();
+                let closes = band.as_ref().is_some_and(|b| !b.open);
+                if closes {
+                    let label = band.map(|b| b.label).unwrap_or_default();
+                    if let Some((scope, from)) = open.remove(&label) {
+                        out.push(Window {
+                            label,
+                            scope,
+                            from,
+                            to: e.at,
+                        });
                     }
+                    continue;
+                }
+                let Some(scope) = step.scope() else {
+                    continue;
+                };
+                match band {
                     Some(band) => {
-                        if let Some((link, from)) = open.remove(&band.label) {
-                            out.push(Window {
-                                label: band.label,
-                                link,
-                                from,
-                                to: e.at,
-                            });
-                        }
+                        open.entry(band.label).or_insert((scope, e.at));
                     }
                     None => out.push(Window {
                         label: step.to_string(),
-                        link,
+                        scope,
                         from: e.at,
                         to: e.at,
                     }),
                 }
             }
             EntryKind::Harness(HarnessEvent::Heal) => {
-                for (label, (link, from)) in std::mem::take(&mut open) {
+                for (label, (scope, from)) in std::mem::take(&mut open) {
                     out.push(Window {
                         label,
-                        link,
+                        scope,
                         from,
                         to: e.at,
                     });
@@ -184,10 +184,10 @@ pub fn fault_windows(trace: &Trace) -> Vec<Window> {
             _ => {}
         }
     }
-    for (label, (link, from)) in open {
+    for (label, (scope, from)) in open {
         out.push(Window {
             label,
-            link,
+            scope,
             from,
             to: end,
         });
@@ -300,11 +300,20 @@ mod tests {
     #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
     #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
     enum Toy {
+        /// A fault on the x~z link.
         Kick,
+        /// Workload: no fault.
+        Publish,
     }
 
     impl crate::fault::FamilyFault for Toy {
         const TYPE: &'static str = "Toy";
+        fn scope(&self) -> Option<Scope> {
+            match self {
+                Toy::Kick => Some(Scope::link("x", "z")),
+                Toy::Publish => None,
+            }
+        }
     }
 
     fn ms(n: u64) -> Duration {
@@ -324,8 +333,8 @@ mod tests {
         Step::Net(n)
     }
 
-    fn link(a: &str, b: &str) -> (String, String) {
-        (a.into(), b.into())
+    fn link(a: &str, b: &str) -> Scope {
+        Scope::link(a, b)
     }
 
     #[test]
@@ -354,6 +363,8 @@ mod tests {
                     }),
                 ),
                 fault(350, Step::App(Toy::Kick)),
+                fault(360, Step::App(Toy::Publish)),
+                fault(370, net(NetFault::Crash { host: "y".into() })),
                 Entry {
                     at: ms(400),
                     host: "harness",
@@ -362,10 +373,10 @@ mod tests {
             ],
         };
         let w = fault_windows(&trace);
-        assert_eq!(w.len(), 3, "{w:?}");
+        assert_eq!(w.len(), 4, "the workload step leaves no window: {w:?}");
         assert_eq!(
-            (w[0].label.as_str(), w[0].link.clone(), w[0].from, w[0].to),
-            ("blackhole x~y", Some(link("x", "y")), ms(100), ms(300))
+            (w[0].label.as_str(), w[0].scope.clone(), w[0].from, w[0].to),
+            ("blackhole x~y", link("x", "y"), ms(100), ms(300))
         );
         assert_eq!(
             (w[1].label.as_str(), w[1].from, w[1].to),
@@ -373,8 +384,12 @@ mod tests {
             "closed by the heal"
         );
         assert_eq!(
-            (w[2].link.clone(), w[2].from, w[2].to),
-            (None, ms(350), ms(350))
+            (w[2].scope.clone(), w[2].from, w[2].to),
+            (link("x", "z"), ms(350), ms(350))
+        );
+        assert_eq!(
+            (w[3].label.as_str(), w[3].scope.clone(), w[3].from, w[3].to),
+            ("crash y", Scope::Host("y".into()), ms(370), ms(400))
         );
     }
 
@@ -382,13 +397,13 @@ mod tests {
     fn a_span_is_faulted_by_an_overlapping_window_on_its_link_or_everywhere() {
         let on_xy = Window {
             label: "blackhole x~y".into(),
-            link: Some(link("x", "y")),
+            scope: link("x", "y"),
             from: ms(100),
             to: ms(300),
         };
         let everywhere = Window {
-            label: "kick".into(),
-            link: None,
+            label: "fault point".into(),
+            scope: Scope::Everywhere,
             from: ms(500),
             to: ms(500),
         };

@@ -45,11 +45,48 @@ pub trait FamilyFault:
         None
     }
 
+    /// Where this fault acts, for phase coverage
+    /// ([`crate::phase`]): the link of the connections it disturbs (a
+    /// silent peer: the peer and the host that talks to it), a whole host,
+    /// or everywhere. `None` (the default) for a workload step — a
+    /// publish, a start, a catalog change — which reaches no phase however
+    /// it is timed.
+    fn scope(&self) -> Option<Scope> {
+        None
+    }
+
     /// Refuses a value no plan generator would draw (a size or duration
     /// beyond sane bounds, a name the world does not have), with a
     /// one-line reason. Plan files are checked with it before a run.
     fn validate(&self) -> Result<(), String> {
         Ok(())
+    }
+}
+
+/// Where a fault acts (see [`FamilyFault::scope`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every connection (a fault point in the core).
+    Everywhere,
+    /// Every connection of one host (a crash).
+    Host(String),
+    /// The connections between two hosts.
+    Link(String, String),
+}
+
+impl Scope {
+    /// The link between two hosts.
+    pub fn link(a: &str, b: &str) -> Scope {
+        Scope::Link(a.to_string(), b.to_string())
+    }
+
+    /// Does it act on a connection between `a` and `b`?
+    pub fn covers(&self, a: &str, b: &str) -> bool {
+        match self {
+            Scope::Everywhere => true,
+            Scope::Host(h) => h == a || h == b,
+            Scope::Link(x, y) => (x == a && y == b) || (x == b && y == a),
+        }
     }
 }
 
@@ -415,6 +452,8 @@ pub trait TracedStep: Any + fmt::Debug + fmt::Display + Send + Sync {
     fn band(&self) -> Option<Band>;
     /// The network fault, if this is one (read by family-blind coverage).
     fn net(&self) -> Option<&NetFault>;
+    /// Where it acts, if it is a fault at all (phase coverage).
+    fn scope(&self) -> Option<Scope>;
     /// For downcasting to `Step<F>`.
     fn as_any(&self) -> &dyn Any;
 }
@@ -427,6 +466,16 @@ impl<F: FamilyFault> TracedStep for Step<F> {
         match self {
             Step::Net(n) => Some(n),
             _ => None,
+        }
+    }
+    fn scope(&self) -> Option<Scope> {
+        match self {
+            Step::Net(n) => Some(match n.link() {
+                Some((a, b)) => Scope::link(a, b),
+                None => Scope::Host(n.hosts()[0].to_string()),
+            }),
+            Step::Point { .. } => Some(Scope::Everywhere),
+            Step::App(f) => f.scope(),
         }
     }
     fn as_any(&self) -> &dyn Any {

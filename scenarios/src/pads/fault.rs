@@ -9,7 +9,7 @@
 
 use super::peers::moq_relay::KNOWN_TRACKS;
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::FamilyFault;
+use relaysim_harness::fault::{FamilyFault, Scope};
 use serde::{Deserialize, Serialize};
 
 /// The track names the relay knows.
@@ -53,6 +53,19 @@ pub enum Fault {
 }
 
 impl FamilyFault for Fault {
+    /// A stalled main loop and a relay outage disturb the session's
+    /// connections (`gst`~`moq-relay`); the application's commands and the
+    /// relay's catalog and codec changes are the workload.
+    fn scope(&self) -> Option<Scope> {
+        use super::world::{GST, RELAY};
+        match self {
+            Fault::MainLoopStall { .. } | Fault::MoqRelayDown { .. } => {
+                Some(Scope::link(GST, RELAY))
+            }
+            _ => None,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         match self {
             Fault::PadsStart | Fault::PadsStop | Fault::PadsRestart => Ok(()),

@@ -8,7 +8,7 @@
 //! applies to its peers, and never anything that is not plain data.
 
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::{Band, FamilyFault};
+use relaysim_harness::fault::{Band, FamilyFault, Scope};
 use serde::{Deserialize, Serialize};
 
 /// A restream application fault (or workload step).
@@ -60,6 +60,20 @@ pub const SILENT_HOSTS: &[&str] = &[
 ];
 
 impl FamilyFault for Fault {
+    /// A silent peer disturbs its connections with the relay (the
+    /// publisher's, for `obs`); 503s disturb the relay's Twitch requests.
+    /// Latency draws and the publisher's own connects and disconnects are
+    /// the workload.
+    fn scope(&self) -> Option<Scope> {
+        use super::world::{OBS, RELAY, TWITCH_API};
+        match self {
+            Fault::Silent { host } if host == OBS => Some(Scope::link(OBS, RELAY)),
+            Fault::Silent { host } => Some(Scope::link(RELAY, host)),
+            Fault::TwitchErrors { .. } => Some(Scope::link(RELAY, TWITCH_API)),
+            _ => None,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         match self {
             Fault::TwitchLatency { min_ms, max_ms } => {

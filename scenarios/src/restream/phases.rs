@@ -48,7 +48,7 @@ use super::peers::twitch_api::TwitchEvent;
 use super::world::{OBS, RELAY, TWITCH_API};
 use relaysim_core::restream::{RestartReason, RestreamEvent};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::fault::Step;
+use relaysim_harness::fault::{Scope, Step};
 use relaysim_harness::phase::{fault_windows, faulted, Phase, Span, Window};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -60,32 +60,14 @@ fn url_host(url: &str) -> &str {
     authority.split(':').next().unwrap_or_default()
 }
 
-/// The run's fault windows, the family's pinned to their link (see the
-/// module docs); workload and timings dropped.
+/// The run's fault windows on links and hosts (the family's own pinned
+/// by [`super::fault::Fault`]'s scope); core fault points, which act
+/// everywhere, are left out: they fire inside the relay whatever its
+/// connections are doing.
 pub fn windows(v: &RunView<'_>) -> Vec<Window> {
     fault_windows(v.trace)
         .into_iter()
-        .filter_map(|mut w| {
-            if w.link.is_some() {
-                return Some(w);
-            }
-            let link = if let Some(host) = w.label.strip_prefix("silent ") {
-                if host == OBS {
-                    (OBS, RELAY)
-                } else {
-                    (
-                        RELAY,
-                        *super::fault::SILENT_HOSTS.iter().find(|h| **h == host)?,
-                    )
-                }
-            } else if w.label == "twitch errors" {
-                (RELAY, TWITCH_API)
-            } else {
-                return None;
-            };
-            w.link = Some((link.0.to_string(), link.1.to_string()));
-            Some(w)
-        })
+        .filter(|w| w.scope != Scope::Everywhere)
         .collect()
 }
 

@@ -9,7 +9,7 @@
 use super::world::{rendition_pool, ENCODERS, PUBLISHERS};
 use relaysim_core::transcode::Phase;
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::FamilyFault;
+use relaysim_harness::fault::{FamilyFault, Scope};
 use serde::{Deserialize, Serialize};
 
 /// A transcode application fault (or workload step).
@@ -70,6 +70,18 @@ pub enum Fault {
 }
 
 impl FamilyFault for Fault {
+    /// An encoder's silence or pause disturbs its connection to the
+    /// transcode host; publishes, rendition edits and armed transcoder
+    /// panics (in-process, on no connection) are the workload.
+    fn scope(&self) -> Option<Scope> {
+        match self {
+            Fault::EncoderMute { encoder, .. } | Fault::EncoderPause { encoder, .. } => {
+                Some(Scope::link(encoder, super::world::TRANSCODE))
+            }
+            _ => None,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         let publishers: Vec<&str> = PUBLISHERS
             .iter()
