@@ -49,6 +49,11 @@
 //!   ladder, in the trace and in the runner's table.
 //! - **R1** A removed registry entry's drains end; its dedupe slots are
 //!   pruned, so a re-publish is admitted.
+//! - **R2** The ingest bridge bounds every wait on a publisher: one silent
+//!   for 5 s (before its hello, or between frames) is dropped; a hello is
+//!   answered within the 5 s claim bound (published, or its connection
+//!   closed); once faults stop, every publisher that wants to publish is
+//!   published and up.
 
 pub mod broadcaster;
 pub mod drain;
