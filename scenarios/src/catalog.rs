@@ -29,6 +29,7 @@ macro_rules! with_catalog {
             ws_keepalive => $crate::ws::WS_KEEPALIVE,
             publisher_eos_race => $crate::publisher::PUBLISHER_EOS_RACE,
             publisher_join_fails => $crate::publisher::PUBLISHER_JOIN_FAILS,
+            publisher_phases => $crate::publisher::PUBLISHER_PHASES,
             pads_stalled_forwarder => $crate::pads::PADS_STALLED_FORWARDER,
             pads_teardown => $crate::pads::PADS_TEARDOWN,
             pads_restart => $crate::pads::PADS_RESTART,
