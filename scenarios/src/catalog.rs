@@ -27,6 +27,7 @@ macro_rules! with_catalog {
             ws_bulk_crossfire => $crate::ws::WS_BULK_CROSSFIRE,
             ws_orphan_header => $crate::ws::WS_ORPHAN_HEADER,
             ws_keepalive => $crate::ws::WS_KEEPALIVE,
+            ws_phases => $crate::ws::WS_PHASES,
             publisher_eos_race => $crate::publisher::PUBLISHER_EOS_RACE,
             publisher_join_fails => $crate::publisher::PUBLISHER_JOIN_FAILS,
             publisher_phases => $crate::publisher::PUBLISHER_PHASES,
