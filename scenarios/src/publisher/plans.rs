@@ -308,6 +308,8 @@ pub fn publisher_phases(ctx: &mut Ctx) {
             }
         }
     }
+    // A lost publish answer during the start episodes.
+    fault_points(ctx, 8_000);
 }
 
 #[cfg(test)]

@@ -206,7 +206,9 @@ fn link(ctx: &mut Ctx, at: u64, fault: fn(String, String) -> NetFault) {
 /// - at 12.5–13 s the link held for the keepalive deadline ± 0.3 s (a
 ///   pong at the deadline), or blackholed for 7.5–8.9 s: the keepalive kills
 ///   the session, the plugin's idle timeout gives the connection up, its
-///   reconnects hang and time out until the restore refuses the last.
+///   reconnects hang and time out until the restore refuses the last;
+/// - swarm kind `fault-points`: the connection may break under a command
+///   (`ws.session.reset`) from 8 s on.
 pub fn ws_phases(ctx: &mut Ctx) {
     let hold = ctx.rng.range(0, 80);
     link(ctx, hold, |a, b| NetFault::Hold { a, b });
@@ -260,6 +262,9 @@ pub fn ws_phases(ctx: &mut Ctx) {
         link(ctx, t, |a, b| NetFault::Blackhole { a, b });
         link(ctx, t + len, |a, b| NetFault::Restore { a, b });
     }
+    // Swarm kind `fault-points`, after the refusals (a reset then would
+    // hand the idler the one session) and drawn last.
+    ctx.fault_points(0.3, FaultPointDraw::hot("ws.", 8_000, last_start()));
 }
 
 #[cfg(test)]
