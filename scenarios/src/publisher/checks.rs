@@ -8,6 +8,7 @@
 use relaysim_core::session::publisher::{PublisherEvent, Side, TrackKind};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
 use relaysim_harness::fault::Step;
+use relaysim_harness::phase::fault_windows;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -237,7 +238,18 @@ fn stop_once(v: &RunView<'_>) -> Verdict {
 fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
     let a = attempts(v);
     let mut failed: BTreeMap<u64, Duration> = BTreeMap::new();
+    // When the room last received a publish request (rooms that trace
+    // their connections only): a request that reached it before the stop
+    // finished was the attempt's last act, answered late; what it
+    // published goes with the connection (`lk.left cause=disconnect`).
+    let mut publish_received: Option<Duration> = None;
     for e in &v.trace.entries {
+        if let Some(LiveKitEvent::Request {
+            verb: "publish", ..
+        }) = e.peer()
+        {
+            publish_received = Some(e.at);
+        }
         match e.event::<PublisherEvent>() {
             Some(PublisherEvent::StartFailed { attempt, .. }) => {
                 failed.entry(*attempt).or_insert(e.at);
@@ -262,7 +274,13 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
             _ => {}
         }
         if let Some(LiveKitEvent::Published { attempt, sid, .. }) = e.peer() {
-            if let Some(d) = a.stop_done.get(attempt).filter(|d| **d < e.at) {
+            let in_flight =
+                publish_received.is_some_and(|r| a.stop_done.get(attempt).is_some_and(|d| r <= *d));
+            if let Some(d) = a
+                .stop_done
+                .get(attempt)
+                .filter(|d| **d < e.at && !in_flight)
+            {
                 return Verdict::fail(
                     e.at,
                     format!(
@@ -273,11 +291,20 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
             }
         }
     }
+    let windows = fault_windows(v.trace);
     for (attempt, joined) in &a.joined {
         let Some(done) = a.stop_done.get(attempt) else {
             continue;
         };
-        let deadline = *done.max(joined) + LEAVE_BOUND;
+        // The room hears the leave (or the close) once the link carries
+        // it: a link fault active then postpones the bound to its end.
+        let from = *done.max(joined);
+        let back = windows
+            .iter()
+            .filter(|w| w.link.is_some() && w.from <= from && from <= w.to)
+            .map(|w| w.to)
+            .fold(from, Duration::max);
+        let deadline = back + LEAVE_BOUND;
         if deadline > v.end {
             continue;
         }
@@ -336,9 +363,15 @@ fn session_ends_cleanly(v: &RunView<'_>) -> Verdict {
 }
 
 fn publishes_after_heal(v: &RunView<'_>) -> Verdict {
+    publishes_after_heal_within(v, Duration::ZERO)
+}
+
+/// As [`PUBLISHES_AFTER_HEAL`], with `grace` more after a signal: a stop
+/// that a hung room holds up may take its whole leave bound.
+fn publishes_after_heal_within(v: &RunView<'_>, grace: Duration) -> Verdict {
     let a = attempts(v);
     if let Some(s) = a.signal {
-        return wound_down(v, s);
+        return wound_down(v, s + grace);
     }
     let deadline = v.heal_at + SETTLE_BOUND;
     if v.end < deadline {
@@ -444,7 +477,7 @@ pub const STOP_ONCE: Check = Check {
 pub const STOP_LEAVES_NOTHING: Check = Check {
     name: "stop-leaves-nothing",
     kind: CheckKind::Always,
-    about: "a failed or stopped start leaves no pipeline playing and no participant in the room",
+    about: "a failed or stopped start leaves no pipeline playing and no participant in the room (1 s after the stop, or after the link fault it ended in)",
     eval: stop_leaves_nothing,
 };
 pub const SESSION_ENDS_CLEANLY: Check = Check {
@@ -458,6 +491,18 @@ pub const PUBLISHES_AFTER_HEAL: Check = Check {
     kind: CheckKind::Eventually,
     about: "within 5 s of the heal an attempt is running with every track published (or, signalled, the publisher wound down)",
     eval: publishes_after_heal,
+};
+pub const PUBLISHES_AFTER_HEAL_OR_LEAVE_BOUND: Check = Check {
+    name: "publishes-after-heal",
+    kind: CheckKind::Eventually,
+    about: "within 5 s of the heal an attempt is running with every track published (or, signalled, the publisher wound down within the leave bound + 5 s)",
+    eval: |v| {
+        publishes_after_heal_within(
+            v,
+            relaysim_core::session::publisher::RPC_TIMEOUT
+                + relaysim_core::session::publisher::LEAVE_TIMEOUT,
+        )
+    },
 };
 pub const EOS_BEFORE_REGISTER_REACHED: Check = Check {
     name: "eos-before-register",

@@ -9,7 +9,7 @@
 
 use relaysim_core::session::publisher::TrackKind;
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::FamilyFault;
+use relaysim_harness::fault::{Band, FamilyFault};
 use serde::{Deserialize, Serialize};
 
 /// A publisher application fault (or workload step).
@@ -50,6 +50,12 @@ pub enum Fault {
     },
     /// SIGINT/SIGTERM to the publisher.
     PublisherSignal,
+    /// LiveKit hangs (`on`) or comes back (`!on`): connections are
+    /// accepted and requests read, but none is answered or acted on.
+    LivekitSilent {
+        /// Silent from now on (else answering again).
+        on: bool,
+    },
 }
 
 impl FamilyFault for Fault {
@@ -78,7 +84,18 @@ impl FamilyFault for Fault {
                 bounds::one_of("track", track, &tracks)?;
                 bounds::ms("after_ms", *after_ms)
             }
-            Fault::PublisherSignal => Ok(()),
+            Fault::PublisherSignal | Fault::LivekitSilent { .. } => Ok(()),
+        }
+    }
+
+    fn band(&self) -> Option<Band> {
+        match self {
+            Fault::LivekitSilent { on } => Some(Band::new("livekit silent", *on)),
+            Fault::LivekitLatency { .. }
+            | Fault::LivekitErrors { .. }
+            | Fault::PipelineStart { .. }
+            | Fault::TrackEos { .. }
+            | Fault::PublisherSignal => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `publisher-eos-race` | `eos-before-register` | RPCs of 0–0.6 s racing a 0–0.4 s pipeline start; each track's EOS early (often before its callback is registered) or late; sometimes a signal near the end |
 //! | `publisher-join-fails` | – | joins and publishes refused, pipeline starts failing, slow answers, sometimes a signal: the other side is always stopped, nothing leaks, the publisher recovers after the heal |
+//! | `publisher-phases` | – | a blackholed, held or silent room in each phase of the signalling session (connect, join, steady, leave, retry), answers at the RPC timeout: every room deadline fires, no wait outlasts its bound |
 //!
 //! Tick: 5 ms. The races are between RPC answers (tens to hundreds of ms),
 //! pipeline starts (0–0.9 s) and EOS times drawn at millisecond resolution;
@@ -15,6 +16,7 @@
 pub mod checks;
 pub mod fault;
 pub mod peers;
+pub mod phases;
 pub mod plans;
 pub mod world;
 
@@ -53,6 +55,26 @@ static JOIN_FAILS_CHECKS: [Check; 7] = [
     PUBLISHES_AFTER_HEAL,
     ROOM_FAILS_WHILE_PIPELINE_STARTS,
     PIPELINE_FAILS_WHILE_JOINING,
+];
+
+static PHASES_CHECKS: [Check; 17] = [
+    ENDED_TRACK_UNPUBLISHED,
+    UNPUBLISH_AT_MOST_ONCE,
+    STOP_ONCE,
+    STOP_LEAVES_NOTHING,
+    PUBLISHES_AFTER_HEAL_OR_LEAVE_BOUND,
+    phases::START_WAITS_BOUNDED,
+    phases::TEARDOWN_BOUNDED,
+    phases::ANSWER_AT_RPC_TIMEOUT,
+    phases::PHASE_CONNECT,
+    phases::PHASE_HANDSHAKE,
+    phases::PHASE_STEADY,
+    phases::PHASE_TEARDOWN,
+    phases::PHASE_RECONNECT,
+    phases::DEADLINE_CONNECT,
+    phases::DEADLINE_RPC,
+    phases::DEADLINE_LEAVE,
+    phases::DEADLINE_STOP_LEAVE,
 ];
 
 /// Timeline arrows, cause to effect: the room's answers (joined, refused,
@@ -141,4 +163,24 @@ pub static PUBLISHER_JOIN_FAILS: Scenario<Fault> = Scenario {
     },
     plan: plans::publisher_join_fails,
     build: world::build,
+};
+
+pub static PUBLISHER_PHASES: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "publisher-phases",
+        family: "publisher",
+        about: "the room blackholed, held or silent in each phase of the signalling session, answers at the RPC timeout: every room deadline fires and none is outwaited",
+        tick: TICK,
+        duration: plans::PHASES_DURATION,
+        heal_at: plans::PHASES_HEAL_AT,
+        net: NET,
+        hosts: world::HOSTS,
+        targets: &[],
+        default_seeds: 60,
+        checks: &PHASES_CHECKS,
+        links: LINKS,
+        replay: ReplayHint::RELAYSIM,
+    },
+    plan: plans::publisher_phases,
+    build: world::build_phases,
 };

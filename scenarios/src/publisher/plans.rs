@@ -6,8 +6,9 @@
 //! after `HEAL_AT` (the runner drops it anyway).
 
 use super::fault::Fault;
+use super::world::{LIVEKIT, PUBLISHER};
 use relaysim_core::entropy::SimRng;
-use relaysim_harness::fault::{FaultPointDraw, PlanCtx};
+use relaysim_harness::fault::{FaultPointDraw, NetFault, PlanCtx};
 use std::time::Duration;
 
 type Ctx = PlanCtx<Fault>;
@@ -154,6 +155,163 @@ pub fn publisher_join_fails(ctx: &mut Ctx) {
     fault_points(ctx, 3_000);
 }
 
+/// publisher-phases: the start episode is over by ~9 s, the steady one by
+/// ~14 s; then the heal, and room for a signal at 12.3 s to wind down
+/// within the leave bound + 5 s.
+pub const PHASES_HEAL_AT: Duration = Duration::from_secs(15);
+pub const PHASES_DURATION: Duration = Duration::from_secs(25);
+
+fn link(ctx: &mut Ctx, at: u64, on: bool, hold: bool) {
+    let (a, b) = (PUBLISHER.to_string(), LIVEKIT.to_string());
+    let f = match (hold, on) {
+        (false, true) => NetFault::Blackhole { a, b },
+        (false, false) => NetFault::Restore { a, b },
+        (true, true) => NetFault::Hold { a, b },
+        (true, false) => NetFault::Release { a, b },
+    };
+    ctx.push_ms(at, f);
+}
+
+/// Faults aimed at each phase of the signalling session and at each of
+/// the publisher's room deadlines. One start episode, from 0 s:
+///
+/// - the link blackholed under the first connect, restored at 1–7.5 s (the
+///   connect hangs: its deadline at 5 s, or refused at the restore);
+/// - the room silent under the first join until 5.1–5.9 s (the join's RPC
+///   deadline);
+/// - the room answering in 4.975–5 s until 3–4.5 s (answers land at the
+///   RPC timeout, on either side of it);
+/// - the link held just after the connect, while the join is in flight,
+///   released at 5.2–7 s (the join's RPC deadline; what was held is
+///   delivered after the publisher gave up);
+/// - the link held under the first connect, a signal while it hangs, the
+///   room silent: the stop's leave queues behind a connect and a join
+///   that outlast its bound (the stop's leave deadline).
+///
+/// Then, unless signalled, one steady episode at 11–11.8 s: the link held
+/// with a signal inside it, released just after the leave timeout (the
+/// leave's deadline; the leave and the close arrive late), the idle link
+/// blackholed and restored (nothing in flight is lost), or the room
+/// silent with a signal (the leave's deadline). Tracks never end: the
+/// session is steady until a fault or a signal ends it.
+///
+/// No blackhole swallows bytes of an established signalling connection:
+/// the stream would stay stalled after the restore, and the room (which,
+/// like the core's signalling, has no keepalive) would keep a ghost
+/// participant for ever. Holds stand in for those half-open links.
+pub fn publisher_phases(ctx: &mut Ctx) {
+    ctx.push(
+        Duration::ZERO,
+        Fault::LivekitLatency {
+            min_ms: 5,
+            max_ms: 50,
+        },
+    );
+    let start_max = ctx.rng.range(0, 300);
+    ctx.push(
+        Duration::ZERO,
+        Fault::PipelineStart {
+            min_ms: 0,
+            max_ms: start_max,
+            fail_percent: 0,
+        },
+    );
+    let mut signalled = false;
+    // Swarm kind `start-episode` (always on): its intensity picks the
+    // episode.
+    let start = ctx.kind("start-episode", 1.0).unwrap_or(0.0);
+    match ((start * 5.0) as u64).min(4) {
+        0 => {
+            link(ctx, 0, true, false);
+            let restore = if ctx.rng.chance(0.6) {
+                ctx.rng.range(5_200, 7_500)
+            } else {
+                ctx.rng.range(1_000, 4_800)
+            };
+            link(ctx, restore, false, false);
+        }
+        1 => {
+            ctx.push_ms(0, Fault::LivekitSilent { on: true });
+            // Before the retry's join (~6 s): one RPC deadline per seed.
+            let back = ctx.rng.range(5_100, 5_900);
+            ctx.push_ms(back, Fault::LivekitSilent { on: false });
+        }
+        2 => {
+            ctx.push_ms(
+                0,
+                Fault::LivekitLatency {
+                    min_ms: 4_975,
+                    max_ms: 5_000,
+                },
+            );
+            // The last slow answer comes by 9.5 s.
+            let back = ctx.rng.range(3_000, 4_500);
+            ctx.push_ms(
+                back,
+                Fault::LivekitLatency {
+                    min_ms: 5,
+                    max_ms: 50,
+                },
+            );
+        }
+        3 => {
+            ctx.push_ms(
+                0,
+                Fault::LivekitLatency {
+                    min_ms: 200,
+                    max_ms: 400,
+                },
+            );
+            let at = ctx.rng.range(20, 150);
+            link(ctx, at, true, true);
+            let release = ctx.rng.range(5_200, 7_000);
+            link(ctx, release, false, true);
+            ctx.push_ms(
+                release,
+                Fault::LivekitLatency {
+                    min_ms: 5,
+                    max_ms: 50,
+                },
+            );
+        }
+        _ => {
+            link(ctx, 0, true, true);
+            ctx.push_ms(0, Fault::LivekitSilent { on: true });
+            let signal = ctx.rng.range(300, 1_500);
+            ctx.push_ms(signal, Fault::PublisherSignal);
+            let release = ctx.rng.range(3_500, 4_800);
+            link(ctx, release, false, true);
+            ctx.push_ms(release + 6_000, Fault::LivekitSilent { on: false });
+            signalled = true;
+        }
+    }
+    if let Some(steady) = ctx.kind("steady-episode", 0.8).filter(|_| !signalled) {
+        let t = ctx.rng.range(11_000, 11_800);
+        match ((steady * 3.0) as u64).min(2) {
+            0 => {
+                link(ctx, t, true, true);
+                let signal = t + ctx.rng.range(100, 600);
+                ctx.push_ms(signal, Fault::PublisherSignal);
+                let release = signal + ctx.rng.range(2_200, 2_500);
+                link(ctx, release, false, true);
+            }
+            1 => {
+                link(ctx, t, true, false);
+                let restore = t + ctx.rng.range(500, 3_000);
+                link(ctx, restore, false, false);
+            }
+            _ => {
+                ctx.push_ms(t, Fault::LivekitSilent { on: true });
+                let signal = t + ctx.rng.range(100, 600);
+                ctx.push_ms(signal, Fault::PublisherSignal);
+                ctx.push_ms(signal + 2_100, Fault::LivekitSilent { on: false });
+            }
+        }
+    }
+    // A lost publish answer during the start episodes.
+    fault_points(ctx, 8_000);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +322,7 @@ mod tests {
         for (scn, heal) in [
             (&super::super::PUBLISHER_EOS_RACE, EOS_RACE_HEAL_AT),
             (&super::super::PUBLISHER_JOIN_FAILS, JOIN_FAILS_HEAL_AT),
+            (&super::super::PUBLISHER_PHASES, PHASES_HEAL_AT),
         ] {
             for s in 0..100 {
                 let a = scn.plan_for(Seed(s));

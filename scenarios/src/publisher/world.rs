@@ -31,8 +31,29 @@ pub struct PublisherWorld {
 }
 
 pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+    build_with(sim, ctx, LiveKit::new(ctx.seed.0, ctx.recorder.clone()))
+}
+
+/// The world of `publisher-phases`: the same hosts, with a room that also
+/// records each signalling connection's accept, requests and answer
+/// latencies (the boundaries its phase spans are cut at).
+pub fn build_phases(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+) -> Box<dyn World<Fault>> {
+    build_with(
+        sim,
+        ctx,
+        LiveKit::trace_connections(ctx.seed.0, ctx.recorder.clone()),
+    )
+}
+
+fn build_with(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+    lk: Arc<LiveKit>,
+) -> Box<dyn World<Fault>> {
     let rec = ctx.recorder.clone();
-    let lk = LiveKit::new(ctx.seed.0, rec.clone());
     let l = lk.clone();
     sim.host(LIVEKIT, move || livekit::serve(l.clone()));
 
@@ -78,6 +99,7 @@ impl World<Fault> for PublisherWorld {
                 }
             }
             Fault::PublisherSignal => self.handle.signal(),
+            Fault::LivekitSilent { on } => self.livekit.set_silent(*on),
         }
     }
 

@@ -50,14 +50,19 @@ impl Impairment {
     }
 }
 
-/// Holds (until their release or the heal), stalls and send pauses.
+/// Holds and blackholes (until their release or restore, or the heal),
+/// stalls and send pauses.
 pub fn impairments(v: &RunView<'_>) -> Vec<Impairment> {
     let mut out = Vec::new();
     let mut held: Option<Duration> = None;
     for e in &v.trace.entries {
         let step = e.fault::<Fault>();
-        let ends_hold = matches!(step, Some(Step::Net(NetFault::Release { .. })))
-            || matches!(e.harness(), Some(HarnessEvent::Heal));
+        let ends_hold = matches!(
+            step,
+            Some(Step::Net(
+                NetFault::Release { .. } | NetFault::Restore { .. }
+            ))
+        ) || matches!(e.harness(), Some(HarnessEvent::Heal));
         if ends_hold {
             if let Some(start) = held.take() {
                 out.push(Impairment {
@@ -69,7 +74,9 @@ pub fn impairments(v: &RunView<'_>) -> Vec<Impairment> {
             continue;
         }
         match step {
-            Some(Step::Net(NetFault::Hold { .. })) => held = held.or(Some(e.at)),
+            Some(Step::Net(NetFault::Hold { .. } | NetFault::Blackhole { .. })) => {
+                held = held.or(Some(e.at))
+            }
             Some(Step::App(w)) => {
                 if let Some(q) = w.quiet() {
                     out.push(Impairment {

@@ -85,6 +85,16 @@ pub enum Fault {
         /// How long, in milliseconds.
         ms: u64,
     },
+    /// The idler (`ws-phases` only) opens a connection, sends a WebSocket
+    /// upgrade request or nothing, never reads, and drops it after
+    /// `hold_ms`.
+    #[serde(rename = "ws-idle")]
+    Idle {
+        /// It sends an upgrade request (else nothing at all).
+        upgrade: bool,
+        /// How long it holds the connection, in milliseconds.
+        hold_ms: u64,
+    },
 }
 
 impl FamilyFault for Fault {
@@ -109,6 +119,7 @@ impl FamilyFault for Fault {
                 bounds::ms("delay_ms", *delay_ms)
             }
             Fault::Stall { ms } => bounds::ms("ms", *ms),
+            Fault::Idle { hold_ms, .. } => bounds::ms("hold_ms", *hold_ms),
             Fault::SwapServer | Fault::UnknownCommand => Ok(()),
         }
     }

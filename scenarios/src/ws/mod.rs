@@ -5,6 +5,13 @@
 //! | `ws-bulk-crossfire` | `bulk-send-starves-recv` | multi-MB uploads from a plugin whose reads wait behind its sends, crossing multi-MB swap pushes |
 //! | `ws-orphan-header` | `orphan-binary-header` | orphan headers, commands in payload slots, missing, late and stray payloads |
 //! | `ws-keepalive` | — | the link held, or the plugin frozen, for 1–8.5 s around the 4 s keepalive deadline |
+//! | `ws-phases` | — | faults in each phase of the plugin's connection (connect, upgrade, steady, close, reconnect) and at each server deadline: refusals of an idler that never upgrades or never reads, a payload at the receive deadline, a pong at the keepalive deadline, a blackholed link |
+//!
+//! `ws-phases` runs its own world ([`world::build_phases`]): a server capped
+//! at one session, a plugin that traces its connect attempts and gives a
+//! silent connection up after 6 s, and the `ws-idler` host. Its phases,
+//! the clauses it judges and the deadline it cannot reach
+//! (`ws.server.close-grace`) are in [`phases`].
 //!
 //! # Timing
 //!
@@ -21,6 +28,7 @@
 pub mod checks;
 pub mod fault;
 pub mod peers;
+pub mod phases;
 pub mod plans;
 pub mod world;
 
@@ -80,6 +88,28 @@ static KEEPALIVE_CHECKS: [Check; 8] = [
     COMMAND_ANSWERED_WITHIN,
     DEAD_PEER_KILLED,
     SURVIVED_NEAR_DEADLINE,
+    DEAD_PEER_WAS_KILLED,
+];
+
+static PHASES_CHECKS: [Check; 19] = [
+    NO_COMMAND_CONSUMED,
+    PAYLOADS_BYTE_IDENTICAL,
+    QUEUED_BYTES_BOUNDED,
+    NO_HEALTHY_KEEPALIVE_KILL,
+    COMMAND_ANSWERED_WITHIN,
+    DEAD_PEER_KILLED,
+    phases::HEADER_WAIT_BOUNDED,
+    phases::REFUSAL_BOUNDED,
+    phases::PAYLOAD_AT_DEADLINE,
+    SURVIVED_NEAR_DEADLINE,
+    phases::PHASE_CONNECT,
+    phases::PHASE_HANDSHAKE,
+    phases::PHASE_STEADY,
+    phases::PHASE_TEARDOWN,
+    phases::PHASE_RECONNECT,
+    phases::DEADLINE_HANDSHAKE,
+    phases::DEADLINE_PAYLOAD,
+    phases::DEADLINE_PONG,
     DEAD_PEER_WAS_KILLED,
 ];
 
@@ -191,4 +221,25 @@ pub static WS_KEEPALIVE: Scenario<Fault> = Scenario {
     },
     plan: plans::ws_keepalive,
     build: world::build,
+};
+
+pub static WS_PHASES: Scenario<Fault> = Scenario {
+    info: ScenarioInfo {
+        name: "ws-phases",
+        family: "ws",
+        about: "faults in each phase of the plugin's connection and at each server deadline: refused idlers, a payload at the receive deadline, a pong at the keepalive deadline, a blackholed link",
+        tick: TICK,
+        duration: plans::PHASES_DURATION,
+        heal_at: plans::PHASES_HEAL_AT,
+        net: NET,
+        hosts: world::PHASES_HOSTS,
+        targets: &[],
+        default_seeds: 60,
+        checks: &PHASES_CHECKS,
+        links: LINKS,
+
+        replay: ReplayHint::RELAYSIM,
+    },
+    plan: plans::ws_phases,
+    build: world::build_phases,
 };

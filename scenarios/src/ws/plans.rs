@@ -10,6 +10,7 @@ use super::{HEAL_AT, KEEPALIVE_TIMEOUT};
 use relaysim_core::entropy::SimRng;
 use relaysim_core::session::ws::protocol::PayloadKind;
 use relaysim_harness::fault::{FaultPointDraw, NetFault, PlanCtx};
+use std::time::Duration;
 
 type Ctx = PlanCtx<Fault>;
 
@@ -183,9 +184,92 @@ pub fn ws_keepalive(ctx: &mut Ctx) {
     fault_points(ctx);
 }
 
+/// ws-phases: the episodes are over by 22.5 s.
+pub const PHASES_HEAL_AT: Duration = Duration::from_secs(23);
+pub const PHASES_DURATION: Duration = Duration::from_secs(29);
+
+fn link(ctx: &mut Ctx, at: u64, fault: fn(String, String) -> NetFault) {
+    ctx.push_ms(at, fault(CLIENT.into(), SERVER.into()));
+}
+
+/// Faults aimed at each phase of the plugin's connection and at each of
+/// the server's deadlines:
+///
+/// - the link held at 0–80 ms for 0.2–1.2 s: the first connect or its
+///   WebSocket upgrade waits;
+/// - at 1.5–2 s the idler opens a connection over the cap without an
+///   upgrade request (the refusal's handshake deadline, 5 s) and one with
+///   an upgrade request that never reads (the refusal's close grace);
+/// - at 1.6–2.2 s a small header whose payload follows 9.96–10.04 s later
+///   (it lands at the 10 s receive deadline, on either side), or never
+///   (10.5–11.5 s of quiet: the deadline answers `*_failed`);
+/// - at 12.5–13 s the link held for the keepalive deadline ± 0.3 s (a
+///   pong at the deadline), or blackholed for 7.5–8.9 s: the keepalive kills
+///   the session, the plugin's idle timeout gives the connection up, its
+///   reconnects hang and time out until the restore refuses the last;
+/// - swarm kind `fault-points`: the connection may break under a command
+///   (`ws.session.reset`) from 8 s on.
+pub fn ws_phases(ctx: &mut Ctx) {
+    let hold = ctx.rng.range(0, 80);
+    link(ctx, hold, |a, b| NetFault::Hold { a, b });
+    let release = hold + ctx.rng.range(200, 1_200);
+    link(ctx, release, |a, b| NetFault::Release { a, b });
+
+    let idle = ctx.rng.range(1_500, 2_000);
+    let hold_ms = ctx.rng.range(5_600, 6_500);
+    ctx.push_ms(
+        idle,
+        Fault::Idle {
+            upgrade: false,
+            hold_ms,
+        },
+    );
+    let (at, hold_ms) = (idle + ctx.rng.range(10, 300), ctx.rng.range(500, 2_000));
+    ctx.push_ms(
+        at,
+        Fault::Idle {
+            upgrade: true,
+            hold_ms,
+        },
+    );
+
+    let at = ctx.rng.range(1_600, 2_200);
+    let cmd = any_kind(&mut ctx.rng);
+    let bytes = ctx.rng.range(4 * KIB, 64 * KIB);
+    let f = if ctx.kind("late-payload", 0.5).is_some() {
+        Fault::LatePayload {
+            cmd,
+            bytes,
+            delay_ms: ctx.rng.range(9_960, 10_040),
+        }
+    } else {
+        Fault::MissingPayload {
+            cmd,
+            bytes,
+            quiet_ms: ctx.rng.range(10_500, 11_500),
+        }
+    };
+    ctx.push_ms(at, f);
+
+    let t = ctx.rng.range(12_500, 13_000);
+    if ctx.kind("blackhole", 0.5).is_none() {
+        let deadline = KEEPALIVE_TIMEOUT.as_millis() as u64;
+        let len = ctx.rng.range(deadline - 300, deadline + 300);
+        link(ctx, t, |a, b| NetFault::Hold { a, b });
+        link(ctx, t + len, |a, b| NetFault::Release { a, b });
+    } else {
+        let len = ctx.rng.range(7_500, 8_900);
+        link(ctx, t, |a, b| NetFault::Blackhole { a, b });
+        link(ctx, t + len, |a, b| NetFault::Restore { a, b });
+    }
+    // Swarm kind `fault-points`, after the refusals (a reset then would
+    // hand the idler the one session) and drawn last.
+    ctx.fault_points(0.3, FaultPointDraw::hot("ws.", 8_000, last_start()));
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{WS_BULK_CROSSFIRE, WS_KEEPALIVE, WS_ORPHAN_HEADER};
+    use super::super::{WS_BULK_CROSSFIRE, WS_KEEPALIVE, WS_ORPHAN_HEADER, WS_PHASES};
     use super::*;
     use relaysim_harness::fault::Step;
     use relaysim_harness::Seed;
@@ -193,7 +277,12 @@ mod tests {
 
     #[test]
     fn plans_are_deterministic_and_quiet_before_the_heal() {
-        for scn in [&WS_BULK_CROSSFIRE, &WS_ORPHAN_HEADER, &WS_KEEPALIVE] {
+        for scn in [
+            &WS_BULK_CROSSFIRE,
+            &WS_ORPHAN_HEADER,
+            &WS_KEEPALIVE,
+            &WS_PHASES,
+        ] {
             for s in 0..100 {
                 let a = scn.plan_for(Seed(s));
                 assert_eq!(a, scn.plan_for(Seed(s)));

@@ -8,6 +8,7 @@
 
 use super::fault::Fault;
 use super::peers::client::{self, ClientConfig, WsClient};
+use super::peers::idler::{self, Idler};
 use super::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MSS, PROGRESS_INTERVAL};
 use relaysim_core::session::ws::{serve_ws, ServerStats, WsConfig};
 use relaysim_core::{BugSet, Emitter};
@@ -21,8 +22,16 @@ use std::time::Duration;
 
 pub const CLIENT: &str = "ws-client";
 pub const SERVER: &str = "ws-server";
+/// The idler of `ws-phases`.
+pub const IDLER: &str = "ws-idler";
 /// Every host of the world (what a plan's network faults may name).
 pub const HOSTS: &[&str] = &[CLIENT, SERVER];
+/// Every host of the `ws-phases` world.
+pub const PHASES_HOSTS: &[&str] = &[CLIENT, SERVER, IDLER];
+/// `ws-phases`: the plugin gives a connection up after this long without
+/// a byte from the server (which sends a slice every 0.5 s and a ping
+/// every 2 s).
+pub const PHASES_IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// The server every ws scenario runs (seed-systems.md §1 timings, keepalive
 /// scaled from websockets' 20 s / 20 s to 2 s / 4 s so a run holds several
@@ -42,34 +51,74 @@ pub fn client_config(seed: u64) -> ClientConfig {
         reconnect_delay: Duration::from_millis(500),
         mss: MSS,
         seed,
+        idle_timeout: None,
+        trace_connects: false,
     }
 }
 
 pub struct WsWorld {
     client: Arc<WsClient>,
     stats: Arc<ServerStats>,
+    idler: Option<Arc<Idler>>,
 }
 
 pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn World<Fault>> {
+    let cfg = server_config(ctx.bugs, ctx.seed.0);
+    Box::new(build_with(sim, ctx, cfg, client_config(ctx.seed.0), MSS))
+}
+
+/// The `ws-phases` world: a server capped at one session (so the idler is
+/// refused while the plugin is connected), a plugin that traces its connects and gives up a silent connection after
+/// [`PHASES_IDLE_TIMEOUT`], and the idler.
+pub fn build_phases(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+) -> Box<dyn World<Fault>> {
+    let mut cfg = server_config(ctx.bugs, ctx.seed.0);
+    cfg.max_sessions = 1;
+    let client = ClientConfig {
+        idle_timeout: Some(PHASES_IDLE_TIMEOUT),
+        trace_connects: true,
+        ..client_config(ctx.seed.0)
+    };
+    let mut world = build_with(sim, ctx, cfg, client, MSS);
+    let idler = Idler::new(
+        IDLER,
+        format!("{SERVER}:{}", client::PORT),
+        ctx.recorder.clone(),
+    );
+    let i = idler.clone();
+    sim.host(IDLER, move || idler::serve(i.clone()));
+    world.idler = Some(idler);
+    Box::new(world)
+}
+
+fn build_with(
+    sim: &mut relaysim_harness::engine::Sim,
+    ctx: &WorldCtx,
+    cfg: WsConfig,
+    client_cfg: ClientConfig,
+    mss: usize,
+) -> WsWorld {
     let rec = ctx.recorder.clone();
     let stats = ServerStats::new();
-    let cfg = server_config(ctx.bugs, ctx.seed.0);
     let (server_rec, server_stats) = (rec.clone(), stats.clone());
     sim.host(SERVER, move || {
         let (cfg, stats) = (cfg.clone(), server_stats.clone());
         let emitter = Emitter::new(SERVER, server_rec.clone());
         async move {
-            serve_ws(SegmentedNet::new(SimNet, MSS), cfg, emitter, stats).await?;
+            serve_ws(SegmentedNet::new(SimNet, mss), cfg, emitter, stats).await?;
             Ok(())
         }
     });
-    let plugin = WsClient::new(CLIENT, client_config(ctx.seed.0), rec);
+    let plugin = WsClient::new(CLIENT, client_cfg, rec);
     let c = plugin.clone();
     sim.host(CLIENT, move || client::serve(c.clone()));
-    Box::new(WsWorld {
+    WsWorld {
         client: plugin,
         stats,
-    })
+        idler: None,
+    }
 }
 
 impl World<Fault> for WsWorld {
@@ -85,6 +134,11 @@ impl World<Fault> for WsWorld {
             | Fault::StrayPayload { .. }
             | Fault::UnknownCommand
             | Fault::Stall { .. } => self.client.apply(fault.clone()),
+            Fault::Idle { upgrade, hold_ms } => {
+                if let Some(idler) = &self.idler {
+                    idler.apply(*upgrade, *hold_ms);
+                }
+            }
         }
     }
 

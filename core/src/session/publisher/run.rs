@@ -120,6 +120,7 @@ impl Publisher {
                 rpc_timeout: cfg.rpc_timeout,
                 leave_timeout: cfg.leave_timeout,
             },
+            emitter.clone(),
         );
         Arc::new(Publisher {
             attempt,
@@ -320,9 +321,13 @@ impl Publisher {
         self.emitter
             .emit(PublisherEvent::PipelineNull { attempt, streaming });
         // Queued behind every unpublish an EOS callback already queued.
-        let acked = tokio::time::timeout(self.leave_bound, self.room.leave())
-            .await
-            .unwrap_or(false);
+        let acked = match tokio::time::timeout(self.leave_bound, self.room.leave()).await {
+            Ok(acked) => acked,
+            Err(_) => {
+                self.emitter.deadline_fired("publisher.stop.leave");
+                false
+            }
+        };
         if let Some(task) = self
             .room_task
             .lock()

@@ -10,6 +10,7 @@
 //! that is not waiting for an answer (unpublish is fire-and-forget, as the
 //! upstream callback runs on a streaming thread).
 
+use crate::event::Emitter;
 use crate::net::Net;
 use crate::session::publisher::TrackKind;
 use bytes::Bytes;
@@ -142,11 +143,13 @@ pub struct Room {
 }
 
 impl Room {
-    /// Spawns the signalling task; it connects on the first command.
-    pub fn spawn<N: Net>(net: N, target: RoomTarget) -> (Room, JoinHandle<()>) {
+    /// Spawns the signalling task; it connects on the first command. Its
+    /// bounded waits that run out are traced through `emitter`
+    /// (`publisher.signal.connect`, `.rpc`, `.leave`).
+    pub fn spawn<N: Net>(net: N, target: RoomTarget, emitter: Emitter) -> (Room, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (lost_tx, lost) = watch::channel(false);
-        let task = crate::rt::spawn(signal_task(net, target, rx, lost_tx));
+        let task = crate::rt::spawn(signal_task(net, target, rx, lost_tx, emitter));
         (Room { commands: tx, lost }, task)
     }
 
@@ -198,10 +201,14 @@ type Conn<N> = Framed<<N as Net>::Stream, LengthDelimitedCodec>;
 /// Hands an RPC's outcome back to whoever waits for it.
 type Answer = Box<dyn FnOnce(Result<SignalResponse, RoomError>) + Send>;
 
+/// One request and its answer within `timeout`; when it runs out the
+/// deadline `site` is traced.
 async fn rpc<N: Net>(
     conn: &mut Conn<N>,
     req: &SignalRequest,
     timeout: Duration,
+    site: &'static str,
+    emitter: &Emitter,
 ) -> Result<SignalResponse, RoomError> {
     let verb = req.verb();
     let exchange = async {
@@ -218,7 +225,10 @@ async fn rpc<N: Net>(
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(r) => r,
-        Err(_) => Err(RoomError::Timeout { verb }),
+        Err(_) => {
+            emitter.deadline_fired(site);
+            Err(RoomError::Timeout { verb })
+        }
     }
 }
 
@@ -227,6 +237,7 @@ async fn signal_task<N: Net>(
     target: RoomTarget,
     mut commands: mpsc::UnboundedReceiver<Command>,
     lost: watch::Sender<bool>,
+    emitter: Emitter,
 ) {
     let mut conn: Option<Conn<N>> = None;
     // Once the connection failed every later command fails the same way.
@@ -235,7 +246,14 @@ async fn signal_task<N: Net>(
         if let Command::Leave { reply } = cmd {
             let acked = match (&mut conn, &dead) {
                 (Some(c), None) => matches!(
-                    rpc::<N>(c, &SignalRequest::Leave, target.leave_timeout).await,
+                    rpc::<N>(
+                        c,
+                        &SignalRequest::Leave,
+                        target.leave_timeout,
+                        "publisher.signal.leave",
+                        &emitter,
+                    )
+                    .await,
                     Ok(SignalResponse::Left)
                 ),
                 _ => false,
@@ -247,7 +265,10 @@ async fn signal_task<N: Net>(
             match tokio::time::timeout(target.rpc_timeout, net.connect(&target.addr)).await {
                 Ok(Ok(s)) => conn = Some(Framed::new(s, LengthDelimitedCodec::new())),
                 Ok(Err(e)) => dead = Some(RoomError::Lost(e.kind().to_string())),
-                Err(_) => dead = Some(RoomError::Timeout { verb: "connect" }),
+                Err(_) => {
+                    emitter.deadline_fired("publisher.signal.connect");
+                    dead = Some(RoomError::Timeout { verb: "connect" });
+                }
             }
         }
         let (req, reply): (SignalRequest, Answer) = match cmd {
@@ -287,7 +308,14 @@ async fn signal_task<N: Net>(
         let result = match (&mut conn, &dead) {
             (_, Some(e)) => Err(e.clone()),
             (Some(c), None) => {
-                let r = rpc::<N>(c, &req, target.rpc_timeout).await;
+                let r = rpc::<N>(
+                    c,
+                    &req,
+                    target.rpc_timeout,
+                    "publisher.signal.rpc",
+                    &emitter,
+                )
+                .await;
                 if let Err(
                     e @ (RoomError::Lost(_) | RoomError::Timeout { .. } | RoomError::Protocol(_)),
                 ) = &r

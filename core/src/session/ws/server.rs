@@ -91,7 +91,7 @@ pub async fn serve_on<L: NetListener>(
                         code: Some(TRY_AGAIN_LATER),
                         cap,
                     });
-                    crate::rt::spawn(refuse(stream, cfg.clone(), slot));
+                    crate::rt::spawn(refuse(stream, cfg.clone(), slot, emitter.clone()));
                 }
                 Err(_) => {
                     emitter.emit(WsEvent::SessionRefused { code: None, cap });
@@ -116,19 +116,35 @@ pub async fn serve_on<L: NetListener>(
 }
 
 /// Refuses one connection over the cap: its handshake, then close 1013.
-/// Holds `slot` (one of [`MAX_REFUSING`]) until done.
-async fn refuse<S: NetStream>(stream: S, cfg: Arc<WsConfig>, slot: OwnedSemaphorePermit) {
+/// Holds `slot` (one of [`MAX_REFUSING`]) until done. Either bounded wait
+/// running out is traced as its deadline (`ws.server.handshake`,
+/// `ws.server.close-grace`).
+async fn refuse<S: NetStream>(
+    stream: S,
+    cfg: Arc<WsConfig>,
+    slot: OwnedSemaphorePermit,
+    emitter: Emitter,
+) {
     let handshake = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         tokio_tungstenite::accept_async_with_config(stream, Some(cfg.tungstenite())),
     )
     .await;
-    if let Ok(Ok(mut ws)) = handshake {
-        let frame = CloseFrame {
-            code: CloseCode::from(TRY_AGAIN_LATER),
-            reason: "try again later".into(),
-        };
-        let _ = tokio::time::timeout(cfg.close_grace, ws.close(Some(frame))).await;
+    match handshake {
+        Ok(Ok(mut ws)) => {
+            let frame = CloseFrame {
+                code: CloseCode::from(TRY_AGAIN_LATER),
+                reason: "try again later".into(),
+            };
+            if tokio::time::timeout(cfg.close_grace, ws.close(Some(frame)))
+                .await
+                .is_err()
+            {
+                emitter.deadline_fired("ws.server.close-grace");
+            }
+        }
+        Ok(Err(_)) => {}
+        Err(_) => emitter.deadline_fired("ws.server.handshake"),
     }
     drop(slot);
 }

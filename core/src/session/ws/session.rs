@@ -56,7 +56,7 @@ use crate::session::ws::event::{Push, WsEvent};
 use crate::session::ws::fragment::{self, SendPolicy};
 use crate::session::ws::payload::{crc, pattern};
 use crate::session::ws::protocol::{Command, PayloadKind, ServerMsg};
-use crate::session::ws::receive::{Action, Inbound, Receiver};
+use crate::session::ws::receive::{Action, FailReason, Inbound, Receiver};
 use crate::session::ws::stats::ServerStats;
 use crate::session::ws::{WsConfig, KEEPALIVE_CLOSE_CODE, MAX_MESSAGE};
 use bytes::Bytes;
@@ -335,6 +335,9 @@ impl<S: NetStream> Session<S> {
                 }
             }
             Action::PayloadFailed { header, reason } => {
+                if reason == FailReason::Timeout {
+                    self.emitter.deadline_fired("ws.receive.payload");
+                }
                 self.emitter.emit(WsEvent::PayloadFailed {
                     conn: self.id,
                     seq: header.seq,
@@ -671,6 +674,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
     let (code, reason) = match &end {
         End::KeepaliveTimeout { ping, waited_ms } => {
             session.stats.keepalive_kills.fetch_add(1, Ordering::AcqRel);
+            session.emitter.deadline_fired("ws.keepalive.pong");
             session.emitter.emit(WsEvent::KeepaliveTimeout {
                 conn: session.id,
                 ping: *ping,

@@ -6,6 +6,15 @@
 //! dropped by a closed connection) as [`LiveKitEvent`]s: the independent
 //! record of which tracks were published and for how long, which the
 //! publisher checks hold against what the core says it did.
+//!
+//! With [`LiveKit::trace_connections`] (the `publisher-phases` world only,
+//! so the other scenarios' traces keep their lines) it also records what a
+//! real server sees of each signalling connection's life: its accept
+//! (`lk.accepted`), each request as it arrives (`lk.request`) and how long
+//! the room took to answer it (`lk.answered`). Those are the boundaries
+//! the phase spans of `publisher-phases` are cut at. A **silent** room
+//! ([`LiveKit::set_silent`]) accepts connections and reads requests but
+//! never answers them nor acts on them (`lk.ignored`): a server that hung.
 
 use futures_util::{SinkExt, StreamExt};
 use relaysim_core::entropy::SimRng;
@@ -72,6 +81,35 @@ pub enum LiveKitEvent {
         /// The track id the room assigned.
         sid: String,
     },
+    /// A signalling connection was accepted (traced connections only).
+    Accepted {
+        /// The server's connection number, from 1.
+        conn: u64,
+    },
+    /// A request arrived (traced connections only).
+    Request {
+        /// The server's connection number, from 1.
+        conn: u64,
+        /// The request's verb.
+        verb: &'static str,
+    },
+    /// A request was answered `after_ms` after it arrived (traced
+    /// connections only).
+    Answered {
+        /// The server's connection number, from 1.
+        conn: u64,
+        /// The request's verb.
+        verb: &'static str,
+        /// The room's own latency, in milliseconds.
+        after_ms: u64,
+    },
+    /// A silent room swallowed a request: no answer, no effect.
+    Ignored {
+        /// The server's connection number, from 1.
+        conn: u64,
+        /// The request's verb.
+        verb: &'static str,
+    },
     /// The participant left (`leave`) or its connection closed
     /// (`disconnect`); `tracks` publications went with it.
     Left {
@@ -120,6 +158,18 @@ impl fmt::Display for LiveKitEvent {
                 cause,
                 tracks,
             } => write!(f, "lk.left attempt={attempt} cause={cause} tracks={tracks}"),
+            LiveKitEvent::Accepted { conn } => write!(f, "lk.accepted conn={conn}"),
+            LiveKitEvent::Request { conn, verb } => {
+                write!(f, "lk.request conn={conn} verb={verb}")
+            }
+            LiveKitEvent::Answered {
+                conn,
+                verb,
+                after_ms,
+            } => write!(f, "lk.answered conn={conn} verb={verb} after_ms={after_ms}"),
+            LiveKitEvent::Ignored { conn, verb } => {
+                write!(f, "lk.ignored conn={conn} verb={verb}")
+            }
         }
     }
 }
@@ -136,6 +186,10 @@ struct Inner {
     joins: u64,
     publishes: u64,
     unpublishes: u64,
+    /// Requests are swallowed (see [`LiveKit::set_silent`]).
+    silent: bool,
+    /// Connections accepted so far.
+    conns: u64,
 }
 
 /// Shared state of the room server.
@@ -143,6 +197,8 @@ struct Inner {
 pub struct LiveKit {
     inner: Mutex<Inner>,
     recorder: Arc<Recorder>,
+    /// Records connection life events (see the module docs).
+    traced: bool,
 }
 
 impl LiveKit {
@@ -159,9 +215,33 @@ impl LiveKit {
                 joins: 0,
                 publishes: 0,
                 unpublishes: 0,
+                silent: false,
+                conns: 0,
             }),
             recorder,
+            traced: false,
         })
+    }
+
+    /// A fresh peer that also records each connection's accept, requests
+    /// and answer latencies (the phase boundaries of `publisher-phases`).
+    pub fn trace_connections(seed: u64, recorder: Arc<Recorder>) -> Arc<LiveKit> {
+        let mut lk = Arc::into_inner(LiveKit::new(seed, recorder)).expect("fresh");
+        lk.traced = true;
+        Arc::new(lk)
+    }
+
+    /// Swallow requests from now on (`true`: accepted connections stay
+    /// open, requests are read, nothing is answered or done), or answer
+    /// again (`false`).
+    pub fn set_silent(&self, silent: bool) {
+        self.inner().silent = silent;
+    }
+
+    fn trace(&self, e: LiveKitEvent) {
+        if self.traced {
+            self.record(e);
+        }
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -190,6 +270,7 @@ impl LiveKit {
         i.latency_ms = HEALTHY_LATENCY_MS;
         i.join_fail = 0;
         i.publish_fail = 0;
+        i.silent = false;
     }
 
     /// Participants still in the room, with their live publications.
@@ -320,15 +401,32 @@ impl LiveKit {
 }
 
 async fn connection(lk: Arc<LiveKit>, stream: relaysim_harness::engine::SimStream) {
+    let id = {
+        let mut i = lk.inner();
+        i.conns += 1;
+        i.conns
+    };
+    lk.trace(LiveKitEvent::Accepted { conn: id });
     let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
     let mut who: Option<u64> = None;
     while let Some(Ok(bytes)) = conn.next().await {
         let Ok(req) = signal::decode::<SignalRequest>(&bytes) else {
             break;
         };
+        let verb = req.verb();
+        lk.trace(LiveKitEvent::Request { conn: id, verb });
+        if lk.inner().silent {
+            lk.record(LiveKitEvent::Ignored { conn: id, verb });
+            continue;
+        }
         let leaving = req == SignalRequest::Leave;
         let (latency, refuse) = lk.decide(&req);
         tokio::time::sleep(latency).await;
+        lk.trace(LiveKitEvent::Answered {
+            conn: id,
+            verb,
+            after_ms: latency.as_millis() as u64,
+        });
         let resp = lk.apply(&mut who, req, refuse);
         let Ok(frame) = signal::encode(&resp) else {
             break;

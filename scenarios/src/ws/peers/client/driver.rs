@@ -221,6 +221,8 @@ impl WsClient {
                 out.push_back(Out::Text(format!(r#"{{"type":"frobnicate","seq":{seq}}}"#)));
             }
             Fault::Stall { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            // The idler's, not the plugin's (the world never hands it here).
+            Fault::Idle { .. } => {}
         }
     }
 
@@ -377,6 +379,9 @@ impl WsClient {
         let mut paused_until: Option<Instant> = None;
         let mut expect: Option<ServerMsg> = None;
         let mut knob = 0u32;
+        // With an idle timeout: when the server was last heard from.
+        let mut heard = Instant::now();
+        let idle = self.cfg.idle_timeout;
         let reason = loop {
             if paused_until.is_some_and(|t| Instant::now() >= t) {
                 paused_until = None;
@@ -400,6 +405,7 @@ impl WsClient {
                         biased;
                         r = ws.send(msg) => r.map_err(|e| relaysim_core::session::ws::conn::error_kind(&e)),
                         _ = reset.wait() => Err("io-ConnectionReset".to_string()),
+                        _ = idle_until(idle, heard) => Err("idle-timeout".to_string()),
                     };
                     self.log().send_done();
                     if let Err(reason) = sent {
@@ -425,8 +431,10 @@ impl WsClient {
                     self.command(&mut out, Command::Params { seq, knob }, false);
                 }
                 _ = tokio::time::sleep_until(pause_end.unwrap_or_else(Instant::now)), if pause_end.is_some() => {}
+                _ = idle_until(idle, heard) => break "idle-timeout".into(),
                 msg = ws.next() => match msg {
                     Some(Ok(m)) => {
+                        heard = Instant::now();
                         if let Err(reason) = self.on_message(conn, m, &mut expect) {
                             break reason;
                         }
@@ -526,9 +534,17 @@ pub async fn serve_on<N: Net>(net: N, client: Arc<WsClient>, reset: ResetWatch) 
     };
     relaysim_core::rt::spawn(client.clone().sample());
     let url = format!("ws://{}/ws", client.cfg.server);
+    let mut attempt = 0u64;
     loop {
+        attempt += 1;
+        if client.cfg.trace_connects {
+            client.record(WsClientEvent::Connecting { attempt });
+        }
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let stream = net.connect(&client.cfg.server).await.ok()?;
+            if client.cfg.trace_connects {
+                client.record(WsClientEvent::TcpUp { attempt });
+            }
             tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(ws_config()))
                 .await
                 .ok()
@@ -542,5 +558,13 @@ pub async fn serve_on<N: Net>(net: N, client: Arc<WsClient>, reset: ResetWatch) 
         // session to send them on.
         let until = Instant::now() + client.cfg.reconnect_delay;
         while let Ok(Some(_)) = tokio::time::timeout_at(until, control.recv()).await {}
+    }
+}
+
+/// Resolves `idle` after `heard`; never without an idle timeout.
+async fn idle_until(idle: Option<Duration>, heard: Instant) {
+    match idle {
+        Some(d) => tokio::time::sleep_until(heard + d).await,
+        None => std::future::pending().await,
     }
 }

@@ -10,6 +10,18 @@ use std::fmt;
 /// What the plugin records (`ws.client.*`, host `ws-client`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsClientEvent {
+    /// Connect attempt `attempt` begins (only with
+    /// `ClientConfig::trace_connects`).
+    Connecting {
+        /// Attempt number, from 1.
+        attempt: u64,
+    },
+    /// Connect attempt `attempt`'s TCP connection is up; the WebSocket
+    /// upgrade starts (only with `ClientConfig::trace_connects`).
+    TcpUp {
+        /// Attempt number, from 1.
+        attempt: u64,
+    },
     /// Connection `conn` is up (handshake done).
     Up {
         /// Connection number, from 1.
@@ -148,6 +160,10 @@ impl fmt::Display for WsClientEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WsClientEvent::Up { conn } => write!(f, "ws.client.up conn={conn}"),
+            WsClientEvent::Connecting { attempt } => {
+                write!(f, "ws.client.connecting attempt={attempt}")
+            }
+            WsClientEvent::TcpUp { attempt } => write!(f, "ws.client.tcp-up attempt={attempt}"),
             WsClientEvent::Down {
                 conn,
                 reason,

@@ -66,6 +66,14 @@ pub struct ClientConfig {
     pub mss: usize,
     /// Names upload contents.
     pub seed: u64,
+    /// Give a connection up when nothing came from the server for this
+    /// long (websockets' client-side ping timeout: a half-open link is
+    /// noticed); `None` waits for ever, as the upstream plugin does.
+    pub idle_timeout: Option<Duration>,
+    /// Trace each connect attempt and its TCP connection
+    /// (`ws.client.connecting`, `ws.client.tcp-up`): the boundaries of the
+    /// connect and handshake phases in `ws-phases`.
+    pub trace_connects: bool,
 }
 
 impl ClientConfig {
@@ -95,6 +103,8 @@ mod tests {
             reconnect_delay: Duration::from_millis(500),
             mss: 16 * 1024,
             seed: 3,
+            idle_timeout: None,
+            trace_connects: false,
         }
         .scaled(20);
         assert_eq!(cfg.params_interval, Duration::from_micros(2_500));
