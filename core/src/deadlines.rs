@@ -83,6 +83,14 @@ pub const SITES: &[(&str, &str)] = &[
         "the close handshake of a refused connection",
     ),
     (
+        "ws.session.handshake",
+        "the WebSocket handshake of an accepted session (5 s)",
+    ),
+    (
+        "ws.session.close-grace",
+        "a session's close frame (or the echo of the peer's) going out",
+    ),
+    (
         "ws.receive.payload",
         "a binary payload after its header (the receive deadline)",
     ),
@@ -119,6 +127,11 @@ pub const BACKSTOPS: &[(&str, &str)] = &[
     (
         "restream.supervisor.shutdown-grace",
         "a cancelled pump stops at its next await, which comes at once",
+    ),
+    (
+        "ws.server.close-grace",
+        "a refused connection gets two writes (the handshake answer, the close), \
+         and no simulated TCP window fills with two: it needs a peer whose window is full",
     ),
 ];
 

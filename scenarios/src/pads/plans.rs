@@ -293,6 +293,9 @@ pub fn pads_phases(ctx: &mut Ctx) {
             }
         };
     }
+    // Swarm kind `fault-points`, drawn last (the episodes above keep their
+    // draws).
+    fault_points(ctx);
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use relaysim_core::session::publisher::{PublisherEvent, Side, TrackKind};
 use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
+use relaysim_harness::fault::Scope;
 use relaysim_harness::fault::Step;
 use relaysim_harness::phase::fault_windows;
 use std::collections::BTreeMap;
@@ -301,7 +302,7 @@ fn stop_leaves_nothing(v: &RunView<'_>) -> Verdict {
         let from = *done.max(joined);
         let back = windows
             .iter()
-            .filter(|w| w.link.is_some() && w.from <= from && from <= w.to)
+            .filter(|w| matches!(w.scope, Scope::Link(..)) && w.from <= from && from <= w.to)
             .map(|w| w.to)
             .fold(from, Duration::max);
         let deadline = back + LEAVE_BOUND;

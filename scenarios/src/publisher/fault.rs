@@ -9,7 +9,7 @@
 
 use relaysim_core::session::publisher::TrackKind;
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::{Band, FamilyFault};
+use relaysim_harness::fault::{Band, FamilyFault, Scope};
 use serde::{Deserialize, Serialize};
 
 /// A publisher application fault (or workload step).
@@ -59,6 +59,19 @@ pub enum Fault {
 }
 
 impl FamilyFault for Fault {
+    /// LiveKit's latency, refusals and silence disturb the signalling
+    /// connection; the pipeline's start and its tracks' ends (in process)
+    /// and the operator's signal are the workload.
+    fn scope(&self) -> Option<Scope> {
+        use super::world::{LIVEKIT, PUBLISHER};
+        match self {
+            Fault::LivekitLatency { .. }
+            | Fault::LivekitErrors { .. }
+            | Fault::LivekitSilent { .. } => Some(Scope::link(PUBLISHER, LIVEKIT)),
+            _ => None,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         match self {
             Fault::LivekitLatency { min_ms, max_ms } => {

@@ -138,12 +138,22 @@ static PHASES_CHECKS: [Check; 18] = [
     phases::PHASE_RECONNECT,
 ];
 
-/// Timeline arrows: a publisher host to the entry it creates, admin edits
-/// to where they landed.
+/// Timeline arrows: a publisher host (or an encoder's hello) to the entry
+/// it creates, admin edits to where they landed.
 const LINKS: &[LinkRule] = &[
     LinkRule {
         from: "obs.up",
         to: "transcode.ingest.publish",
+        key: None,
+    },
+    LinkRule {
+        from: "enc.hello",
+        to: "transcode.ingest.publish",
+        key: None,
+    },
+    LinkRule {
+        from: "enc.down",
+        to: "transcode.ingest.unpublish",
         key: None,
     },
     LinkRule {

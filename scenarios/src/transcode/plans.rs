@@ -337,6 +337,12 @@ pub fn phases(ctx: &mut Ctx) {
             }
         };
     }
+    // Swarm kind `fault-points`, drawn last (the episodes above keep their
+    // draws): a frame lost at the ingest before the broadcasters.
+    ctx.fault_points(
+        0.2,
+        FaultPointDraw::hot("transcode.", 500, PHASES_QUIET_MS - 1),
+    );
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 
 use relaysim_core::session::ws::protocol::PayloadKind;
 use relaysim_harness::fault::bounds;
-use relaysim_harness::fault::FamilyFault;
+use relaysim_harness::fault::{FamilyFault, Scope};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -98,6 +98,18 @@ pub enum Fault {
 }
 
 impl FamilyFault for Fault {
+    /// Malformed or missing messages and a stalled plugin disturb the
+    /// plugin's connection; the idler's its own. Uploads and swaps are the
+    /// workload.
+    fn scope(&self) -> Option<Scope> {
+        use super::world::{CLIENT, IDLER, SERVER};
+        match self {
+            Fault::Upload { .. } | Fault::SwapServer => None,
+            Fault::Idle { .. } => Some(Scope::link(IDLER, SERVER)),
+            _ => Some(Scope::link(CLIENT, SERVER)),
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         /// The largest payload a plan may ask for.
         const MAX_BYTES: u64 = 64 << 20;

@@ -91,7 +91,7 @@ static KEEPALIVE_CHECKS: [Check; 8] = [
     DEAD_PEER_WAS_KILLED,
 ];
 
-static PHASES_CHECKS: [Check; 19] = [
+static PHASES_CHECKS: [Check; 21] = [
     NO_COMMAND_CONSUMED,
     PAYLOADS_BYTE_IDENTICAL,
     QUEUED_BYTES_BOUNDED,
@@ -110,6 +110,8 @@ static PHASES_CHECKS: [Check; 19] = [
     phases::DEADLINE_HANDSHAKE,
     phases::DEADLINE_PAYLOAD,
     phases::DEADLINE_PONG,
+    phases::DEADLINE_SESSION_HANDSHAKE,
+    phases::DEADLINE_CLOSE_GRACE,
     DEAD_PEER_WAS_KILLED,
 ];
 

@@ -262,3 +262,6 @@ pub const PHASE_RECONNECT: Check = relaysim_harness::phase_check!("ws", "reconne
 pub const DEADLINE_HANDSHAKE: Check = relaysim_harness::deadline_check!("ws.server.handshake");
 pub const DEADLINE_PAYLOAD: Check = relaysim_harness::deadline_check!("ws.receive.payload");
 pub const DEADLINE_PONG: Check = relaysim_harness::deadline_check!("ws.keepalive.pong");
+pub const DEADLINE_SESSION_HANDSHAKE: Check =
+    relaysim_harness::deadline_check!("ws.session.handshake");
+pub const DEADLINE_CLOSE_GRACE: Check = relaysim_harness::deadline_check!("ws.session.close-grace");

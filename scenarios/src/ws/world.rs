@@ -67,15 +67,29 @@ pub fn build(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dyn
     Box::new(build_with(sim, ctx, cfg, client_config(ctx.seed.0), MSS))
 }
 
-/// The `ws-phases` world: a server capped at one session (so the idler is
-/// refused while the plugin is connected), a plugin that traces its connects and gives up a silent connection after
+/// The `ws-phases` server's session cap for `seed`: one on most seeds (the
+/// idler is refused while the plugin is connected: the refusal's handshake
+/// deadline), two on about a third (the idler's silent connection is
+/// accepted as a session, and the session's own handshake deadline runs
+/// out).
+pub fn phases_max_sessions(seed: u64) -> usize {
+    let mut rng = relaysim_core::entropy::SimRng::fork(seed, "ws-phases/max-sessions");
+    if rng.chance(0.3) {
+        2
+    } else {
+        1
+    }
+}
+
+/// The `ws-phases` world: a server capped at [`phases_max_sessions`], a
+/// plugin that traces its connects and gives up a silent connection after
 /// [`PHASES_IDLE_TIMEOUT`], and the idler.
 pub fn build_phases(
     sim: &mut relaysim_harness::engine::Sim,
     ctx: &WorldCtx,
 ) -> Box<dyn World<Fault>> {
     let mut cfg = server_config(ctx.bugs, ctx.seed.0);
-    cfg.max_sessions = 1;
+    cfg.max_sessions = phases_max_sessions(ctx.seed.0);
     let client = ClientConfig {
         idle_timeout: Some(PHASES_IDLE_TIMEOUT),
         trace_connects: true,

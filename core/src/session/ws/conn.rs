@@ -171,8 +171,10 @@ impl<S: NetStream> Conn<S> {
         ws.send(msg).await
     }
 
-    /// Tries to get a close frame out within `grace`. True if it was written.
-    pub async fn close(&self, code: u16, reason: &str, grace: Duration) -> bool {
+    /// Tries to get a close frame out within `grace`: `Some(true)` if it
+    /// was written, `Some(false)` if the connection failed under it, `None`
+    /// if the grace ran out (the caller reports `ws.session.close-grace`).
+    pub async fn close(&self, code: u16, reason: &str, grace: Duration) -> Option<bool> {
         let frame = CloseFrame {
             code: CloseCode::from(code),
             reason: reason.to_string().into(),
@@ -181,19 +183,19 @@ impl<S: NetStream> Conn<S> {
             let mut ws = self.ws.lock().await;
             ws.close(Some(frame)).await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.unwrap_or(false)
+        tokio::time::timeout(grace, attempt).await.ok()
     }
 
     /// After the peer's close frame was read: gets tungstenite's echo of it
     /// (same code and reason, queued as the frame was read) out within
-    /// `grace`. True if it was written.
-    pub async fn echo_close(&self, grace: Duration) -> bool {
+    /// `grace`, answered as [`Conn::close`] does.
+    pub async fn echo_close(&self, grace: Duration) -> Option<bool> {
         let attempt = async {
             let mut ws = self.ws.lock().await;
             // A flush writes the queued echo; tokio-tungstenite reports the
             // connection closing under it as success.
             ws.flush().await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.unwrap_or(false)
+        tokio::time::timeout(grace, attempt).await.ok()
     }
 }

@@ -605,6 +605,14 @@ impl<S: NetStream> Session<S> {
     }
 }
 
+/// Reports `ws.session.close-grace` when a close ran out of its grace
+/// (`None` from [`Conn::close`] / [`Conn::echo_close`]).
+fn close_grace_check(emitter: &Emitter, closed: Option<bool>) {
+    if closed.is_none() {
+        emitter.deadline_fired("ws.session.close-grace");
+    }
+}
+
 /// The content tag of a payload: distinct per (seed, owner, part).
 fn tag(seed: u64, owner: u64, part: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ owner.rotate_left(20) ^ part
@@ -618,8 +626,13 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         tokio_tungstenite::accept_async_with_config(stream, Some(ctx.cfg.tungstenite())),
     )
     .await;
-    let Ok(Ok(ws)) = accepted else {
-        return;
+    let ws = match accepted {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(_)) => return,
+        Err(_) => {
+            ctx.emitter.deadline_fired("ws.session.handshake");
+            return;
+        }
     };
     let cfg = ctx.cfg.clone();
     let (out, out_rx) = mpsc::unbounded_channel();
@@ -680,7 +693,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
                 ping: *ping,
                 waited_ms: *waited_ms,
             });
-            session
+            let closed = session
                 .conn
                 .close(
                     KEEPALIVE_CLOSE_CODE,
@@ -688,6 +701,7 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
                     session.cfg.close_grace,
                 )
                 .await;
+            close_grace_check(&session.emitter, closed);
             (Some(KEEPALIVE_CLOSE_CODE), "keepalive-timeout".to_string())
         }
         End::Violation { code, reason } => {
@@ -695,14 +709,16 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
             if *code != POLICY {
                 session.stats.protocol_closes.fetch_add(1, Ordering::AcqRel);
             }
-            session
+            let closed = session
                 .conn
                 .close(*code, close_text(*code), session.cfg.close_grace)
                 .await;
+            close_grace_check(&session.emitter, closed);
             (Some(*code), reason.clone())
         }
         End::PeerClosed(code) => {
-            session.conn.echo_close(session.cfg.close_grace).await;
+            let closed = session.conn.echo_close(session.cfg.close_grace).await;
+            close_grace_check(&session.emitter, closed);
             (*code, "peer-closed".to_string())
         }
         End::Lost(kind) => (None, kind.clone()),
