@@ -108,8 +108,7 @@ impl Span {
 }
 
 /// A fault active between two times, where its [`Scope`] says: a link
-/// (network faults, family faults that name theirs), a host (a crash) or
-/// everywhere (fault points).
+/// (network faults, family faults that name theirs) or a host (a crash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     /// What the fault is (its timeline band label, e.g. `blackhole a~b`).
@@ -129,12 +128,13 @@ impl Window {
 }
 
 /// Every fault window of a run, read from its trace: each fault step that
-/// opens a timeline band (partition, hold, blackhole, crash, an on fault
-/// point, a family fault with a band) until the step that closes the same
-/// band, or the heal, or the end of the trace, acting where the step's
-/// [`Scope`] says. A fault step without a band (an instant family fault)
-/// is a window of zero length at its time. Workload steps (a family step
-/// with no scope: a publish, a start) are no faults and leave no window.
+/// opens a timeline band (partition, hold, blackhole, crash, a family
+/// fault with a band) until the step that closes the same band, or the
+/// heal, or the end of the trace, acting where the step's [`Scope`] says.
+/// A fault step without a band (an instant family fault) is a window of
+/// zero length at its time. Steps with no scope leave no window: workload
+/// steps (a publish, a start) and core fault points (a code path failing
+/// inside a host, on no connection).
 pub fn fault_windows(trace: &Trace) -> Vec<Window> {
     let mut open: BTreeMap<String, (Scope, Duration)> = BTreeMap::new();
     let mut out = Vec::new();
@@ -196,8 +196,9 @@ pub fn fault_windows(trace: &Trace) -> Vec<Window> {
     out
 }
 
-/// `true` if a window is active during the span, on its link (closed
-/// intervals: a fault that begins the instant a phase ends reached it).
+/// `true` if a window is active during the span, on its link or one of
+/// its hosts (closed intervals: a fault that begins the instant a phase
+/// ends reached it).
 pub fn faulted(span: &Span, windows: &[Window]) -> bool {
     windows
         .iter()
@@ -364,6 +365,13 @@ mod tests {
                 ),
                 fault(350, Step::App(Toy::Kick)),
                 fault(360, Step::App(Toy::Publish)),
+                fault(
+                    365,
+                    Step::Point {
+                        site: "x.write".into(),
+                        permille: 50,
+                    },
+                ),
                 fault(370, net(NetFault::Crash { host: "y".into() })),
                 Entry {
                     at: ms(400),
@@ -373,7 +381,11 @@ mod tests {
             ],
         };
         let w = fault_windows(&trace);
-        assert_eq!(w.len(), 4, "the workload step leaves no window: {w:?}");
+        assert_eq!(
+            w.len(),
+            4,
+            "the workload step and the fault point leave no window: {w:?}"
+        );
         assert_eq!(
             (w[0].label.as_str(), w[0].scope.clone(), w[0].from, w[0].to),
             ("blackhole x~y", link("x", "y"), ms(100), ms(300))
@@ -394,28 +406,29 @@ mod tests {
     }
 
     #[test]
-    fn a_span_is_faulted_by_an_overlapping_window_on_its_link_or_everywhere() {
+    fn a_span_is_faulted_by_an_overlapping_window_on_its_link_or_host() {
         let on_xy = Window {
             label: "blackhole x~y".into(),
             scope: link("x", "y"),
             from: ms(100),
             to: ms(300),
         };
-        let everywhere = Window {
-            label: "fault point".into(),
-            scope: Scope::Everywhere,
+        let on_z = Window {
+            label: "crash z".into(),
+            scope: Scope::Host("z".into()),
             from: ms(500),
             to: ms(500),
         };
         let xy = [on_xy];
-        let all = [everywhere];
+        let z = [on_z];
         let span = |a: &str, b: &str, from, to| Span::new(Phase::Connect, a, b, ms(from), ms(to));
         assert!(faulted(&span("y", "x", 250, 260), &xy), "either order");
         assert!(faulted(&span("x", "y", 300, 400), &xy), "touching ends");
         assert!(!faulted(&span("x", "y", 301, 400), &xy), "after");
         assert!(!faulted(&span("x", "z", 150, 200), &xy), "another link");
-        assert!(faulted(&span("x", "z", 400, 600), &all));
-        assert!(!faulted(&span("x", "z", 501, 600), &all));
+        assert!(faulted(&span("x", "z", 400, 600), &z), "a link of the host");
+        assert!(!faulted(&span("x", "y", 400, 600), &z), "not the host's");
+        assert!(!faulted(&span("x", "z", 501, 600), &z));
     }
 
     const CONNECT_FAULTED: crate::check::Check = crate::phase_check!("toy", "connect", toy_spans);

@@ -253,25 +253,32 @@ fn partition_loses_segments_and_stalls_the_stream_even_after_repair() {
     });
 }
 
+/// A server that accepts for ever, and a client that connects once at
+/// 100 ms and logs how its connect returned.
+fn one_connect(s: &mut Sim, log: &Log) {
+    s.host("server", || async {
+        let mut l = SimNet.bind("0.0.0.0:7").await?;
+        loop {
+            let _ = l.accept().await?;
+        }
+    });
+    let l = log.clone();
+    s.client("client", async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        l.push("connecting");
+        let r = SimNet.connect("server:7").await;
+        l.push(format!("connect returned ok={}", r.is_ok()));
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+}
+
 #[test]
 fn connect_across_a_partition_is_refused() {
     both(|kind| {
         let log = Log::default();
         let mut s = sim(kind, 5);
-        s.host("server", || async {
-            let mut l = SimNet.bind("0.0.0.0:7").await?;
-            loop {
-                let _ = l.accept().await?;
-            }
-        });
-        let l = log.clone();
-        s.client("client", async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            l.push("connecting");
-            let r = SimNet.connect("server:7").await;
-            l.push(format!("connect returned ok={}", r.is_ok()));
-            Ok(())
-        });
+        one_connect(&mut s, &log);
         s.partition("client", "server");
         s.run_for(Duration::from_secs(3)).unwrap();
         assert!(log.has("connecting"), "{kind}: {:?}", log.lines());
@@ -323,21 +330,7 @@ fn a_connect_into_a_blackhole_hangs_until_restore_refuses_it() {
     both(|kind| {
         let log = Log::default();
         let mut s = sim(kind, 7);
-        s.host("server", || async {
-            let mut l = SimNet.bind("0.0.0.0:7").await?;
-            loop {
-                let _ = l.accept().await?;
-            }
-        });
-        let l = log.clone();
-        s.client("client", async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            l.push("connecting");
-            let r = SimNet.connect("server:7").await;
-            l.push(format!("connect returned ok={}", r.is_ok()));
-            std::future::pending::<()>().await;
-            Ok(())
-        });
+        one_connect(&mut s, &log);
         s.blackhole("client", "server");
         s.run_for(Duration::from_secs(30)).unwrap();
         assert!(log.has("connecting"), "{kind}: {:?}", log.lines());

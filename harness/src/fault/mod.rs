@@ -47,10 +47,10 @@ pub trait FamilyFault:
 
     /// Where this fault acts, for phase coverage
     /// ([`crate::phase`]): the link of the connections it disturbs (a
-    /// silent peer: the peer and the host that talks to it), a whole host,
-    /// or everywhere. `None` (the default) for a workload step — a
-    /// publish, a start, a catalog change — which reaches no phase however
-    /// it is timed.
+    /// silent peer: the peer and the host that talks to it) or a whole
+    /// host. `None` (the default) for a workload step — a publish, a
+    /// start, a catalog change — which reaches no phase however it is
+    /// timed.
     fn scope(&self) -> Option<Scope> {
         None
     }
@@ -66,8 +66,6 @@ pub trait FamilyFault:
 /// Where a fault acts (see [`FamilyFault::scope`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Every connection (a fault point in the core).
-    Everywhere,
     /// Every connection of one host (a crash).
     Host(String),
     /// The connections between two hosts.
@@ -83,7 +81,6 @@ impl Scope {
     /// Does it act on a connection between `a` and `b`?
     pub fn covers(&self, a: &str, b: &str) -> bool {
         match self {
-            Scope::Everywhere => true,
             Scope::Host(h) => h == a || h == b,
             Scope::Link(x, y) => (x == a && y == b) || (x == b && y == a),
         }
@@ -452,7 +449,8 @@ pub trait TracedStep: Any + fmt::Debug + fmt::Display + Send + Sync {
     fn band(&self) -> Option<Band>;
     /// The network fault, if this is one (read by family-blind coverage).
     fn net(&self) -> Option<&NetFault>;
-    /// Where it acts, if it is a fault at all (phase coverage).
+    /// Where it acts, if it is a fault on a connection at all (phase
+    /// coverage).
     fn scope(&self) -> Option<Scope>;
     /// For downcasting to `Step<F>`.
     fn as_any(&self) -> &dyn Any;
@@ -474,7 +472,10 @@ impl<F: FamilyFault> TracedStep for Step<F> {
                 Some((a, b)) => Scope::link(a, b),
                 None => Scope::Host(n.hosts()[0].to_string()),
             }),
-            Step::Point { .. } => Some(Scope::Everywhere),
+            // A fault point fails one code path inside the host that runs
+            // it, on no connection; its own coverage is that it fires
+            // (`fault_points_fire_in_every_family…`), not a phase.
+            Step::Point { .. } => None,
             Step::App(f) => f.scope(),
         }
     }

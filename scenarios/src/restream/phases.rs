@@ -24,13 +24,13 @@
 //! completion), or at the run's end if it never did.
 //!
 //! **Which faults reach a span**: the harness's fault windows
-//! ([`relaysim_harness::phase::fault_windows`]), with the family's own
-//! faults pinned to their link ([`windows`]): a silent Twitch API or
-//! ingest to `relay`~that host, a silent publisher to `obs`~`relay`, Twitch
-//! errors to `relay`~`twitch-api`. Publisher disconnects and connects are
-//! the workload (they end publisher sessions on purpose), latency changes
-//! are timings, not windows, and core fault points fail one code path
-//! inside the relay, on no link: none of them counts as a fault here.
+//! ([`relaysim_harness::phase::fault_windows`]), the family's own faults
+//! on the link [`super::fault::Fault`]'s scope names: a silent Twitch API
+//! or ingest on `relay`~that host, a silent publisher on `obs`~`relay`,
+//! Twitch errors on `relay`~`twitch-api`. Publisher disconnects and
+//! connects are the workload (they end publisher sessions on purpose),
+//! latency changes are timings, not windows, and core fault points fail
+//! one code path inside the relay, on no link: none of them counts.
 //!
 //! **Deadlines**: `vod-phases` reaches six of restream's eight sites. Two
 //! cannot fire with the core as it is: `restream.twitch.outer` (15 s) wraps
@@ -47,9 +47,9 @@ use super::peers::obs::ObsEvent;
 use super::peers::twitch_api::TwitchEvent;
 use super::world::{OBS, RELAY, TWITCH_API};
 use relaysim_core::restream::{RestartReason, RestreamEvent};
-use relaysim_harness::check::{Check, CheckKind, RunView, Verdict};
-use relaysim_harness::fault::{Scope, Step};
-use relaysim_harness::phase::{fault_windows, faulted, Phase, Span, Window};
+use relaysim_harness::check::{Check, RunView};
+use relaysim_harness::fault::Step;
+use relaysim_harness::phase::{Phase, Span};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -58,17 +58,6 @@ fn url_host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or_default();
     authority.split(':').next().unwrap_or_default()
-}
-
-/// The run's fault windows on links and hosts (the family's own pinned
-/// by [`super::fault::Fault`]'s scope); core fault points, which act
-/// everywhere, are left out: they fire inside the relay whatever its
-/// connections are doing.
-pub fn windows(v: &RunView<'_>) -> Vec<Window> {
-    fault_windows(v.trace)
-        .into_iter()
-        .filter(|w| w.scope != Scope::Everywhere)
-        .collect()
 }
 
 /// One egress pump's connection, as the trace tells it.
@@ -339,56 +328,27 @@ pub fn publisher_spans(v: &RunView<'_>) -> Vec<Span> {
     spans
 }
 
-/// `Hit` if a fault window ([`windows`]) reached a span of `phase`.
-pub fn phase_reached(v: &RunView<'_>, spans: &[Span], phase: Phase) -> Verdict {
-    let windows = windows(v);
-    Verdict::reached(
-        spans
-            .iter()
-            .any(|s| s.phase == phase && faulted(s, &windows)),
-    )
-}
-
-/// A `sometimes` check named `phase:<conn>:<phase>` (as the harness's
-/// `phase_check!` names them), judged with the family's [`windows`].
-macro_rules! phase_check {
-    ($conn:literal, $phase:literal, $spans:path) => {
-        Check {
-            name: concat!("phase:", $conn, ":", $phase),
-            kind: CheckKind::Sometimes,
-            about: concat!(
-                "a fault lands in the ",
-                $phase,
-                " phase of a ",
-                $conn,
-                " connection"
-            ),
-            eval: {
-                fn eval(v: &RunView<'_>) -> Verdict {
-                    let phase = Phase::parse($phase)
-                        .expect(concat!("phase_check!: unknown phase ", $phase));
-                    phase_reached(v, &$spans(v), phase)
-                }
-                eval
-            },
-        }
-    };
-}
-
-pub const PUMP_CONNECT: Check = phase_check!("pump", "connect", pump_spans);
-pub const PUMP_HANDSHAKE: Check = phase_check!("pump", "handshake", pump_spans);
-pub const PUMP_STEADY: Check = phase_check!("pump", "steady", pump_spans);
-pub const PUMP_TEARDOWN: Check = phase_check!("pump", "teardown", pump_spans);
-pub const PUMP_RECONNECT: Check = phase_check!("pump", "reconnect", pump_spans);
-pub const TWITCH_CONNECT: Check = phase_check!("twitch", "connect", twitch_spans);
-pub const TWITCH_HANDSHAKE: Check = phase_check!("twitch", "handshake", twitch_spans);
-pub const TWITCH_STEADY: Check = phase_check!("twitch", "steady", twitch_spans);
-pub const TWITCH_TEARDOWN: Check = phase_check!("twitch", "teardown", twitch_spans);
-pub const PUBLISHER_CONNECT: Check = phase_check!("publisher", "connect", publisher_spans);
-pub const PUBLISHER_HANDSHAKE: Check = phase_check!("publisher", "handshake", publisher_spans);
-pub const PUBLISHER_STEADY: Check = phase_check!("publisher", "steady", publisher_spans);
-pub const PUBLISHER_TEARDOWN: Check = phase_check!("publisher", "teardown", publisher_spans);
-pub const PUBLISHER_RECONNECT: Check = phase_check!("publisher", "reconnect", publisher_spans);
+pub const PUMP_CONNECT: Check = relaysim_harness::phase_check!("pump", "connect", pump_spans);
+pub const PUMP_HANDSHAKE: Check = relaysim_harness::phase_check!("pump", "handshake", pump_spans);
+pub const PUMP_STEADY: Check = relaysim_harness::phase_check!("pump", "steady", pump_spans);
+pub const PUMP_TEARDOWN: Check = relaysim_harness::phase_check!("pump", "teardown", pump_spans);
+pub const PUMP_RECONNECT: Check = relaysim_harness::phase_check!("pump", "reconnect", pump_spans);
+pub const TWITCH_CONNECT: Check = relaysim_harness::phase_check!("twitch", "connect", twitch_spans);
+pub const TWITCH_HANDSHAKE: Check =
+    relaysim_harness::phase_check!("twitch", "handshake", twitch_spans);
+pub const TWITCH_STEADY: Check = relaysim_harness::phase_check!("twitch", "steady", twitch_spans);
+pub const TWITCH_TEARDOWN: Check =
+    relaysim_harness::phase_check!("twitch", "teardown", twitch_spans);
+pub const PUBLISHER_CONNECT: Check =
+    relaysim_harness::phase_check!("publisher", "connect", publisher_spans);
+pub const PUBLISHER_HANDSHAKE: Check =
+    relaysim_harness::phase_check!("publisher", "handshake", publisher_spans);
+pub const PUBLISHER_STEADY: Check =
+    relaysim_harness::phase_check!("publisher", "steady", publisher_spans);
+pub const PUBLISHER_TEARDOWN: Check =
+    relaysim_harness::phase_check!("publisher", "teardown", publisher_spans);
+pub const PUBLISHER_RECONNECT: Check =
+    relaysim_harness::phase_check!("publisher", "reconnect", publisher_spans);
 
 pub const DEADLINE_TWITCH_CONNECT: Check =
     relaysim_harness::deadline_check!("restream.twitch.connect");
