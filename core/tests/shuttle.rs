@@ -31,6 +31,8 @@ mod eos_latch;
 mod error_slot;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/time.rs"]
+mod time;
 #[path = "shuttle/transcode.rs"]
 mod transcode;
 
