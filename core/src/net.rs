@@ -6,10 +6,16 @@
 //! (`SimNet`, over turmoil) lives in the harness. Addresses are `host:port`
 //! strings; hosts are resolved by the implementation (turmoil's DNS in
 //! simulation, the OS resolver on tokio).
+//!
+//! Also owns [`AcceptBackoff`], the one rule every accept loop of the core
+//! follows when `accept()` fails (EMFILE, a connection reset before it was
+//! accepted, …): trace it, pause, and go on. A server never stops listening
+//! because one accept failed, and never spins on a failing one.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A byte stream the core can read and write.
@@ -35,6 +41,55 @@ pub trait NetListener: Send + 'static {
     fn accept(&mut self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
 
     fn local_addr(&self) -> io::Result<SocketAddr>;
+}
+
+/// The pause after a failed `accept()`: [`AcceptBackoff::FIRST`] after the
+/// first failure, doubling with each further failure in a row up to a cap,
+/// back to the first after an accept succeeds.
+#[derive(Debug, Clone)]
+pub struct AcceptBackoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl AcceptBackoff {
+    /// The pause after one failure.
+    pub const FIRST: Duration = Duration::from_millis(10);
+    /// The longest pause.
+    pub const MAX: Duration = Duration::from_secs(1);
+
+    /// Pauses of `first`, doubling up to `max` (at least `first`).
+    pub fn new(first: Duration, max: Duration) -> AcceptBackoff {
+        AcceptBackoff {
+            first,
+            max: max.max(first),
+            next: first,
+        }
+    }
+
+    /// An accept succeeded: the next failure pauses `first` again.
+    pub fn accepted(&mut self) {
+        self.next = self.first;
+    }
+
+    /// An accept failed: how long to pause before the next one.
+    pub fn failed(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = pause.saturating_mul(2).min(self.max);
+        pause
+    }
+}
+
+impl Default for AcceptBackoff {
+    fn default() -> AcceptBackoff {
+        AcceptBackoff::new(AcceptBackoff::FIRST, AcceptBackoff::MAX)
+    }
+}
+
+/// A failed accept's error kind, as traces name it (`io-<ErrorKind>`).
+pub fn accept_error_kind(e: &io::Error) -> String {
+    format!("io-{:?}", e.kind())
 }
 
 /// Splits `host:port`, with a clear error for anything else.
@@ -91,6 +146,26 @@ impl NetListener for tokio::net::TcpListener {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accept_backoff_doubles_to_its_cap_and_resets_on_success() {
+        use super::AcceptBackoff;
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let mut b = AcceptBackoff::new(ms(10), ms(35));
+        assert_eq!(
+            [b.failed(), b.failed(), b.failed(), b.failed()],
+            [ms(10), ms(20), ms(35), ms(35)]
+        );
+        b.accepted();
+        assert_eq!(b.failed(), ms(10));
+        let mut lone = AcceptBackoff::new(ms(50), ms(5));
+        assert_eq!(
+            [lone.failed(), lone.failed()],
+            [ms(50), ms(50)],
+            "the cap is at least the first pause"
+        );
+    }
+
     use super::*;
 
     #[test]

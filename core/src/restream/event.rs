@@ -88,6 +88,9 @@ pub enum RestreamEvent {
     EgressDied { dest: String, error: String },
     /// A removed destination was shut down (`forced`: aborted after 1.5 s).
     DestinationRemoved { dest: String, forced: bool },
+    /// The ingest listener's `accept()` failed (its error kind); the loop
+    /// pauses `backoff_ms` and goes on.
+    IngestAcceptError { kind: String, backoff_ms: u64 },
 }
 
 impl RestreamEvent {
@@ -107,6 +110,7 @@ impl RestreamEvent {
             RestreamEvent::EgressConnected { .. } => "egress.connected",
             RestreamEvent::EgressDied { .. } => "egress.died",
             RestreamEvent::DestinationRemoved { .. } => "dest.removed",
+            RestreamEvent::IngestAcceptError { .. } => "ingest.accept.error",
         }
     }
 }
@@ -151,6 +155,9 @@ impl fmt::Display for RestreamEvent {
             RestreamEvent::EgressDied { dest, error } => write!(f, " dest={dest} error={error:?}"),
             RestreamEvent::DestinationRemoved { dest, forced } => {
                 write!(f, " dest={dest} forced={forced}")
+            }
+            RestreamEvent::IngestAcceptError { kind, backoff_ms } => {
+                write!(f, " kind={kind} backoff_ms={backoff_ms}")
             }
         }
     }

@@ -5,13 +5,17 @@
 //! controller, forwards its media, and marks ingest dead when the live
 //! publisher goes away.
 //!
-//! Owns the per-connection loop and the idle timeout that turns a silent
-//! publisher (a partitioned link never closes) into a disconnect. A refused
+//! Owns the accept loop (a failed `accept()` is traced as
+//! `ingest.accept.error` and waited out with [`AcceptBackoff`]; the listener
+//! is never given up), the per-connection loop and the idle timeout that
+//! turns a silent publisher (a partitioned link never closes) into a
+//! disconnect. A refused
 //! publish (bad key, a publisher already live) is answered with an `_error`
 //! status (`NetStream.Publish.BadName`) and the connection is closed. Never
 //! decides anything about destinations.
 
-use crate::net::{Net, NetListener, NetStream};
+use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
+use crate::restream::event::RestreamEvent;
 use crate::restream::media::Media;
 use crate::restream::rtmp::{guarded, handshake, server_config, READ_BUF};
 use crate::restream::Controller;
@@ -29,10 +33,26 @@ pub const INGEST_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `onStatus` code a refused publish is answered with.
 pub const REFUSED_CODE: &str = "NetStream.Publish.BadName";
 
-/// Serves ingest on `listener` forever.
+/// Serves ingest on `listener` forever: a failed `accept()` is traced and
+/// waited out, never returned.
 pub async fn serve_ingest<L: NetListener>(mut listener: L, ctl: Arc<Controller>) -> io::Result<()> {
+    let mut backoff = AcceptBackoff::default();
     loop {
-        let (stream, _peer) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                backoff.accepted();
+                stream
+            }
+            Err(e) => {
+                let pause = backoff.failed();
+                ctl.emitter().emit(RestreamEvent::IngestAcceptError {
+                    kind: accept_error_kind(&e),
+                    backoff_ms: pause.as_millis() as u64,
+                });
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+        };
         let ctl = ctl.clone();
         crate::rt::spawn(async move {
             handle_publisher(stream, ctl).await;

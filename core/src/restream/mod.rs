@@ -68,6 +68,9 @@
 //!   stale, failed, timed out), exactly once.
 //! - **R2** Nothing a client sends (publisher RTMP, Twitch API answers)
 //!   crashes the relay or grows its memory without bound.
+//! - **R3** A failed `accept()` on the ingest listener is traced
+//!   (`ingest.accept.error`) and waited out; the relay never stops
+//!   admitting publishers because one accept failed.
 
 pub mod controller;
 pub mod decision;

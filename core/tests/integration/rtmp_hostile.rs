@@ -179,3 +179,63 @@ async fn a_publisher_that_crashes_the_session_frees_the_ingest() {
         .expect("the next publisher is admitted");
     assert_eq!(ctl.publisher_token(), 2);
 }
+
+/// A failed `accept()` (EMFILE, a reset before the accept) never stops the
+/// ingest listener: each is traced with its pause, the pauses double, and
+/// the next publisher is still admitted.
+#[tokio::test(start_paused = true)]
+async fn accept_errors_never_stop_the_ingest() {
+    use crate::support::{mem_listener, Events};
+    use relaysim_core::restream::ingest::serve_ingest;
+    use relaysim_core::restream::rtmp::{connect_publish, RtmpUrl};
+    use relaysim_core::restream::Controller;
+    use relaysim_core::{BugSet, Emitter};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let events = Events::new();
+        let ctl = Arc::new(Controller::new(
+            "key",
+            BugSet::NONE,
+            Emitter::new("relay", events.clone()),
+        ));
+        let (listener, dialer) = mem_listener(64 * 1024);
+        let t0 = tokio::time::Instant::now();
+        let server = tokio::spawn(serve_ingest(listener, ctl.clone()));
+        dialer.fail(std::io::Error::from_raw_os_error(24));
+        dialer.fail(std::io::Error::from_raw_os_error(24));
+        dialer.fail(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let mut publisher = dialer.connect();
+        let url = RtmpUrl {
+            authority: "relay:1935".into(),
+            app: "live".into(),
+            key: "key".into(),
+        };
+        connect_publish(&mut publisher, &url)
+            .await
+            .expect("admitted after the failed accepts");
+        assert!(ctl.ingest_alive());
+        assert!(!server.is_finished(), "the accept loop gave up");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(70),
+            "the pauses were not waited"
+        );
+        let emfile = format!("io-{:?}", std::io::Error::from_raw_os_error(24).kind());
+        let errors: Vec<String> = events
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("ingest.accept.error"))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                format!("ingest.accept.error kind={emfile} backoff_ms=10"),
+                format!("ingest.accept.error kind={emfile} backoff_ms=20"),
+                "ingest.accept.error kind=io-ConnectionReset backoff_ms=40".to_string(),
+            ]
+        );
+    })
+    .await
+    .expect("bounded");
+}

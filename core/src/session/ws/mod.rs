@@ -224,8 +224,8 @@ impl WsConfig {
             max_frame: MAX_MESSAGE,
             max_sessions: MAX_SESSIONS,
             max_queued: None,
-            accept_backoff: Duration::from_millis(10),
-            accept_backoff_max: Duration::from_secs(1),
+            accept_backoff: crate::net::AcceptBackoff::FIRST,
+            accept_backoff_max: crate::net::AcceptBackoff::MAX,
         }
     }
 

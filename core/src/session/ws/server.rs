@@ -24,7 +24,7 @@
 //!   connection number.
 
 use crate::event::Emitter;
-use crate::net::{Net, NetListener, NetStream};
+use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
 use crate::session::ws::close_code::TRY_AGAIN_LATER;
 use crate::session::ws::event::WsEvent;
 use crate::session::ws::session::{run_session, SessionCtx, HANDSHAKE_TIMEOUT};
@@ -64,21 +64,21 @@ pub async fn serve_on<L: NetListener>(
     let cfg = Arc::new(cfg);
     let sessions = Arc::new(Semaphore::new(cfg.max_sessions.min(Semaphore::MAX_PERMITS)));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-    let mut backoff = cfg.accept_backoff;
+    let mut backoff = AcceptBackoff::new(cfg.accept_backoff, cfg.accept_backoff_max);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _peer)) => {
-                backoff = cfg.accept_backoff;
+                backoff.accepted();
                 stream
             }
             Err(e) => {
                 stats.accept_errors.fetch_add(1, Ordering::AcqRel);
+                let pause = backoff.failed();
                 emitter.emit(WsEvent::AcceptError {
-                    kind: format!("io-{:?}", e.kind()),
-                    backoff_ms: backoff.as_millis() as u64,
+                    kind: accept_error_kind(&e),
+                    backoff_ms: pause.as_millis() as u64,
                 });
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(cfg.accept_backoff_max);
+                tokio::time::sleep(pause).await;
                 continue;
             }
         };
