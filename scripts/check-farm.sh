@@ -2,7 +2,7 @@
 # Lints the seed farm's files, offline, with the linters that
 # scripts/install-farm-linters.sh puts in target/farm-linters:
 #   - actionlint (with shellcheck on its `run:` scripts) on
-#     .github/workflows/seed-farm.yml;
+#     .github/workflows/seed-farm.yml and mutants-farm.yml;
 #   - kubernetes-validate --strict against Kubernetes $K8S_VERSION (schemas
 #     shipped in the package) on farm/k8s/*.yaml;
 #   - shellcheck on every script in scripts/ and on the Indexed Job's pod
@@ -10,7 +10,9 @@
 #   - the farm's own invariant: the workflow, the Job and
 #     scripts/farm-dry-run.sh run the very same shard command, and the shard
 #     counts (SHARDS, the matrix, completions, parallelism) and the default
-#     seed ranges agree.
+#     seed ranges agree; the mutation farm's shard jobs run
+#     `scripts/mutants.sh --shard K/N` over 0..SHARDS-1 and its merge adds
+#     them up with --merge-shards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,8 +42,8 @@ check() {
   fi
 }
 
-check "actionlint .github/workflows/seed-farm.yml" \
-  "$bin/actionlint" -no-color -shellcheck="$bin/shellcheck" .github/workflows/seed-farm.yml
+check "actionlint .github/workflows/seed-farm.yml mutants-farm.yml" \
+  "$bin/actionlint" -no-color -shellcheck="$bin/shellcheck" .github/workflows/seed-farm.yml .github/workflows/mutants-farm.yml
 check "kubernetes-validate --strict (Kubernetes $K8S_VERSION) farm/k8s/*.yaml" \
   "$bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" farm/k8s/*.yaml
 check "shellcheck scripts/*.sh" \
@@ -97,6 +99,20 @@ with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:
 
 if SHARD_CMD not in lines(open("scripts/farm-dry-run.sh").read()):
     problems.append("scripts/farm-dry-run.sh does not run the shard command")
+
+# The mutation farm: cargo-mutants' shards are 0-based.
+MUTANTS_CMD = 'bash scripts/mutants.sh --shard "$SHARD/$SHARDS" || rc=$?'
+MERGE_CMD = 'bash scripts/mutants.sh --merge-shards farm --min-score "$MIN_SCORE"'
+mf = yaml.safe_load(open(".github/workflows/mutants-farm.yml"))
+m_shard = mf["jobs"]["shard"]
+if not any(MUTANTS_CMD in lines(s.get("run", "")) for s in m_shard["steps"]):
+    problems.append("the mutation farm's shard job does not run the shard command")
+m_shards = int(mf["env"]["SHARDS"])
+m_matrix = m_shard["strategy"]["matrix"]["shard"]
+if m_matrix != list(range(0, m_shards)):
+    problems.append(f"the mutation farm's matrix {m_matrix} is not 0..SHARDS-1 (SHARDS={m_shards})")
+if not any(MERGE_CMD in lines(s.get("run", "")) for s in mf["jobs"]["merge"]["steps"]):
+    problems.append("the mutation farm's merge job does not run --merge-shards")
 
 for p in problems:
     print(f"check-farm: {p}", file=sys.stderr)

@@ -10,21 +10,26 @@
 #   scripts/mutants.sh --shard K/N            the farm: slice K of N of every component
 #   scripts/mutants.sh --list [mode]          print the mutants a mode would test; run nothing
 #   scripts/mutants.sh --summary              tabulate the results already in target/mutants
+#   scripts/mutants.sh --merge-shards DIR     add up a farm's shards (DIR holds every
+#                                             shard-K-of-N directory): exit 2 if one is
+#                                             missing or unfinished; with --min-score P,
+#                                             exit 1 if a component scores under P%
 #
 # Options (any mode): --file GLOB (with --component: only these files of
 # it; repeatable), --seeds N (scenario seeds per mutant, default 24),
 # --jobs J (cargo-mutants jobs, default 1), --budget M (at most about M
 # mutants: beyond that every k-th is tested, and the run says so),
-# --no-loom (skip the loom pass),
+# --no-loom (skip the model passes, loom and shuttle),
 # and anything after `--` goes to cargo-mutants as is (e.g. `-- --re decide`).
 #
-# Each component is judged in up to three cargo-mutants passes, cheapest
+# Each component is judged in up to four cargo-mutants passes, cheapest
 # first, each over what the one before left alive (`--iterate`): the mutated
 # package's own tests; then the component's scenario family over
 # RELAYSIM_SEEDS=0..N with every bug off, the known-bug detection test and
 # the trace/card snapshots; then, for components with shared state, the
-# loom models (a loom build). .cargo/mutants.toml holds what every run
-# shares: the scope, the exclusions, the timeouts.
+# loom models and the shuttle models (each a build with its checker's
+# feature). .cargo/mutants.toml holds what every run shares: the scope, the
+# exclusions, the timeouts.
 #
 # Results: target/mutants/<run>/<component>/<pass>.out (caught.txt,
 # missed.txt, timeout.txt, unviable.txt, outcomes.json, diff/, log/); the
@@ -50,7 +55,7 @@ files_of() {
     ws) echo "core/src/session/ws/**" ;;
     publisher) echo "core/src/session/publisher/**" ;;
     pads) echo "core/src/session/pads/**" ;;
-    shared) echo "core/src/bugs.rs core/src/entropy.rs core/src/event.rs core/src/faults.rs core/src/media.rs core/src/net.rs core/src/session/mod.rs" ;;
+    shared) echo "core/src/bugs.rs core/src/deadlines.rs core/src/entropy.rs core/src/event.rs core/src/faults.rs core/src/media.rs core/src/net.rs core/src/rt.rs core/src/session/mod.rs" ;;
     checks) echo "harness/src/check.rs" ;;
     *) return 1 ;;
   esac
@@ -86,6 +91,20 @@ loom_of() {
     ws) echo loom_ws ;;
     publisher) echo loom_publisher ;;
     pads) echo loom_pads ;;
+    *) echo "" ;;
+  esac
+}
+
+# The shuttle models (modules of core/tests/shuttle.rs) that drive a
+# component's shared state, as a test-name pattern; `time` judges rt.rs.
+shuttle_of() {
+  case $1 in
+    restream) echo '^(destination|controller)::' ;;
+    transcode) echo '^(transcode|ingest_bridge)::' ;;
+    ws) echo '^(ws_conn|ws_budget)::' ;;
+    publisher) echo '^(eos_latch|publisher_stop|publisher_track|publisher_handle|pipeline_control)::' ;;
+    pads) echo '^(pad_queue|element|error_slot|session_slot|pump_registry|main_loop)::' ;;
+    shared) echo '^time::' ;;
     *) echo "" ;;
   esac
 }
@@ -128,6 +147,8 @@ jobs=1
 loom=1
 list=0
 budget=
+merge_dir=
+min_score=
 narrow=()
 extra=()
 while [ $# -gt 0 ]; do
@@ -177,6 +198,15 @@ while [ $# -gt 0 ]; do
     --summary)
       mode=summary
       shift
+      ;;
+    --merge-shards)
+      mode=merge
+      merge_dir=${2:?--merge-shards needs the directory holding the shard-K-of-N directories}
+      shift 2
+      ;;
+    --min-score)
+      min_score=${2:?--min-score needs a percentage}
+      shift 2
       ;;
     -h | --help)
       usage
@@ -236,6 +266,92 @@ summarize() {
     printf '%-10s %7s %7s %7s %8s %7s\n' "$c" "$caught" "$missed" "$timeout" "$unviable" "$score"
   done
 }
+
+# --merge-shards: the farm's verdict. Every shard K of N must be there and
+# every component in it finished (its `complete` marker, written after its
+# last pass); then each component's counts add up over the shards and its
+# score is caught / viable over the whole run.
+if [ "$mode" = merge ]; then
+  if [ -n "$min_score" ] && ! [[ $min_score =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "mutants: --min-score wants a percentage, got '$min_score'" >&2
+    exit 1
+  fi
+  if [ ! -d "$merge_dir" ]; then
+    echo "mutants: $merge_dir is not a directory" >&2
+    exit 2
+  fi
+  set +f
+  shards=("$merge_dir"/shard-*-of-*/)
+  set -f
+  if [ ! -d "${shards[0]}" ]; then
+    echo "mutants: no shard-K-of-N directory in $merge_dir" >&2
+    exit 2
+  fi
+  n=
+  for d in "${shards[@]}"; do
+    name=$(basename "$d")
+    this=${name##*-of-}
+    if [ -n "$n" ] && [ "$this" != "$n" ]; then
+      echo "mutants: $merge_dir mixes shard counts ($n and $this)" >&2
+      exit 2
+    fi
+    n=$this
+  done
+  incomplete=0
+  for ((k = 0; k < n; k++)); do
+    d=$merge_dir/shard-$k-of-$n
+    if [ ! -d "$d" ]; then
+      echo "mutants: shard $k of $n is missing" >&2
+      incomplete=1
+      continue
+    fi
+    for c in "${components[@]}"; do
+      if [ ! -f "$d/$c/complete" ]; then
+        echo "mutants: shard $k of $n: component $c did not finish" >&2
+        incomplete=1
+      fi
+    done
+  done
+  printf '%-10s %7s %7s %7s %8s %7s\n' component caught missed timeout unviable score
+  below=0
+  for c in "${components[@]}"; do
+    caught=0 unviable=0 missed=0 timeout=0
+    for ((k = 0; k < n; k++)); do
+      d=$merge_dir/shard-$k-of-$n/$c
+      [ -f "$d/passes" ] || continue
+      last=
+      while read -r pass; do
+        caught=$((caught + $(count "$d/$pass.out/caught.txt")))
+        unviable=$((unviable + $(count "$d/$pass.out/unviable.txt")))
+        last=$pass
+      done <"$d/passes"
+      [ -n "$last" ] || continue
+      missed=$((missed + $(count "$d/$last.out/missed.txt")))
+      timeout=$((timeout + $(count "$d/$last.out/timeout.txt")))
+    done
+    viable=$((caught + missed + timeout))
+    if [ "$viable" -gt 0 ]; then
+      score=$(awk -v a="$caught" -v b="$viable" 'BEGIN { printf "%.1f", 100 * a / b }')
+      if [ -n "$min_score" ] && awk -v s="$score" -v m="$min_score" 'BEGIN { exit !(s < m) }'; then
+        below=1
+      fi
+      score=$score%
+    else
+      score=-
+    fi
+    printf '%-10s %7s %7s %7s %8s %7s\n' "$c" "$caught" "$missed" "$timeout" "$unviable" "$score"
+  done
+  echo "survivors: $merge_dir/shard-*-of-$n/<component>/<last pass>.out/{missed,timeout}.txt"
+  if [ "$incomplete" = 1 ]; then
+    echo "mutants: the shards are incomplete: no score stands" >&2
+    exit 2
+  fi
+  if [ "$below" = 1 ]; then
+    echo "mutants: a component scores under $min_score%" >&2
+    exit 1
+  fi
+  exit 0
+fi
 
 if [ "$mode" = summary ]; then
   found=0
@@ -359,10 +475,10 @@ run_pass() {
   local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 profile=${6:-}
   local args=(--output "$out" --test-package "$test_pkg") nextest_profile=()
   local pass_features=("${features[@]}")
-  if [ "$pass" = loom ]; then
-    # The loom models build only with core's `loom` feature.
-    pass_features+=(--features relaysim-core/loom)
-    args+=(--features relaysim-core/loom)
+  if [ "$pass" = loom ] || [ "$pass" = shuttle ]; then
+    # The models build only with their checker's feature of core.
+    pass_features+=(--features "relaysim-core/$pass")
+    args+=(--features "relaysim-core/$pass")
   fi
   if [ -n "$profile" ]; then
     args+=(--profile "$profile")
@@ -452,6 +568,16 @@ for c in "${selected[@]}"; do
     status=0
     CARGO_TARGET_DIR=$build_dir run_pass "$c" loom "$out" relaysim-core "$loom_filter" || status=$?
   fi
+  # The shuttle models: the whole surface of the component's shared-state
+  # types under randomized preemption, including bounded waits.
+  pattern=$(shuttle_of "$c")
+  if [ "$loom" = 1 ] && [ -n "$pattern" ] && [ "$(survivors "$out")" -gt 0 ]; then
+    echo "== $c: shuttle pass over $(survivors "$out") survivor(s): /$pattern/"
+    status=0
+    CARGO_TARGET_DIR=$build_dir run_pass "$c" shuttle "$out" relaysim-core "binary(shuttle) & test(/$pattern/)" || status=$?
+  fi
+  # Every pass this component needed ran: --merge-shards counts it.
+  echo "$status" >"$out/complete"
   if [ "$status" -gt "$worst" ]; then worst=$status; fi
 done
 
