@@ -16,7 +16,7 @@ use relaysim_harness::check::Facts;
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::segment::SegmentedNet;
 use relaysim_harness::SimNet;
-use std::sync::atomic::AtomicU64;
+use relaysim_core::sync::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 

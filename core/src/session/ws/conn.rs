@@ -121,7 +121,7 @@ impl<S: NetStream> Conn<S> {
     /// partial frame stays in tungstenite's read buffer).
     pub async fn read_turn(&self) -> Turn {
         let mut ws = self.ws.lock().await;
-        match tokio::time::timeout(self.read_turn, ws.next()).await {
+        match crate::rt::timeout(self.read_turn, ws.next()).await {
             Err(_) => Turn::Idle,
             Ok(None) => Turn::Ended("eof".into()),
             Ok(Some(Ok(m))) => Turn::Message(m),
@@ -160,7 +160,7 @@ impl<S: NetStream> Conn<S> {
                     return result;
                 }
             }
-            tokio::time::sleep(self.write_backoff).await;
+            crate::rt::sleep(self.write_backoff).await;
         }
     }
 
@@ -183,7 +183,7 @@ impl<S: NetStream> Conn<S> {
             let mut ws = self.ws.lock().await;
             ws.close(Some(frame)).await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.ok()
+        crate::rt::timeout(grace, attempt).await.ok()
     }
 
     /// After the peer's close frame was read: gets tungstenite's echo of it
@@ -196,6 +196,6 @@ impl<S: NetStream> Conn<S> {
             // connection closing under it as success.
             ws.flush().await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.ok()
+        crate::rt::timeout(grace, attempt).await.ok()
     }
 }
