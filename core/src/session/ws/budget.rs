@@ -78,7 +78,9 @@ impl OutboundBudget {
     pub fn release(&self, bytes: u64) {
         let released = self
             .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| q.checked_sub(bytes));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_sub(bytes)
+            });
         if let Err(q) = released {
             panic!("released {bytes} bytes with only {q} queued");
         }

@@ -60,8 +60,8 @@ use crate::session::ws::protocol::{Command, PayloadKind, ServerMsg};
 use crate::session::ws::receive::{Action, FailReason, Inbound, Receiver};
 use crate::session::ws::stats::ServerStats;
 use crate::session::ws::{WsConfig, KEEPALIVE_CLOSE_CODE, MAX_MESSAGE};
-use bytes::Bytes;
 use crate::sync::Ordering;
+use bytes::Bytes;
 // std's Arc: the session's tasks take `self: Arc<Self>` (a refcount, not
 // modelled state; loom's Arc cannot be a receiver).
 use std::sync::Arc;
