@@ -44,6 +44,15 @@
 //! Bulk sends keep their fragmenting and the fixed path's lock release;
 //! the bound only decides what may enter the queue.
 //!
+//! The queue's byte count is an [`OutboundBudget`] and the swap slot a
+//! [`BusyFlag`] (module [`budget`](crate::session::ws::budget)): the reader
+//! and the engine reserve and enter, the writer releases and leaves, from
+//! different tasks. Their contract (the count never above the limit, a
+//! refused reservation changes nothing, every reserved byte released once,
+//! the peak the largest count reserved, one swap at a time) is asserted by
+//! the shuttle model `ws-budget`, which drives them as `Session::enqueue`,
+//! `start_swap` and the writer do, alongside the server's counters.
+//!
 //! Fault point `ws.session.reset`: the reader drops the connection as a
 //! command arrives, unread, the way an I/O error would end the session.
 
