@@ -35,6 +35,10 @@ mod pad_queue;
 mod time;
 #[path = "shuttle/transcode.rs"]
 mod transcode;
+#[path = "shuttle/ws_budget.rs"]
+mod ws_budget;
+#[path = "shuttle/ws_conn.rs"]
+mod ws_conn;
 
 use shuttle::scheduler::{PctScheduler, RandomScheduler, Scheduler};
 use shuttle::{Config, FailurePersistence, Runner};

@@ -11,12 +11,12 @@ use super::peers::client::{self, ClientConfig, WsClient};
 use super::peers::idler::{self, Idler};
 use super::{KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MSS, PROGRESS_INTERVAL};
 use relaysim_core::session::ws::{serve_ws, ServerStats, WsConfig};
+use relaysim_core::sync::AtomicU64;
 use relaysim_core::{BugSet, Emitter};
 use relaysim_harness::check::Facts;
 use relaysim_harness::scenario::{World, WorldCtx};
 use relaysim_harness::segment::SegmentedNet;
 use relaysim_harness::SimNet;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 

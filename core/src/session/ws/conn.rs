@@ -20,6 +20,35 @@
 //! [`Turn::Violation`] carrying the close code it deserves ([`close_code`]);
 //! the session sends it with [`Conn::close`]. A peer's close frame is echoed
 //! with [`Conn::echo_close`]. Neither waits longer than its grace.
+//!
+//! Its bounded waits (the read turn, the backoff, the close grace) are
+//! [`crate::rt::timeout`] and [`crate::rt::sleep`]: tokio's timer in every
+//! run, and under the shuttle checker a bound that may run out whenever its
+//! task is scheduled, so the shuttle model `ws-conn`
+//! (`core/tests/shuttle/ws_conn.rs`) drives this very type, over an
+//! in-memory socket whose window is smaller than a push, against a
+//! tungstenite peer. The contract it asserts, from a reader, a bulk writer,
+//! a keepalive, the peer and a closer at once:
+//!
+//! 1. **Whole, in order, once.** Each sender's messages reach the peer
+//!    exactly once, in the order it sent them, whole: a message's bytes
+//!    (a fragmented push's frames included) stay in order in tungstenite's
+//!    write buffer across every release of the lock, and no other sender's
+//!    data frame lands between them (control frames may). Each peer message
+//!    is read once, in order, whole, across read turns that run out.
+//! 2. **No starvation on the fixed path.** [`Conn::send_bounded`] never
+//!    holds the lock while it waits for the peer's window, and a read turn
+//!    gives the lock back when it runs out: a peer that reads only once its
+//!    own upload went through is always served, so the session cannot wedge
+//!    (shuttle reports a deadlock or an endless spin otherwise).
+//!    [`Conn::send_holding`] breaks this on purpose: it is the
+//!    `bulk-send-starves-recv` path, and the model finds its deadlock.
+//! 3. **A clean close.** After [`Conn::close`] (or the peer's close and
+//!    [`Conn::echo_close`]), the peer sees exactly one close frame, after
+//!    every byte of the messages sent before it; a send fails, and fails as
+//!    closing ([`is_closing`]); a read turn reports the end at once. A
+//!    send that was cut short by the close may still have reached the peer
+//!    whole, never torn.
 
 use crate::net::NetStream;
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
@@ -121,7 +150,7 @@ impl<S: NetStream> Conn<S> {
     /// partial frame stays in tungstenite's read buffer).
     pub async fn read_turn(&self) -> Turn {
         let mut ws = self.ws.lock().await;
-        match tokio::time::timeout(self.read_turn, ws.next()).await {
+        match crate::rt::timeout(self.read_turn, ws.next()).await {
             Err(_) => Turn::Idle,
             Ok(None) => Turn::Ended("eof".into()),
             Ok(Some(Ok(m))) => Turn::Message(m),
@@ -160,7 +189,7 @@ impl<S: NetStream> Conn<S> {
                     return result;
                 }
             }
-            tokio::time::sleep(self.write_backoff).await;
+            crate::rt::sleep(self.write_backoff).await;
         }
     }
 
@@ -183,7 +212,7 @@ impl<S: NetStream> Conn<S> {
             let mut ws = self.ws.lock().await;
             ws.close(Some(frame)).await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.ok()
+        crate::rt::timeout(grace, attempt).await.ok()
     }
 
     /// After the peer's close frame was read: gets tungstenite's echo of it
@@ -196,6 +225,6 @@ impl<S: NetStream> Conn<S> {
             // connection closing under it as success.
             ws.flush().await.is_ok()
         };
-        tokio::time::timeout(grace, attempt).await.ok()
+        crate::rt::timeout(grace, attempt).await.ok()
     }
 }

@@ -87,6 +87,7 @@
 //! | [`receive`] | the sans-IO receive state machine (headers, payload slot, deadline) | do I/O, read a clock, or buffer |
 //! | [`fragment`] | the send policy and the fragment split, sans-IO | exceed the chunk size |
 //! | [`payload`] | deterministic payload contents and their CRC-32 | draw from an unseeded source |
+//! | [`budget`] | a session's outbound byte budget (reserve if it fits, release, peak) and its swap slot | block, do I/O, or decide what a refusal means |
 //! | [`conn`] | the one connection lock, its bounded read turns, non-blocking sends, and close frames (sent, echoed) | hold the lock while waiting on the peer, except on the pre-fix path; wait past its grace to close |
 //! | [`session`] | one session's tasks: reader, bulk writer, keepalive, engine; its bounded outbound queue and how it closes | let a task outlive its session; queue past its limit |
 //! | [`stats`] | [`ServerStats`], the server-wide counters | depend on the rest of the component |
@@ -97,6 +98,7 @@
 //! masks never reach a decision, a size or the trace, so runs stay
 //! deterministic.
 
+pub mod budget;
 pub mod conn;
 pub mod event;
 pub mod fragment;

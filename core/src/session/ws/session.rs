@@ -44,12 +44,22 @@
 //! Bulk sends keep their fragmenting and the fixed path's lock release;
 //! the bound only decides what may enter the queue.
 //!
+//! The queue's byte count is an [`OutboundBudget`] and the swap slot a
+//! [`BusyFlag`] (module [`budget`](crate::session::ws::budget)): the reader
+//! and the engine reserve and enter, the writer releases and leaves, from
+//! different tasks. Their contract (the count never above the limit, a
+//! refused reservation changes nothing, every reserved byte released once,
+//! the peak the largest count reserved, one swap at a time) is asserted by
+//! the shuttle model `ws-budget`, which drives them as `Session::enqueue`,
+//! `start_swap` and the writer do, alongside the server's counters.
+//!
 //! Fault point `ws.session.reset`: the reader drops the connection as a
 //! command arrives, unread, the way an I/O error would end the session.
 
 use crate::entropy::SimRng;
 use crate::event::Emitter;
 use crate::net::NetStream;
+use crate::session::ws::budget::{BusyFlag, OutboundBudget};
 use crate::session::ws::close_code::{INVALID_DATA, POLICY, PROTOCOL, TOO_BIG};
 use crate::session::ws::conn::{error_kind, is_closing, Conn, Turn};
 use crate::session::ws::event::{Push, WsEvent};
@@ -59,8 +69,10 @@ use crate::session::ws::protocol::{Command, PayloadKind, ServerMsg};
 use crate::session::ws::receive::{Action, FailReason, Inbound, Receiver};
 use crate::session::ws::stats::ServerStats;
 use crate::session::ws::{WsConfig, KEEPALIVE_CLOSE_CODE, MAX_MESSAGE};
+use crate::sync::Ordering;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+// std's Arc: the session's tasks take `self: Arc<Self>` (a refcount, not
+// modelled state; loom's Arc cannot be a receiver).
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -159,10 +171,10 @@ struct Session<S> {
     policy: SendPolicy,
     started: Instant,
     out: mpsc::UnboundedSender<Outbound>,
-    /// Bytes waiting in `out`; never above `limit`, so `out` is bounded.
-    queued: AtomicU64,
-    limit: u64,
-    swap_busy: AtomicBool,
+    /// Bytes waiting in `out`; never above its limit, so `out` is bounded.
+    budget: OutboundBudget,
+    /// A swap is being generated or pushed.
+    swap_busy: BusyFlag,
     pong: watch::Sender<u64>,
 }
 
@@ -192,14 +204,9 @@ impl<S: NetStream> Session<S> {
     /// end with 1008 (the caller returns the `End`).
     fn enqueue(&self, item: Outbound) -> Result<(), End> {
         let bytes = item.bytes();
-        let limit = self.limit;
-        let fits = self
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
-                q.checked_add(bytes).filter(|&n| n <= limit)
-            });
-        let queued = match fits {
-            Ok(before) => before + bytes,
+        let limit = self.budget.limit();
+        let queued = match self.budget.try_reserve(bytes) {
+            Ok(queued) => queued,
             Err(queued) => {
                 self.stats.queue_full.fetch_add(1, Ordering::AcqRel);
                 self.emitter.emit(WsEvent::QueueFull {
@@ -214,7 +221,7 @@ impl<S: NetStream> Session<S> {
                 });
             }
         };
-        self.stats.peak_queued.fetch_max(queued, Ordering::AcqRel);
+        self.stats.note_queued(queued);
         if let Outbound::Push {
             push,
             payload,
@@ -378,14 +385,14 @@ impl<S: NetStream> Session<S> {
         upload: Option<(u64, u32)>,
         swaps: &mpsc::UnboundedSender<u64>,
     ) -> Result<(), End> {
-        if self.swap_busy.swap(true, Ordering::AcqRel) {
+        if !self.swap_busy.try_enter() {
             self.emitter.emit(WsEvent::SwapBusy { conn: self.id, seq });
             return self.answer(ServerMsg::SwapFailed {
                 seq,
                 error: "swap in progress".into(),
             });
         }
-        let swap = self.stats.swaps.fetch_add(1, Ordering::AcqRel) + 1;
+        let swap = self.stats.next_swap();
         self.emitter.emit(WsEvent::SwapAccepted {
             conn: self.id,
             seq,
@@ -409,7 +416,7 @@ impl<S: NetStream> Session<S> {
             if let Err(kind) = self.write_one(item).await {
                 return End::Lost(kind);
             }
-            self.queued.fetch_sub(bytes, Ordering::AcqRel);
+            self.budget.release(bytes);
         }
         End::Lost("writer-closed".into())
     }
@@ -452,7 +459,7 @@ impl<S: NetStream> Session<S> {
                     });
                 }
                 if ends_swap {
-                    self.swap_busy.store(false, Ordering::Release);
+                    self.swap_busy.leave();
                 }
                 Ok(())
             }
@@ -523,14 +530,14 @@ impl<S: NetStream> Session<S> {
                 }
                 _ = slices.tick() => {
                     n += 1;
-                    let queued = self.queued.load(Ordering::Acquire);
+                    let queued = self.budget.queued();
                     if queued > cfg.slice_window as u64 {
                         self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
                         self.emitter.emit(WsEvent::SliceShed { conn: self.id, n, queued });
                         continue;
                     }
                     let len = rng.range(cfg.slice_bytes.0 as u64, cfg.slice_bytes.1 as u64) as usize;
-                    if queued + len as u64 + 64 > self.limit {
+                    if queued + len as u64 + 64 > self.budget.limit() {
                         // Droppable traffic: shed what the queue cannot take.
                         self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
                         self.emitter.emit(WsEvent::SliceShed { conn: self.id, n, queued });
@@ -641,14 +648,13 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         id: ctx.conn,
         conn: Conn::new(ws, cfg.read_turn, cfg.write_backoff),
         policy: SendPolicy::for_bugs(cfg.bugs, cfg.chunk_size),
-        limit: cfg.queue_limit(),
+        budget: OutboundBudget::new(cfg.queue_limit()),
         cfg,
         emitter: ctx.emitter,
         stats: ctx.stats,
         started: Instant::now(),
         out,
-        queued: AtomicU64::new(0),
-        swap_busy: AtomicBool::new(false),
+        swap_busy: BusyFlag::new(),
         pong: watch::channel(0).0,
     });
     session.stats.sessions_open.fetch_add(1, Ordering::AcqRel);

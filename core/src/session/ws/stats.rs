@@ -7,8 +7,18 @@
 //! numbers and refuses sessions and counts its failed accepts; each session
 //! counts the rest. It must never depend on the rest of the
 //! component: a leaf, so the server and its sessions can both hold it.
+//!
+//! The counters are `crate::sync` atomics, updated from every session's
+//! tasks at once. Contract (asserted by the shuttle model `ws-budget`,
+//! `core/tests/shuttle/ws_budget.rs`, next to the sessions' budgets):
+//! 1. [`ServerStats::next_swap`] numbers swaps 1, 2, 3, … server-wide, each
+//!    number given out once, and `swaps` is the last one given;
+//! 2. `peak_queued` ([`ServerStats::note_queued`]) is the maximum of every
+//!    count noted: never below one, never above the largest (so never above
+//!    a session's queue limit, which bounds every count noted);
+//! 3. a counter only counts: it never loses an increment.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Counters shared by every session of one server (read by the harness for
@@ -42,5 +52,16 @@ impl ServerStats {
 
     pub fn get(v: &AtomicU64) -> u64 {
         v.load(Ordering::Acquire)
+    }
+
+    /// Numbers a new swap: the next id, server-wide (the first is 1).
+    pub fn next_swap(&self) -> u64 {
+        self.swaps.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// A session's outbound queue now holds `queued` bytes: raises
+    /// `peak_queued` to it if it is higher.
+    pub fn note_queued(&self, queued: u64) {
+        self.peak_queued.fetch_max(queued, Ordering::AcqRel);
     }
 }
