@@ -241,6 +241,26 @@ impl<S: NetStream> Session<S> {
         Ok(())
     }
 
+    /// Queues slice `n` if it fits under the limit, and sheds it (traced
+    /// as `ws.slice.shed`) if not: droppable traffic never ends a session.
+    fn enqueue_droppable(&self, n: u64, item: Outbound) {
+        match self.budget.try_reserve(item.bytes()) {
+            Ok(queued) => {
+                self.stats.note_queued(queued);
+                // The writer is gone only when the session is ending.
+                let _ = self.out.send(item);
+            }
+            Err(queued) => {
+                self.stats.slices_shed.fetch_add(1, Ordering::AcqRel);
+                self.emitter.emit(WsEvent::SliceShed {
+                    conn: self.id,
+                    n,
+                    queued,
+                });
+            }
+        }
+    }
+
     fn answer(&self, msg: ServerMsg) -> Result<(), End> {
         self.enqueue(Outbound::Json(msg))?;
         self.stats.answers.fetch_add(1, Ordering::AcqRel);
@@ -545,7 +565,11 @@ impl<S: NetStream> Session<S> {
                     }
                     let payload = pattern(tag(cfg.seed, self.id, 0x51 << 32 | n), len);
                     let sum = crc(&payload);
-                    let pushed = self.enqueue(Outbound::Push {
+                    // The check above read the count before encoding; the
+                    // reader may have queued since (another thread on a
+                    // multi-thread runtime). A slice that no longer fits is
+                    // shed like one that never did: never a 1008.
+                    self.enqueue_droppable(n, Outbound::Push {
                         header: ServerMsg::Slice { n, bytes: len as u64, crc: sum },
                         push: Push::Slice { n },
                         payload,
@@ -553,9 +577,6 @@ impl<S: NetStream> Session<S> {
                         traced: false,
                         ends_swap: false,
                     });
-                    if let Err(end) = pushed {
-                        return end;
-                    }
                 }
             }
         }
