@@ -27,6 +27,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
+// tokio's Instant: the simulated clock under turmoil (std's is banned by clippy.toml).
+use tokio::time::Instant;
 
 /// How the element is set up.
 #[derive(Debug, Clone)]
@@ -160,9 +162,9 @@ impl<N: Net> MoqSrc<N> {
         self.sessions.load(Ordering::Acquire)
     }
 
-    /// The main loop is busy for `d`.
+    /// The main loop is busy for `d` from now.
     pub fn stall_main_loop(&self, d: Duration) {
-        self.main.stall(d);
+        self.main.stall(Instant::now(), d);
     }
 
     fn lock_current(&self) -> std::sync::MutexGuard<'_, Option<SessionHandle>> {
