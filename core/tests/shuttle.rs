@@ -33,6 +33,8 @@ mod error_slot;
 mod main_loop;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/pump_registry.rs"]
+mod pump_registry;
 #[path = "shuttle/time.rs"]
 mod time;
 #[path = "shuttle/transcode.rs"]

@@ -184,7 +184,7 @@ impl<N: Net> MoqSrc<N> {
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let wake = std::sync::Arc::new(Notify::new());
         let errors = ErrorSlot::new(id, self.bus.clone(), self.emitter.clone());
-        let registry: std::sync::Arc<Registry> = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let registry: std::sync::Arc<Registry> = std::sync::Arc::new(Registry::new());
         let forwarder = Forwarder::new(
             id,
             self.element.clone(),
@@ -234,8 +234,9 @@ impl<N: Net> MoqSrc<N> {
         });
         s.errors.close();
         s.shutdown.send_replace(true);
-        let entries: Vec<_> =
-            std::mem::take(&mut *s.registry.lock().unwrap_or_else(|p| p.into_inner()));
+        // Closes the registry too: a pump the controller is starting right
+        // now is refused (never spawned), so none is left behind.
+        let entries = s.registry.take_all();
         let queues: Vec<Arc<PadQueue>> = entries.iter().map(|e| e.queue.clone()).collect();
         let discarded = begin_teardown(bugs, &queues);
         if bugs.on(KnownBug::StopDropsFlush) {
