@@ -35,6 +35,8 @@ mod main_loop;
 mod pad_queue;
 #[path = "shuttle/pump_registry.rs"]
 mod pump_registry;
+#[path = "shuttle/session_slot.rs"]
+mod session_slot;
 #[path = "shuttle/time.rs"]
 mod time;
 #[path = "shuttle/transcode.rs"]

@@ -34,7 +34,7 @@
 //! | [`bus`] | the application bus's messages and the session's once-only error slot |
 //! | [`pump`] | a track pump: the sans-IO per-frame step and its async driver |
 //! | [`session`] | the session controller and its pump registry ([`session::Registry`]) |
-//! | [`src`] | [`src::MoqSrc`]: start, stop and the ordered teardown |
+//! | [`src`] | [`src::MoqSrc`]: start, stop and the ordered teardown; the session slot they share ([`src::SessionSlot`]) |
 //! | [`event`] | [`PadsEvent`], the component's trace events |
 //!
 //! Fault point `pads.track.read`: a pump's track read fails under a frame,
