@@ -29,8 +29,14 @@ mod element;
 mod eos_latch;
 #[path = "shuttle/error_slot.rs"]
 mod error_slot;
+#[path = "shuttle/main_loop.rs"]
+mod main_loop;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/pump_registry.rs"]
+mod pump_registry;
+#[path = "shuttle/session_slot.rs"]
+mod session_slot;
 #[path = "shuttle/time.rs"]
 mod time;
 #[path = "shuttle/transcode.rs"]

@@ -10,6 +10,14 @@
 //! synchronous, so the proptest state machine drives the very same code;
 //! [`Forwarder::run`] is the async loop around it. It never waits on a pump
 //! and never blocks: when nothing is ready it sleeps on the session's wake.
+//!
+//! The gate is shared by whoever stalls the main loop (the application)
+//! and the forwarder waiting for it. It never reads a clock: `stall` and
+//! `busy_for` take `now`, and `ready` the clock to read (the forwarder
+//! passes tokio's, simulated under the engines), so the `main-loop` shuttle
+//! model runs it on its own time. Its contract (clauses on [`MainLoop`]):
+//! a stall only ever extends, a reader sees one consistent end that never
+//! goes back, and `ready` never returns inside a stall set before it.
 
 use crate::bugs::BugSet;
 use crate::event::Emitter;
@@ -18,7 +26,7 @@ use crate::session::pads::event::PadsEvent;
 use crate::session::pads::queue::PadQueue;
 use crate::session::pads::wire::TrackInfo;
 use crate::session::pads::{Caps, PadMessage};
-use crate::sync::Arc;
+use crate::sync::{lock, Arc, Mutex};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -38,46 +46,70 @@ pub enum Control {
     SetCaps { pad: String, caps: Caps },
 }
 
-/// The main context's availability.
+/// The main context's availability: until when it is stalled.
+///
+/// Owns the stall's end (`Mutex<Option<Instant>>`), written by
+/// [`MainLoop::stall`] (the application, or a test, making the main loop
+/// busy) and read by the forwarder before each step. It never reads a clock
+/// itself: every operation takes `now` (sans-IO), and [`MainLoop::ready`]
+/// takes the clock to read, so a model can run it on its own time.
+///
+/// Contract (the `main-loop` shuttle model asserts each):
+///
+/// 1. A stall only ever extends: after `stall(now, d)` the main loop is
+///    busy until at least `now + d`, and never less long than before (two
+///    stalls at once keep the later end, whichever lands last).
+/// 2. A reader sees one consistent end: [`MainLoop::stalled_until`] is
+///    always the end some `stall` set (or none), and successive reads never
+///    go back; [`MainLoop::busy_for`] is that end minus `now`, none once
+///    it is past.
+/// 3. [`MainLoop::ready`] returns only once the clock it reads has reached
+///    the end of every stall set before it returned from its last check
+///    (so never inside a stall that began before it was called).
 #[derive(Debug)]
 pub struct MainLoop {
-    stalled_until: std::sync::Mutex<Option<Instant>>,
+    stalled_until: Mutex<Option<Instant>>,
     emitter: Emitter,
 }
 
 impl MainLoop {
     pub fn new(emitter: Emitter) -> std::sync::Arc<MainLoop> {
         std::sync::Arc::new(MainLoop {
-            stalled_until: std::sync::Mutex::new(None),
+            stalled_until: Mutex::new(None),
             emitter,
         })
     }
 
-    /// The main loop is busy for `d` from now (extends a running stall).
-    pub fn stall(&self, d: Duration) {
-        let until = Instant::now() + d;
-        let mut s = self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
+    /// The main loop is busy for `d` from `now` (extends a running stall,
+    /// never shortens it).
+    pub fn stall(&self, now: Instant, d: Duration) {
+        let until = now + d;
+        let mut s = lock(&self.stalled_until);
         *s = Some(s.map_or(until, |cur| cur.max(until)));
         self.emitter.emit(PadsEvent::MainLoopStall {
             ms: d.as_millis() as u64,
         });
     }
 
-    pub fn stalled(&self) -> bool {
-        self.stalled_until
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|t| Instant::now() < t)
+    /// The end of the latest-ending stall so far (it may be past).
+    pub fn stalled_until(&self) -> Option<Instant> {
+        *lock(&self.stalled_until)
     }
 
-    /// Resolves once the main loop is free.
-    pub async fn ready(&self) {
-        loop {
-            let until = *self.stalled_until.lock().unwrap_or_else(|p| p.into_inner());
-            match until {
-                Some(t) if Instant::now() < t => tokio::time::sleep_until(t).await,
-                _ => return,
-            }
+    /// How long the main loop is still busy at `now`; `None` when free.
+    pub fn busy_for(&self, now: Instant) -> Option<Duration> {
+        match self.stalled_until() {
+            Some(t) if now < t => Some(t - now),
+            _ => None,
+        }
+    }
+
+    /// Resolves once the main loop is free, reading `clock` for the time
+    /// (the forwarder passes tokio's `Instant::now`, simulated under the
+    /// engines).
+    pub async fn ready(&self, clock: impl Fn() -> Instant) {
+        while let Some(left) = self.busy_for(clock()) {
+            crate::rt::sleep(left).await;
         }
     }
 }
@@ -240,7 +272,7 @@ impl Forwarder {
     /// loop is free; sleep on the session's wake otherwise.
     pub async fn run(mut self, main: std::sync::Arc<MainLoop>) {
         loop {
-            main.ready().await;
+            main.ready(Instant::now).await;
             if self.dispatch_one() {
                 continue;
             }
@@ -249,7 +281,7 @@ impl Forwarder {
                     biased;
                     c = self.control.recv() => match c {
                         Some(c) => {
-                            main.ready().await;
+                            main.ready(Instant::now).await;
                             self.handle_control(c);
                         }
                         None => self.control_open = false,
@@ -260,5 +292,43 @@ impl Forwarder {
                 self.wake.notified().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stall_only_extends_and_busy_for_counts_down_from_now() {
+        let main = MainLoop::new(Emitter::tracing_only("gst"));
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!((main.stalled_until(), main.busy_for(t0)), (None, None));
+        main.stall(t0, ms(300));
+        main.stall(t0 + ms(100), ms(100));
+        assert_eq!(main.stalled_until(), Some(t0 + ms(300)), "not shortened");
+        assert_eq!(main.busy_for(t0 + ms(50)), Some(ms(250)));
+        main.stall(t0 + ms(200), ms(200));
+        assert_eq!(main.busy_for(t0 + ms(300)), Some(ms(100)), "extended");
+        assert_eq!(main.busy_for(t0 + ms(400)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ready_waits_out_a_stall_extended_while_it_waits() {
+        let main = MainLoop::new(Emitter::tracing_only("gst"));
+        let start = Instant::now();
+        main.stall(start, Duration::from_millis(300));
+        let waiter = {
+            let main = main.clone();
+            tokio::spawn(async move {
+                main.ready(Instant::now).await;
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        main.stall(Instant::now(), Duration::from_millis(400));
+        let free = waiter.await.unwrap();
+        assert_eq!(free - start, Duration::from_millis(600));
     }
 }

@@ -30,11 +30,11 @@
 //! | [`catalog`] | the sans-IO catalog diff (added / removed / config changed) |
 //! | [`queue`] | [`queue::PadQueue`]: a pad's bounded queue with flush |
 //! | [`element`] | the element's pads and what pushing into them means |
-//! | [`forwarder`] | the main loop (and its stalls) and the forwarder task |
+//! | [`forwarder`] | the main loop (its stall gate, [`forwarder::MainLoop`]) and the forwarder task |
 //! | [`bus`] | the application bus's messages and the session's once-only error slot |
 //! | [`pump`] | a track pump: the sans-IO per-frame step and its async driver |
-//! | [`session`] | the session controller |
-//! | [`src`] | [`src::MoqSrc`]: start, stop and the ordered teardown |
+//! | [`session`] | the session controller and its pump registry ([`session::Registry`]) |
+//! | [`src`] | [`src::MoqSrc`]: start, stop and the ordered teardown; the session slot they share ([`src::SessionSlot`]) |
 //! | [`event`] | [`PadsEvent`], the component's trace events |
 //!
 //! Fault point `pads.track.read`: a pump's track read fails under a frame,

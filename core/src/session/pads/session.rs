@@ -11,6 +11,18 @@
 //! the session's shutdown (the controller's task is raced against it).
 //! Its terminal error goes through the session's
 //! [`crate::session::pads::bus::ErrorSlot`].
+//!
+//! Also owns [`Registry`], the session's pumps as `stop` finds them: the
+//! controller starts (spawns) each pump inside [`Registry::register`], and
+//! `stop` closes the registry and takes every entry with
+//! [`Registry::take_all`]. A pump is started only while the registry is
+//! open, so every pump a session ever ran is one `stop` takes (waits for,
+//! or aborts past its bound): none is left running behind a stopped
+//! session. A track being set up while `stop` took the registry is refused
+//! before its pump is spawned, and the controller ends there (its error
+//! slot is already closed). The `pump-registry` shuttle model asserts the
+//! registry's contract. The controller never holds the registry's lock
+//! across an await.
 
 use crate::event::Emitter;
 use crate::net::Net;
@@ -22,11 +34,10 @@ use crate::session::pads::pump::{run_track_pump, PumpCtx, PumpExit, PumpState};
 use crate::session::pads::queue::PadQueue;
 use crate::session::pads::wire::{self, Catalog, RelayMessage, RelayRequest, TrackInfo};
 use crate::session::pads::CONNECT_TIMEOUT;
-use crate::sync::Arc;
+use crate::sync::{lock, Arc, Mutex};
 use crate::BugSet;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -42,8 +53,101 @@ pub struct PumpEntry {
 }
 
 /// Every pump a session started (a re-added track has two, the first
-/// finished or finishing).
-pub type Registry = Mutex<Vec<PumpEntry>>;
+/// finished or finishing), shared by the controller, which starts and
+/// registers them and retires a removed track's, and `stop`, which takes
+/// them all.
+///
+/// Owns the entries and whether `stop` took them. Generic over the entry
+/// (`PumpEntry` in the element) so that a model can run the same protocol
+/// without tokio tasks. It never waits and never reads a clock.
+///
+/// Contract (the `pump-registry` shuttle model asserts each):
+///
+/// 1. A pump is started only while the registry is open: [`Registry::register`]
+///    runs its `start` (which spawns the pump) and adds the entry in one
+///    critical section, and only if [`Registry::take_all`] has not run. So
+///    every pump ever started is in the registry until `stop` takes it.
+/// 2. `take_all` closes the registry and returns every entry: the first call
+///    gets each entry registered before it, exactly once; later calls get
+///    nothing, and every `register` after it is refused without starting
+///    anything. Nothing is ever left behind in a taken registry.
+/// 3. [`Registry::with_last`] acts on the newest entry matching, while the
+///    registry is open (after `take_all` it finds none).
+#[derive(Debug)]
+pub struct Registry<E = PumpEntry> {
+    state: Mutex<Entries<E>>,
+}
+
+#[derive(Debug)]
+struct Entries<E> {
+    entries: Vec<E>,
+    taken: bool,
+}
+
+impl<E> Default for Registry<E> {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl<E> Registry<E> {
+    pub fn new() -> Registry<E> {
+        Registry {
+            state: Mutex::new(Entries {
+                entries: Vec::new(),
+                taken: false,
+            }),
+        }
+    }
+
+    /// Starts an entry and registers it, unless `stop` took the registry
+    /// already: then `start` never runs and this returns false (clause 1).
+    /// `start` runs under the registry's lock: it must not call back into
+    /// the registry.
+    pub fn register(&self, start: impl FnOnce() -> E) -> bool {
+        let mut s = lock(&self.state);
+        if s.taken {
+            return false;
+        }
+        let entry = start();
+        s.entries.push(entry);
+        true
+    }
+
+    /// Runs `act` on the newest entry `pred` matches; false if none does.
+    pub fn with_last(&self, pred: impl Fn(&E) -> bool, act: impl FnOnce(&E)) -> bool {
+        let s = lock(&self.state);
+        match s.entries.iter().rev().find(|e| pred(e)) {
+            Some(e) => {
+                act(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes the registry and takes every entry, in registration order
+    /// (clause 2).
+    pub fn take_all(&self) -> Vec<E> {
+        let mut s = lock(&self.state);
+        s.taken = true;
+        std::mem::take(&mut s.entries)
+    }
+
+    /// Entries registered and not taken.
+    pub fn len(&self) -> usize {
+        lock(&self.state).entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `take_all` ran (every later `register` is refused).
+    pub fn is_taken(&self) -> bool {
+        lock(&self.state).taken
+    }
+}
 
 /// A pump's end, as its task reports it: (pump id, track, exit).
 type Exit = (u64, String, PumpExit);
@@ -217,11 +321,13 @@ impl<N: Net> Controller<N> {
                 serving.tracks.remove(&t.name);
                 serving.live.remove(&t.name);
                 let pad = t.pad_name();
-                let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(e) = registry.iter().rev().find(|e| e.pad == pad) {
-                    e.queue.retire();
-                    e.end.cancel();
-                }
+                self.registry.with_last(
+                    |e| e.pad == pad,
+                    |e| {
+                        e.queue.retire();
+                        e.end.cancel();
+                    },
+                );
             }
             TrackChange::ConfigChanged { after, .. } => {
                 if self.bugs.on(crate::KnownBug::BufferBeforeCaps) {
@@ -266,20 +372,26 @@ impl<N: Net> Controller<N> {
                 let exits = serving.exits.clone();
                 let name = t.name.clone();
                 let pump = run_track_pump(conn, PumpState::new(&t, self.bugs), ctx);
-                let task = crate::rt::spawn(async move {
-                    let exit = pump.await;
-                    let _ = exits.send((id, name, exit.clone()));
-                    exit
+                let pad = t.pad_name();
+                // Spawned under the registry's lock, and only while `stop`
+                // has not taken it: a pump started after `stop` took the
+                // registry would be neither waited for nor aborted.
+                let started = self.registry.register(|| PumpEntry {
+                    pad,
+                    queue,
+                    task: crate::rt::spawn(async move {
+                        let exit = pump.await;
+                        let _ = exits.send((id, name, exit.clone()));
+                        exit
+                    }),
+                    end,
                 });
-                self.registry
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(PumpEntry {
-                        pad: t.pad_name(),
-                        queue,
-                        task,
-                        end,
-                    });
+                if !started {
+                    // The session is stopping (its error slot is closed):
+                    // the subscription is dropped unread and the
+                    // controller ends here.
+                    return Err(format!("{what}: session stopping"));
+                }
                 serving.tracks.insert(t.name.clone(), t);
             }
         }
@@ -303,5 +415,38 @@ impl<N: Net> Controller<N> {
             )),
             Err(_) => Err("pad creation cancelled".into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pump_registered_after_stop_took_the_registry_never_starts() {
+        let registry = Registry::new();
+        assert!(registry.register(|| ("video_cam", 1)));
+        assert!(registry.register(|| ("audio_mic", 2)));
+        assert!(registry.register(|| ("video_cam", 3)));
+        let mut newest = None;
+        assert!(registry.with_last(|e| e.0 == "video_cam", |e| newest = Some(e.1)));
+        assert_eq!(newest, Some(3), "the re-added track's pump");
+        assert_eq!(
+            registry.take_all(),
+            vec![("video_cam", 1), ("audio_mic", 2), ("video_cam", 3)]
+        );
+        assert!(registry.is_taken() && registry.is_empty());
+        // The controller was setting up a track while stop took them all:
+        // its pump is refused before it is spawned, so stop, which no
+        // longer looks, leaves nothing running behind.
+        let mut spawned = false;
+        assert!(!registry.register(|| {
+            spawned = true;
+            ("video_scr", 4)
+        }));
+        assert!(!spawned, "a refused pump was started");
+        assert_eq!(registry.len(), 0);
+        assert!(registry.take_all().is_empty(), "taken once");
+        assert!(!registry.with_last(|_| true, |_| unreachable!("nothing left")));
     }
 }
