@@ -342,13 +342,16 @@ impl<N: Net> MoqSrc<N> {
         } else {
             // Every wait of the controller and the pumps watches the
             // shutdown, so this is quick; the bound is a backstop.
-            let aborts: Vec<_> = std::iter::once(s.controller.abort_handle())
-                .chain(entries.iter().map(|e| e.task.abort_handle()))
-                .collect();
+            let mut controller = s.controller;
+            let mut pumps: Vec<_> = entries.into_iter().map(|e| e.task).collect();
+            // How far the wait got: a joined handle must not be joined again.
+            let (mut controller_done, mut pumps_done) = (false, 0);
             let wait = async {
-                let _ = s.controller.await;
-                for e in entries {
-                    let _ = e.task.await;
+                let _ = (&mut controller).await;
+                controller_done = true;
+                for p in pumps.iter_mut() {
+                    let _ = p.await;
+                    pumps_done += 1;
                 }
             };
             if crate::rt::timeout(self.cfg.stop_bound / 2, wait)
@@ -356,11 +359,23 @@ impl<N: Net> MoqSrc<N> {
                 .is_err()
             {
                 self.emitter.deadline_fired("pads.src.stop");
-                for a in aborts {
-                    a.abort();
+                controller.abort();
+                for p in &pumps {
+                    p.abort();
                 }
             }
             s.forwarder.abort();
+            // An aborted task ends at its next await; on a multi-thread
+            // runtime it may be inside a step right now (a forwarder
+            // creating a pad). Waiting for each to end means no step of
+            // the session overlaps the pad removal below.
+            if !controller_done {
+                let _ = controller.await;
+            }
+            for p in pumps.into_iter().skip(pumps_done) {
+                let _ = p.await;
+            }
+            let _ = s.forwarder.await;
         }
         let removed = finish_teardown(bugs, &self.element, id, &discarded, &self.emitter);
         self.emitter.emit(PadsEvent::StopDone {
