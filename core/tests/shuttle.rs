@@ -31,6 +31,10 @@ mod eos_latch;
 mod error_slot;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/publisher_handle.rs"]
+mod publisher_handle;
+#[path = "shuttle/stop_once.rs"]
+mod stop_once;
 #[path = "shuttle/time.rs"]
 mod time;
 #[path = "shuttle/transcode.rs"]
