@@ -31,8 +31,12 @@ mod eos_latch;
 mod error_slot;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/pipeline_control.rs"]
+mod pipeline_control;
 #[path = "shuttle/publisher_handle.rs"]
 mod publisher_handle;
+#[path = "shuttle/publisher_track.rs"]
+mod publisher_track;
 #[path = "shuttle/stop_once.rs"]
 mod stop_once;
 #[path = "shuttle/time.rs"]
