@@ -1,6 +1,7 @@
 //! `PipelineControl` (the pipeline's script and its random draws), whole
 //! surface: the world editing the script (`set_start` to a failing start,
-//! `set_eos`, `heal`, `set_eos` again), two attempts drawing twice each
+//! `set_eos` for video, `heal`, `set_eos` for audio, then video's source
+//! cleared with `set_eos(None)`), two attempts drawing twice each
 //! (`draw`), and the facts reading `snapshot` twice. Each call is stamped
 //! with a logical clock on entry and exit.
 //!
@@ -15,6 +16,9 @@
 //!   order;
 //! - `heal` restores the healthy start and keeps the sources' schedule: the
 //!   final script is the world's edits applied in order.
+//!
+//! Across the executions: some draws come before the failing start, some
+//! under it and some after the heal (both outcomes of `start_fails`).
 
 use super::explore;
 use relaysim_core::entropy::SimRng;
@@ -149,8 +153,11 @@ fn history(threads: &[Vec<Call>]) -> String {
     lines.join("\n")
 }
 
-fn model() -> impl Fn() + Send + Sync {
-    || {
+/// Draws whose start succeeded, and failed, over all executions.
+type Seen = Arc<std::sync::Mutex<[usize; 2]>>;
+
+fn model(seen: Seen) -> impl Fn() + Send + Sync {
+    move || {
         let control = PipelineControl::new(SEED);
         let clock = Arc::new(AtomicUsize::new(0));
         let world_ops = vec![
@@ -158,6 +165,7 @@ fn model() -> impl Fn() + Send + Sync {
             Op::SetEos(TrackKind::Video, Some(Duration::from_millis(300))),
             Op::Heal,
             Op::SetEos(TrackKind::Audio, Some(Duration::from_millis(500))),
+            Op::SetEos(TrackKind::Video, None),
         ];
         let scripts = [
             world_ops.clone(),
@@ -224,11 +232,29 @@ fn model() -> impl Fn() + Send + Sync {
             (HEALTHY_START_MS, 0),
             "heal did not restore the start"
         );
-        assert_eq!(fin.eos_after.len(), 2, "heal touched the sources' schedule");
+        let after_heal = &states[3];
+        assert_eq!(
+            after_heal.eos_after, states[2].eos_after,
+            "heal touched the sources' schedule"
+        );
+        let mut fails = seen.lock().unwrap();
+        for call in threads.iter().flatten() {
+            if let Out::Draw(d) = &call.out {
+                fails[usize::from(d.start_fails)] += 1;
+            }
+        }
     }
 }
 
 #[test]
 fn shuttle_pipeline_control_whole_surface() {
-    explore("pipeline-control", model());
+    let seen = Seen::default();
+    let n = explore("pipeline-control", model(seen.clone()));
+    let [ok, failed] = *seen.lock().unwrap();
+    if n > 1 {
+        assert!(
+            ok > 0 && failed > 0,
+            "over {n} executions {ok} draws started and {failed} failed"
+        );
+    }
 }
