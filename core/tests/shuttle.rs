@@ -33,10 +33,18 @@ mod error_slot;
 mod main_loop;
 #[path = "shuttle/pad_queue.rs"]
 mod pad_queue;
+#[path = "shuttle/pipeline_control.rs"]
+mod pipeline_control;
+#[path = "shuttle/publisher_handle.rs"]
+mod publisher_handle;
+#[path = "shuttle/publisher_track.rs"]
+mod publisher_track;
 #[path = "shuttle/pump_registry.rs"]
 mod pump_registry;
 #[path = "shuttle/session_slot.rs"]
 mod session_slot;
+#[path = "shuttle/stop_once.rs"]
+mod stop_once;
 #[path = "shuttle/time.rs"]
 mod time;
 #[path = "shuttle/transcode.rs"]

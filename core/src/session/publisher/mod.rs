@@ -16,7 +16,8 @@
 //! | [`latch`] | the per-track EOS latch: exactly-once callback whichever of EOS and registration comes first |
 //! | [`signal`] | the room's signalling client (join / publish / unpublish / leave RPC over the `Net` seam) and its wire format |
 //! | [`pipeline`] | the simulated pipeline: start latency and failure, per-track buffers and EOS at drawn times |
-//! | [`run`] | one publish attempt ([`run::Publisher`]: start, main loop, idempotent stop) and the attempt loop |
+//! | [`run`] | one publish attempt ([`run::Publisher`]: start, main loop, idempotent stop), the attempt loop and its handle |
+//! | [`stop`] | the stop protocol: claim once, cancel, tear down once, every caller returns after the teardown |
 //! | [`event`] | [`PublisherEvent`], the component's trace events |
 //!
 //! It must never run an EOS callback twice, leave a track published after its
@@ -48,6 +49,7 @@ pub mod latch;
 pub mod pipeline;
 pub mod run;
 pub mod signal;
+pub mod stop;
 
 pub use event::PublisherEvent;
 pub use latch::{EosLatch, Firing, Registration};

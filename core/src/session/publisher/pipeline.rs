@@ -11,16 +11,37 @@
 //!
 //! As upstream (§4.4), a sample written before the track is published is
 //! dropped silently; the counters show how many.
+//!
+//! Shared state comes from [`crate::sync`]. Contract, for any number of
+//! concurrent callers (modelled by `core/tests/shuttle/pipeline_control.rs`
+//! and `publisher_track.rs`):
+//!
+//! 1. [`PipelineControl`]: the script and the random stream are one state
+//!    under one lock; every call is atomic, so a draw or a snapshot never
+//!    sees half of an edit, and the draws are exactly what the same calls
+//!    made one at a time would return ([`PipelineScript`]'s own
+//!    operations), in some order that respects real time: deterministic
+//!    given the order. `heal` restores the healthy start and keeps the
+//!    sources' schedule.
+//! 2. [`PublisherTrack`]: the publication is set once (the first `bind`
+//!    wins, later ones are refused); a sample is counted as sent or
+//!    dropped under the publication's lock, so a sample written after a
+//!    `bind` returned is sent, one written before any `bind` began is
+//!    dropped, sent + dropped is every sample written, and once a reader
+//!    sees the track bound no sample is dropped any more.
+//!
+//! The pipeline's own state (phase, streaming tasks, ended count) is one
+//! lock too; it is not modelled (its streaming tasks need tokio's timer).
 
 use crate::entropy::SimRng;
 use crate::event::Emitter;
 use crate::session::publisher::event::PublisherEvent;
 use crate::session::publisher::latch::EosLatch;
 use crate::session::publisher::TrackKind;
+use crate::sync::{lock, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::BugSet;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -49,6 +70,42 @@ impl Default for PipelineScript {
     }
 }
 
+impl PipelineScript {
+    /// The move to PLAYING takes `min_ms..=max_ms` (a `max_ms` below
+    /// `min_ms` is `min_ms`) and fails `fail_percent`% of the time (at most
+    /// 100).
+    pub fn set_start(&mut self, min_ms: u64, max_ms: u64, fail_percent: u8) {
+        self.start_ms = (min_ms, max_ms.max(min_ms));
+        self.start_fail_percent = fail_percent.min(100);
+    }
+
+    /// `track`'s source ends `after` PLAYING (`None`: never).
+    pub fn set_eos(&mut self, track: TrackKind, after: Option<Duration>) {
+        match after {
+            Some(d) => self.eos_after.insert(track, d),
+            None => self.eos_after.remove(&track),
+        };
+    }
+
+    /// Faults stop: starts succeed with a healthy latency. The sources'
+    /// schedule is workload, not a fault, and stays.
+    pub fn heal(&mut self) {
+        self.start_ms = HEALTHY_START_MS;
+        self.start_fail_percent = 0;
+    }
+
+    /// One attempt's draw from this script, from `rng`'s next values.
+    pub fn draw(&self, rng: &mut SimRng) -> AttemptDraw {
+        let start_latency = Duration::from_millis(rng.range(self.start_ms.0, self.start_ms.1));
+        let start_fails = rng.chance(f64::from(self.start_fail_percent) / 100.0);
+        AttemptDraw {
+            start_latency,
+            start_fails,
+            eos_after: self.eos_after.clone(),
+        }
+    }
+}
+
 /// One attempt's draw from the script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptDraw {
@@ -58,63 +115,72 @@ pub struct AttemptDraw {
 }
 
 /// The scenario's handle on the pipeline's behaviour, shared with the
-/// publisher host. Draws come from `SimRng::fork(seed, "pipeline")`.
+/// publisher host: the world edits the script, each attempt draws from it.
+/// Draws come from `SimRng::fork(seed, "pipeline")`.
+///
+/// Contract, for any number of threads calling any operation (modelled by
+/// `core/tests/shuttle/pipeline_control.rs`):
+///
+/// 1. every operation is atomic: the script and the random stream are one
+///    state under one lock, so a draw or a snapshot sees a whole script
+///    (never half of a `set_start`), and a draw reads the script and takes
+///    its random values in one step;
+/// 2. hence the outcome is deterministic given the order: the draws and
+///    snapshots returned are exactly what [`PipelineScript`]'s own
+///    operations return when the same calls run one at a time, in an
+///    order that keeps every call that returned before another began
+///    first;
+/// 3. `heal` restores the healthy start and keeps the sources' schedule.
 #[derive(Debug)]
 pub struct PipelineControl {
-    script: Mutex<PipelineScript>,
-    rng: Mutex<SimRng>,
+    state: Mutex<ControlState>,
+}
+
+#[derive(Debug)]
+struct ControlState {
+    script: PipelineScript,
+    rng: SimRng,
 }
 
 impl PipelineControl {
     pub fn new(seed: u64) -> Arc<PipelineControl> {
         Arc::new(PipelineControl {
-            script: Mutex::new(PipelineScript::default()),
-            rng: Mutex::new(SimRng::fork(seed, "pipeline")),
+            state: Mutex::new(ControlState {
+                script: PipelineScript::default(),
+                rng: SimRng::fork(seed, "pipeline"),
+            }),
         })
     }
 
-    fn script(&self) -> std::sync::MutexGuard<'_, PipelineScript> {
-        self.script.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> MutexGuard<'_, ControlState> {
+        lock(&self.state)
     }
 
+    /// See [`PipelineScript::set_start`].
     pub fn set_start(&self, min_ms: u64, max_ms: u64, fail_percent: u8) {
-        let mut s = self.script();
-        s.start_ms = (min_ms, max_ms.max(min_ms));
-        s.start_fail_percent = fail_percent.min(100);
+        self.state().script.set_start(min_ms, max_ms, fail_percent);
     }
 
     /// `track`'s source ends `after` PLAYING (`None`: never).
     pub fn set_eos(&self, track: TrackKind, after: Option<Duration>) {
-        let mut s = self.script();
-        match after {
-            Some(d) => s.eos_after.insert(track, d),
-            None => s.eos_after.remove(&track),
-        };
+        self.state().script.set_eos(track, after);
     }
 
     /// Faults stop: starts succeed with a healthy latency. The sources'
     /// schedule is workload, not a fault, and stays.
     pub fn heal(&self) {
-        let mut s = self.script();
-        s.start_ms = HEALTHY_START_MS;
-        s.start_fail_percent = 0;
+        self.state().script.heal();
     }
 
     pub fn snapshot(&self) -> PipelineScript {
-        self.script().clone()
+        self.state().script.clone()
     }
 
     /// Draws one attempt's start latency and outcome.
     pub fn draw(&self) -> AttemptDraw {
-        let s = self.script().clone();
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let start_latency = Duration::from_millis(rng.range(s.start_ms.0, s.start_ms.1));
-        let start_fails = rng.chance(f64::from(s.start_fail_percent) / 100.0);
-        AttemptDraw {
-            start_latency,
-            start_fails,
-            eos_after: s.eos_after,
-        }
+        let mut st = self.state();
+        let ControlState { script, rng } = &mut *st;
+        script.draw(rng)
     }
 }
 
@@ -123,6 +189,8 @@ impl PipelineControl {
 pub struct PublisherTrack {
     pub kind: TrackKind,
     pub latch: EosLatch,
+    /// Set once, by [`PublisherTrack::bind`]. A sample's check of it and
+    /// its count happen under this lock.
     publication: Mutex<Option<String>>,
     sent: AtomicU64,
     dropped: AtomicU64,
@@ -139,25 +207,34 @@ impl PublisherTrack {
         })
     }
 
-    /// The track is published as `sid`: samples go out from now on.
-    pub fn bind(&self, sid: String) {
-        *self.publication.lock().unwrap_or_else(|p| p.into_inner()) = Some(sid);
+    /// The track is published as `sid`: samples go out from now on. The
+    /// publication is set once: true if this call set it, false (and `sid`
+    /// ignored) if the track was already bound.
+    pub fn bind(&self, sid: String) -> bool {
+        let mut publication = lock(&self.publication);
+        if publication.is_some() {
+            return false;
+        }
+        *publication = Some(sid);
+        true
     }
 
     pub fn sid(&self) -> Option<String> {
-        self.publication
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.publication).clone()
     }
 
     /// One sample from the appsink: sent if bound, else dropped silently.
-    pub fn write_sample(&self) {
-        if self.sid().is_some() {
-            self.sent.fetch_add(1, Ordering::Relaxed);
+    /// True if sent. Counted under the publication's lock, so once a
+    /// reader sees the track bound no sample is dropped any more.
+    pub fn write_sample(&self) -> bool {
+        let publication = lock(&self.publication);
+        let counter = if publication.is_some() {
+            &self.sent
         } else {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+            &self.dropped
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        publication.is_some()
     }
 
     pub fn samples_sent(&self) -> u64 {
@@ -241,8 +318,8 @@ impl Pipeline {
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, PipeState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> MutexGuard<'_, PipeState> {
+        lock(&self.state)
     }
 
     /// Moves to PLAYING: waits the drawn latency, then starts one streaming
@@ -287,7 +364,9 @@ impl Pipeline {
             tokio::select! {
                 biased;
                 _ = &mut eos => break,
-                _ = samples.tick() => track.write_sample(),
+                _ = samples.tick() => {
+                    track.write_sample();
+                }
             }
         }
         let firing = track.latch.fire();
@@ -360,7 +439,9 @@ mod tests {
     fn samples_before_bind_are_dropped() {
         let t = PublisherTrack::new(TrackKind::Audio, BugSet::NONE);
         t.write_sample();
-        t.bind("TR_1".into());
+        assert!(t.bind("TR_1".into()));
+        assert!(!t.bind("TR_2".into()), "bound once");
+        assert_eq!(t.sid().as_deref(), Some("TR_1"));
         t.write_sample();
         t.write_sample();
         assert_eq!((t.samples_dropped(), t.samples_sent()), (1, 2));

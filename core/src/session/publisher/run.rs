@@ -1,14 +1,42 @@
-//! One publish attempt ([`Publisher`]) and the loop that runs attempts
-//! until the pipeline ends or a signal arrives ([`run_publisher`]).
+//! One publish attempt ([`Publisher`]), the loop that runs attempts until
+//! the pipeline ends or a signal arrives ([`run_publisher`]) and the
+//! world's handle on it ([`PublisherHandle`]).
 //!
 //! Owns the start group (room side and pipeline side as two spawned tasks;
 //! the first failure cancels the other), the main loop (bus and room
 //! watch, entered only once `start` returned, as upstream's `loop.Run()`
-//! after `g.Wait()`), and `stop`: idempotent, safe from any number of
-//! concurrent callers (the signal task and the main loop), which cancels
-//! what still starts, sets the pipeline to NULL and leaves the room, once.
-//! It never runs a teardown step twice and never returns from `stop` before
-//! the teardown finished.
+//! after `g.Wait()`), the teardown (pipeline to NULL, leave the room within
+//! its bound, abort the room task) and the attempt loop. Its shared state
+//! comes from [`crate::sync`] (the room task and bus take-once slots, the
+//! handle's current attempt and counters) and tokio's async primitives.
+//!
+//! # Contract
+//!
+//! `stop` is idempotent and safe from any number of concurrent callers (the
+//! signal task, the main loop, a second signal), through
+//! [`StopOnce`] (`stop.rs`, modelled by `core/tests/shuttle/stop_once.rs`):
+//!
+//! 1. exactly one caller claims the stop (traces `StopBegin`); every other
+//!    traces `StopJoined`;
+//! 2. the attempt's token is cancelled before any teardown step, so what
+//!    still starts ends (as `StartError::Stopped`) and the main loop
+//!    returns;
+//! 3. the teardown runs once, each step at most once;
+//! 4. no caller returns from `stop` or `wait_stopped` before the teardown
+//!    finished, including callers that lost the claim.
+//!
+//! [`PublisherHandle`] (modelled by `core/tests/shuttle/publisher_handle.rs`):
+//!
+//! 5. a signal is never lost: the attempt loop makes an attempt current
+//!    only if no signal came, checked under the lock the signal task reads
+//!    the current attempt under, so either the signal task stops the
+//!    attempt or the loop refuses it (and stops it itself);
+//! 6. an attempt is current and counted together: `attempts() >= n` once
+//!    attempt `n` was seen current; the signal, the attempt count, the
+//!    current attempt and `finished` only move forward.
+//!
+//! It must never run a teardown step twice, return from a stop before the
+//! teardown finished, or start an attempt the signal task cannot see.
 
 use crate::event::Emitter;
 use crate::net::Net;
@@ -16,16 +44,16 @@ use crate::session::publisher::event::PublisherEvent;
 use crate::session::publisher::latch::{EosCallback, Registration};
 use crate::session::publisher::pipeline::{BusMessage, Pipeline, PipelineControl, PublisherTrack};
 use crate::session::publisher::signal::{Room, RoomTarget};
+use crate::session::publisher::stop::{Claim, StopOnce};
 use crate::session::publisher::{
     Side, StopReason, TrackKind, LEAVE_TIMEOUT, RETRY_BACKOFF, RPC_TIMEOUT,
 };
+use crate::sync::{lock, AtomicBool, AtomicU64, Mutex, Ordering};
 use crate::BugSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, OnceCell};
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_util::sync::CancellationToken;
 
 /// How the publisher is set up.
 #[derive(Debug, Clone)]
@@ -81,10 +109,9 @@ pub struct Publisher {
     room: Room,
     room_task: Mutex<Option<JoinHandle<()>>>,
     bus: Mutex<Option<mpsc::UnboundedReceiver<BusMessage>>>,
-    /// Cancelled by `stop`: ends what still starts and the main loop.
-    cancel: CancellationToken,
-    stop_claimed: AtomicBool,
-    stopped: OnceCell<()>,
+    /// The claim, the token `stop` cancels first (it ends what still
+    /// starts and the main loop) and the once-only teardown.
+    stop: StopOnce,
     leave_bound: Duration,
     emitter: Emitter,
 }
@@ -129,9 +156,7 @@ impl Publisher {
             room,
             room_task: Mutex::new(Some(room_task)),
             bus: Mutex::new(Some(bus_rx)),
-            cancel: CancellationToken::new(),
-            stop_claimed: AtomicBool::new(false),
-            stopped: OnceCell::new(),
+            stop: StopOnce::new(),
             // A leave may queue behind one RPC in flight.
             leave_bound: cfg.rpc_timeout + cfg.leave_timeout,
             emitter,
@@ -152,14 +177,14 @@ impl Publisher {
 
     /// Has the teardown finished?
     pub fn is_stopped(&self) -> bool {
-        self.stopped.initialized()
+        self.stop.is_stopped()
     }
 
     /// Joins the room and publishes every track, in parallel with the
     /// pipeline's move to PLAYING. The first failure cancels the other side;
     /// both sides have ended when this returns.
     pub async fn start(self: &Arc<Self>) -> Result<(), StartError> {
-        let group_cancel = self.cancel.child_token();
+        let group_cancel = self.stop.token().child_token();
         let mut group = JoinSet::new();
         for side in [Side::Room, Side::Pipeline] {
             let (me, cancel) = (self.clone(), group_cancel.clone());
@@ -198,7 +223,7 @@ impl Publisher {
                 }
             }
         }
-        if self.cancel.is_cancelled() {
+        if self.stop.token().is_cancelled() {
             return Err(StartError::Stopped);
         }
         match first {
@@ -274,11 +299,11 @@ impl Publisher {
     /// The main loop after a successful start: returns why the attempt must
     /// stop, or `None` when another caller is already stopping it.
     pub async fn main_loop(&self) -> Option<StopReason> {
-        let taken = self.bus.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let taken = lock(&self.bus).take();
         let mut bus = taken?;
         tokio::select! {
             biased;
-            _ = self.cancel.cancelled() => None,
+            _ = self.stop.token().cancelled() => None,
             msg = bus.recv() => match msg {
                 Some(BusMessage::Eos) => {
                     self.emitter.emit(PublisherEvent::PipelineEos { attempt: self.attempt });
@@ -298,42 +323,40 @@ impl Publisher {
     /// it finished.
     pub async fn stop(&self, reason: StopReason) {
         let attempt = self.attempt;
-        if self.stop_claimed.swap(true, Ordering::AcqRel) {
-            self.emitter
-                .emit(PublisherEvent::StopJoined { attempt, reason });
-        } else {
-            self.emitter
-                .emit(PublisherEvent::StopBegin { attempt, reason });
+        match self.stop.claim() {
+            Claim::Joined => self
+                .emitter
+                .emit(PublisherEvent::StopJoined { attempt, reason }),
+            Claim::First => self
+                .emitter
+                .emit(PublisherEvent::StopBegin { attempt, reason }),
         }
-        self.stopped.get_or_init(|| self.teardown()).await;
+        self.stop.finish(|| self.teardown()).await;
     }
 
-    /// Waits for a stop some other caller started (runs it if that caller
-    /// went away).
+    /// Waits for a stop some other caller started (runs its teardown if
+    /// that caller has not got to it yet).
     pub async fn wait_stopped(&self) {
-        self.stopped.get_or_init(|| self.teardown()).await;
+        self.stop.finish(|| self.teardown()).await;
     }
 
+    /// Runs inside [`StopOnce::finish`], once, after the token was
+    /// cancelled.
     async fn teardown(&self) {
         let attempt = self.attempt;
-        self.cancel.cancel();
         let streaming = self.pipeline.set_null();
         self.emitter
             .emit(PublisherEvent::PipelineNull { attempt, streaming });
         // Queued behind every unpublish an EOS callback already queued.
-        let acked = match tokio::time::timeout(self.leave_bound, self.room.leave()).await {
+        let acked = match crate::rt::timeout(self.leave_bound, self.room.leave()).await {
             Ok(acked) => acked,
             Err(_) => {
                 self.emitter.deadline_fired("publisher.stop.leave");
                 false
             }
         };
-        if let Some(task) = self
-            .room_task
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        let task = lock(&self.room_task).take();
+        if let Some(task) = task {
             task.abort();
         }
         self.emitter
@@ -343,27 +366,55 @@ impl Publisher {
 }
 
 /// What the world sees of a running publisher: the signal, and the current
-/// attempt for final checks. Cheap to clone; create it outside the host.
-#[derive(Clone)]
-pub struct PublisherHandle {
-    inner: Arc<HandleInner>,
+/// attempt for final checks; and the attempt loop's side of the same state.
+/// Cheap to clone; create it outside the host.
+///
+/// Generic over the attempt so that its model
+/// (`core/tests/shuttle/publisher_handle.rs`) can run it without a room;
+/// production uses the default, [`Publisher`].
+///
+/// Contract, for any number of threads calling any operation:
+///
+/// 1. the signal never goes back: once [`PublisherHandle::signal`]
+///    returned, [`PublisherHandle::signalled`] is true and
+///    [`PublisherHandle::wait_signal`] resolves at once;
+/// 2. [`PublisherHandle::begin_attempt`] refuses an attempt once the signal
+///    came (it checks the signal under the lock it makes the attempt
+///    current under), so whoever acts on the signal and then reads
+///    [`PublisherHandle::current`] sees every attempt that was ever
+///    accepted: a signal is never lost between an attempt's check and its
+///    start;
+/// 3. an accepted attempt is current and counted together: a reader that
+///    sees attempt `n` as current then reads `attempts() >= n`; attempts
+///    and the current attempt only move forward;
+/// 4. [`PublisherHandle::finished`] never goes back.
+pub struct PublisherHandle<P = Publisher> {
+    inner: Arc<HandleInner<P>>,
 }
 
-struct HandleInner {
+struct HandleInner<P> {
     signal: watch::Sender<bool>,
-    current: Mutex<Option<Arc<Publisher>>>,
+    current: Mutex<Option<Arc<P>>>,
     attempts: AtomicU64,
     finished: AtomicBool,
 }
 
-impl Default for PublisherHandle {
+impl<P> Clone for PublisherHandle<P> {
+    fn clone(&self) -> Self {
+        PublisherHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<P> Default for PublisherHandle<P> {
     fn default() -> Self {
         PublisherHandle::new()
     }
 }
 
-impl PublisherHandle {
-    pub fn new() -> PublisherHandle {
+impl<P> PublisherHandle<P> {
+    pub fn new() -> PublisherHandle<P> {
         let (signal, _) = watch::channel(false);
         PublisherHandle {
             inner: Arc::new(HandleInner {
@@ -380,6 +431,19 @@ impl PublisherHandle {
         self.inner.signal.send_replace(true);
     }
 
+    /// Has the signal come?
+    pub fn signalled(&self) -> bool {
+        *self.inner.signal.borrow()
+    }
+
+    /// Resolves once the signal came (at once if it already did).
+    pub async fn wait_signal(&self) {
+        let mut rx = self.inner.signal.subscribe();
+        // The sender lives as long as `self`: this only returns signalled.
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Attempts begun so far (the number of the latest).
     pub fn attempts(&self) -> u64 {
         self.inner.attempts.load(Ordering::Acquire)
     }
@@ -390,20 +454,26 @@ impl PublisherHandle {
     }
 
     /// The latest attempt.
-    pub fn current(&self) -> Option<Arc<Publisher>> {
-        self.inner
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    pub fn current(&self) -> Option<Arc<P>> {
+        lock(&self.inner.current).clone()
     }
 
-    fn set_current(&self, p: Arc<Publisher>) {
-        *self.inner.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(p);
+    /// The attempt loop: makes `p` (attempt number `attempt`) the current
+    /// attempt and counts it, unless the signal already came; false then,
+    /// and the caller must stop `p` itself (nobody else will see it).
+    pub fn begin_attempt(&self, attempt: u64, p: Arc<P>) -> bool {
+        let mut current = lock(&self.inner.current);
+        if self.signalled() {
+            return false;
+        }
+        *current = Some(p);
+        self.inner.attempts.store(attempt, Ordering::Release);
+        true
     }
 
-    fn signalled(&self) -> bool {
-        *self.inner.signal.borrow()
+    /// The attempt loop returned.
+    pub fn finish(&self) {
+        self.inner.finished.store(true, Ordering::Release);
     }
 }
 
@@ -419,28 +489,27 @@ pub async fn run_publisher<N: Net>(
     // The signal handler: stops whatever attempt is current when it fires.
     let signal_task = {
         let (handle, emitter) = (handle.clone(), emitter.clone());
-        let mut rx = handle.inner.signal.subscribe();
         crate::rt::spawn(async move {
-            if rx.wait_for(|s| *s).await.is_err() {
-                return;
-            }
+            handle.wait_signal().await;
             emitter.emit(PublisherEvent::Signal);
             if let Some(p) = handle.current() {
                 p.stop(StopReason::Signal).await;
             }
         })
     };
-    let mut signal = handle.inner.signal.subscribe();
     for attempt in 1.. {
-        // Checked and acted on with no await in between, so the signal task
-        // either sees this attempt as current or we see the signal here.
         if handle.signalled() {
             break;
         }
         emitter.emit(PublisherEvent::AttemptStart { attempt });
         let p = Publisher::new(net.clone(), &cfg, attempt, &control, emitter.clone());
-        handle.set_current(p.clone());
-        handle.inner.attempts.store(attempt, Ordering::Release);
+        // Refused if the signal came since the check above (only on a
+        // multi-threaded runtime: on one thread nothing ran in between).
+        // The signal task then stopped the previous attempt, not this one.
+        if !handle.begin_attempt(attempt, p.clone()) {
+            p.stop(StopReason::Signal).await;
+            break;
+        }
         let reason = match p.start().await {
             Ok(()) => p.main_loop().await,
             Err(StartError::Failed { .. }) => Some(StopReason::StartFailed),
@@ -455,8 +524,8 @@ pub async fn run_publisher<N: Net>(
         }
         tokio::select! {
             biased;
-            _ = signal.wait_for(|s| *s) => break,
-            _ = tokio::time::sleep(cfg.retry_backoff) => {}
+            _ = handle.wait_signal() => break,
+            _ = crate::rt::sleep(cfg.retry_backoff) => {}
         }
     }
     // The signal handler may be mid-stop of the last attempt; let it finish.
@@ -465,5 +534,5 @@ pub async fn run_publisher<N: Net>(
     } else {
         signal_task.abort();
     }
-    handle.inner.finished.store(true, Ordering::Release);
+    handle.finish();
 }
