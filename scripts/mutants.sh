@@ -102,7 +102,7 @@ shuttle_of() {
     restream) echo '^(destination|controller)::' ;;
     transcode) echo '^(transcode|ingest_bridge)::' ;;
     ws) echo '^(ws_conn|ws_budget)::' ;;
-    publisher) echo '^(eos_latch|stop_once|publisher_track|publisher_handle|pipeline_control)::' ;;
+    publisher) echo '^(eos_latch|stop_once|publisher_track|publisher_handle|pipeline_control|pipeline_phase)::' ;;
     pads) echo '^(pad_queue|element|error_slot|session_slot|pump_registry|main_loop)::' ;;
     shared) echo '^time::' ;;
     *) echo "" ;;

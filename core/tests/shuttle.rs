@@ -35,6 +35,8 @@ mod main_loop;
 mod pad_queue;
 #[path = "shuttle/pipeline_control.rs"]
 mod pipeline_control;
+#[path = "shuttle/pipeline_phase.rs"]
+mod pipeline_phase;
 #[path = "shuttle/publisher_handle.rs"]
 mod publisher_handle;
 #[path = "shuttle/publisher_track.rs"]

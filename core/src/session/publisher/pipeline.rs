@@ -30,8 +30,13 @@
 //!    dropped, sent + dropped is every sample written, and once a reader
 //!    sees the track bound no sample is dropped any more.
 //!
-//! The pipeline's own state (phase, streaming tasks, ended count) is one
-//! lock too; it is not modelled (its streaming tasks need tokio's timer).
+//! 3. [`PipelinePhase`] (the pipeline's own state: phase, streaming tasks,
+//!    ended count, one lock; modelled by `core/tests/shuttle/pipeline_phase.rs`):
+//!    NULL is terminal: a `play` that begins after `set_null` returned is
+//!    refused and spawns nothing, and `set_null` aborts every streaming task
+//!    `play` spawned, exactly once; the pipeline EOS is posted at most once,
+//!    only when every track ended while PLAYING, and never by a track that
+//!    ends after `set_null` returned.
 
 use crate::entropy::SimRng;
 use crate::event::Emitter;
@@ -278,11 +283,104 @@ enum Phase {
     Stopped,
 }
 
+/// A task the pipeline started: what [`PipelinePhase`] needs of it.
+pub trait StreamingTask {
+    fn is_finished(&self) -> bool;
+    fn abort(&self);
+}
+
+impl<T> StreamingTask for JoinHandle<T> {
+    fn is_finished(&self) -> bool {
+        JoinHandle::is_finished(self)
+    }
+    fn abort(&self) {
+        JoinHandle::abort(self);
+    }
+}
+
 #[derive(Debug)]
-struct PipeState {
+struct PhaseState<H> {
     phase: Phase,
-    streaming: Vec<JoinHandle<()>>,
+    streaming: Vec<H>,
     ended: usize,
+}
+
+/// The pipeline's own state: its phase, its streaming tasks and how many
+/// tracks ended, under one lock (contract 3 in the module doc). Generic
+/// over the task handle so that the shuttle model runs it without tokio.
+#[derive(Debug)]
+pub struct PipelinePhase<H = JoinHandle<()>> {
+    tracks: usize,
+    state: Mutex<PhaseState<H>>,
+}
+
+impl<H: StreamingTask> PipelinePhase<H> {
+    /// A pipeline of `tracks` tracks, in NULL.
+    pub fn new(tracks: usize) -> PipelinePhase<H> {
+        PipelinePhase {
+            tracks,
+            state: Mutex::new(PhaseState {
+                phase: Phase::Null,
+                streaming: Vec::new(),
+                ended: 0,
+            }),
+        }
+    }
+
+    /// Moves to PLAYING and starts the streaming tasks (`spawn`, called
+    /// under the lock, so a concurrent `set_null` sees all of them or
+    /// none); refused with `Stopped`, `spawn` not called, once NULL was set.
+    pub fn play(&self, spawn: impl FnOnce() -> Vec<H>) -> Result<(), PipelineError> {
+        let mut st = lock(&self.state);
+        if st.phase == Phase::Stopped {
+            return Err(PipelineError::Stopped);
+        }
+        st.phase = Phase::Playing;
+        let tasks = spawn();
+        st.streaming.extend(tasks);
+        Ok(())
+    }
+
+    /// A track's streaming task ended (its EOS fired). True exactly for the
+    /// call that ends the last track while PLAYING: that caller posts the
+    /// pipeline EOS.
+    pub fn track_ended(&self) -> bool {
+        let mut st = lock(&self.state);
+        st.ended += 1;
+        st.ended == self.tracks && st.phase == Phase::Playing
+    }
+
+    /// Moves to NULL (terminal) and aborts every streaming task. Returns how
+    /// many were still running.
+    pub fn set_null(&self) -> usize {
+        let tasks = {
+            let mut st = lock(&self.state);
+            st.phase = Phase::Stopped;
+            std::mem::take(&mut st.streaming)
+        };
+        let mut running = 0;
+        for t in tasks {
+            if !t.is_finished() {
+                running += 1;
+            }
+            t.abort();
+        }
+        running
+    }
+
+    /// Streaming tasks still alive (0 after NULL).
+    pub fn streaming_alive(&self) -> usize {
+        lock(&self.state)
+            .streaming
+            .iter()
+            .filter(|t| !t.is_finished())
+            .count()
+    }
+
+    /// Has `set_null` begun?
+    pub fn is_stopped(&self) -> bool {
+        lock(&self.state).phase == Phase::Stopped
+    }
 }
 
 /// One attempt's pipeline.
@@ -291,7 +389,7 @@ pub struct Pipeline {
     attempt: u64,
     tracks: Vec<Arc<PublisherTrack>>,
     draw: AttemptDraw,
-    state: Mutex<PipeState>,
+    phase: PipelinePhase,
     bus: mpsc::UnboundedSender<BusMessage>,
     emitter: Emitter,
 }
@@ -306,20 +404,12 @@ impl Pipeline {
     ) -> Arc<Pipeline> {
         Arc::new(Pipeline {
             attempt,
+            phase: PipelinePhase::new(tracks.len()),
             tracks,
             draw,
-            state: Mutex::new(PipeState {
-                phase: Phase::Null,
-                streaming: Vec::new(),
-                ended: 0,
-            }),
             bus,
             emitter,
         })
-    }
-
-    fn state(&self) -> MutexGuard<'_, PipeState> {
-        lock(&self.state)
     }
 
     /// Moves to PLAYING: waits the drawn latency, then starts one streaming
@@ -330,18 +420,15 @@ impl Pipeline {
         if self.draw.start_fails {
             return Err(PipelineError::StateChangeFailed);
         }
-        let mut st = self.state();
-        if st.phase == Phase::Stopped {
-            return Err(PipelineError::Stopped);
-        }
-        st.phase = Phase::Playing;
-        for track in &self.tracks {
-            let eos_after = self.draw.eos_after.get(&track.kind).copied();
-            st.streaming.push(crate::rt::spawn(
-                self.clone().stream(track.clone(), eos_after),
-            ));
-        }
-        drop(st);
+        self.phase.play(|| {
+            self.tracks
+                .iter()
+                .map(|track| {
+                    let eos_after = self.draw.eos_after.get(&track.kind).copied();
+                    crate::rt::spawn(self.clone().stream(track.clone(), eos_after))
+                })
+                .collect()
+        })?;
         self.emitter.emit(PublisherEvent::PipelinePlaying {
             attempt: self.attempt,
         });
@@ -375,12 +462,7 @@ impl Pipeline {
             track: track.kind,
             callback: firing == crate::session::publisher::Firing::Ran,
         });
-        let all_ended = {
-            let mut st = self.state();
-            st.ended += 1;
-            st.ended == self.tracks.len() && st.phase == Phase::Playing
-        };
-        if all_ended {
+        if self.phase.track_ended() {
             let _ = self.bus.send(BusMessage::Eos);
         }
     }
@@ -388,28 +470,12 @@ impl Pipeline {
     /// Moves to NULL (terminal): ends every streaming task. Returns how many
     /// were still running.
     pub fn set_null(&self) -> usize {
-        let tasks = {
-            let mut st = self.state();
-            st.phase = Phase::Stopped;
-            std::mem::take(&mut st.streaming)
-        };
-        let mut running = 0;
-        for t in tasks {
-            if !t.is_finished() {
-                running += 1;
-            }
-            t.abort();
-        }
-        running
+        self.phase.set_null()
     }
 
     /// Streaming tasks still alive (0 after NULL).
     pub fn streaming_alive(&self) -> usize {
-        self.state()
-            .streaming
-            .iter()
-            .filter(|t| !t.is_finished())
-            .count()
+        self.phase.streaming_alive()
     }
 }
 
