@@ -19,7 +19,8 @@
 //! on keyframes) and one audio fragment. On unpublish (EOF, a read error, a
 //! bad message or an idle link) it removes both entries, so a re-publish
 //! creates fresh ones and fires entry-created again. It never decides
-//! anything about transcoding. Each of its bounds that runs out leaves
+//! anything about transcoding, and never holds the live set's lock across
+//! an await, a registry call or a wake-up. Each of its bounds that runs out leaves
 //! `deadline.fired` in the trace: the claim (`transcode.ingest.claim`), the
 //! first message (`.first-frame`) and the reads between frames (`.idle`).
 //!
@@ -414,5 +415,38 @@ mod tests {
         let mut late = Grouping::default();
         assert_eq!(late.next(false), (0, 0), "a stream starting mid-group");
         assert_eq!(broadcast_name("a"), "live/a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_publish_waits_for_its_name_and_is_refused_only_after_its_bound() {
+        let registry = FragmentBroadcasterRegistry::new();
+        let bridge = IngestBridge::new(registry.clone());
+        let first = bridge.publish("live/a").await.expect("free");
+        assert_eq!(bridge.live(), vec!["live/a".to_string()]);
+        assert_eq!(registry.len(), 2);
+        let start = tokio::time::Instant::now();
+        assert_eq!(bridge.publish("live/a").await.unwrap_err(), Rejected);
+        assert_eq!(start.elapsed(), INGEST_IDLE_TIMEOUT, "one bound");
+
+        let b = bridge.clone();
+        let waiter = crate::rt::spawn(async move { b.publish("live/a").await });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut first = first;
+        assert!(first.frame(&Frame {
+            seq: 0,
+            ts_ms: 0,
+            keyframe: true,
+            payload: Bytes::from_static(b"x"),
+        }));
+        let old = first.generation();
+        assert_eq!(first.end(), 1);
+        let second = waiter.await.unwrap().expect("woken by the release");
+        assert!(second.generation() > old, "fresh entries");
+        assert_eq!(
+            registry.get("live/a", VIDEO_TRACK).unwrap().generation(),
+            second.generation()
+        );
+        assert_eq!(second.end(), 0);
+        assert!(bridge.live().is_empty() && registry.is_empty());
     }
 }
