@@ -29,6 +29,8 @@ mod element;
 mod eos_latch;
 #[path = "shuttle/error_slot.rs"]
 mod error_slot;
+#[path = "shuttle/ingest_bridge.rs"]
+mod ingest_bridge;
 #[path = "shuttle/main_loop.rs"]
 mod main_loop;
 #[path = "shuttle/pad_queue.rs"]

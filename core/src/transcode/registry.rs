@@ -9,8 +9,10 @@
 //! exactly once per fresh entry, on the creating thread, with every registry
 //! lock released (so they may re-enter the registry); callbacks registered
 //! later never fire for entries that already exist;
-//! [`FragmentBroadcasterRegistry::remove`] fires entry-removed callbacks on a
-//! hit only, also outside the locks; [`FragmentBroadcasterRegistry::keys`] is
+//! [`FragmentBroadcasterRegistry::remove`] (and
+//! [`FragmentBroadcasterRegistry::remove_generation`], which hits only the
+//! generation it names) fires entry-removed callbacks on a hit only, also
+//! outside the locks; [`FragmentBroadcasterRegistry::keys`] is
 //! in key order. Each fresh entry gets the registry's next *generation*, so a
 //! re-published track is told apart from its previous life. It must never
 //! run a callback while holding one of its locks.
@@ -172,9 +174,36 @@ impl FragmentBroadcasterRegistry {
     /// keep its producer alive) and fires the entry-removed callbacks on a
     /// hit, outside the lock.
     pub fn remove(&self, broadcast: &str, track: &str) -> Option<Arc<FragmentBroadcaster>> {
-        let gone = write(&self.inner.entries)
-            .map
-            .remove(&(broadcast.to_string(), track.to_string()))?;
+        self.remove_where(broadcast, track, |_| true)
+    }
+
+    /// [`remove`](Self::remove), but only if the entry is still of
+    /// `generation`: a previous life's owner can never remove the entry of
+    /// the next one. A miss (no entry, or another generation's) changes
+    /// nothing and fires nothing.
+    pub fn remove_generation(
+        &self,
+        broadcast: &str,
+        track: &str,
+        generation: u64,
+    ) -> Option<Arc<FragmentBroadcaster>> {
+        self.remove_where(broadcast, track, |bc| bc.generation() == generation)
+    }
+
+    fn remove_where(
+        &self,
+        broadcast: &str,
+        track: &str,
+        hit: impl Fn(&FragmentBroadcaster) -> bool,
+    ) -> Option<Arc<FragmentBroadcaster>> {
+        let gone = {
+            let mut entries = write(&self.inner.entries);
+            let key = (broadcast.to_string(), track.to_string());
+            if !hit(entries.map.get(&key)?) {
+                return None;
+            }
+            entries.map.remove(&key)?
+        };
         self.inner.emitter.emit(TranscodeEvent::EntryRemoved {
             broadcast: broadcast.to_string(),
             track: track.to_string(),
@@ -269,6 +298,33 @@ mod tests {
         assert!(reg.remove("live/a", VIDEO_TRACK).is_some());
         assert!(reg.remove("live/a", VIDEO_TRACK).is_none(), "miss");
         assert!(reg.is_empty());
+    }
+
+    #[test]
+    fn remove_generation_removes_only_that_generation() {
+        let reg = FragmentBroadcasterRegistry::new();
+        let removed = Arc::new(Mutex::new(Vec::new()));
+        let r = removed.clone();
+        reg.on_entry_removed(move |_, _, bc| lock(&r).push(bc.generation()));
+        let first = reg
+            .get_or_create("live/a", VIDEO_TRACK, meta())
+            .generation();
+        drop(reg.remove("live/a", VIDEO_TRACK));
+        let second = reg
+            .get_or_create("live/a", VIDEO_TRACK, meta())
+            .generation();
+        assert!(reg
+            .remove_generation("live/a", VIDEO_TRACK, first)
+            .is_none());
+        assert!(
+            reg.get("live/a", VIDEO_TRACK).is_some(),
+            "the next life stays"
+        );
+        assert!(reg
+            .remove_generation("live/a", VIDEO_TRACK, second)
+            .is_some());
+        assert!(reg.is_empty());
+        assert_eq!(*lock(&removed), vec![first, second], "misses fire nothing");
     }
 
     #[test]
