@@ -73,6 +73,9 @@ pub enum TranscodeEvent {
         broadcast: String,
         reason: &'static str,
     },
+    /// The ingest listener's `accept()` failed (its error kind); the loop
+    /// pauses `backoff_ms` and goes on.
+    IngestAcceptError { kind: String, backoff_ms: u64 },
     /// A publisher went away after `fragments` video fragments.
     IngestUnpublish {
         broadcast: String,
@@ -143,6 +146,7 @@ impl TranscodeEvent {
             TranscodeEvent::IngestPublish { .. } => "transcode.ingest.publish",
             TranscodeEvent::IngestRejected { .. } => "transcode.ingest.rejected",
             TranscodeEvent::IngestUnpublish { .. } => "transcode.ingest.unpublish",
+            TranscodeEvent::IngestAcceptError { .. } => "transcode.ingest.accept.error",
             TranscodeEvent::RunnerInstalled { .. } => "transcode.runner.installed",
             TranscodeEvent::RenditionAdded { .. } => "transcode.rendition.added",
             TranscodeEvent::RenditionRejected { .. } => "transcode.rendition.rejected",
@@ -178,6 +182,9 @@ impl fmt::Display for TranscodeEvent {
             } => write!(f, " broadcast={broadcast} gen={generation}"),
             TranscodeEvent::IngestRejected { broadcast, reason } => {
                 write!(f, " broadcast={broadcast} reason={reason}")
+            }
+            TranscodeEvent::IngestAcceptError { kind, backoff_ms } => {
+                write!(f, " kind={kind} backoff_ms={backoff_ms}")
             }
             TranscodeEvent::IngestUnpublish {
                 broadcast,

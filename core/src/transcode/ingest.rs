@@ -54,7 +54,7 @@
 
 use crate::event::Emitter;
 use crate::media::{Frame, MediaMsg};
-use crate::net::{Net, NetListener, NetStream};
+use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
 use crate::sync::Mutex;
 use crate::transcode::broadcaster::FragmentBroadcaster;
 use crate::transcode::event::TranscodeEvent;
@@ -317,8 +317,26 @@ pub async fn serve_ingest<L: NetListener>(
     mut listener: L,
     bridge: Arc<IngestBridge>,
 ) -> io::Result<()> {
+    let mut backoff = AcceptBackoff::default();
     loop {
-        let (stream, _peer) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => {
+                backoff.accepted();
+                stream
+            }
+            Err(e) => {
+                let pause = backoff.failed();
+                bridge
+                    .registry()
+                    .emitter()
+                    .emit(TranscodeEvent::IngestAcceptError {
+                        kind: accept_error_kind(&e),
+                        backoff_ms: pause.as_millis() as u64,
+                    });
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+        };
         let bridge = bridge.clone();
         crate::rt::spawn(async move { handle_publisher(stream, bridge).await });
     }

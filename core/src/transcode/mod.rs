@@ -54,6 +54,9 @@
 //!   answered within the 5 s claim bound (published, or its connection
 //!   closed); once faults stop, every publisher that wants to publish is
 //!   published and up.
+//! - **R3** A failed `accept()` on the ingest listener is traced
+//!   (`transcode.ingest.accept.error`) and waited out; the bridge never
+//!   stops admitting publishers because one accept failed.
 
 pub mod broadcaster;
 pub mod drain;

@@ -640,3 +640,67 @@ mod known_bugs {
         drop(bc);
     }
 }
+
+/// A failed `accept()` (EMFILE, a reset before the accept) never stops the
+/// transcode ingest listener: each is traced with its pause, the pauses
+/// double, and the next publisher is still admitted.
+#[tokio::test(start_paused = true)]
+async fn accept_errors_never_stop_the_ingest() {
+    use crate::support::mem_listener;
+    use futures_util::SinkExt;
+    use relaysim_core::media::MediaMsg;
+    use relaysim_core::transcode::ingest::{serve_ingest, IngestBridge};
+    use std::time::Duration;
+    use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (registry, events) = recorded_registry();
+        let bridge = IngestBridge::new(registry);
+        let (listener, dialer) = mem_listener(64 * 1024);
+        let t0 = tokio::time::Instant::now();
+        let server = tokio::spawn(serve_ingest(listener, bridge.clone()));
+        dialer.fail(std::io::Error::from_raw_os_error(24));
+        dialer.fail(std::io::Error::from_raw_os_error(24));
+        dialer.fail(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let mut publisher = FramedWrite::new(dialer.connect(), LengthDelimitedCodec::new());
+        publisher
+            .send(
+                MediaMsg::Publish {
+                    stream_key: "cam".into(),
+                }
+                .encode(),
+            )
+            .await
+            .expect("send the hello");
+        while bridge.live().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            bridge.live(),
+            ["live/cam"],
+            "admitted after the failed accepts"
+        );
+        assert!(!server.is_finished(), "the accept loop gave up");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(70),
+            "the pauses were not waited"
+        );
+        let emfile = format!("io-{:?}", std::io::Error::from_raw_os_error(24).kind());
+        let errors: Vec<String> = events
+            .all()
+            .iter()
+            .map(ToString::to_string)
+            .filter(|l| l.starts_with("transcode.ingest.accept.error"))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                format!("transcode.ingest.accept.error kind={emfile} backoff_ms=10"),
+                format!("transcode.ingest.accept.error kind={emfile} backoff_ms=20"),
+                "transcode.ingest.accept.error kind=io-ConnectionReset backoff_ms=40".to_string(),
+            ]
+        );
+    })
+    .await
+    .expect("bounded");
+}
