@@ -3,9 +3,11 @@
 //!
 //! Owns [`IngestBridge`] (the registry it feeds, the live set of claimed
 //! broadcast names and the wake-up of a publish waiting for one),
-//! [`PublishSession`] (one publisher's claim and entries) and the
-//! per-connection loop ([`serve_ingest`]), which reads the network and
-//! drives a session; all the shared state is in the first two, which take
+//! [`PublishSession`] (one publisher's claim and entries), the accept loop
+//! ([`serve_ingest`]: a failed `accept()` is traced as
+//! `transcode.ingest.accept.error` and waited out with
+//! [`AcceptBackoff`], never returned) and the per-connection loop, which
+//! reads the network and drives a session; all the shared state is in the first two, which take
 //! no network and no timer but [`crate::rt::timeout`], so the shuttle model
 //! `core/tests/shuttle/ingest_bridge.rs` drives exactly this code.
 //!
@@ -312,7 +314,8 @@ impl PublishSession {
     }
 }
 
-/// Serves publishers on `listener` forever.
+/// Serves publishers on `listener` forever: a failed `accept()` is traced
+/// and waited out, never returned.
 pub async fn serve_ingest<L: NetListener>(
     mut listener: L,
     bridge: Arc<IngestBridge>,
