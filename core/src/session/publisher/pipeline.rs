@@ -501,6 +501,88 @@ mod tests {
         assert!(c.snapshot().eos_after.is_empty());
     }
 
+    /// A handle whose task has or has not finished, counting its aborts.
+    #[derive(Debug, Default)]
+    struct Fake {
+        finished: bool,
+        aborts: std::sync::atomic::AtomicUsize,
+    }
+
+    impl StreamingTask for std::sync::Arc<Fake> {
+        fn is_finished(&self) -> bool {
+            self.finished
+        }
+        fn abort(&self) {
+            self.aborts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// One assertion per rule of contract 3, one thread.
+    #[test]
+    fn the_phase_plays_counts_its_live_tasks_and_ends_terminal() {
+        let phase = PipelinePhase::new(2);
+        assert!(
+            !phase.is_stopped(),
+            "a new pipeline is in NULL, not stopped"
+        );
+        assert_eq!(phase.streaming_alive(), 0);
+        let (done, live) = (
+            std::sync::Arc::new(Fake {
+                finished: true,
+                ..Fake::default()
+            }),
+            std::sync::Arc::new(Fake::default()),
+        );
+        phase
+            .play(|| vec![done.clone(), live.clone()])
+            .expect("plays from NULL");
+        assert_eq!(
+            phase.streaming_alive(),
+            1,
+            "counts the unfinished task only"
+        );
+        assert!(!phase.track_ended(), "one of two tracks ended");
+        assert_eq!(phase.set_null(), 1, "one task was still running");
+        assert!(phase.is_stopped());
+        assert_eq!(phase.streaming_alive(), 0);
+        assert_eq!(done.aborts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(live.aborts.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(!phase.track_ended(), "no EOS once NULL");
+        assert_eq!(
+            phase.play(|| panic!("spawned after NULL")),
+            Err(PipelineError::Stopped)
+        );
+        assert_eq!(phase.set_null(), 0, "a second NULL aborts nothing");
+        assert_eq!(live.aborts.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let eos = PipelinePhase::<std::sync::Arc<Fake>>::new(2);
+        eos.play(Vec::new).expect("plays");
+        assert!(!eos.track_ended());
+        assert!(eos.track_ended(), "the last track to end posts the EOS");
+        assert!(!eos.track_ended(), "and only it");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pipeline_streams_one_task_per_track_until_null() {
+        let tracks: Vec<_> = TrackKind::ALL
+            .iter()
+            .map(|k| PublisherTrack::new(*k, BugSet::NONE))
+            .collect();
+        let (bus, _rx) = mpsc::unbounded_channel();
+        let draw = AttemptDraw {
+            start_latency: Duration::from_millis(10),
+            start_fails: false,
+            eos_after: BTreeMap::new(),
+        };
+        let p = Pipeline::new(1, tracks.clone(), draw, bus, Emitter::tracing_only("gst"));
+        assert_eq!(p.streaming_alive(), 0);
+        p.start().await.expect("starts");
+        assert_eq!(p.streaming_alive(), tracks.len());
+        assert_eq!(p.set_null(), tracks.len());
+        assert_eq!(p.streaming_alive(), 0);
+    }
+
     #[test]
     fn samples_before_bind_are_dropped() {
         let t = PublisherTrack::new(TrackKind::Audio, BugSet::NONE);

@@ -132,7 +132,9 @@ mod tests {
         let runs = std::sync::Arc::new(AtomicUsize::new(0));
         let (release, gate) = tokio::sync::oneshot::channel::<()>();
         let gate = std::sync::Mutex::new(Some(gate));
+        assert!(!stop.claimed(), "claimed before any claim");
         assert_eq!(stop.claim(), Claim::First);
+        assert!(stop.claimed(), "not claimed after the first claim");
         assert_eq!(stop.claim(), Claim::Joined);
         let first = {
             let (stop, inner, runs) = (stop.clone(), stop.clone(), runs.clone());
