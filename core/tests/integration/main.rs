@@ -32,6 +32,7 @@ mod support;
 mod gate_props;
 mod hostile_input;
 mod pads_model;
+mod publisher_attempt;
 mod rtmp_hostile;
 mod rtmp_wire;
 mod supervisor_model;
