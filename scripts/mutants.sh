@@ -471,10 +471,28 @@ fi
 # that baseline would test nothing. Those passes run their own baseline here
 # (it must pass: a failing one would count every mutant as caught) and hand
 # cargo-mutants the timeout it implies.
+# The build dir holds the last mutant's build of the workspace crates, under
+# the same file names a build of the real tree uses (cargo names them after
+# their path relative to the workspace root, and its dep-info paths are
+# relative too). A later build of the real tree there compares the real
+# sources' older mtimes with that build and takes the mutant for fresh, so a
+# baseline would judge a mutant, not the tree (seen: a sim baseline failing
+# with the last publisher mutant's trace). Every pass therefore starts by
+# removing the workspace crates' artifacts from the build dir; dependencies
+# stay built.
+forget_mutants() {
+  local pkgs=() p
+  for p in $(cargo metadata --no-deps --format-version 1 | python3 -c 'import json, sys; print(" ".join(p["name"] for p in json.load(sys.stdin)["packages"]))'); do
+    pkgs+=(-p "$p")
+  done
+  cargo clean --quiet "${pkgs[@]}"
+}
+
 run_pass() {
   local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 profile=${6:-}
   local args=(--output "$out" --test-package "$test_pkg") nextest_profile=()
   local pass_features=("${features[@]}")
+  forget_mutants
   if [ "$pass" = loom ] || [ "$pass" = shuttle ]; then
     # The models build only with their checker's feature of core.
     pass_features+=(--features "relaysim-core/$pass")
