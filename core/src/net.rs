@@ -87,9 +87,29 @@ impl Default for AcceptBackoff {
     }
 }
 
-/// A failed accept's error kind, as traces name it (`io-<ErrorKind>`).
-pub fn accept_error_kind(e: &io::Error) -> String {
-    format!("io-{:?}", e.kind())
+impl AcceptBackoff {
+    /// The next connection `listener` accepts. A failed `accept()` is
+    /// reported to `failed` (its kind as traces name it, `io-<ErrorKind>`,
+    /// and the pause in ms) and waited out; never an error.
+    pub async fn accept<L: NetListener>(
+        &mut self,
+        listener: &mut L,
+        mut failed: impl FnMut(String, u64) + Send,
+    ) -> L::Stream {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _peer)) => {
+                    self.accepted();
+                    return stream;
+                }
+                Err(e) => {
+                    let pause = self.failed();
+                    failed(format!("io-{:?}", e.kind()), pause.as_millis() as u64);
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
 }
 
 /// Splits `host:port`, with a clear error for anything else.

@@ -14,7 +14,7 @@
 //! status (`NetStream.Publish.BadName`) and the connection is closed. Never
 //! decides anything about destinations.
 
-use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
+use crate::net::{AcceptBackoff, Net, NetListener, NetStream};
 use crate::restream::event::RestreamEvent;
 use crate::restream::media::Media;
 use crate::restream::rtmp::{guarded, handshake, server_config, READ_BUF};
@@ -38,21 +38,12 @@ pub const REFUSED_CODE: &str = "NetStream.Publish.BadName";
 pub async fn serve_ingest<L: NetListener>(mut listener: L, ctl: Arc<Controller>) -> io::Result<()> {
     let mut backoff = AcceptBackoff::default();
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => {
-                backoff.accepted();
-                stream
-            }
-            Err(e) => {
-                let pause = backoff.failed();
-                ctl.emitter().emit(RestreamEvent::IngestAcceptError {
-                    kind: accept_error_kind(&e),
-                    backoff_ms: pause.as_millis() as u64,
-                });
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-        };
+        let stream = backoff
+            .accept(&mut listener, |kind, backoff_ms| {
+                ctl.emitter()
+                    .emit(RestreamEvent::IngestAcceptError { kind, backoff_ms })
+            })
+            .await;
         let ctl = ctl.clone();
         crate::rt::spawn(async move {
             handle_publisher(stream, ctl).await;

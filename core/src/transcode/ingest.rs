@@ -56,7 +56,7 @@
 
 use crate::event::Emitter;
 use crate::media::{Frame, MediaMsg};
-use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
+use crate::net::{AcceptBackoff, Net, NetListener, NetStream};
 use crate::sync::Mutex;
 use crate::transcode::broadcaster::FragmentBroadcaster;
 use crate::transcode::event::TranscodeEvent;
@@ -322,24 +322,14 @@ pub async fn serve_ingest<L: NetListener>(
 ) -> io::Result<()> {
     let mut backoff = AcceptBackoff::default();
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => {
-                backoff.accepted();
-                stream
-            }
-            Err(e) => {
-                let pause = backoff.failed();
+        let stream = backoff
+            .accept(&mut listener, |kind, backoff_ms| {
                 bridge
                     .registry()
                     .emitter()
-                    .emit(TranscodeEvent::IngestAcceptError {
-                        kind: accept_error_kind(&e),
-                        backoff_ms: pause.as_millis() as u64,
-                    });
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-        };
+                    .emit(TranscodeEvent::IngestAcceptError { kind, backoff_ms })
+            })
+            .await;
         let bridge = bridge.clone();
         crate::rt::spawn(async move { handle_publisher(stream, bridge).await });
     }

@@ -24,7 +24,7 @@
 //!   connection number.
 
 use crate::event::Emitter;
-use crate::net::{accept_error_kind, AcceptBackoff, Net, NetListener, NetStream};
+use crate::net::{AcceptBackoff, Net, NetListener, NetStream};
 use crate::session::ws::close_code::TRY_AGAIN_LATER;
 use crate::session::ws::event::WsEvent;
 use crate::session::ws::session::{run_session, SessionCtx, HANDSHAKE_TIMEOUT};
@@ -66,22 +66,12 @@ pub async fn serve_on<L: NetListener>(
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let mut backoff = AcceptBackoff::new(cfg.accept_backoff, cfg.accept_backoff_max);
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => {
-                backoff.accepted();
-                stream
-            }
-            Err(e) => {
+        let stream = backoff
+            .accept(&mut listener, |kind, backoff_ms| {
                 stats.accept_errors.fetch_add(1, Ordering::AcqRel);
-                let pause = backoff.failed();
-                emitter.emit(WsEvent::AcceptError {
-                    kind: accept_error_kind(&e),
-                    backoff_ms: pause.as_millis() as u64,
-                });
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-        };
+                emitter.emit(WsEvent::AcceptError { kind, backoff_ms });
+            })
+            .await;
         let Ok(permit) = sessions.clone().try_acquire_owned() else {
             stats.sessions_refused.fetch_add(1, Ordering::AcqRel);
             let cap = cfg.max_sessions as u64;
