@@ -17,6 +17,8 @@
 //! | [`transcode_model`] | the transcode registry and runner (state machine) |
 //! | [`transcode_runner`] | the transcode runner, deterministically |
 //! | [`pads_model`] | the MoQ source's pad forwarding (state machine) |
+//! | [`pads_src`] | the MoQ source element's session lifecycle |
+//! | [`publisher_attempt`] | one publish attempt against an in-memory room |
 //! | [`ws_props`] | the ws session's sans-IO parts and send path |
 //! | [`ws_hostile`] | the ws server under hostile peers |
 //! | [`ws_real_peer`] | the ws server against Python's `websockets` |
@@ -32,6 +34,7 @@ mod support;
 mod gate_props;
 mod hostile_input;
 mod pads_model;
+mod pads_src;
 mod publisher_attempt;
 mod rtmp_hostile;
 mod rtmp_wire;

@@ -12,9 +12,13 @@
 //! What it replaces is only the glue between them (the controller's and the
 //! pumps' awaits), re-told step by step in [`Sut`]. The reference model says
 //! which pads must exist: one per track of the catalog the running session
-//! last received, none after a stop. With a known bug switched on, the
-//! property fails and proptest shrinks the sequence to the few steps that
-//! show the race.
+//! last received, none after a stop. The downstream judge also holds the
+//! component's accounting to its contract: at every stop, each pad's queues
+//! accepted exactly what reached the pad plus what the stop's flush counted
+//! discarded (S6), and no pad with a message queued waits through more
+//! dispatches than there are other pads (round-robin, L4). With a known
+//! bug switched on, the property fails and proptest shrinks the sequence
+//! to the few steps that show the race.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -29,7 +33,7 @@ use relaysim_core::session::pads::wire::{Catalog, MediaKind, TrackInfo, WireFram
 use relaysim_core::session::pads::{pad_name, Buffer, Caps, PadMessage};
 use relaysim_core::{BugSet, Emitter, KnownBug};
 use std::cell::Cell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 thread_local! {
@@ -145,20 +149,40 @@ struct Judge {
     /// (session, pad) → what it saw.
     pads: Mutex<BTreeMap<(u64, String), PadSeen>>,
     breaches: Mutex<Vec<String>>,
+    /// (session, pad) → messages that reached it through the main loop:
+    /// caps, buffers, EOS, and the drop that removed it (a removal that
+    /// follows a flush is the teardown's, not a delivered message).
+    delivered: Mutex<BTreeMap<(u64, String), usize>>,
+    /// Pads flushed and not yet removed.
+    flushing: Mutex<BTreeSet<(u64, String)>>,
+    /// Every delivered message's pad, in the order the main loop served them.
+    served: Mutex<Vec<(u64, String)>>,
 }
 
 impl Judge {
     fn breach(&self, s: String) {
         self.breaches.lock().unwrap().push(s);
     }
+
+    fn delivered(&self, session: u64, pad: &str) {
+        *self
+            .delivered
+            .lock()
+            .unwrap()
+            .entry((session, pad.into()))
+            .or_default() += 1;
+        self.served.lock().unwrap().push((session, pad.into()));
+    }
 }
 
 impl Downstream for Judge {
     fn caps(&self, session: u64, pad: &str, caps: &Caps) {
+        self.delivered(session, pad);
         let mut p = self.pads.lock().unwrap();
         p.entry((session, pad.into())).or_default().0 = Some(caps.config);
     }
     fn buffer(&self, session: u64, pad: &str, b: &Buffer) {
+        self.delivered(session, pad);
         let mut p = self.pads.lock().unwrap();
         let e = p.entry((session, pad.into())).or_default();
         match e.0 {
@@ -176,9 +200,17 @@ impl Downstream for Judge {
         }
         e.1 = Some(b.seq);
     }
-    fn eos(&self, _: u64, _: &str) {}
-    fn flush(&self, _: u64, _: &str) {}
+    fn eos(&self, session: u64, pad: &str) {
+        self.delivered(session, pad);
+    }
+    fn flush(&self, session: u64, pad: &str) {
+        self.flushing.lock().unwrap().insert((session, pad.into()));
+    }
     fn removed(&self, session: u64, pad: &str) {
+        let flushed = self.flushing.lock().unwrap().remove(&(session, pad.into()));
+        if !flushed {
+            self.delivered(session, pad);
+        }
         self.pads.lock().unwrap().remove(&(session, pad.into()));
     }
 }
@@ -191,6 +223,8 @@ struct Pump {
     queue: Arc<PadQueue>,
     held: VecDeque<PadMessage>,
     ending: bool,
+    /// Messages its queue accepted.
+    accepted: usize,
 }
 
 impl Pump {
@@ -198,7 +232,7 @@ impl Pump {
     fn drain(&mut self) {
         while let Some(msg) = self.held.pop_front() {
             match self.queue.try_push(msg) {
-                Ok(_) => {}
+                Ok(_) => self.accepted += 1,
                 Err(PushError::Full(m)) => {
                     self.held.push_front(m);
                     return;
@@ -237,6 +271,9 @@ pub struct Sut {
     seq: [u64; 3],
     /// Every pad queue ever created (their deepest point is checked).
     queues: Vec<Arc<PadQueue>>,
+    /// Pad → main-loop dispatches that served another pad while it had a
+    /// message queued (the running session's).
+    waits: BTreeMap<String, usize>,
 }
 
 impl Sut {
@@ -328,6 +365,7 @@ impl Sut {
                                 queue,
                                 held: VecDeque::new(),
                                 ending: false,
+                                accepted: 0,
                             });
                             s.tracks.insert(t.name.clone(), t);
                         }
@@ -378,12 +416,69 @@ impl Sut {
         let Some(s) = self.session.take() else {
             return;
         };
+        self.waits.clear();
         let queues: Vec<Arc<PadQueue>> = s.pumps.iter().map(|p| p.queue.clone()).collect();
         let discarded = begin_teardown(self.bugs, &queues);
         // The pumps end on the shutdown; the forwarder is aborted.
+        let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+        for p in &s.pumps {
+            *accepted.entry(p.state.pad().to_string()).or_default() += p.accepted;
+        }
         drop(s.pumps);
         drop(s.forwarder);
         finish_teardown(self.bugs, &self.element, s.id, &discarded, &self.emitter);
+        // Conservation: every message a pad's queue accepted reached the
+        // pad, or the stop's flush discarded it and says so. Out-of-band
+        // caps (`buffer-before-caps`) bypass the queues, so the sum is
+        // judged only without them.
+        if !self.bugs.on(KnownBug::BufferBeforeCaps) {
+            let delivered = self.judge.delivered.lock().unwrap().clone();
+            for (pad, n) in accepted {
+                let got = delivered.get(&(s.id, pad.clone())).copied().unwrap_or(0);
+                let flushed = discarded.get(&pad).copied().unwrap_or(0);
+                if n != got + flushed {
+                    self.judge.breach(format!(
+                        "{pad}@{}: its queues accepted {n} messages; {got} reached the pad and stop's flush counted {flushed} discarded",
+                        s.id
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The pads of the running session with a message queued.
+    fn queued(&self) -> BTreeSet<String> {
+        self.session
+            .as_ref()
+            .map(|s| {
+                s.pumps
+                    .iter()
+                    .filter(|p| p.queue.depth() > 0)
+                    .map(|p| p.state.pad().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Round-robin: a pad with a message queued is served before any other
+    /// pad is served twice, so it waits at most one dispatch per other pad
+    /// (a session has at most one pad per track).
+    fn judge_fairness(&mut self, queued: BTreeSet<String>, served: Option<String>) {
+        let Some(served) = served else { return };
+        let others = TRACKS.len() - 1;
+        for pad in queued {
+            if pad == served {
+                self.waits.remove(&pad);
+                continue;
+            }
+            let w = self.waits.entry(pad.clone()).or_default();
+            *w += 1;
+            if *w > others {
+                self.judge.breach(format!(
+                    "{pad} had a message queued through {w} dispatches that served other pads (last {served})"
+                ));
+            }
+        }
     }
 }
 
@@ -404,6 +499,7 @@ impl StateMachineTest for Sut {
             relay_config: [1; 3],
             seq: [0; 3],
             queues: Vec::new(),
+            waits: BTreeMap::new(),
         }
     }
 
@@ -439,10 +535,23 @@ impl StateMachineTest for Sut {
             Step::Frame(i) => sut.frame(i),
             Step::Dispatch(n) => {
                 for _ in 0..n {
+                    let queued = sut.queued();
+                    let before = sut.judge.served.lock().unwrap().len();
                     let dispatched = match sut.session.as_mut() {
                         Some(s) => s.forwarder.dispatch_one(),
                         None => false,
                     };
+                    let served = sut
+                        .judge
+                        .served
+                        .lock()
+                        .unwrap()
+                        .get(before)
+                        .map(|(_, p)| p.clone());
+                    if !sut.bugs.on(KnownBug::BufferBeforeCaps) {
+                        // (out-of-band caps are served first, ahead of every queue)
+                        sut.judge_fairness(queued, served);
+                    }
                     sut.wake_pumps();
                     if !dispatched {
                         break;

@@ -169,15 +169,6 @@ impl Forwarder {
         self.dispatch_pad()
     }
 
-    /// Dispatches until nothing is ready; returns how many items.
-    pub fn dispatch_all(&mut self) -> usize {
-        let mut n = 0;
-        while self.dispatch_one() {
-            n += 1;
-        }
-        n
-    }
-
     fn dispatch_pad(&mut self) -> bool {
         if self.queues.is_empty() {
             return false;

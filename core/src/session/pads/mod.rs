@@ -52,6 +52,9 @@
 //!   never meets a stale pad.
 //! - **S5** A session reports at most one error; a relay outage under a
 //!   running session exactly one.
+//! - **S6** Nothing vanishes uncounted: every message a pad's queue accepted
+//!   reaches the pad, or the flush of the session's `stop` discards it and
+//!   counts it (the `discarded` of `pads.pad.flushed`).
 //! - **R1** When `stop` returns, every pad has seen its flush and been
 //!   removed; `stop` returns within [`STOP_BOUND`]; nothing of the session
 //!   happens after it.
@@ -59,6 +62,10 @@
 //! - **L2** A session whose relay link goes silent (half-open: no FIN, no
 //!   RST) reports an error within [`TRACK_IDLE_TIMEOUT`] of its last frame,
 //!   so the application can restart it; it never streams nothing silently.
+//! - **L3** A session has connected, reported its error, or stopped within
+//!   [`CONNECT_TIMEOUT`] of its start.
+//! - **L4** The main loop serves the pads round-robin: a pad with a message
+//!   queued is served before any other pad is served twice.
 
 pub mod bus;
 pub mod catalog;

@@ -425,9 +425,13 @@ mod tests {
     #[test]
     fn a_pump_registered_after_stop_took_the_registry_never_starts() {
         let registry = Registry::new();
+        assert_eq!((registry.len(), registry.is_empty()), (0, true));
         assert!(registry.register(|| ("video_cam", 1)));
         assert!(registry.register(|| ("audio_mic", 2)));
         assert!(registry.register(|| ("video_cam", 3)));
+        // Every entry registered is counted until stop takes it.
+        assert_eq!((registry.len(), registry.is_empty()), (3, false));
+        assert!(!registry.is_taken());
         let mut newest = None;
         assert!(registry.with_last(|e| e.0 == "video_cam", |e| newest = Some(e.1)));
         assert_eq!(newest, Some(3), "the re-added track's pump");
