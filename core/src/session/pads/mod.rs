@@ -66,6 +66,11 @@
 //!   [`CONNECT_TIMEOUT`] of its start.
 //! - **L4** The main loop serves the pads round-robin: a pad with a message
 //!   queued is served before any other pad is served twice.
+//! - **L5** A track whose subscription the relay ended while the session's
+//!   catalog still lists it is subscribed again at once when a catalog
+//!   newer than the one it was subscribed under lists it, and otherwise as
+//!   soon as a newer one does; never again from the catalog it ended under
+//!   (a stale catalog never makes it loop).
 
 pub mod bus;
 pub mod catalog;

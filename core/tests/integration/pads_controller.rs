@@ -1,0 +1,159 @@
+//! The session controller's resubscription rule (session.rs:
+//! `Controller::pump_ended`) against a relay the test scripts message by
+//! message: a track whose subscription the relay ended while the session's
+//! catalog still lists it is subscribed again at once when a catalog newer
+//! than the one it was subscribed under lists it (a removal and re-add the
+//! relay's catalog updates coalesced), and otherwise only once a newer
+//! catalog arrives, so a stale catalog never makes it loop. On paused time,
+//! through the real element (`MoqSrc`), main loop and pumps.
+
+use crate::support::{Events, MemNet};
+use futures_util::{SinkExt, StreamExt};
+use relaysim_core::session::pads::element::CountingDownstream;
+use relaysim_core::session::pads::wire::{
+    decode, encode, Catalog, MediaKind, RelayMessage, RelayRequest, TrackInfo, WireFrame,
+};
+use relaysim_core::session::pads::{MoqSrc, PadsConfig};
+use relaysim_core::Emitter;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+/// One subscription the relay accepted: what (`catalog` or a track) and
+/// the test's handle to send on it.
+struct Sub {
+    what: String,
+    tx: mpsc::UnboundedSender<RelayMessage>,
+}
+
+/// A relay that accepts every subscription, hands it to the test and sends
+/// exactly what the test tells it to.
+fn scripted_relay() -> (MemNet, mpsc::UnboundedReceiver<Sub>) {
+    let (subs_tx, subs) = mpsc::unbounded_channel();
+    let net = MemNet::spawning(64 * 1024, move |stream| {
+        let subs_tx = subs_tx.clone();
+        async move {
+            let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
+            let Some(Ok(first)) = conn.next().await else {
+                return;
+            };
+            let what = match decode::<RelayRequest>(&first) {
+                Ok(RelayRequest::SubscribeCatalog { .. }) => "catalog".to_string(),
+                Ok(RelayRequest::SubscribeTrack { track, .. }) => track,
+                Err(_) => return,
+            };
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            if subs_tx.send(Sub { what, tx }).is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(m) => {
+                            if conn.send(encode(&m).unwrap()).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                    r = conn.next() => if r.is_none() { return },
+                }
+            }
+        }
+    });
+    (net, subs)
+}
+
+fn catalog(version: u64, tracks: &[&str]) -> RelayMessage {
+    RelayMessage::Catalog(Catalog {
+        version,
+        tracks: tracks
+            .iter()
+            .map(|name| TrackInfo {
+                name: name.to_string(),
+                kind: MediaKind::Video,
+                codec: "h264".into(),
+                config: 1,
+            })
+            .collect(),
+    })
+}
+
+fn frame(seq: u64) -> RelayMessage {
+    RelayMessage::Frame(WireFrame {
+        seq,
+        ts_ms: seq * 33,
+        keyframe: seq == 0,
+        config: 1,
+    })
+}
+
+/// The next subscription within 1 s, if any.
+async fn next_sub(subs: &mut mpsc::UnboundedReceiver<Sub>) -> Option<Sub> {
+    tokio::time::timeout(Duration::from_secs(1), subs.recv())
+        .await
+        .ok()
+        .flatten()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_track_the_relay_ended_is_subscribed_again_only_from_a_newer_catalog() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let events = Events::new();
+        let (net, mut subs) = scripted_relay();
+        let (src, _bus) = MoqSrc::new(
+            net,
+            PadsConfig::new("moq-relay:4443", "live"),
+            Arc::new(CountingDownstream::default()),
+            Emitter::new("gst", events.clone()),
+        );
+        src.start();
+        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        assert_eq!(cat.what, "catalog");
+        cat.tx.send(catalog(1, &["cam"])).unwrap();
+        let cam = next_sub(&mut subs)
+            .await
+            .expect("cam subscribed from catalog 1");
+        assert_eq!(cam.what, "cam");
+        cam.tx.send(frame(0)).unwrap();
+
+        // Rule 1: the relay ends cam's subscription while catalog 2 (newer
+        // than cam's catalog 1) lists it: cam is subscribed again at once.
+        cat.tx.send(catalog(2, &["cam"])).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cam.tx.send(RelayMessage::TrackEnded).unwrap();
+        let again = next_sub(&mut subs)
+            .await
+            .expect("cam, ended while a newer catalog lists it, was not subscribed again");
+        assert_eq!(again.what, "cam");
+        again.tx.send(frame(0)).unwrap();
+        assert!(
+            events
+                .lines()
+                .iter()
+                .any(|l| l == "pads.track.resubscribe session=1 track=cam"),
+            "the resubscription is traced: {:?}",
+            events.lines()
+        );
+
+        // Rule 2: ended again with no catalog newer than catalog 2 (the one
+        // it was subscribed under): no subscription until one comes.
+        again.tx.send(RelayMessage::TrackEnded).unwrap();
+        if let Some(s) = next_sub(&mut subs).await {
+            panic!(
+                "{} subscribed again under the catalog it ended under",
+                s.what
+            );
+        }
+        cat.tx.send(catalog(3, &["cam"])).unwrap();
+        let third = next_sub(&mut subs)
+            .await
+            .expect("cam was not subscribed again from the newer catalog 3");
+        assert_eq!(third.what, "cam");
+        assert_eq!(src.session(), Some(1), "the session lived through it all");
+        assert!(src.stop().await);
+    })
+    .await
+    .expect("the resubscription test hangs");
+}
