@@ -86,7 +86,9 @@ mod tests {
     fn the_first_error_wins_and_stop_silences() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let slot = ErrorSlot::new(4, tx, Emitter::tracing_only("gst"));
+        assert!(!slot.reported(), "nothing reported yet");
         assert!(slot.report("a".into()));
+        assert!(slot.reported(), "the first report won");
         assert!(!slot.report("b".into()));
         assert_eq!(
             rx.try_recv().unwrap(),

@@ -96,6 +96,51 @@ mod tests {
         assert!(diff(&BTreeMap::new(), &Catalog::default()).is_empty());
     }
 
+    /// One catalog step per rule of `diff`: an unchanged track is no
+    /// change; a bumped config alone is a caps change; a new codec or a new
+    /// kind (alone or together) is a removal plus an addition; a track
+    /// missing is a removal, a new one an addition.
+    #[test]
+    fn each_rule_of_diff() {
+        let cam = |codec: &str, kind, config| TrackInfo {
+            codec: codec.into(),
+            ..t("cam", kind, config)
+        };
+        let served = |t: TrackInfo| BTreeMap::from([(t.name.clone(), t)]);
+        let catalog = |tracks| Catalog { version: 2, tracks };
+        let now = cam("h264", MediaKind::Video, 1);
+        assert_eq!(
+            diff(&served(now.clone()), &catalog(vec![now.clone()])),
+            vec![]
+        );
+        let bumped = cam("h264", MediaKind::Video, 2);
+        assert_eq!(
+            diff(&served(now.clone()), &catalog(vec![bumped.clone()])),
+            vec![TrackChange::ConfigChanged {
+                before: now.clone(),
+                after: bumped
+            }]
+        );
+        for next in [
+            cam("av1", MediaKind::Video, 1),
+            cam("h264", MediaKind::Audio, 1),
+            cam("opus", MediaKind::Audio, 2),
+        ] {
+            assert_eq!(
+                diff(&served(now.clone()), &catalog(vec![next.clone()])),
+                vec![TrackChange::Removed(now.clone()), TrackChange::Added(next)]
+            );
+        }
+        assert_eq!(
+            diff(&served(now.clone()), &catalog(vec![])),
+            vec![TrackChange::Removed(now.clone())]
+        );
+        assert_eq!(
+            diff(&BTreeMap::new(), &catalog(vec![now.clone()])),
+            vec![TrackChange::Added(now)]
+        );
+    }
+
     #[test]
     fn a_new_kind_is_a_new_pad() {
         let mut cur = BTreeMap::new();
