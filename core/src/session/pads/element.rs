@@ -204,12 +204,30 @@ mod tests {
         );
         e.push(1, "video_cam", PadMessage::Caps(cam().caps()))
             .unwrap();
+        for seq in 0..2 {
+            let b = Buffer {
+                seq,
+                pts_ms: seq * 33,
+                keyframe: seq == 0,
+                config: 1,
+            };
+            e.push(1, "video_cam", PadMessage::Buffer(b)).unwrap();
+        }
+        assert_eq!(
+            ds.counts()["video_cam"],
+            (1, 2),
+            "(caps, buffers) reached downstream"
+        );
+        assert!(
+            !e.flush_and_remove(2, "video_cam"),
+            "session 2 removed session 1's pad"
+        );
         assert!(e.flush_and_remove(1, "video_cam"));
         assert!(!e.flush_and_remove(1, "video_cam"), "at most once");
         assert_eq!(e.create_pad(2, &cam()), Ok("video_cam".into()));
         assert_eq!(e.pads_of(2), vec!["video_cam".to_string()]);
         e.push(2, "video_cam", PadMessage::Drop).unwrap();
         assert!(e.pads().is_empty());
-        assert_eq!(ds.counts()["video_cam"], (1, 0));
+        assert_eq!(ds.counts()["video_cam"], (1, 2));
     }
 }
