@@ -16,7 +16,8 @@
 //! component's accounting to its contract: at every stop, each pad's queues
 //! accepted exactly what reached the pad plus what the stop's flush counted
 //! discarded (S6), and no pad with a message queued waits through more
-//! dispatches than there are other pads (round-robin, L4). With a known
+//! dispatches than there are other pads, nor while the main loop idles
+//! (round-robin and work-conserving, L4). With a known
 //! bug switched on, the property fails and proptest shrinks the sequence
 //! to the few steps that show the race.
 
@@ -548,6 +549,13 @@ impl StateMachineTest for Sut {
                         .unwrap()
                         .get(before)
                         .map(|(_, p)| p.clone());
+                    if !dispatched && !queued.is_empty() {
+                        // Work-conserving: the main loop never idles while
+                        // a pad of its session has a message queued.
+                        sut.judge.breach(format!(
+                            "the main loop found nothing to do with {queued:?} queued"
+                        ));
+                    }
                     if !sut.bugs.on(KnownBug::BufferBeforeCaps) {
                         // (out-of-band caps are served first, ahead of every queue)
                         sut.judge_fairness(queued, served);

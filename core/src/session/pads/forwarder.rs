@@ -254,11 +254,6 @@ impl Forwarder {
         }
     }
 
-    /// The queues it serves (stop flushes them).
-    pub fn queues(&self) -> Vec<Arc<PadQueue>> {
-        self.queues.values().cloned().collect()
-    }
-
     /// The forwarder's loop: dispatch whatever is ready whenever the main
     /// loop is free; sleep on the session's wake otherwise.
     pub async fn run(mut self, main: std::sync::Arc<MainLoop>) {

@@ -64,8 +64,10 @@
 //!   so the application can restart it; it never streams nothing silently.
 //! - **L3** A session has connected, reported its error, or stopped within
 //!   [`CONNECT_TIMEOUT`] of its start.
-//! - **L4** The main loop serves the pads round-robin: a pad with a message
-//!   queued is served before any other pad is served twice.
+//! - **L4** The main loop serves the pads round-robin and never idles with
+//!   work: a pad with a message queued is served before any other pad is
+//!   served twice, and the main loop finds nothing to do only when every
+//!   pad queue of its session is empty.
 //! - **L5** A track whose subscription the relay ended while the session's
 //!   catalog still lists it is subscribed again at once when a catalog
 //!   newer than the one it was subscribed under lists it, and otherwise as
