@@ -222,6 +222,8 @@ mod tests {
     #[test]
     fn bounded_fifo_with_flush() {
         let q = queue(2, BugSet::NONE);
+        assert_eq!((q.pad(), q.capacity()), ("video_cam", 2));
+        assert_eq!(queue(0, BugSet::NONE).capacity(), 1, "never below one");
         assert_eq!(q.try_push(buf(1)), Ok(1));
         assert_eq!(q.try_push(buf(2)), Ok(2));
         assert_eq!(q.try_push(buf(3)), Err(PushError::Full(buf(3))));
