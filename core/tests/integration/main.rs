@@ -17,7 +17,7 @@
 //! | [`transcode_model`] | the transcode registry and runner (state machine) |
 //! | [`transcode_runner`] | the transcode runner, deterministically |
 //! | [`pads_model`] | the MoQ source's pad forwarding (state machine) |
-//! | [`pads_controller`] | the MoQ session controller's resubscription rule |
+//! | [`pads_session`] | the MoQ session's controller and pumps against a scripted relay |
 //! | [`pads_src`] | the MoQ source element's session lifecycle |
 //! | [`publisher_attempt`] | one publish attempt against an in-memory room |
 //! | [`ws_props`] | the ws session's sans-IO parts and send path |
@@ -34,8 +34,8 @@ mod support;
 
 mod gate_props;
 mod hostile_input;
-mod pads_controller;
 mod pads_model;
+mod pads_session;
 mod pads_src;
 mod publisher_attempt;
 mod rtmp_hostile;

@@ -1,11 +1,16 @@
-//! The session controller's resubscription rule (session.rs:
-//! `Controller::pump_ended`) against a relay the test scripts message by
-//! message: a track whose subscription the relay ended while the session's
-//! catalog still lists it is subscribed again at once when a catalog newer
-//! than the one it was subscribed under lists it (a removal and re-add the
-//! relay's catalog updates coalesced), and otherwise only once a newer
-//! catalog arrives, so a stale catalog never makes it loop. On paused time,
-//! through the real element (`MoqSrc`), main loop and pumps.
+//! One MoQ session (session.rs, pump.rs) against a relay the test scripts
+//! message by message, through the real element (`MoqSrc`), main loop and
+//! pumps, on paused time:
+//!
+//! - the controller's resubscription rule (`Controller::pump_ended`, pads
+//!   L5): a track whose subscription the relay ended while the session's
+//!   catalog still lists it is subscribed again at once when a catalog
+//!   newer than the one it was subscribed under lists it (a removal and
+//!   re-add the relay's catalog updates coalesced), and otherwise only once
+//!   a newer catalog arrives, so a stale catalog never makes it loop;
+//! - a pump behind a stalled main loop: its queue's depth reported at each
+//!   new multiple of `DEPTH_REPORT_STEP`, the pump blocked at the bound
+//!   (S1) and unblocked once the main loop is free, every frame delivered.
 
 use crate::support::{Events, MemNet};
 use futures_util::{SinkExt, StreamExt};
@@ -13,6 +18,7 @@ use relaysim_core::session::pads::element::CountingDownstream;
 use relaysim_core::session::pads::wire::{
     decode, encode, Catalog, MediaKind, RelayMessage, RelayRequest, TrackInfo, WireFrame,
 };
+use relaysim_core::session::pads::QUEUE_CAPACITY;
 use relaysim_core::session::pads::{MoqSrc, PadsConfig};
 use relaysim_core::Emitter;
 use std::sync::Arc;
@@ -156,4 +162,69 @@ async fn a_track_the_relay_ended_is_subscribed_again_only_from_a_newer_catalog()
     })
     .await
     .expect("the resubscription test hangs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pump_behind_a_stalled_main_loop_reports_its_depth_blocks_at_the_bound_and_delivers_all()
+{
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let events = Events::new();
+        let downstream = Arc::new(CountingDownstream::default());
+        let (net, mut subs) = scripted_relay();
+        let (src, _bus) = MoqSrc::new(
+            net,
+            PadsConfig::new("moq-relay:4443", "live"),
+            downstream.clone(),
+            Emitter::new("gst", events.clone()),
+        );
+        src.start();
+        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        cat.tx.send(catalog(1, &["cam"])).unwrap();
+        let cam = next_sub(&mut subs).await.expect("cam subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+
+        // The main loop is busy for a second while 40 frames arrive: caps
+        // and 40 buffers, 41 messages for a queue of 32.
+        src.stall_main_loop(Duration::from_secs(1));
+        let frames = 40;
+        for seq in 0..frames {
+            cam.tx.send(frame(seq)).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(downstream.counts().get("video_cam"), None, "delivered during the stall");
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            downstream.counts()["video_cam"],
+            (1, frames),
+            "(caps, buffers) delivered once the main loop was free"
+        );
+        // Again: the queue fills to the bound a second time, a depth it
+        // reached before (reported only the first time).
+        src.stall_main_loop(Duration::from_secs(1));
+        for seq in frames..2 * frames {
+            cam.tx.send(frame(seq)).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(downstream.counts()["video_cam"], (1, 2 * frames));
+        let pump: Vec<String> = events
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("pads.queue.") || l.starts_with("pads.pump."))
+            .collect();
+        assert_eq!(
+            pump,
+            [
+                "pads.queue.depth session=1 pad=video_cam depth=16".to_string(),
+                format!("pads.queue.depth session=1 pad=video_cam depth={QUEUE_CAPACITY}"),
+                format!("pads.pump.blocked session=1 pad=video_cam depth={QUEUE_CAPACITY}"),
+                "pads.pump.unblocked session=1 pad=video_cam".to_string(),
+                format!("pads.pump.blocked session=1 pad=video_cam depth={QUEUE_CAPACITY}"),
+                "pads.pump.unblocked session=1 pad=video_cam".to_string(),
+            ],
+            "each new multiple of 16 reported once, blocked at the bound, unblocked after each stall"
+        );
+        assert!(src.stop().await);
+    })
+    .await
+    .expect("the stalled-pump test hangs");
 }
