@@ -248,6 +248,36 @@ mod tests {
         assert_eq!(q.pop(), None);
     }
 
+    /// The accessors per rule: `depth` is what is queued now; a retiring
+    /// queue is still open (its pump queues EOS and drop); closed and
+    /// flushed queues are closed, and all three are on their way out.
+    #[test]
+    fn depth_closed_and_retiring_follow_the_queue_s_life() {
+        let q = queue(4, BugSet::NONE);
+        assert_eq!(
+            (q.depth(), q.is_closed(), q.is_retiring()),
+            (0, false, false)
+        );
+        q.try_push(buf(1)).unwrap();
+        q.try_push(buf(2)).unwrap();
+        assert_eq!(q.depth(), 2);
+        q.pop();
+        assert_eq!(q.depth(), 1);
+        q.retire();
+        assert_eq!((q.is_closed(), q.is_retiring()), (false, true));
+        assert_eq!(
+            q.try_push(PadMessage::Eos),
+            Ok(2),
+            "a retiring queue takes its EOS"
+        );
+        let closed = queue(4, BugSet::NONE);
+        closed.close();
+        assert_eq!((closed.is_closed(), closed.is_retiring()), (true, true));
+        let flushed = queue(4, BugSet::NONE);
+        flushed.flush();
+        assert_eq!((flushed.is_closed(), flushed.is_retiring()), (true, true));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_flush_wakes_a_pump_blocked_on_a_full_queue() {
         let q = queue(1, BugSet::NONE);
