@@ -10,7 +10,9 @@
 //!   a newer catalog arrives, so a stale catalog never makes it loop;
 //! - a pump behind a stalled main loop: its queue's depth reported at each
 //!   new multiple of `DEPTH_REPORT_STEP`, the pump blocked at the bound
-//!   (S1) and unblocked once the main loop is free, every frame delivered.
+//!   (S1) and unblocked once the main loop is free, every frame delivered;
+//! - the end of a removed and re-added track's old pump, heard after its
+//!   new pump is live, never touches the new one (L5).
 
 use crate::support::{Events, MemNet};
 use futures_util::{SinkExt, StreamExt};
@@ -227,4 +229,60 @@ async fn a_pump_behind_a_stalled_main_loop_reports_its_depth_blocks_at_the_bound
     })
     .await
     .expect("the stalled-pump test hangs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let events = Events::new();
+        let (net, mut subs) = scripted_relay();
+        let (src, mut bus) = MoqSrc::new(
+            net,
+            PadsConfig::new("moq-relay:4443", "live"),
+            Arc::new(CountingDownstream::default()),
+            Emitter::new("gst", events.clone()),
+        );
+        src.start();
+        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        cat.tx.send(catalog(1, &["cam"])).unwrap();
+        let _cam1 = next_sub(&mut subs)
+            .await
+            .expect("cam subscribed from catalog 1");
+        // cam leaves and comes back in two catalogs back to back: its first
+        // pump ends (EOS, drop) while its second is being set up, and the
+        // controller hears of that end only after the second is live.
+        cat.tx.send(catalog(2, &[])).unwrap();
+        cat.tx.send(catalog(3, &["cam"])).unwrap();
+        let cam2 = next_sub(&mut subs)
+            .await
+            .expect("cam subscribed from catalog 3");
+        assert_eq!(cam2.what, "cam");
+        cam2.tx.send(frame(0)).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A later catalog adds mic: cam is still served by its second pump,
+        // so only mic is new.
+        cat.tx.send(catalog(4, &["cam", "mic"])).unwrap();
+        // (held: dropping a subscription's handle closes it)
+        let mic = next_sub(&mut subs).await;
+        assert_eq!(
+            mic.as_ref().map(|s| s.what.as_str()),
+            Some("mic"),
+            "catalog 4 brought no mic subscription; the session said {:?}",
+            events
+                .lines()
+                .into_iter()
+                .filter(|l| l.starts_with("pads.error") || l.starts_with("pads.pad."))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            next_sub(&mut subs).await.is_none(),
+            "a subscription no catalog asked for"
+        );
+        if let Ok(e) = bus.try_recv() {
+            panic!("the session errored: {e:?}");
+        }
+        assert!(src.stop().await);
+    })
+    .await
+    .expect("the re-added-track test hangs");
 }
