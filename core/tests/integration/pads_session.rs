@@ -282,6 +282,19 @@ async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
             panic!("the session errored: {e:?}");
         }
         assert!(src.stop().await);
+        let stop: Vec<String> = events
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("pads.stop."))
+            .collect();
+        assert_eq!(
+            stop,
+            [
+                "pads.stop.begin session=1 pads=2",
+                "pads.stop.done session=1 removed=2"
+            ],
+            "stop found cam's and mic's pads and removed both"
+        );
     })
     .await
     .expect("the re-added-track test hangs");

@@ -342,16 +342,20 @@ impl<N: Net> MoqSrc<N> {
         } else {
             // Every wait of the controller and the pumps watches the
             // shutdown, so this is quick; the bound is a backstop.
-            let mut controller = s.controller;
-            let mut pumps: Vec<_> = entries.into_iter().map(|e| e.task).collect();
-            // How far the wait got: a joined handle must not be joined again.
-            let (mut controller_done, mut pumps_done) = (false, 0);
+            // A handle is taken once joined: a joined handle must not be
+            // joined again.
+            let mut controller = Some(s.controller);
+            let mut pumps: Vec<_> = entries.into_iter().map(|e| Some(e.task)).collect();
             let wait = async {
-                let _ = (&mut controller).await;
-                controller_done = true;
+                if let Some(c) = controller.as_mut() {
+                    let _ = c.await;
+                }
+                controller = None;
                 for p in pumps.iter_mut() {
-                    let _ = p.await;
-                    pumps_done += 1;
+                    if let Some(h) = p.as_mut() {
+                        let _ = h.await;
+                    }
+                    *p = None;
                 }
             };
             if crate::rt::timeout(self.cfg.stop_bound / 2, wait)
@@ -359,8 +363,10 @@ impl<N: Net> MoqSrc<N> {
                 .is_err()
             {
                 self.emitter.deadline_fired("pads.src.stop");
-                controller.abort();
-                for p in &pumps {
+                if let Some(c) = &controller {
+                    c.abort();
+                }
+                for p in pumps.iter().flatten() {
                     p.abort();
                 }
             }
@@ -369,10 +375,10 @@ impl<N: Net> MoqSrc<N> {
             // runtime it may be inside a step right now (a forwarder
             // creating a pad). Waiting for each to end means no step of
             // the session overlaps the pad removal below.
-            if !controller_done {
-                let _ = controller.await;
+            if let Some(c) = controller {
+                let _ = c.await;
             }
-            for p in pumps.into_iter().skip(pumps_done) {
+            for p in pumps.into_iter().flatten() {
                 let _ = p.await;
             }
             let _ = s.forwarder.await;

@@ -11,7 +11,6 @@
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::io;
 
 /// A track's media kind (the pad template it uses).
@@ -28,12 +27,6 @@ impl MediaKind {
             MediaKind::Video => "video",
             MediaKind::Audio => "audio",
         }
-    }
-}
-
-impl fmt::Display for MediaKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
