@@ -12,7 +12,9 @@
 //!   new multiple of `DEPTH_REPORT_STEP`, the pump blocked at the bound
 //!   (S1) and unblocked once the main loop is free, every frame delivered;
 //! - the end of a removed and re-added track's old pump, heard after its
-//!   new pump is live, never touches the new one (L5).
+//!   new pump is live, never touches the new one (L5);
+//! - a relay refusing the catalog: the session's one error carries its
+//!   reason (S5).
 
 use crate::support::{Events, MemNet};
 use futures_util::{SinkExt, StreamExt};
@@ -21,7 +23,7 @@ use relaysim_core::session::pads::wire::{
     decode, encode, Catalog, MediaKind, RelayMessage, RelayRequest, TrackInfo, WireFrame,
 };
 use relaysim_core::session::pads::QUEUE_CAPACITY;
-use relaysim_core::session::pads::{MoqSrc, PadsConfig};
+use relaysim_core::session::pads::{BusMessage, MoqSrc, PadsConfig};
 use relaysim_core::Emitter;
 use std::sync::Arc;
 use std::time::Duration;
@@ -298,4 +300,39 @@ async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
     })
     .await
     .expect("the re-added-track test hangs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_relay_s_refusal_reaches_the_application_with_its_reason() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let (net, mut subs) = scripted_relay();
+        let (src, mut bus) = MoqSrc::new(
+            net,
+            PadsConfig::new("moq-relay:4443", "live"),
+            Arc::new(CountingDownstream::default()),
+            Emitter::tracing_only("gst"),
+        );
+        src.start();
+        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        cat.tx
+            .send(RelayMessage::Error {
+                status: 503,
+                reason: "relay unavailable".into(),
+            })
+            .unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(1), bus.recv())
+            .await
+            .expect("no error on the bus within 1 s")
+            .expect("the bus closed");
+        assert_eq!(
+            error,
+            BusMessage::Error {
+                session: 1,
+                error: "catalog: relay unavailable".into()
+            }
+        );
+        assert!(src.stop().await);
+    })
+    .await
+    .expect("the refusal test hangs");
 }
