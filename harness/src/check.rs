@@ -360,4 +360,90 @@ mod tests {
         assert_eq!(f.show("missing"), "?");
         assert_eq!(f.len(), 5);
     }
+
+    /// Each typed read answers only for a fact of its own type; `iter` is
+    /// in key order; `len`, `is_empty` and `get` count and find what was set.
+    #[test]
+    fn every_typed_read_answers_only_its_own_type() {
+        let mut f = Facts::new();
+        assert_eq!((f.len(), f.is_empty(), f.get("n")), (0, true, None));
+        f.set("n", 3u32);
+        f.set("b", false);
+        f.set("t", Some("x".to_string()));
+        f.set("l", Vec::<String>::new());
+        assert_eq!((f.len(), f.is_empty()), (4, false));
+        assert_eq!(f.get("n"), Some(&Fact::Count(3)));
+        let reads = |k: &str| {
+            (
+                f.count(k).is_some(),
+                f.flag(k).is_some(),
+                f.text(k).is_some(),
+                f.list(k).is_some(),
+            )
+        };
+        assert_eq!(reads("n"), (true, false, false, false));
+        assert_eq!(reads("b"), (false, true, false, false));
+        assert_eq!(reads("t"), (false, false, true, false));
+        assert_eq!(reads("l"), (false, false, false, true));
+        assert_eq!(f.flag("b"), Some(false));
+        let keys: Vec<&str> = f.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["b", "l", "n", "t"]);
+    }
+
+    /// Every value prints as its own text: facts in failure details, kinds
+    /// in reports and coverage tables.
+    #[test]
+    fn values_and_kinds_print_as_their_names() {
+        let facts = [
+            Fact::Count(7),
+            Fact::Flag(false),
+            Fact::Text(Some("x".into())),
+            Fact::Text(None),
+            Fact::List(vec!["a".into(), "b".into()]),
+        ];
+        let shown: Vec<String> = facts.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["7", "false", "x", "none", "a,b"]);
+        let kinds: Vec<String> = [
+            CheckKind::Always,
+            CheckKind::Eventually,
+            CheckKind::Sometimes,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(kinds, ["always", "eventually", "sometimes"]);
+        let failures: Vec<String> = [
+            FailureKind::Safety,
+            FailureKind::Liveness,
+            FailureKind::Coverage,
+            FailureKind::Determinism,
+            FailureKind::Panic,
+            FailureKind::Timeout,
+            FailureKind::Crash,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            failures,
+            [
+                "safety",
+                "liveness",
+                "coverage",
+                "determinism",
+                "panic",
+                "timeout",
+                "crash"
+            ]
+        );
+        assert_eq!(Verdict::reached(true), Verdict::Hit);
+        assert_eq!(Verdict::reached(false), Verdict::Miss);
+        assert_eq!(
+            Verdict::fail(Duration::from_millis(5), "x"),
+            Verdict::Fail {
+                at: Duration::from_millis(5),
+                detail: "x".into()
+            }
+        );
+    }
 }
