@@ -14,7 +14,10 @@
 //! - the end of a removed and re-added track's old pump, heard after its
 //!   new pump is live, never touches the new one (L5);
 //! - a relay refusing the catalog: the session's one error carries its
-//!   reason (S5).
+//!   reason (S5);
+//! - the fault point `pads.track.read` (with the `fault-points` feature):
+//!   switched on, a track read fails under a frame and the session reports
+//!   its one error.
 
 use crate::support::{Events, MemNet};
 use futures_util::{SinkExt, StreamExt};
@@ -335,4 +338,44 @@ async fn the_relay_s_refusal_reaches_the_application_with_its_reason() {
     })
     .await
     .expect("the refusal test hangs");
+}
+
+/// The component's fault point (pads module docs): switched on, a pump's
+/// track read fails under a frame and the session reports its one error.
+#[cfg(feature = "fault-points")]
+#[tokio::test(start_paused = true)]
+async fn the_track_read_fault_point_fails_the_pump_under_a_frame() {
+    use relaysim_core::faults;
+    // The table is this thread's; the test runtime runs every task here.
+    faults::install(7);
+    faults::set("pads.track.read", 1.0);
+    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
+        let (net, mut subs) = scripted_relay();
+        let (src, mut bus) = MoqSrc::new(
+            net,
+            PadsConfig::new("moq-relay:4443", "live"),
+            Arc::new(CountingDownstream::default()),
+            Emitter::tracing_only("gst"),
+        );
+        src.start();
+        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        cat.tx.send(catalog(1, &["cam"])).unwrap();
+        let cam = next_sub(&mut subs).await.expect("cam subscribed");
+        cam.tx.send(frame(0)).unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(1), bus.recv())
+            .await
+            .expect("no error on the bus within 1 s of the frame")
+            .expect("the bus closed");
+        assert!(src.stop().await);
+        error
+    })
+    .await;
+    faults::uninstall();
+    assert_eq!(
+        outcome.expect("the fault-point test hangs"),
+        BusMessage::Error {
+            session: 1,
+            error: "video_cam: track read: connection reset".into()
+        }
+    );
 }
