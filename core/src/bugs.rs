@@ -865,4 +865,35 @@ mod tests {
             assert!(!is_kebab_case(bad), "{bad}");
         }
     }
+
+    /// `same_str` (the const comparison behind the distinct-id check) is
+    /// true exactly for equal strings. Run on a thread with a bound: a loop
+    /// that stops advancing must fail this test, not hang it.
+    #[test]
+    fn same_str_is_true_exactly_for_equal_strings() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let equal = ["", "vod", "vod-latch-leak"].map(|a| same_str(a, a));
+            let unequal = [("vod", "vox"), ("vod", "vo"), ("vo", "vod"), ("a", "")]
+                .map(|(a, b)| same_str(a, b));
+            let _ = tx.send((equal, unequal));
+        });
+        let (equal, unequal) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("same_str did not return within 10 s");
+        assert_eq!(equal, [true; 3]);
+        assert_eq!(unequal, [false; 4]);
+    }
+
+    #[test]
+    fn the_catalog_passes_the_distinct_id_check() {
+        assert_distinct_ids(KnownBug::ALL);
+    }
+
+    #[test]
+    #[should_panic(expected = "share an id")]
+    fn a_shared_id_fails_the_distinct_id_check() {
+        let (a, b) = (KnownBug::ALL[0], KnownBug::ALL[1]);
+        assert_distinct_ids(&[a, b, a]);
+    }
 }
