@@ -102,6 +102,34 @@ fn frame(seq: u64) -> RelayMessage {
     })
 }
 
+/// An element started over a scripted relay: the element, its bus, the
+/// relay's further subscriptions, and the catalog subscription it made.
+struct Started {
+    src: Arc<MoqSrc<MemNet>>,
+    bus: mpsc::UnboundedReceiver<BusMessage>,
+    subs: mpsc::UnboundedReceiver<Sub>,
+    cat: Sub,
+}
+
+async fn started(downstream: Arc<CountingDownstream>, emitter: Emitter) -> Started {
+    let (net, mut subs) = scripted_relay();
+    let (src, bus) = MoqSrc::new(
+        net,
+        PadsConfig::new("moq-relay:4443", "live"),
+        downstream,
+        emitter,
+    );
+    src.start();
+    let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+    assert_eq!(cat.what, "catalog");
+    Started {
+        src,
+        bus,
+        subs,
+        cat,
+    }
+}
+
 /// The next subscription within 1 s, if any.
 async fn next_sub(subs: &mut mpsc::UnboundedReceiver<Sub>) -> Option<Sub> {
     tokio::time::timeout(Duration::from_secs(1), subs.recv())
@@ -114,16 +142,16 @@ async fn next_sub(subs: &mut mpsc::UnboundedReceiver<Sub>) -> Option<Sub> {
 async fn a_track_the_relay_ended_is_subscribed_again_only_from_a_newer_catalog() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let events = Events::new();
-        let (net, mut subs) = scripted_relay();
-        let (src, _bus) = MoqSrc::new(
-            net,
-            PadsConfig::new("moq-relay:4443", "live"),
+        let Started {
+            src,
+            bus: _bus,
+            mut subs,
+            cat,
+        } = started(
             Arc::new(CountingDownstream::default()),
             Emitter::new("gst", events.clone()),
-        );
-        src.start();
-        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
-        assert_eq!(cat.what, "catalog");
+        )
+        .await;
         cat.tx.send(catalog(1, &["cam"])).unwrap();
         let cam = next_sub(&mut subs)
             .await
@@ -177,15 +205,12 @@ async fn a_pump_behind_a_stalled_main_loop_reports_its_depth_blocks_at_the_bound
     tokio::time::timeout(Duration::from_secs(60), async {
         let events = Events::new();
         let downstream = Arc::new(CountingDownstream::default());
-        let (net, mut subs) = scripted_relay();
-        let (src, _bus) = MoqSrc::new(
-            net,
-            PadsConfig::new("moq-relay:4443", "live"),
-            downstream.clone(),
-            Emitter::new("gst", events.clone()),
-        );
-        src.start();
-        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        let Started {
+            src,
+            bus: _bus,
+            mut subs,
+            cat,
+        } = started(downstream.clone(), Emitter::new("gst", events.clone())).await;
         cat.tx.send(catalog(1, &["cam"])).unwrap();
         let cam = next_sub(&mut subs).await.expect("cam subscribed");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -240,15 +265,16 @@ async fn a_pump_behind_a_stalled_main_loop_reports_its_depth_blocks_at_the_bound
 async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
     tokio::time::timeout(Duration::from_secs(60), async {
         let events = Events::new();
-        let (net, mut subs) = scripted_relay();
-        let (src, mut bus) = MoqSrc::new(
-            net,
-            PadsConfig::new("moq-relay:4443", "live"),
+        let Started {
+            src,
+            mut bus,
+            mut subs,
+            cat,
+        } = started(
             Arc::new(CountingDownstream::default()),
             Emitter::new("gst", events.clone()),
-        );
-        src.start();
-        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        )
+        .await;
         cat.tx.send(catalog(1, &["cam"])).unwrap();
         let _cam1 = next_sub(&mut subs)
             .await
@@ -308,15 +334,16 @@ async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
 #[tokio::test(start_paused = true)]
 async fn the_relay_s_refusal_reaches_the_application_with_its_reason() {
     tokio::time::timeout(Duration::from_secs(60), async {
-        let (net, mut subs) = scripted_relay();
-        let (src, mut bus) = MoqSrc::new(
-            net,
-            PadsConfig::new("moq-relay:4443", "live"),
+        let Started {
+            src,
+            mut bus,
+            subs: _subs,
+            cat,
+        } = started(
             Arc::new(CountingDownstream::default()),
             Emitter::tracing_only("gst"),
-        );
-        src.start();
-        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        )
+        .await;
         cat.tx
             .send(RelayMessage::Error {
                 status: 503,
@@ -350,15 +377,16 @@ async fn the_track_read_fault_point_fails_the_pump_under_a_frame() {
     faults::install(7);
     faults::set("pads.track.read", 1.0);
     let outcome = tokio::time::timeout(Duration::from_secs(60), async {
-        let (net, mut subs) = scripted_relay();
-        let (src, mut bus) = MoqSrc::new(
-            net,
-            PadsConfig::new("moq-relay:4443", "live"),
+        let Started {
+            src,
+            mut bus,
+            mut subs,
+            cat,
+        } = started(
             Arc::new(CountingDownstream::default()),
             Emitter::tracing_only("gst"),
-        );
-        src.start();
-        let cat = next_sub(&mut subs).await.expect("the catalog subscription");
+        )
+        .await;
         cat.tx.send(catalog(1, &["cam"])).unwrap();
         let cam = next_sub(&mut subs).await.expect("cam subscribed");
         cam.tx.send(frame(0)).unwrap();
