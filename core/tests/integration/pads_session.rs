@@ -238,11 +238,7 @@ async fn a_pump_behind_a_stalled_main_loop_reports_its_depth_blocks_at_the_bound
         }
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(downstream.counts()["video_cam"], (1, 2 * frames));
-        let pump: Vec<String> = events
-            .lines()
-            .into_iter()
-            .filter(|l| l.starts_with("pads.queue.") || l.starts_with("pads.pump."))
-            .collect();
+        let pump: Vec<String> = events.lines_of(&["pads.queue.", "pads.pump."]);
         assert_eq!(
             pump,
             [
@@ -299,11 +295,7 @@ async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
             mic.as_ref().map(|s| s.what.as_str()),
             Some("mic"),
             "catalog 4 brought no mic subscription; the session said {:?}",
-            events
-                .lines()
-                .into_iter()
-                .filter(|l| l.starts_with("pads.error") || l.starts_with("pads.pad."))
-                .collect::<Vec<_>>()
+            events.lines_of(&["pads.error", "pads.pad."])
         );
         assert!(
             next_sub(&mut subs).await.is_none(),
@@ -313,11 +305,7 @@ async fn the_end_of_a_re_added_track_s_old_pump_never_touches_its_new_one() {
             panic!("the session errored: {e:?}");
         }
         assert!(src.stop().await);
-        let stop: Vec<String> = events
-            .lines()
-            .into_iter()
-            .filter(|l| l.starts_with("pads.stop."))
-            .collect();
+        let stop: Vec<String> = events.lines_of(&["pads.stop."]);
         assert_eq!(
             stop,
             [

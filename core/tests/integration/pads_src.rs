@@ -49,11 +49,7 @@ async fn sessions_are_numbered_in_start_order_and_each_is_stopped_once() {
         assert_eq!(src.start(), 3, "ids are never reused");
         assert_eq!((src.session(), src.sessions_started()), (Some(3), 3));
 
-        let lifecycle: Vec<String> = events
-            .lines()
-            .into_iter()
-            .filter(|l| l.starts_with("pads.session.start") || l.starts_with("pads.stop."))
-            .collect();
+        let lifecycle: Vec<String> = events.lines_of(&["pads.session.start", "pads.stop."]);
         assert_eq!(
             lifecycle,
             [

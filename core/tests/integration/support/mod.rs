@@ -141,4 +141,12 @@ impl Events {
         let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
         all.iter().map(ToString::to_string).collect()
     }
+
+    /// The normalized lines so far that start with one of `prefixes`.
+    pub fn lines_of(&self, prefixes: &[&str]) -> Vec<String> {
+        self.lines()
+            .into_iter()
+            .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+            .collect()
+    }
 }
