@@ -227,6 +227,7 @@ impl<F: FamilyFault> AnyPlan for FaultPlan<F> {
             scenario: header.scenario,
             seed: header.seed,
             bugs: header.bugs,
+            engine: header.engine,
             check: header.check,
             postmortem: header.postmortem,
             plan: self,

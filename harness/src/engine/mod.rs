@@ -28,8 +28,21 @@ use std::time::Duration;
 /// What host software returns (an error fails the run as `host-error`).
 pub type HostResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Which engine runs a seed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// Which engine runs a seed (in plan files by its CLI name).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     /// turmoil: fixed ticks over every host; the reference.
     #[default]

@@ -688,6 +688,11 @@ pub struct PlanFile<P = serde_json::Value> {
     /// Known-bug ids switched on when the plan was saved.
     #[serde(default)]
     pub bugs: Vec<String>,
+    /// The engine the run was on (`None` in files from before engines
+    /// were recorded: turmoil). `relaysim replay --plan` runs on it unless
+    /// told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::engine::EngineKind>,
     /// For regression plans: the check that fails with `bugs` on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,

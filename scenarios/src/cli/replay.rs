@@ -35,9 +35,10 @@ pub struct ReplayArgs {
     /// Print only the trace lines and the trace hash.
     #[arg(long)]
     pub trace_only: bool,
-    /// The simulation engine (see `relaysim run --engine`).
-    #[arg(long, default_value_t = EngineKind::Turmoil)]
-    pub engine: EngineKind,
+    /// The simulation engine (see `relaysim run --engine`; default: the
+    /// plan file's engine, else turmoil).
+    #[arg(long)]
+    pub engine: Option<EngineKind>,
 }
 
 /// `relaysim replay`.
@@ -57,6 +58,10 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
         (Some((f, _)), true) => parse_bugs(&f.bugs)?,
         _ => parse_bugs(&args.bugs)?,
     };
+    let engine = args
+        .engine
+        .or(file.as_ref().and_then(|(f, _)| f.engine))
+        .unwrap_or_default();
     let plan = match file {
         Some((_, plan)) => plan,
         None => scn.plan(seed),
@@ -69,7 +74,7 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
         &RunOptions {
             bugs,
             plan: Some(plan.clone()),
-            engine: args.engine,
+            engine,
             ..RunOptions::default()
         },
         relaysim_harness::runner::SEED_WALL_LIMIT,
@@ -77,7 +82,7 @@ pub fn run(args: &ReplayArgs) -> Result<bool, String> {
     // Files first: printing ends the process quietly if stdout is closed.
     if let Some(path) = &args.save_plan {
         let check = outcome.failure.as_ref().map(|f| f.check.clone());
-        write_plan_file(path, scn, seed, bugs, plan.as_ref(), check)?;
+        write_plan_file(path, scn, seed, bugs, engine, plan.as_ref(), check)?;
         eprintln!("relaysim: plan written to {}", path.display());
     }
     if let Some(path) = &args.html {
@@ -120,6 +125,7 @@ pub fn plan_file_json(
     scn: &dyn AnyScenario,
     seed: Seed,
     bugs: BugSet,
+    engine: EngineKind,
     plan: &dyn AnyPlan,
     check: Option<String>,
 ) -> String {
@@ -128,6 +134,7 @@ pub fn plan_file_json(
         scenario: scn.name.to_string(),
         seed: seed.to_string(),
         bugs: bugs.iter().map(|b| b.id().to_string()).collect(),
+        engine: Some(engine),
         check,
         postmortem: None,
         plan: (),
@@ -140,9 +147,13 @@ pub fn write_plan_file(
     scn: &dyn AnyScenario,
     seed: Seed,
     bugs: BugSet,
+    engine: EngineKind,
     plan: &dyn AnyPlan,
     check: Option<String>,
 ) -> Result<(), String> {
-    std::fs::write(path, plan_file_json(scn, seed, bugs, plan, check) + "\n")
-        .map_err(|e| format!("cannot write plan file {}: {e}", path.display()))
+    std::fs::write(
+        path,
+        plan_file_json(scn, seed, bugs, engine, plan, check) + "\n",
+    )
+    .map_err(|e| format!("cannot write plan file {}: {e}", path.display()))
 }

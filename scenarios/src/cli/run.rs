@@ -213,7 +213,14 @@ pub fn failure_file(dir: &Path, scenario: &str, seed: Seed, bugs: BugSet) -> Pat
 /// Saves a failing seed's plan; the path written.
 fn save_failure(scn: &dyn AnyScenario, f: &Failure, dir: &Path) -> Result<String, String> {
     let path = failure_file(dir, scn.name, f.seed, f.bugs);
-    let text = plan_file_json(scn, f.seed, f.bugs, f.plan.as_ref(), Some(f.check.clone()));
+    let text = plan_file_json(
+        scn,
+        f.seed,
+        f.bugs,
+        f.engine,
+        f.plan.as_ref(),
+        Some(f.check.clone()),
+    );
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, text + "\n"))
         .map_err(|e| format!("cannot save the failing plan to {}: {e}", path.display()))?;

@@ -26,9 +26,9 @@ pub struct ShrinkArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The simulation engine every run of the shrink uses (see `relaysim
-    /// run --engine`).
-    #[arg(long, default_value_t = relaysim_harness::EngineKind::Turmoil)]
-    pub engine: relaysim_harness::EngineKind,
+    /// run --engine`; default: the --plan file's engine, else turmoil).
+    #[arg(long)]
+    pub engine: Option<relaysim_harness::EngineKind>,
 }
 
 /// `relaysim shrink`.
@@ -36,16 +36,29 @@ pub fn run(args: &ShrinkArgs) -> Result<bool, String> {
     let scn = scenario(&args.scenario)?;
     let seed = Seed::parse(&args.seed)?;
     let bugs = parse_bugs(&args.bugs)?;
-    let start = args
+    let file = args
         .plan
         .as_deref()
-        .map(|p| read_plan_file(scn, p).map(|(_, plan)| plan))
+        .map(|p| read_plan_file(scn, p))
         .transpose()?;
-    let shrunk = scn.shrink_on(seed, bugs, start.as_ref(), args.engine)?;
+    let engine = args
+        .engine
+        .or(file.as_ref().and_then(|(f, _)| f.engine))
+        .unwrap_or_default();
+    let start = file.map(|(_, plan)| plan);
+    let shrunk = scn.shrink_on(seed, bugs, start.as_ref(), engine)?;
     let check = Some(shrunk.check.clone());
     // Files first: printing ends the process quietly if stdout is closed.
     if let Some(path) = &args.out {
-        write_plan_file(path, scn, seed, bugs, shrunk.plan.as_ref(), check.clone())?;
+        write_plan_file(
+            path,
+            scn,
+            seed,
+            bugs,
+            engine,
+            shrunk.plan.as_ref(),
+            check.clone(),
+        )?;
         eprintln!("relaysim: plan written to {}", path.display());
     }
     outln!(
@@ -59,7 +72,7 @@ pub fn run(args: &ShrinkArgs) -> Result<bool, String> {
     );
     outln!(
         "plan file:\n{}",
-        plan_file_json(scn, seed, bugs, shrunk.plan.as_ref(), check)
+        plan_file_json(scn, seed, bugs, engine, shrunk.plan.as_ref(), check)
     );
     outln!("test literal:\n{}", shrunk.plan.to_literal());
     Ok(true)

@@ -205,6 +205,43 @@ fn every_printed_replay_command_reproduces_its_run() {
     }
 }
 
+/// A plan file records the engine its run was on, and replaying it runs
+/// there unless `--engine` says otherwise (a failure found on the fast
+/// engine must not replay green on turmoil); an unknown engine in a file
+/// is one line and exit 2.
+#[test]
+fn a_plan_file_replays_on_its_own_engine() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plan-engine");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fast.json");
+    let file_s = file.to_str().unwrap();
+    let base = ["replay", "vod-slow-twitch", "--seed", "0x3", "--trace-only"];
+    let on = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        trace_hash(&relaysim(&args))
+    };
+    let fast = on(&["--engine", "fast", "--save-plan", file_s]);
+    let turmoil = on(&["--engine", "turmoil"]);
+    assert_ne!(fast, turmoil, "the engines' traces differ in their timings");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["engine"], "fast", "{text}");
+    assert_eq!(on(&["--plan", file_s]), fast, "the file's engine");
+    assert_eq!(on(&["--plan", file_s, "--engine", "turmoil"]), turmoil);
+    // A file from before engines were recorded replays on turmoil.
+    let old = dir.join("old.json");
+    std::fs::write(&old, text.replace("  \"engine\": \"fast\",\n", "")).unwrap();
+    assert_eq!(on(&["--plan", old.to_str().unwrap()]), turmoil);
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, text.replace("\"fast\"", "\"warp\"")).unwrap();
+    one_line_error(
+        &relaysim(&["replay", "vod-slow-twitch", "--plan", bad.to_str().unwrap()]),
+        "unknown variant `warp`",
+    );
+}
+
 /// A failed write to stdout is an error, never an exit 0.
 #[test]
 fn an_unwritable_stdout_is_exit_3_with_one_line() {

@@ -28,9 +28,14 @@ pub fn bugs_from_env() -> BugSet {
 
 /// `RELAYSIM_ENGINE` (`turmoil` or `fast`), if set; turmoil otherwise.
 pub fn engine_from_env() -> relaysim_harness::EngineKind {
+    engine_env().unwrap_or_default()
+}
+
+/// `RELAYSIM_ENGINE`, if set.
+fn engine_env() -> Option<relaysim_harness::EngineKind> {
     match std::env::var("RELAYSIM_ENGINE") {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().expect("RELAYSIM_ENGINE"),
-        _ => relaysim_harness::EngineKind::Turmoil,
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().parse().expect("RELAYSIM_ENGINE")),
+        _ => None,
     }
 }
 
@@ -73,7 +78,8 @@ pub fn run_and_assert(scn: &dyn AnyScenario) -> u64 {
 
 /// `RELAYSIM_PLAN=FILE` (a failure report's test line for a run that
 /// replayed a plan file): replays that plan, with `RELAYSIM_SEED` /
-/// `RELAYSIM_BUG` or else the file's seed and bugs.
+/// `RELAYSIM_BUG` / `RELAYSIM_ENGINE` or else the file's seed, bugs and
+/// engine.
 fn replay_plan_file(scn: &dyn AnyScenario, path: &std::path::Path) -> u64 {
     let (file, plan) = read_plan_file(scn, path).expect("RELAYSIM_PLAN");
     let seed = Seed::from_env()
@@ -92,7 +98,7 @@ fn replay_plan_file(scn: &dyn AnyScenario, path: &std::path::Path) -> u64 {
         &RunOptions {
             bugs,
             plan: Some(plan),
-            engine: engine_from_env(),
+            engine: engine_env().or(file.engine).unwrap_or_default(),
             ..RunOptions::default()
         },
         &std::sync::atomic::AtomicBool::new(false),

@@ -104,6 +104,7 @@ fn plan_file_round_trip() {
             scenario: SLOTS_CONTENTION.name.to_string(),
             seed: seed.to_string(),
             bugs: vec![SlotBugs::CheckThenAwait.id().to_string()],
+            engine: None,
             check: None,
             postmortem: None,
             plan: (),
