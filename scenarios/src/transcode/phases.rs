@@ -18,8 +18,11 @@
 //! before it, then each publish to the oldest hello still waiting (per
 //! broadcast). A hello whose connection already ended still gets its
 //! answer (the ingest does not read while it claims), except a hello sent
-//! into a blackhole or one whose connection the ingest closed unanswered
-//! (it arrived after the first-frame bound).
+//! into a blackhole or one whose connection the ingest closed unanswered:
+//! it arrived after the first-frame bound (`deadline.fired
+//! transcode.ingest.first-frame`, matched to the connection accepted one
+//! bound before), whether the publisher then saw the close or another end
+//! first.
 //!
 //! Viewer subscriptions and drains are in-process (the registry's
 //! broadcast rings), not connections: they have no phases.
@@ -135,6 +138,21 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
             }
             continue;
         }
+        if let Some(relaysim_core::Event::DeadlineFired {
+            site: "transcode.ingest.first-frame",
+        }) = e.core()
+        {
+            // The ingest read nothing on this connection within its
+            // first-frame bound and closed it: a hello that was still on
+            // the way is never answered, even when the publisher saw its
+            // connection end some other way first (a heal's bounce).
+            if let Some(i) = first_frame_expired(&conns, e.at) {
+                if let Some(q) = hellos.get_mut(&conns[i].broadcast) {
+                    q.retain(|&j| j != i);
+                }
+            }
+            continue;
+        }
         let (broadcast, answer) = match e.event::<TranscodeEvent>() {
             Some(TranscodeEvent::IngestPublish { broadcast, .. }) => (broadcast, Some(true)),
             // Matched to their hellos beforehand (`rejections`).
@@ -160,6 +178,23 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
         }
     }
     conns
+}
+
+/// The connection whose first-frame bound expired at `at`: the ingest
+/// starts that bound when it accepts (a latency after `enc.connect`), so a
+/// connection that came up [`INGEST_IDLE_TIMEOUT`] before, within a
+/// latency and a step either way, and whose hello (if any) could not have
+/// been read by then. The closest such one; `None` if none fits.
+fn first_frame_expired(conns: &[Conn], at: Duration) -> Option<usize> {
+    conns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.up.is_some() && c.answer.is_none())
+        .filter(|(_, c)| c.hello.is_none_or(|h| h + MAX_LATENCY > at))
+        .map(|(i, c)| (i, (c.connect + INGEST_IDLE_TIMEOUT).abs_diff(at)))
+        .filter(|(_, d)| *d <= MAX_LATENCY + MAX_LATENCY)
+        .min_by_key(|(_, d)| *d)
+        .map(|(i, _)| i)
 }
 
 /// The hello each `ingest.rejected` answers: the ingest turns a claim

@@ -1,7 +1,8 @@
 //! Numbered regression plans (`scenarios/regressions/*.json`): each replays
-//! from its plan — bug on → fails its recorded check, bugs off → passes —
-//! and a pinned plan means the same run after an unrelated change to the
-//! RNG draw order.
+//! from its plan, on its recorded engine — bug on → fails its recorded
+//! check, bugs off → passes; a file with no bug pins a false alarm of its
+//! check, which must pass — and a pinned plan means the same run after an
+//! unrelated change to the RNG draw order.
 
 use relaysim_core::BugSet;
 use relaysim_harness::report::failure_report;
@@ -35,6 +36,7 @@ fn replay(
         &RunOptions {
             bugs,
             plan: Some(plan.clone()),
+            engine: file.engine.unwrap_or_default(),
             ..RunOptions::default()
         },
         &AtomicBool::new(false),
@@ -58,7 +60,19 @@ fn every_regression_plan_fails_with_its_bug_and_passes_without() {
             file.postmortem.as_deref().is_some_and(|p| p.len() > 80),
             "{name}: needs a one-paragraph postmortem"
         );
+        assert!(file.check.is_some(), "{name}: names the check it pins");
         let bugs = parse_bugs(&file.bugs).expect("bugs");
+        if bugs.is_empty() {
+            // A false alarm: the check once failed this run with every
+            // bug off; the core was right and the oracle was fixed.
+            let run = replay(scn, &file, &plan, bugs);
+            assert!(
+                run.passed(),
+                "{name}: the false alarm is back:\n{}",
+                run.failure.as_ref().map(failure_report).unwrap_or_default()
+            );
+            continue;
+        }
         let with_bug = replay(scn, &file, &plan, bugs);
         let failure = with_bug
             .failure
