@@ -268,26 +268,79 @@ fn plugin_down(v: &RunView<'_>) -> Vec<(Duration, Duration)> {
     out
 }
 
-/// Impairments that began while a session was up: the ones a keepalive
-/// can kill. One that began while the plugin was reconnecting (after a
-/// `ws.session.reset` fault point, say) has no session to kill, and a stall
-/// the plugin got while down is dropped.
+/// Impairments that began while a session was up on both sides: the ones
+/// a keepalive can kill. One that began while the plugin was reconnecting
+/// (after a `ws.session.reset` fault point, say) has no session to kill,
+/// and a stall the plugin got while down is dropped; nor does one that
+/// began after the server closed the plugin's session, even if the close
+/// had not reached the plugin yet (a blackhole can swallow it).
 fn with_session(v: &RunView<'_>) -> Vec<Impairment> {
-    let down = plugin_down(v);
+    let mut down = plugin_down(v);
+    down.extend(plugin_sessions(v).into_iter().filter_map(|s| s.over));
     impairments(v)
         .into_iter()
         .filter(|i| !down.iter().any(|(a, b)| *a <= i.start && i.start < *b))
         .collect()
 }
 
+/// One session of the plugin as the server logged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PluginSession {
+    /// The server's connection number.
+    conn: u64,
+    /// From the server's close of it to the plugin's next `up` (or the
+    /// run's end); `None` while the server keeps it.
+    over: Option<(Duration, Duration)>,
+}
+
+/// The plugin's sessions, server side: each plugin `up` is the session
+/// the server opened last before it (its upgrade answer is on the way to
+/// the plugin), and that session is over from the server's
+/// `ws.session.closed` of it, for whatever reason.
+fn plugin_sessions(v: &RunView<'_>) -> Vec<PluginSession> {
+    let mut out: Vec<PluginSession> = Vec::new();
+    let mut last_open = None;
+    let mut closed: Option<Duration> = None;
+    for e in &v.trace.entries {
+        match e.event::<WsEvent>() {
+            Some(WsEvent::SessionOpen { conn }) => last_open = Some(*conn),
+            Some(WsEvent::SessionClosed { conn, .. })
+                if out.last().is_some_and(|s| s.conn == *conn) && closed.is_none() =>
+            {
+                closed = Some(e.at);
+            }
+            _ => {}
+        }
+        if let (Some(WsClientEvent::Up { .. }), Some(conn)) = (e.peer::<WsClientEvent>(), last_open)
+        {
+            if let (Some(s), Some(c)) = (out.last_mut(), closed.take()) {
+                s.over = Some((c, e.at));
+            }
+            out.push(PluginSession { conn, over: None });
+        }
+    }
+    if let (Some(s), Some(c)) = (out.last_mut(), closed) {
+        s.over = Some((c, v.end));
+    }
+    out
+}
+
 fn dead_peer_killed(v: &RunView<'_>) -> Verdict {
-    let ks = kills(v);
+    // The keepalive's kills, and any other close of the plugin's session
+    // (a `ws.session.reset` fault point inside the impairment leaves the
+    // keepalive nothing to kill).
+    let mut ends: Vec<Duration> = kills(v).into_iter().map(|(at, _)| at).collect();
+    ends.extend(
+        plugin_sessions(v)
+            .into_iter()
+            .filter_map(|s| s.over.map(|o| o.0)),
+    );
     for i in with_session(v) {
         if !i.dead || i.len() < must_kill_from() {
             continue;
         }
         let by = i.start + kill_by();
-        if !ks.iter().any(|(at, _)| *at >= i.start && *at <= by) {
+        if !ends.iter().any(|at| *at >= i.start && *at <= by) {
             return Verdict::fail(
                 by,
                 format!(
@@ -491,7 +544,7 @@ pub const NO_HEALTHY_KEEPALIVE_KILL: Check = Check {
 pub const DEAD_PEER_KILLED: Check = Check {
     name: "dead-peer-killed",
     kind: CheckKind::Eventually,
-    about: "an impairment of 7 s or more that began under a session is closed by the keepalive within 6.5 s of its start",
+    about: "an impairment of 7 s or more that began under a session is closed by the keepalive (or closed first otherwise) within 6.5 s of its start",
     eval: dead_peer_killed,
 };
 
@@ -686,5 +739,66 @@ mod tests {
             no_healthy_keepalive_kill(&v),
             Verdict::Fail { .. }
         ));
+    }
+
+    /// Seeds 0xf4760, 0xf4848 and 0xf4915 of a fast-engine sweep: the
+    /// server closed the plugin's session (a `ws.session.reset` fault
+    /// point) 21 ms before a blackhole began, and the blackhole swallowed
+    /// the close, so the plugin still thought itself up. The server had no
+    /// session left to kill; dead-peer-killed must not demand a kill. A
+    /// close of the session inside the impairment ends it too, and the
+    /// same blackhole over a session the server keeps must be killed.
+    #[test]
+    fn an_impairment_after_the_server_closed_the_session_needs_no_kill() {
+        let client = |ms, e: WsClientEvent| at(ms, CLIENT, EntryKind::Peer(Arc::new(e)));
+        let server = |ms, e: WsEvent| at(ms, "ws-server", EntryKind::Core(e.into()));
+        let link = || ("ws-client".to_string(), "ws-server".to_string());
+        let blackhole = |ms| {
+            let (a, b) = link();
+            at(ms, "harness", fault(NetFault::Blackhole { a, b }))
+        };
+        let restore = |ms| {
+            let (a, b) = link();
+            at(ms, "harness", fault(NetFault::Restore { a, b }))
+        };
+        let closed = |ms, conn| {
+            server(
+                ms,
+                WsEvent::SessionClosed {
+                    conn,
+                    code: None,
+                    reason: "fault-point-reset".into(),
+                },
+            )
+        };
+        let run = |close_at: Option<u64>| {
+            let mut entries = vec![
+                server(900, WsEvent::SessionOpen { conn: 1 }),
+                client(930, WsClientEvent::Up { conn: 1 }),
+                // An idler's session, opened after the plugin's: not the
+                // plugin's session, and its close proves nothing.
+                server(1_500, WsEvent::SessionOpen { conn: 2 }),
+                closed(6_500, 2),
+            ];
+            entries.extend(close_at.map(|ms| closed(ms, 1)));
+            entries.push(blackhole(12_515));
+            entries.push(restore(20_800));
+            entries.sort_by_key(|e| e.at);
+            let trace = Trace { entries };
+            let facts = Facts::new();
+            dead_peer_killed(&RunView {
+                trace: &trace,
+                facts: &facts,
+                heal_at: Duration::from_secs(23),
+                end: Duration::from_secs(30),
+            })
+        };
+        assert_eq!(run(Some(12_494)), Verdict::Pass, "closed before");
+        assert_eq!(run(Some(14_000)), Verdict::Pass, "closed inside");
+        assert!(matches!(run(None), Verdict::Fail { .. }), "never closed");
+        assert!(
+            matches!(run(Some(19_500)), Verdict::Fail { .. }),
+            "closed after the bound"
+        );
     }
 }
