@@ -307,15 +307,7 @@ impl Publisher {
                 pending.clear();
             }
             if !out.is_empty() {
-                let write = stream.write_all(&out);
-                let written = match read_timeout {
-                    // A write the relay never takes in is a dead link too.
-                    Some(t) => tokio::time::timeout(t, write)
-                        .await
-                        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
-                    None => write.await,
-                };
-                if let Err(e) = written {
+                if let Err(e) = write_within(&mut stream, &out, read_timeout).await {
                     break Err(e);
                 }
                 out.clear();
@@ -327,7 +319,10 @@ impl Publisher {
                         for r in r {
                             push(Ok(r), &mut out);
                         }
-                        let _ = stream.write_all(&out).await;
+                        // The goodbye is bounded like every write: on a
+                        // dead link it would wait for ever, and the
+                        // publisher with it (no down, no reconnect).
+                        let _ = write_within(&mut stream, &out, read_timeout).await;
                     }
                     break Ok(());
                 }
@@ -414,6 +409,22 @@ impl Publisher {
         drop(out);
         self.recorder.peer(self.host, ObsEvent::Down { n });
         result
+    }
+}
+
+/// Writes `bytes`, giving up after `timeout` (if any): a write the relay
+/// never takes in is a dead link too.
+async fn write_within<S: tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    timeout: Option<Duration>,
+) -> std::io::Result<()> {
+    let write = stream.write_all(bytes);
+    match timeout {
+        Some(t) => tokio::time::timeout(t, write)
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => write.await,
     }
 }
 
