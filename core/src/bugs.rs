@@ -847,6 +847,46 @@ mod tests {
         assert!(!s.on(extra));
     }
 
+    /// A full set refuses a bug that sorts after every bug in it (the
+    /// search for its slot runs off the end of the set) as it refuses any.
+    #[test]
+    fn a_full_set_refuses_a_bug_sorting_last() {
+        let mut sorted = KnownBug::ALL.to_vec();
+        sorted.sort();
+        let mut s = BugSet::NONE;
+        for b in &sorted[..BugSet::CAPACITY] {
+            s = s.with(*b);
+        }
+        let last = *sorted.last().unwrap();
+        assert_eq!(s.try_with(last).unwrap_err().bug, last);
+    }
+
+    /// Two descriptors of one id are one bug (equal, same hash): a bug is
+    /// its id, wherever its descriptor lives; different ids differ.
+    #[test]
+    fn a_bug_is_its_id() {
+        static A: BugInfo = BugInfo::new("A", "test-same-id", "test", "m", "f");
+        static B: BugInfo = BugInfo::new("B", "test-same-id", "test", "m", "f");
+        static C: BugInfo = BugInfo::new("C", "test-other-id", "test", "m", "f");
+        let (a, b, c) = (KnownBug::new(&A), KnownBug::new(&B), KnownBug::new(&C));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let h = |k: KnownBug| {
+            let mut h = DefaultHasher::new();
+            k.hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(h(a), h(b));
+        assert_ne!(h(a), h(c));
+    }
+
+    #[test]
+    fn valid_ids_lists_the_catalog_in_order() {
+        let ids: Vec<&str> = KnownBug::ALL.iter().map(|b| b.id()).collect();
+        assert_eq!(KnownBug::valid_ids(), ids.join(", "));
+        assert!(KnownBug::valid_ids().starts_with("vod-fetch-stacking, vod-fetch-stale-epoch, "));
+    }
+
     #[test]
     #[should_panic(expected = "a run switches on at most 8 known bugs")]
     fn bugset_with_panics_when_full() {

@@ -199,6 +199,43 @@ mod tests {
     use crate::restream::event::FetchResult;
     use crate::session::pads::PadsEvent;
 
+    /// What a sink saw: (host, event line).
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<(&'static str, String)>>);
+
+    impl EventSink for Lines {
+        fn record(&self, host: &'static str, event: Event) {
+            self.0.lock().unwrap().push((host, event.to_string()));
+        }
+    }
+
+    /// An emitter names its host, and its events (deadline firings
+    /// included) reach its sink under that host, in order.
+    #[test]
+    fn an_emitter_records_under_its_host() {
+        let lines = Arc::new(Lines::default());
+        let e = Emitter::new("relay", lines.clone());
+        assert_eq!(e.host(), "relay");
+        assert_eq!(Emitter::tracing_only("obs").host(), "obs");
+        e.deadline_fired("restream.ingest.idle");
+        e.emit(Event::FaultPointFired {
+            site: "ws.session.reset",
+        });
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                (
+                    "relay",
+                    "deadline.fired site=restream.ingest.idle".to_string()
+                ),
+                (
+                    "relay",
+                    "fault-point.fired site=ws.session.reset".to_string()
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn events_display_as_their_component_does() {
         let e = Event::from(RestreamEvent::VodFetchDone {

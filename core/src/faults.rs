@@ -148,5 +148,33 @@ mod tests {
         clear();
         assert!(!fire("restream.pump.write"));
         uninstall();
+        // With the table gone, switching a site on does nothing.
+        set("restream.pump.write", 1.0);
+        assert!(!fire("restream.pump.write"));
+    }
+
+    /// A site switched off draws nothing: the sites still on see the same
+    /// firings as if it had never been switched on.
+    #[test]
+    fn a_site_switched_off_draws_nothing() {
+        let run = |touch_other: bool| {
+            install(5);
+            set("restream.pump.write", 0.5);
+            if touch_other {
+                set("restream.ingest.read", 1.0);
+                set("restream.ingest.read", 0.0);
+            }
+            let firings: Vec<bool> = (0..64)
+                .map(|_| {
+                    let _ = fire("restream.ingest.read");
+                    fire("restream.pump.write")
+                })
+                .collect();
+            uninstall();
+            firings
+        };
+        let alone = run(false);
+        assert!(alone.contains(&true) && alone.contains(&false));
+        assert_eq!(run(true), alone);
     }
 }

@@ -104,6 +104,15 @@ mod tests {
         for m in msgs {
             assert_eq!(MediaMsg::decode(m.encode()).unwrap(), m);
         }
+        // A frame with no payload is exactly its 17-byte header.
+        let empty = MediaMsg::Frame(Frame {
+            seq: 1,
+            ts_ms: 2,
+            keyframe: false,
+            payload: Bytes::new(),
+        });
+        assert_eq!(empty.encode().len(), 18);
+        assert_eq!(MediaMsg::decode(empty.encode()).unwrap(), empty);
         assert!(MediaMsg::decode(Bytes::new()).is_err());
         assert!(MediaMsg::decode(Bytes::from_static(&[3, 1])).is_err());
         assert!(MediaMsg::decode(Bytes::from_static(&[99])).is_err());

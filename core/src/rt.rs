@@ -150,5 +150,6 @@ mod tests {
         .await;
         assert_eq!(fast, Ok(7));
         assert_eq!(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(Elapsed.to_string(), "deadline has elapsed");
     }
 }
