@@ -61,6 +61,10 @@ pub struct Conn {
     pub down: Option<(Duration, &'static str)>,
     /// Its own silences (pause, resume or end).
     pub pauses: Vec<(Duration, Option<Duration>)>,
+    /// The ingest's first-frame bound fired on it: the ingest read nothing
+    /// and closed it, so its hello, sent before or after, is never
+    /// answered.
+    pub unread: bool,
 }
 
 fn broadcast_of(host: &str) -> String {
@@ -109,7 +113,7 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
                     // began) never reaches the ingest: nothing answers it.
                     if let Some(&r) = rejected.get(&key) {
                         c.answer = Some((r, false));
-                    } else if !blackholed(&windows, c.host, e.at, e.at + MAX_LATENCY) {
+                    } else if !c.unread && !blackholed(&windows, c.host, e.at, e.at + MAX_LATENCY) {
                         hellos.entry(c.broadcast.clone()).or_default().push_back(i);
                     }
                 }
@@ -147,6 +151,7 @@ pub fn connections(v: &RunView<'_>) -> Vec<Conn> {
             // the way is never answered, even when the publisher saw its
             // connection end some other way first (a heal's bounce).
             if let Some(i) = first_frame_expired(&conns, e.at) {
+                conns[i].unread = true;
                 if let Some(q) = hellos.get_mut(&conns[i].broadcast) {
                     q.retain(|&j| j != i);
                 }
@@ -189,7 +194,7 @@ fn first_frame_expired(conns: &[Conn], at: Duration) -> Option<usize> {
     conns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.up.is_some() && c.answer.is_none())
+        .filter(|(_, c)| c.up.is_some() && c.answer.is_none() && !c.unread)
         .filter(|(_, c)| c.hello.is_none_or(|h| h + MAX_LATENCY > at))
         .map(|(i, c)| (i, (c.connect + INGEST_IDLE_TIMEOUT).abs_diff(at)))
         .filter(|(_, d)| *d <= MAX_LATENCY + MAX_LATENCY)
