@@ -755,9 +755,17 @@ pub struct FaultPointDraw<'a> {
     pub max_permille: u16,
     /// On for the whole window (else for a span drawn inside it).
     pub whole_window: bool,
+    /// Sites of the prefix passed only a few times a run (a response per
+    /// request), among sites passed many times: drawn like the others (the
+    /// same window), but up to [`FaultPointDraw::RARE_MAX_PERMILLE`] per
+    /// pass, or they would hardly ever fire.
+    pub rare_sites: &'a [&'a str],
 }
 
 impl<'a> FaultPointDraw<'a> {
+    /// The highest chance per pass of a site passed a few times a run.
+    pub const RARE_MAX_PERMILLE: u16 = 500;
+
     /// Sites passed many times a second (a write per frame, a read per
     /// command): at most 5 % per pass.
     pub fn hot(prefix: &'a str, from_ms: u64, until_ms: u64) -> Self {
@@ -767,6 +775,7 @@ impl<'a> FaultPointDraw<'a> {
             until_ms,
             max_permille: 50,
             whole_window: false,
+            rare_sites: &[],
         }
     }
 
@@ -774,9 +783,26 @@ impl<'a> FaultPointDraw<'a> {
     /// whole window, at most 50 % per pass, or they would hardly ever fire.
     pub fn rare(prefix: &'a str, from_ms: u64, until_ms: u64) -> Self {
         FaultPointDraw {
-            max_permille: 500,
+            max_permille: Self::RARE_MAX_PERMILLE,
             whole_window: true,
             ..FaultPointDraw::hot(prefix, from_ms, until_ms)
+        }
+    }
+
+    /// The same draw, with `sites` (of its prefix) drawn as rare sites.
+    pub fn with_rare(self, sites: &'a [&'a str]) -> Self {
+        FaultPointDraw {
+            rare_sites: sites,
+            ..self
+        }
+    }
+
+    /// The highest chance per pass of `site`, in permille.
+    fn max_permille_of(&self, site: &str) -> u16 {
+        if self.rare_sites.contains(&site) {
+            self.max_permille.max(Self::RARE_MAX_PERMILLE)
+        } else {
+            self.max_permille
         }
     }
 }
@@ -827,12 +853,12 @@ impl Swarm {
         let Some(intensity) = self.kind("fault-points", p_on) else {
             return;
         };
-        let span = f64::from(draw.max_permille.max(1) - 1);
         for (site, _) in relaysim_core::faults::SITES
             .iter()
             .filter(|(s, _)| s.starts_with(draw.prefix))
         {
             if rng.chance(0.5) {
+                let span = f64::from(draw.max_permille_of(site).max(1) - 1);
                 let permille = (1.0 + intensity * span) as u16;
                 let (from, until) = if draw.whole_window {
                     (draw.from_ms, draw.until_ms)

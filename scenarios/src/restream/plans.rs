@@ -28,7 +28,14 @@ fn start(ctx: &mut Ctx) {
 /// fault phase.
 fn fault_points(ctx: &mut Ctx, p_on: f64) {
     let until = HEAL_AT.as_millis() as u64 - 1;
-    ctx.fault_points(p_on, FaultPointDraw::hot("restream.", 2_000, until));
+    ctx.fault_points(p_on, point_draw(until));
+}
+
+/// The restream sites from 2 s to `until_ms`: the pump's writes and the
+/// ingest's reads pass many times a second, the Twitch response once per
+/// VOD fetch (a rare site).
+fn point_draw(until_ms: u64) -> FaultPointDraw<'static> {
+    FaultPointDraw::hot("restream.", 2_000, until_ms).with_rare(&["restream.twitch.response"])
 }
 
 /// Twitch latency across 0–15 s (often past the 12 s total timeout), some
@@ -334,7 +341,7 @@ pub fn vod_phases(ctx: &mut Ctx) {
         window(ctx, at, len, open, close);
     }
     let until = PHASES_HEAL_AT.as_millis() as u64 - 1;
-    ctx.fault_points(0.2, FaultPointDraw::hot("restream.", 2_000, until));
+    ctx.fault_points(0.2, point_draw(until));
 }
 
 #[cfg(test)]
