@@ -1,20 +1,22 @@
 //! Phase coverage: which phases of a family's connections a fault reached,
-//! and which of the core's deadlines fired.
+//! and which of the core's deadlines and fault points fired.
 //!
 //! Owns [`Phase`] (connect, handshake, steady, teardown, reconnect),
 //! [`Span`] (one connection in one phase, between two hosts, from and to a
 //! simulated time), [`Window`] (a fault active on a link), the family-blind
 //! reading of fault windows from a trace ([`fault_windows`]), the overlap
-//! rule ([`faulted`]) and the two coverage verdicts every family builds its
-//! `sometimes` checks from: [`phase_reached`] and [`deadline_reached`]
-//! (with the [`phase_check!`](crate::phase_check) and
-//! [`deadline_check!`](crate::deadline_check) macros, one line per check).
+//! rule ([`faulted`]) and the three coverage verdicts every family builds
+//! its `sometimes` checks from: [`phase_reached`], [`deadline_reached`] and
+//! [`fault_point_reached`] (with the [`phase_check!`](crate::phase_check),
+//! [`deadline_check!`](crate::deadline_check) and
+//! [`fault_point_check!`](crate::fault_point_check) macros, one line per
+//! check).
 //!
 //! A family derives its spans from its own trace (what its peers and the
 //! core reported about each connection), never from the system's
 //! bookkeeping; this module only intersects them with the faults. It never
-//! judges safety or liveness: a phase or deadline that no seed reaches is
-//! a `coverage` failure of the batch, nothing more.
+//! judges safety or liveness: a phase, deadline or fault point that no
+//! seed reaches is a `coverage` failure of the batch, nothing more.
 
 use crate::check::{RunView, Verdict};
 use crate::fault::{NetFault, Scope};
@@ -259,6 +261,45 @@ macro_rules! deadline_check {
     };
 }
 
+/// `Reached` if the core's fault point `site` fired in this run.
+pub fn fault_point_reached(view: &RunView<'_>, site: &str) -> Verdict {
+    Verdict::reached(fault_point_fired(view.trace, site))
+}
+
+/// `true` if the trace has a `fault-point.fired site=<site>` line.
+pub fn fault_point_fired(trace: &Trace, site: &str) -> bool {
+    trace.entries.iter().any(|e| {
+        matches!(e.core(), Some(relaysim_core::Event::FaultPointFired { site: s }) if *s == site)
+    })
+}
+
+/// The name of the coverage check for the core's fault point `site`.
+pub fn fault_point_check_name(site: &str) -> String {
+    format!("fault-point:{site}")
+}
+
+/// A `sometimes` check that the core's fault point `$site` fires: a plan
+/// that switches a site on proves nothing until the code passes it while
+/// on. `pub const X: Check = fault_point_check!("ws.session.reset");`. Its
+/// name is `fault-point:<site>` (what `catalog_covers_every_fault_point`
+/// looks for).
+#[macro_export]
+macro_rules! fault_point_check {
+    ($site:literal) => {
+        $crate::check::Check {
+            name: concat!("fault-point:", $site),
+            kind: $crate::check::CheckKind::Sometimes,
+            about: concat!("the core fault point ", $site, " fires"),
+            eval: {
+                fn eval(v: &$crate::check::RunView<'_>) -> $crate::check::Verdict {
+                    $crate::phase::fault_point_reached(v, $site)
+                }
+                eval
+            },
+        }
+    };
+}
+
 /// A `sometimes` check that a fault reaches phase `$phase` (a
 /// [`Phase::name`]) of the connections `$spans` finds (a
 /// `fn(&RunView) -> Vec<Span>` of the family's):
@@ -483,5 +524,43 @@ mod tests {
             }],
         };
         assert_eq!(view(&fired), (Verdict::Miss, Verdict::Miss, Verdict::Hit));
+    }
+
+    const RESET_FIRED: crate::check::Check = crate::fault_point_check!("ws.session.reset");
+
+    /// A fault point's check hits only on a firing of its own site: a
+    /// deadline of the same name, another site, or the plan switching the
+    /// site on (without the code passing it) are misses.
+    #[test]
+    fn a_fault_point_check_hits_on_its_site_firing() {
+        assert_eq!(RESET_FIRED.name, fault_point_check_name("ws.session.reset"));
+        assert_eq!(RESET_FIRED.name, "fault-point:ws.session.reset");
+        assert_eq!(RESET_FIRED.kind, crate::check::CheckKind::Sometimes);
+        let facts = Facts::new();
+        let judge = |kind: EntryKind| {
+            let trace = Trace {
+                entries: vec![Entry {
+                    at: ms(5),
+                    host: "ws-server",
+                    kind,
+                }],
+            };
+            (RESET_FIRED.eval)(&RunView {
+                trace: &trace,
+                facts: &facts,
+                heal_at: ms(400),
+                end: ms(1000),
+            })
+        };
+        use relaysim_core::Event;
+        let point = |site| EntryKind::Core(Event::FaultPointFired { site });
+        assert_eq!(judge(point("ws.session.reset")), Verdict::Hit);
+        assert_eq!(judge(point("pads.track.read")), Verdict::Miss);
+        assert_eq!(
+            judge(EntryKind::Core(Event::DeadlineFired {
+                site: "ws.session.reset"
+            })),
+            Verdict::Miss
+        );
     }
 }

@@ -203,4 +203,33 @@ mod tests {
             );
         }
     }
+
+    /// Every fault point of the core (`relaysim_core::faults::SITES`) is a
+    /// `sometimes` check of a scenario whose default range is large enough
+    /// for coverage to be judged: a plan that switches a site on proves
+    /// nothing until the code passes it while on, so `cargo test` fails the
+    /// day a site stops firing (or a new one is added without a scenario
+    /// that fires it).
+    #[test]
+    fn catalog_covers_every_fault_point() {
+        use relaysim_harness::check::CheckKind;
+        use relaysim_harness::phase::fault_point_check_name;
+        use relaysim_harness::runner::COVERAGE_MIN_SEEDS;
+        let missing: Vec<String> = relaysim_core::faults::SITES
+            .iter()
+            .map(|(site, _)| fault_point_check_name(site))
+            .filter(|name| {
+                !all().iter().any(|s| {
+                    s.default_seeds >= COVERAGE_MIN_SEEDS as u64
+                        && s.checks
+                            .iter()
+                            .any(|c| c.name == *name && c.kind == CheckKind::Sometimes)
+                })
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "core fault points no scenario's coverage checks reach: {missing:?}"
+        );
+    }
 }

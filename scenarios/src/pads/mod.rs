@@ -56,7 +56,7 @@ const NET: NetParams = NetParams {
     tcp_capacity: 256,
 };
 
-static STALLED_CHECKS: [Check; 9] = [
+static STALLED_CHECKS: [Check; 10] = [
     QUEUE_BOUNDED,
     CAPS_BEFORE_BUFFERS,
     BUFFERS_IN_ORDER,
@@ -66,9 +66,10 @@ static STALLED_CHECKS: [Check; 9] = [
     ERROR_REPORTED_ONCE,
     PADS_FLOW_AFTER_HEAL,
     STALLED_WHILE_BUFFERS_ARRIVE,
+    phases::FAULT_POINT_TRACK_READ,
 ];
 
-static TEARDOWN_CHECKS: [Check; 12] = [
+static TEARDOWN_CHECKS: [Check; 13] = [
     EVERY_PAD_FLUSHED_ON_STOP,
     STOP_BOUNDED,
     NOTHING_AFTER_STOP,
@@ -81,9 +82,10 @@ static TEARDOWN_CHECKS: [Check; 12] = [
     STOP_WHILE_PUMP_BLOCKED,
     STOP_WHILE_STALLED,
     RESTART_REUSES_PAD_NAMES,
+    phases::FAULT_POINT_TRACK_READ,
 ];
 
-static RESTART_CHECKS: [Check; 14] = [
+static RESTART_CHECKS: [Check; 15] = [
     CAPS_BEFORE_BUFFERS,
     BUFFERS_IN_ORDER,
     PAD_NAMES,
@@ -98,6 +100,7 @@ static RESTART_CHECKS: [Check; 14] = [
     ERROR_THEN_RECOVERY,
     READD_OVER_BLOCKED_PUMP,
     RELAY_ENDED_A_LISTED_TRACK,
+    phases::FAULT_POINT_TRACK_READ,
 ];
 
 static PHASES_CHECKS: [Check; 18] = [

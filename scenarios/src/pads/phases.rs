@@ -153,6 +153,7 @@ pub const CONNECT_BOUNDED: Check = Check {
 pub const DEADLINE_CONNECT: Check = relaysim_harness::deadline_check!("pads.session.connect");
 pub const DEADLINE_STOP: Check = relaysim_harness::deadline_check!("pads.src.stop");
 pub const DEADLINE_TRACK_IDLE: Check = relaysim_harness::deadline_check!("pads.pump.idle");
+pub const FAULT_POINT_TRACK_READ: Check = relaysim_harness::fault_point_check!("pads.track.read");
 pub const PHASE_CONNECT: Check =
     relaysim_harness::phase_check!("session", "connect", session_spans);
 pub const PHASE_HANDSHAKE: Check =

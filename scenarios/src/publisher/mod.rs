@@ -37,7 +37,7 @@ const NET: NetParams = NetParams {
     tcp_capacity: 256,
 };
 
-static EOS_RACE_CHECKS: [Check; 7] = [
+static EOS_RACE_CHECKS: [Check; 8] = [
     ENDED_TRACK_UNPUBLISHED,
     UNPUBLISH_AT_MOST_ONCE,
     STOP_ONCE,
@@ -45,6 +45,7 @@ static EOS_RACE_CHECKS: [Check; 7] = [
     SESSION_ENDS_CLEANLY,
     EOS_BEFORE_REGISTER_REACHED,
     STOP_FROM_TWO_CALLERS,
+    phases::FAULT_POINT_ANSWER_LOST,
 ];
 
 static JOIN_FAILS_CHECKS: [Check; 7] = [

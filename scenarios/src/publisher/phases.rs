@@ -273,3 +273,5 @@ pub const DEADLINE_CONNECT: Check = relaysim_harness::deadline_check!("publisher
 pub const DEADLINE_RPC: Check = relaysim_harness::deadline_check!("publisher.signal.rpc");
 pub const DEADLINE_LEAVE: Check = relaysim_harness::deadline_check!("publisher.signal.leave");
 pub const DEADLINE_STOP_LEAVE: Check = relaysim_harness::deadline_check!("publisher.stop.leave");
+pub const FAULT_POINT_ANSWER_LOST: Check =
+    relaysim_harness::fault_point_check!("publisher.publish.answer-lost");

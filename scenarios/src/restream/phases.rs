@@ -359,6 +359,12 @@ pub const DEADLINE_PUMP_WRITE_STALL: Check =
 pub const DEADLINE_INGEST_HANDSHAKE: Check =
     relaysim_harness::deadline_check!("restream.ingest.handshake");
 pub const DEADLINE_INGEST_IDLE: Check = relaysim_harness::deadline_check!("restream.ingest.idle");
+pub const FAULT_POINT_PUMP_WRITE: Check =
+    relaysim_harness::fault_point_check!("restream.pump.write");
+pub const FAULT_POINT_TWITCH_RESPONSE: Check =
+    relaysim_harness::fault_point_check!("restream.twitch.response");
+pub const FAULT_POINT_INGEST_READ: Check =
+    relaysim_harness::fault_point_check!("restream.ingest.read");
 
 #[cfg(test)]
 mod tests {

@@ -94,7 +94,7 @@ fn build_slow(sim: &mut relaysim_harness::engine::Sim, ctx: &WorldCtx) -> Box<dy
 
 // Check order matters for ties: a failure is reported by the earliest
 // check at the earliest time, so the most specific checks come first.
-static CHURN_CHECKS: [Check; 10] = [
+static CHURN_CHECKS: [Check; 11] = [
     PANICS_ISOLATED,
     NO_LEAKED_DRAIN,
     NO_MISSED_DRAIN,
@@ -105,8 +105,9 @@ static CHURN_CHECKS: [Check; 10] = [
     REMOVAL_LANDS_MID_CALLBACK,
     REPUBLISHED_BROADCAST_TRANSCODED,
     TRANSCODER_PANIC_CAUGHT,
+    phases::FAULT_POINT_INGEST_DROP,
 ];
-static SLOW_CHECKS: [Check; 8] = [
+static SLOW_CHECKS: [Check; 9] = [
     NO_LEAKED_DRAIN,
     NO_MISSED_DRAIN,
     FRAGMENT_ACCOUNTING,
@@ -115,6 +116,7 @@ static SLOW_CHECKS: [Check; 8] = [
     DRAINS_MATCH_LADDER,
     SLOW_TRANSCODER_LAGS,
     REPUBLISHED_BROADCAST_TRANSCODED,
+    phases::FAULT_POINT_INGEST_DROP,
 ];
 
 static PHASES_CHECKS: [Check; 18] = [

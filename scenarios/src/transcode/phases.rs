@@ -456,6 +456,8 @@ pub const DEADLINE_CLAIM: Check = relaysim_harness::deadline_check!("transcode.i
 pub const DEADLINE_FIRST_FRAME: Check =
     relaysim_harness::deadline_check!("transcode.ingest.first-frame");
 pub const DEADLINE_IDLE: Check = relaysim_harness::deadline_check!("transcode.ingest.idle");
+pub const FAULT_POINT_INGEST_DROP: Check =
+    relaysim_harness::fault_point_check!("transcode.ingest.drop");
 pub const PHASE_CONNECT: Check =
     relaysim_harness::phase_check!("publisher", "connect", publisher_spans);
 pub const PHASE_HANDSHAKE: Check =

@@ -265,3 +265,5 @@ pub const DEADLINE_PONG: Check = relaysim_harness::deadline_check!("ws.keepalive
 pub const DEADLINE_SESSION_HANDSHAKE: Check =
     relaysim_harness::deadline_check!("ws.session.handshake");
 pub const DEADLINE_CLOSE_GRACE: Check = relaysim_harness::deadline_check!("ws.session.close-grace");
+pub const FAULT_POINT_SESSION_RESET: Check =
+    relaysim_harness::fault_point_check!("ws.session.reset");
