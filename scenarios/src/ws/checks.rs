@@ -355,6 +355,66 @@ fn dead_peer_killed(v: &RunView<'_>) -> Verdict {
     Verdict::Pass
 }
 
+/// The session an event belongs to (`None`: the server's own).
+fn session_of(ev: &WsEvent) -> Option<u64> {
+    match ev {
+        WsEvent::SessionOpen { conn }
+        | WsEvent::SessionClosed { conn, .. }
+        | WsEvent::Header { conn, .. }
+        | WsEvent::PayloadApplied { conn, .. }
+        | WsEvent::PayloadFailed { conn, .. }
+        | WsEvent::PayloadStray { conn, .. }
+        | WsEvent::Rejected { conn, .. }
+        | WsEvent::SwapAccepted { conn, .. }
+        | WsEvent::SwapBusy { conn, .. }
+        | WsEvent::PushQueued { conn, .. }
+        | WsEvent::PushBegin { conn, .. }
+        | WsEvent::PushSent { conn, .. }
+        | WsEvent::SliceShed { conn, .. }
+        | WsEvent::SlowPong { conn, .. }
+        | WsEvent::KeepaliveTimeout { conn, .. }
+        | WsEvent::QueueFull { conn, .. } => Some(*conn),
+        WsEvent::AcceptError { .. } | WsEvent::SessionRefused { .. } => None,
+    }
+}
+
+/// Contract R1: a session opens once, closes at most once, and nothing of
+/// it happens outside that span — no header read, answer, push or
+/// keepalive step before its open or after its close (a task that outlived
+/// its session, or a session number reused). Judged on the server's own
+/// trace, session by session.
+fn session_acts_only_while_open(v: &RunView<'_>) -> Verdict {
+    // Per session: opened, closed.
+    let mut life: BTreeMap<u64, (bool, Option<Duration>)> = BTreeMap::new();
+    for e in &v.trace.entries {
+        let Some(ev) = e.event::<WsEvent>() else {
+            continue;
+        };
+        let Some(conn) = session_of(ev) else { continue };
+        let (opened, closed) = life.entry(conn).or_insert((false, None));
+        let fail = |what: String| Verdict::fail(e.at, format!("conn={conn}: {what}"));
+        if let Some(at) = *closed {
+            return fail(format!(
+                "`{}` after its session closed at {:.3}s",
+                ev.name(),
+                at.as_secs_f64()
+            ));
+        }
+        match ev {
+            WsEvent::SessionOpen { .. } if *opened => {
+                return fail("opened twice".into());
+            }
+            WsEvent::SessionOpen { .. } => *opened = true,
+            _ if !*opened => {
+                return fail(format!("`{}` before its session opened", ev.name()));
+            }
+            WsEvent::SessionClosed { .. } => *closed = Some(e.at),
+            _ => {}
+        }
+    }
+    Verdict::Pass
+}
+
 fn payloads_byte_identical(v: &RunView<'_>) -> Verdict {
     // What the server began to send (a push cut short by a kill may still
     // arrive whole: its last bytes leave with the close).
@@ -546,6 +606,13 @@ pub const DEAD_PEER_KILLED: Check = Check {
     kind: CheckKind::Eventually,
     about: "an impairment of 7 s or more that began under a session is closed by the keepalive (or closed first otherwise) within 6.5 s of its start",
     eval: dead_peer_killed,
+};
+
+pub const SESSION_ACTS_ONLY_WHILE_OPEN: Check = Check {
+    name: "session-acts-only-while-open",
+    kind: CheckKind::Always,
+    about: "a session opens once and closes at most once, and nothing of it happens before its open or after its close",
+    eval: session_acts_only_while_open,
 };
 
 pub const PAYLOADS_BYTE_IDENTICAL: Check = Check {
@@ -799,6 +866,61 @@ mod tests {
         assert!(
             matches!(run(Some(19_500)), Verdict::Fail { .. }),
             "closed after the bound"
+        );
+    }
+
+    /// R1 per rule: events of a session only between its open and its
+    /// close, one open, at most one close; the server's own events (a
+    /// refusal) belong to no session.
+    #[test]
+    fn a_session_acts_only_while_open() {
+        let server = |ms, e: WsEvent| at(ms, "ws-server", EntryKind::Core(e.into()));
+        let open = |ms, conn| server(ms, WsEvent::SessionOpen { conn });
+        let closed = |ms, conn| {
+            server(
+                ms,
+                WsEvent::SessionClosed {
+                    conn,
+                    code: Some(1011),
+                    reason: "keepalive-timeout".into(),
+                },
+            )
+        };
+        let busy = |ms, conn| server(ms, WsEvent::SwapBusy { conn, seq: 1 });
+        let refused = |ms| server(ms, WsEvent::SessionRefused { code: None, cap: 2 });
+        let judge = |entries: Vec<Entry>| {
+            let trace = Trace { entries };
+            let facts = Facts::new();
+            session_acts_only_while_open(&RunView {
+                trace: &trace,
+                facts: &facts,
+                heal_at: Duration::from_secs(22),
+                end: Duration::from_secs(30),
+            })
+        };
+        let fails = |entries, what: &str| match judge(entries) {
+            Verdict::Fail { detail, .. } => assert!(detail.contains(what), "{detail}"),
+            v => panic!("expected a failure with {what:?}, got {v:?}"),
+        };
+        let ok = vec![
+            refused(0),
+            open(10, 1),
+            busy(20, 1),
+            open(25, 2),
+            closed(30, 1),
+            busy(35, 2),
+            refused(40),
+        ];
+        assert_eq!(judge(ok), Verdict::Pass);
+        fails(
+            vec![open(10, 1), closed(30, 1), busy(40, 1)],
+            "after its session closed",
+        );
+        fails(vec![busy(5, 1), open(10, 1)], "before its session opened");
+        fails(vec![open(10, 1), open(20, 1)], "opened twice");
+        fails(
+            vec![open(10, 1), closed(20, 1), closed(30, 1)],
+            "after its session closed",
         );
     }
 }
