@@ -430,6 +430,73 @@ fn stop_from_two_callers(v: &RunView<'_>) -> Verdict {
     }))
 }
 
+/// Contract S3, its first half: a failure of either side of a start
+/// cancels the other. After an attempt's `pub.start.failed`, the other side
+/// makes no progress of its own (a pipeline reaching PLAYING; a room join,
+/// track publish or EOS registration), and the start ends only once the
+/// pipeline side is over (PLAYING, failed or cancelled) before the stop
+/// begins. Judged on the sides' own events, in the order they happened.
+fn failed_start_cancels_the_other_side(v: &RunView<'_>) -> Verdict {
+    let mut failed: BTreeMap<u64, (Side, Duration)> = BTreeMap::new();
+    // Attempts whose pipeline side is over.
+    let mut pipeline_over: Vec<u64> = Vec::new();
+    for e in &v.trace.entries {
+        let Some(p) = e.event::<PublisherEvent>() else {
+            continue;
+        };
+        let (attempt, side) = match p {
+            PublisherEvent::StartFailed { attempt, side, .. } => {
+                failed.entry(*attempt).or_insert((*side, e.at));
+                if *side == Side::Pipeline {
+                    pipeline_over.push(*attempt);
+                }
+                continue;
+            }
+            PublisherEvent::StartCancelled { attempt, side } => {
+                if *side == Side::Pipeline {
+                    pipeline_over.push(*attempt);
+                }
+                continue;
+            }
+            PublisherEvent::StopBegin { attempt, .. } => {
+                if let Some((Side::Room, at)) = failed.get(attempt) {
+                    if !pipeline_over.contains(attempt) {
+                        return Verdict::fail(
+                            e.at,
+                            format!(
+                                "attempt {attempt}'s start ended (its stop began) with its pipeline still starting, {:.3}s after the room side failed",
+                                (e.at - *at).as_secs_f64()
+                            ),
+                        );
+                    }
+                }
+                continue;
+            }
+            PublisherEvent::PipelinePlaying { attempt } => {
+                pipeline_over.push(*attempt);
+                (attempt, Side::Pipeline)
+            }
+            PublisherEvent::RoomJoined { attempt }
+            | PublisherEvent::TrackPublished { attempt, .. }
+            | PublisherEvent::EosRegistered { attempt, .. } => (attempt, Side::Room),
+            _ => continue,
+        };
+        if let Some((failing, at)) = failed.get(attempt) {
+            if *failing != side {
+                return Verdict::fail(
+                    e.at,
+                    format!(
+                        "attempt {attempt}: `{}` on the {side} side {:.3}s after the {failing} side failed (it was not cancelled)",
+                        p.name(),
+                        (e.at - *at).as_secs_f64()
+                    ),
+                );
+            }
+        }
+    }
+    Verdict::Pass
+}
+
 /// One side failed and the other, still starting, was cancelled.
 fn failed_side_cancels(v: &RunView<'_>, failing: Side) -> Verdict {
     let mut failed: BTreeMap<u64, Side> = BTreeMap::new();
@@ -517,6 +584,12 @@ pub const STOP_FROM_TWO_CALLERS: Check = Check {
     about: "a second stop caller arrives while (or after) another tears the attempt down",
     eval: stop_from_two_callers,
 };
+pub const FAILED_START_CANCELS_THE_OTHER_SIDE: Check = Check {
+    name: "failed-start-cancels-the-other-side",
+    kind: CheckKind::Always,
+    about: "after one side of a start failed, the other makes no progress, and the start ends only once the pipeline side is over",
+    eval: failed_start_cancels_the_other_side,
+};
 pub const ROOM_FAILS_WHILE_PIPELINE_STARTS: Check = Check {
     name: "room-fails-while-pipeline-starts",
     kind: CheckKind::Sometimes,
@@ -529,3 +602,110 @@ pub const PIPELINE_FAILS_WHILE_JOINING: Check = Check {
     about: "the pipeline fails to start and cancels a room join still in progress",
     eval: pipeline_fails_while_joining,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use relaysim_core::session::publisher::StopReason;
+    use relaysim_harness::check::Facts;
+    use relaysim_harness::trace::{Entry, EntryKind, Trace};
+
+    fn judge(events: Vec<(u64, PublisherEvent)>) -> Verdict {
+        let trace = Trace {
+            entries: events
+                .into_iter()
+                .map(|(ms, e)| Entry {
+                    at: Duration::from_millis(ms),
+                    host: "publisher",
+                    kind: EntryKind::Core(e.into()),
+                })
+                .collect(),
+        };
+        let facts = Facts::new();
+        failed_start_cancels_the_other_side(&RunView {
+            trace: &trace,
+            facts: &facts,
+            heal_at: Duration::from_secs(10),
+            end: Duration::from_secs(14),
+        })
+    }
+
+    fn failed(attempt: u64, side: Side) -> PublisherEvent {
+        PublisherEvent::StartFailed {
+            attempt,
+            side,
+            error: "refused".into(),
+        }
+    }
+
+    fn stop(attempt: u64) -> PublisherEvent {
+        PublisherEvent::StopBegin {
+            attempt,
+            reason: StopReason::StartFailed,
+        }
+    }
+
+    /// S3 per rule: after one side failed the other makes no progress (any
+    /// of its steps, this attempt only), and the stop begins only once the
+    /// pipeline side is over.
+    #[test]
+    fn a_failed_start_cancels_the_other_side() {
+        use PublisherEvent::*;
+        let (room, pipe) = (Side::Room, Side::Pipeline);
+        let cancelled = |attempt, side| StartCancelled { attempt, side };
+        // The clean shapes: the other side cancelled, or done before.
+        assert_eq!(
+            judge(vec![
+                (10, failed(1, room)),
+                (10, cancelled(1, pipe)),
+                (11, stop(1)),
+                (20, PipelinePlaying { attempt: 2 }),
+            ]),
+            Verdict::Pass
+        );
+        assert_eq!(
+            judge(vec![
+                (5, PipelinePlaying { attempt: 1 }),
+                (10, failed(1, room)),
+                (11, stop(1)),
+            ]),
+            Verdict::Pass
+        );
+        assert_eq!(
+            judge(vec![
+                (5, RoomJoined { attempt: 1 }),
+                (10, failed(1, pipe)),
+                (10, cancelled(1, room)),
+                (11, stop(1)),
+            ]),
+            Verdict::Pass
+        );
+        let fails = |events, what: &str| match judge(events) {
+            Verdict::Fail { detail, .. } => assert!(detail.contains(what), "{detail}"),
+            v => panic!("expected a failure with {what:?}, got {v:?}"),
+        };
+        fails(
+            vec![(10, failed(1, room)), (12, PipelinePlaying { attempt: 1 })],
+            "`pub.pipeline.playing` on the pipeline side",
+        );
+        for late in [
+            RoomJoined { attempt: 1 },
+            TrackPublished {
+                attempt: 1,
+                track: TrackKind::Video,
+                sid: "TR_1".into(),
+            },
+            EosRegistered {
+                attempt: 1,
+                track: TrackKind::Audio,
+                after_eos: false,
+            },
+        ] {
+            fails(vec![(10, failed(1, pipe)), (12, late)], "on the room side");
+        }
+        fails(
+            vec![(10, failed(1, room)), (11, stop(1))],
+            "with its pipeline still starting",
+        );
+    }
+}
