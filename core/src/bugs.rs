@@ -849,16 +849,26 @@ mod tests {
 
     /// A full set refuses a bug that sorts after every bug in it (the
     /// search for its slot runs off the end of the set) as it refuses any.
+    /// Built on a thread with a bound: a slot search that stops advancing
+    /// must fail this test, not hang it.
     #[test]
     fn a_full_set_refuses_a_bug_sorting_last() {
-        let mut sorted = KnownBug::ALL.to_vec();
-        sorted.sort();
-        let mut s = BugSet::NONE;
-        for b in &sorted[..BugSet::CAPACITY] {
-            s = s.with(*b);
-        }
-        let last = *sorted.last().unwrap();
-        assert_eq!(s.try_with(last).unwrap_err().bug, last);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sorted = KnownBug::ALL.to_vec();
+            sorted.sort();
+            let mut s = BugSet::NONE;
+            for b in &sorted[..BugSet::CAPACITY] {
+                s = s.with(*b);
+            }
+            let last = *sorted.last().unwrap();
+            let _ = tx.send((s.iter().count(), s.try_with(last).map_err(|e| e.bug), last));
+        });
+        let (held, refused, last) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("building a full set did not finish within 10 s");
+        assert_eq!(held, BugSet::CAPACITY);
+        assert_eq!(refused, Err(last));
     }
 
     /// Two descriptors of one id are one bug (equal, same hash): a bug is

@@ -10,7 +10,8 @@
 //!   lost); a wait that did not got the value the sender sent.
 //!
 //! Across the executions: both outcomes occur (a wait that runs out, and a
-//! message that lands before the bound).
+//! message that lands before the bound), and a sleep is a point where
+//! another task may run, as a real timer wait is.
 
 use super::explore;
 use relaysim_core::rt::{sleep, timeout, Elapsed};
@@ -57,6 +58,35 @@ fn shuttle_bounded_waits_see_both_outcomes() {
         assert!(
             r > 0 && l > 0,
             "over {n} executions: {r} ran out, {l} landed"
+        );
+    }
+}
+
+/// A sleep lets other tasks run: across the executions, some task's step
+/// lands between the two sides of a sleep (nothing else separates them, so
+/// a sleep that never yields would hide every race across a timer wait).
+#[test]
+fn shuttle_a_sleep_lets_other_tasks_run() {
+    let between = Arc::new(AtomicUsize::new(0));
+    let b = between.clone();
+    let n = explore("time-sleep", move || {
+        let b = b.clone();
+        shuttle::future::block_on(async move {
+            let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let f = flag.clone();
+            let other = shuttle::future::spawn(async move { f.store(true, Ordering::SeqCst) });
+            let before = flag.load(Ordering::SeqCst);
+            sleep(Duration::from_millis(10)).await;
+            if !before && flag.load(Ordering::SeqCst) {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+            other.await.expect("the other task ends");
+        });
+    });
+    if n > 0 {
+        assert!(
+            between.load(Ordering::Relaxed) > 0,
+            "over {n} executions no task ran during a sleep"
         );
     }
 }
