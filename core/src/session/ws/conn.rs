@@ -228,3 +228,88 @@ impl<S: NetStream> Conn<S> {
         crate::rt::timeout(grace, attempt).await.ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::ws::close_code::{INVALID_DATA, PROTOCOL, TOO_BIG};
+    use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+
+    /// One error of each kind the session names, with its trace name, its
+    /// close code and whether it means "the connection is closing".
+    fn table() -> Vec<(WsError, &'static str, Option<u16>, bool)> {
+        let too_long = CapacityError::MessageTooLong {
+            size: 2,
+            max_size: 1,
+        };
+        vec![
+            (WsError::ConnectionClosed, "closed", None, true),
+            (WsError::AlreadyClosed, "already-closed", None, true),
+            (
+                WsError::Io(std::io::ErrorKind::ConnectionReset.into()),
+                "io-ConnectionReset",
+                None,
+                false,
+            ),
+            (
+                WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+                "protocol-ResetWithoutClosingHandshake",
+                None,
+                false,
+            ),
+            (
+                WsError::Protocol(ProtocolError::SendAfterClosing),
+                "protocol-SendAfterClosing",
+                None,
+                true,
+            ),
+            (
+                WsError::Protocol(ProtocolError::ReceivedAfterClosing),
+                "protocol-ReceivedAfterClosing",
+                None,
+                false,
+            ),
+            (
+                WsError::Protocol(ProtocolError::UnknownControlFrameType(11)),
+                "protocol-UnknownControlFrameType",
+                Some(PROTOCOL),
+                false,
+            ),
+            (
+                WsError::Capacity(too_long),
+                "capacity",
+                Some(TOO_BIG),
+                false,
+            ),
+            (
+                WsError::WriteBufferFull(Box::new(Message::text("x"))),
+                "write-buffer-full",
+                None,
+                false,
+            ),
+            (
+                WsError::Utf8("bad".into()),
+                "utf8",
+                Some(INVALID_DATA),
+                false,
+            ),
+            (WsError::AttackAttempt, "other", None, false),
+        ]
+    }
+
+    /// Every error has its own stable trace name (a protocol error by its
+    /// variant alone, without the values it carries), the close code the
+    /// peer's breach deserves (none when nobody can be told or the close
+    /// is already under way), and only a send on a closing connection
+    /// counts as closing.
+    #[test]
+    fn each_error_has_its_name_close_code_and_closing_rule() {
+        let mut names = std::collections::BTreeSet::new();
+        for (e, name, code, closing) in table() {
+            assert_eq!(error_kind(&e), name, "{e:?}");
+            assert_eq!(close_code(&e), code, "{e:?}");
+            assert_eq!(is_closing(&e), closing, "{e:?}");
+            assert!(names.insert(name), "{name} twice");
+        }
+    }
+}

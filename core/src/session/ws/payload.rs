@@ -62,4 +62,16 @@ mod tests {
         assert_ne!(crc(&swapped), crc(&a));
         assert_eq!(crc(b"123456789"), 0xCBF4_3926);
     }
+
+    /// Value stability: traces, snapshots and the real peer's CRCs carry
+    /// these bytes, so a tag and a length give the same payload in every
+    /// build. A change here changes every ws trace; it needs a reason.
+    #[test]
+    fn patterns_are_pinned() {
+        assert_eq!(crc(&pattern(7, 10_000)), PINNED[0]);
+        assert_eq!(crc(&pattern(0, BLOCK)), PINNED[1]);
+        assert_eq!(crc(&pattern(u64::MAX, 3 * BLOCK + 17)), PINNED[2]);
+    }
+
+    const PINNED: [u32; 3] = [0x0bdd_70c3, 0x7dd5_9e27, 0xc4f5_313b];
 }
