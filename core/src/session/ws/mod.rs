@@ -280,6 +280,27 @@ impl WsConfig {
 mod tests {
     use super::*;
 
+    /// The upstream sizes: 256 KiB send pieces, 100 MiB messages.
+    #[test]
+    fn upstream_sizes() {
+        assert_eq!(CHUNK_SIZE, 262_144);
+        assert_eq!(MAX_MESSAGE, 104_857_600);
+    }
+
+    /// The queue bound is one swap's pushes at their largest (a mirror and
+    /// two stems), the slice window, one more slice and 64 KiB for answers.
+    #[test]
+    fn the_queue_bound_holds_one_swap_a_window_and_a_slice() {
+        let cfg = WsConfig {
+            mirror_bytes: (1, 1_000),
+            stem_bytes: (1, 30),
+            slice_window: 500,
+            slice_bytes: (1, 7),
+            ..WsConfig::new("0.0.0.0:8080", BugSet::NONE, 7)
+        };
+        assert_eq!(cfg.queue_bound(), 1_000 + 2 * 30 + 500 + 7 + 65_536);
+    }
+
     #[test]
     fn scaled_divides_every_timing_and_keeps_sizes() {
         let base = WsConfig::new("0.0.0.0:8080", BugSet::NONE, 7);

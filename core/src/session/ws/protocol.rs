@@ -357,6 +357,132 @@ impl ServerMsg {
 mod tests {
     use super::*;
 
+    /// Each command names its own `type` (the one its JSON carries) and
+    /// announces the payload it is the header of: an upload of its bytes,
+    /// none for parameters or a swap from the server's own source.
+    #[test]
+    fn every_command_names_its_type_and_its_payload() {
+        let cases = [
+            (Command::Params { seq: 1, knob: 7 }, "params", None),
+            (
+                Command::WriteAudio { seq: 2, bytes: 10 },
+                "write_audio",
+                Some((PayloadKind::WriteAudio, 10)),
+            ),
+            (
+                Command::SetTimbreSource { seq: 3, bytes: 11 },
+                "set_timbre_source",
+                Some((PayloadKind::TimbreSource, 11)),
+            ),
+            (
+                Command::SwapSource {
+                    seq: 4,
+                    use_server_source: false,
+                    bytes: 12,
+                },
+                "swap_source",
+                Some((PayloadKind::SwapSource, 12)),
+            ),
+            (
+                Command::SwapSource {
+                    seq: 5,
+                    use_server_source: true,
+                    bytes: 0,
+                },
+                "swap_source",
+                None,
+            ),
+        ];
+        for (c, name, payload) in cases {
+            let json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+            assert_eq!(c.type_name(), name);
+            assert_eq!(json["type"], name, "{c:?}");
+            assert_eq!(c.payload(), payload, "{c:?}");
+        }
+    }
+
+    /// Every answer names the command it answers (an `error` only when it
+    /// could read one); pushes answer nothing and announce the binary
+    /// message after them, answers announce nothing.
+    #[test]
+    fn answers_name_their_command_and_pushes_announce_their_bytes() {
+        let e = || "e".to_string();
+        let answers = [
+            ServerMsg::ParamsAck { seq: 1 },
+            ServerMsg::WriteAudioApplied {
+                seq: 2,
+                bytes: 1,
+                crc: 1,
+            },
+            ServerMsg::AudioWriteFailed { seq: 3, error: e() },
+            ServerMsg::TimbreApplied {
+                seq: 4,
+                bytes: 1,
+                crc: 1,
+            },
+            ServerMsg::TimbreFailed { seq: 5, error: e() },
+            ServerMsg::SwapAccepted {
+                seq: 6,
+                swap: 1,
+                bytes: None,
+                crc: None,
+            },
+            ServerMsg::SwapFailed { seq: 7, error: e() },
+            ServerMsg::Error {
+                seq: Some(8),
+                error: e(),
+            },
+        ];
+        for (i, m) in answers.iter().enumerate() {
+            assert_eq!(m.answers(), Some(i as u64 + 1), "{m:?}");
+            assert_eq!(m.announces(), None, "{m:?}");
+        }
+        let pushes = [
+            ServerMsg::Mirror {
+                swap: 1,
+                bytes: 20,
+                crc: 21,
+            },
+            ServerMsg::Stem {
+                swap: 1,
+                part: "vocals".into(),
+                bytes: 30,
+                crc: 31,
+            },
+            ServerMsg::Slice {
+                n: 1,
+                bytes: 40,
+                crc: 41,
+            },
+        ];
+        for (i, m) in pushes.iter().enumerate() {
+            let k = 10 * (i as u64 + 2);
+            assert_eq!(m.announces(), Some((k, k as u32 + 1)), "{m:?}");
+            assert_eq!(m.answers(), None, "{m:?}");
+        }
+        let seqless = ServerMsg::Error {
+            seq: None,
+            error: e(),
+        };
+        assert_eq!(seqless.answers(), None);
+        assert_eq!(ServerMsg::SwapReady { swap: 1, parts: 2 }.answers(), None);
+    }
+
+    /// A clip is cut on a character boundary at or below its bound, marked
+    /// with `…`; text within the bound is kept whole. Run with a bound: a
+    /// boundary search that stops moving must fail, not hang.
+    #[test]
+    fn clip_cuts_on_a_character_boundary() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send([clip("ééé", 3), clip("abcdef", 4), clip("abc", 3)]);
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("clip did not return within 10 s");
+        assert_eq!(got, ["é…", "abcd…", "abc"].map(String::from));
+    }
+
     #[test]
     fn commands_round_trip_and_headers_announce_payloads() {
         for c in [

@@ -65,3 +65,21 @@ impl ServerStats {
         self.peak_queued.fetch_max(queued, Ordering::AcqRel);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Swaps are numbered from 1, one after another, server-wide; the peak
+    /// queue only rises.
+    #[test]
+    fn swaps_count_from_one_and_the_peak_only_rises() {
+        let s = ServerStats::default();
+        assert_eq!([s.next_swap(), s.next_swap(), s.next_swap()], [1, 2, 3]);
+        s.note_queued(5);
+        s.note_queued(3);
+        assert_eq!(ServerStats::get(&s.peak_queued), 5);
+        s.note_queued(9);
+        assert_eq!(ServerStats::get(&s.peak_queued), 9);
+    }
+}
