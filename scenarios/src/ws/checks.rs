@@ -274,9 +274,9 @@ fn plugin_down(v: &RunView<'_>) -> Vec<(Duration, Duration)> {
 /// and a stall the plugin got while down is dropped; nor does one that
 /// began after the server closed the plugin's session, even if the close
 /// had not reached the plugin yet (a blackhole can swallow it).
-fn with_session(v: &RunView<'_>) -> Vec<Impairment> {
+fn with_session(v: &RunView<'_>, sessions: &[PluginSession]) -> Vec<Impairment> {
     let mut down = plugin_down(v);
-    down.extend(plugin_sessions(v).into_iter().filter_map(|s| s.over));
+    down.extend(sessions.iter().filter_map(|s| s.over));
     impairments(v)
         .into_iter()
         .filter(|i| !down.iter().any(|(a, b)| *a <= i.start && i.start < *b))
@@ -329,13 +329,10 @@ fn dead_peer_killed(v: &RunView<'_>) -> Verdict {
     // The keepalive's kills, and any other close of the plugin's session
     // (a `ws.session.reset` fault point inside the impairment leaves the
     // keepalive nothing to kill).
+    let sessions = plugin_sessions(v);
     let mut ends: Vec<Duration> = kills(v).into_iter().map(|(at, _)| at).collect();
-    ends.extend(
-        plugin_sessions(v)
-            .into_iter()
-            .filter_map(|s| s.over.map(|o| o.0)),
-    );
-    for i in with_session(v) {
+    ends.extend(sessions.iter().filter_map(|s| s.over.map(|o| o.0)));
+    for i in with_session(v, &sessions) {
         if !i.dead || i.len() < must_kill_from() {
             continue;
         }
@@ -566,7 +563,7 @@ fn payload_timeout_fired(v: &RunView<'_>) -> Verdict {
 
 fn survived_near_deadline(v: &RunView<'_>) -> Verdict {
     let ks = kills(v);
-    Verdict::reached(with_session(v).iter().any(|i| {
+    Verdict::reached(with_session(v, &plugin_sessions(v)).iter().any(|i| {
         i.dead
             && i.len() >= KEEPALIVE_TIMEOUT - Duration::from_millis(1_500)
             && i.len() <= KEEPALIVE_TIMEOUT
@@ -682,6 +679,23 @@ mod tests {
     }
 
     /// A plan step's trace entry.
+    /// A server event's trace entry.
+    fn server(ms: u64, e: WsEvent) -> Entry {
+        at(ms, "ws-server", EntryKind::Core(e.into()))
+    }
+
+    /// The server closing session `conn` (as a reset fault point does).
+    fn closed(ms: u64, conn: u64) -> Entry {
+        server(
+            ms,
+            WsEvent::SessionClosed {
+                conn,
+                code: None,
+                reason: "fault-point-reset".into(),
+            },
+        )
+    }
+
     fn fault(step: impl Into<Step<Fault>>) -> EntryKind {
         EntryKind::Fault(Arc::new(step.into()))
     }
@@ -818,7 +832,6 @@ mod tests {
     #[test]
     fn an_impairment_after_the_server_closed_the_session_needs_no_kill() {
         let client = |ms, e: WsClientEvent| at(ms, CLIENT, EntryKind::Peer(Arc::new(e)));
-        let server = |ms, e: WsEvent| at(ms, "ws-server", EntryKind::Core(e.into()));
         let link = || ("ws-client".to_string(), "ws-server".to_string());
         let blackhole = |ms| {
             let (a, b) = link();
@@ -827,16 +840,6 @@ mod tests {
         let restore = |ms| {
             let (a, b) = link();
             at(ms, "harness", fault(NetFault::Restore { a, b }))
-        };
-        let closed = |ms, conn| {
-            server(
-                ms,
-                WsEvent::SessionClosed {
-                    conn,
-                    code: None,
-                    reason: "fault-point-reset".into(),
-                },
-            )
         };
         let run = |close_at: Option<u64>| {
             let mut entries = vec![
@@ -874,18 +877,7 @@ mod tests {
     /// refusal) belong to no session.
     #[test]
     fn a_session_acts_only_while_open() {
-        let server = |ms, e: WsEvent| at(ms, "ws-server", EntryKind::Core(e.into()));
         let open = |ms, conn| server(ms, WsEvent::SessionOpen { conn });
-        let closed = |ms, conn| {
-            server(
-                ms,
-                WsEvent::SessionClosed {
-                    conn,
-                    code: Some(1011),
-                    reason: "keepalive-timeout".into(),
-                },
-            )
-        };
         let busy = |ms, conn| server(ms, WsEvent::SwapBusy { conn, seq: 1 });
         let refused = |ms| server(ms, WsEvent::SessionRefused { code: None, cap: 2 });
         let judge = |entries: Vec<Entry>| {
