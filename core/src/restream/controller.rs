@@ -242,4 +242,156 @@ mod tests {
         let b = c.destination_state("x");
         assert!(Arc::ptr_eq(&a, &b));
     }
+
+    /// Every normalized line emitted, in order.
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<String>>);
+
+    impl crate::event::EventSink for Lines {
+        fn record(&self, _host: &'static str, event: crate::event::Event) {
+            self.0.lock().unwrap().push(event.to_string());
+        }
+    }
+
+    fn traced() -> (Controller, Arc<Lines>) {
+        let lines = Arc::new(Lines::default());
+        let c = Controller::new("key", BugSet::NONE, Emitter::new("relay", lines.clone()));
+        (c, lines)
+    }
+
+    fn video(ts: u32, tag: &'static [u8]) -> Media {
+        Media::Video {
+            ts,
+            tag: bytes::Bytes::from_static(tag),
+        }
+    }
+    const AVC: &[u8] = &[0x17, 0, 0, 0, 0, 1];
+    const KEY: &[u8] = &[0x17, 1, 0, 0, 0];
+    const INTER: &[u8] = &[0x27, 1, 0, 0, 0];
+
+    /// Every publish attempt is traced: the admitted one with its token, a
+    /// refused one with the reason a reviewer (and the checks) read.
+    #[tokio::test]
+    async fn every_publish_attempt_is_traced_with_its_token_or_reason() {
+        let (c, lines) = traced();
+        assert_eq!(PublishError::BadKey.reason(), "bad-key");
+        assert_eq!(PublishError::AlreadyExists.reason(), "already-publishing");
+        c.begin_publish("nope").await.unwrap_err();
+        c.begin_publish("key").await.unwrap();
+        c.begin_publish("key").await.unwrap_err();
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                "publish.rejected reason=bad-key",
+                "publish.begin token=1",
+                "publish.rejected reason=already-publishing",
+            ]
+        );
+    }
+
+    /// The alive→dead edge traces one invalidation per destination (its id
+    /// and new epoch, in id order), then the dead ingest with its token.
+    #[tokio::test]
+    async fn a_dead_ingest_traces_each_invalidated_destination_then_itself() {
+        let (c, lines) = traced();
+        c.begin_publish("key").await.unwrap();
+        c.destination_state("youtube");
+        c.destination_state("twitch").invalidate_session_override();
+        lines.0.lock().unwrap().clear();
+        c.mark_ingest_dead();
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            [
+                "override.invalidated dest=twitch epoch=2",
+                "override.invalidated dest=youtube epoch=1",
+                "ingest.dead token=1",
+            ]
+        );
+    }
+
+    /// Frames of the current publish session reach every subscribed pump;
+    /// a frame stamped with any other session is dropped: neither sent nor
+    /// cached.
+    #[tokio::test]
+    async fn only_the_current_publish_session_reaches_the_pumps() {
+        let c = ctl();
+        let mut feed = c.subscribe_media();
+        c.begin_publish("key").await.unwrap();
+        c.on_media(1, video(10, KEY));
+        c.on_media(2, video(20, KEY));
+        c.mark_ingest_dead();
+        c.begin_publish("key").await.unwrap();
+        c.on_media(1, video(30, AVC));
+        c.on_media(2, video(40, INTER));
+        let mut got = Vec::new();
+        while let Ok(f) = feed.frames.try_recv() {
+            got.push((f.token, f.media.ts()));
+        }
+        assert_eq!(got, [(1, Some(10)), (2, Some(40))]);
+        assert_eq!(
+            c.subscribe_media().headers,
+            SessionHeaders {
+                token: 2,
+                ..SessionHeaders::default()
+            },
+            "a late session's header is not cached either"
+        );
+    }
+
+    /// A new pump's feed holds the session's headers cached before it
+    /// subscribed, and every frame sent after: nothing in neither, nothing
+    /// in both.
+    #[tokio::test]
+    async fn a_feed_holds_the_headers_before_it_and_the_frames_after_it() {
+        let c = ctl();
+        let t = c.begin_publish("key").await.unwrap();
+        c.on_media(t, video(0, AVC));
+        c.on_media(t, video(0, KEY));
+        let mut feed = c.subscribe_media();
+        assert_eq!(feed.headers.token, t);
+        assert_eq!(feed.headers.avc, Some(video(0, AVC)));
+        assert!(feed.frames.try_recv().is_err(), "nothing from before");
+        c.on_media(t, video(40, INTER));
+        assert_eq!(
+            feed.frames.try_recv().map(|f| f.media),
+            Ok(video(40, INTER))
+        );
+    }
+
+    /// A removed destination is gone: it is no longer listed, and asking
+    /// for it again starts a fresh state (no override, epoch 0).
+    #[tokio::test]
+    async fn a_removed_destination_starts_afresh() {
+        let c = ctl();
+        let old = c.destination_state("twitch");
+        old.set_override(Some("rtmp://t/ivs-1/key".into()));
+        old.invalidate_session_override();
+        c.destination_state("youtube");
+        c.remove_destination("twitch");
+        let ids: Vec<String> = c
+            .destination_states()
+            .iter()
+            .map(|s| s.id().to_string())
+            .collect();
+        assert_eq!(ids, ["youtube"]);
+        let new = c.destination_state("twitch");
+        assert!(!Arc::ptr_eq(&old, &new));
+        assert_eq!((new.override_url(), new.session_epoch()), (None, 0));
+    }
+
+    /// The controller carries the relay's known-bug switches: the pumps it
+    /// feeds read them from it, and its destinations run under them.
+    #[cfg(feature = "known-bugs")]
+    #[test]
+    fn the_relays_bug_switches_reach_pumps_and_destinations() {
+        use crate::bugs::KnownBug;
+        let bugs = BugSet::only(KnownBug::VodFetchStacking);
+        let c = Controller::new("key", bugs, Emitter::tracing_only("relay"));
+        assert_eq!(c.bugs(), bugs);
+        let d = c.destination_state("twitch");
+        assert!(
+            d.try_claim_vod_fetch() && d.try_claim_vod_fetch(),
+            "the pre-fix path: no latch"
+        );
+    }
 }
