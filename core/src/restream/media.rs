@@ -184,6 +184,61 @@ mod tests {
         assert_eq!(video(&[]).kind(), MediaKind::Video);
     }
 
+    fn audio(tag: &'static [u8]) -> Media {
+        Media::Audio {
+            ts: 0,
+            tag: Bytes::from_static(tag),
+        }
+    }
+
+    /// Only AAC (format 10) has a sequence header: audio of another format
+    /// is plain audio whatever its second byte, and a tag too short to say
+    /// is plain audio, never a panic.
+    #[test]
+    fn only_aac_audio_has_a_sequence_header() {
+        assert_eq!(audio(&[0x2f, 0, 0xff]).kind(), MediaKind::Audio, "MP3");
+        assert_eq!(audio(&[0xaf]).kind(), MediaKind::Audio);
+        assert_eq!(audio(&[]).kind(), MediaKind::Audio);
+        assert!(!is_aac_sequence_header(&[0x2f, 0]));
+        assert!(is_aac_sequence_header(&[0xaf, 0]));
+    }
+
+    /// A keyframe is frame type 1; only AVC also needs a NALU packet: a
+    /// keyframe of another codec is one whatever follows its first byte, an
+    /// AVC one too short to carry its packet type is not.
+    #[test]
+    fn a_keyframe_needs_a_nalu_packet_only_for_avc() {
+        assert_eq!(video(&[0x12]).kind(), MediaKind::Keyframe, "Sorenson");
+        assert_eq!(video(&[0x12, 0]).kind(), MediaKind::Keyframe);
+        assert_eq!(video(&[0x22, 0]).kind(), MediaKind::Video);
+        assert_eq!(video(&[0x17]).kind(), MediaKind::Video);
+        assert!(!is_avc_sequence_header(&[0x12, 0]), "not AVC");
+        assert!(!is_avc_sequence_header(&[0x17]));
+    }
+
+    /// Metadata is cached as the session's latest, and the cache yields
+    /// metadata, then the AVC header, then the AAC header, whatever order
+    /// they came in.
+    #[test]
+    fn headers_come_out_metadata_then_avc_then_aac() {
+        let mut h = SessionHeaders::default();
+        let f = |media| MediaFrame { token: 1, media };
+        let meta = Media::Metadata(Arc::new(StreamMetadata::new()));
+        assert!(h.observe(&f(audio(&[0xaf, 0, 0x13, 0x88]))));
+        assert!(h.observe(&f(video(&[0x17, 0, 0, 0, 0, 1]))));
+        assert!(h.observe(&f(meta.clone())));
+        let kinds: Vec<MediaKind> = h.in_order().map(Media::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                MediaKind::Metadata,
+                MediaKind::AvcHeader,
+                MediaKind::AacHeader
+            ]
+        );
+        assert_eq!(h.metadata, Some(meta));
+    }
+
     #[test]
     fn headers_are_per_publish_session() {
         let mut h = SessionHeaders::default();

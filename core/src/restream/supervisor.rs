@@ -225,3 +225,27 @@ impl<N: Net> Supervisor<N> {
 pub fn is_vod_destination(dest: &DestinationConfig) -> bool {
     dest.platform == Platform::Twitch && dest.vod_audio
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a Twitch destination carrying the VOD audio track is one the VOD
+    /// path may touch (contract S4): not Twitch without it, nor any other
+    /// platform with it.
+    #[test]
+    fn only_a_twitch_destination_with_vod_audio_is_a_vod_destination() {
+        let url = "rtmp://ingest:1935/app";
+        assert!(is_vod_destination(&DestinationConfig::twitch(
+            "twitch", url, "k", true
+        )));
+        assert!(!is_vod_destination(&DestinationConfig::twitch(
+            "twitch", url, "k", false
+        )));
+        for platform in [Platform::YouTube, Platform::Kick, Platform::Custom] {
+            let mut d = DestinationConfig::new("other", platform, url, "k");
+            d.vod_audio = true;
+            assert!(!is_vod_destination(&d), "{platform:?}");
+        }
+    }
+}
