@@ -371,6 +371,107 @@ mod tests {
         );
     }
 
+    /// An error text over [`MAX_ERROR`] bytes is clipped to at most that
+    /// many, on a character boundary, and marked with an ellipsis; one
+    /// within the bound is kept whole. (Run on a thread with a bound: the
+    /// clip walks back to a boundary, and a walk that never gets there must
+    /// fail, not hang.)
+    #[test]
+    fn an_error_text_is_clipped_on_a_character_boundary_within_the_bound() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // 'é' is two bytes, straddling the bound.
+            let straddling = format!("{}é{}", "a".repeat(MAX_ERROR - 1), "b".repeat(50));
+            let whole = "c".repeat(MAX_ERROR);
+            let _ = tx.send((error(straddling), error(whole.clone()), whole));
+        });
+        let (clipped, kept, whole) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("clipping an error text did not finish within 10 s");
+        assert_eq!(
+            clipped,
+            FetchResult::Error(format!("{}…", "a".repeat(MAX_ERROR - 1)))
+        );
+        assert_eq!(kept, FetchResult::Error(whole));
+    }
+
+    /// An IPv6 literal host is hex digits, colons and dots (an IPv4-mapped
+    /// address), not empty; what follows its bracket is nothing or a port.
+    #[test]
+    fn an_ipv6_host_is_hex_colons_and_dots() {
+        let k = "live_key";
+        assert_eq!(
+            validate_ingest_url("rtmp://[::ffff:10.0.0.1]:1935/app/live_key", k),
+            Ok(())
+        );
+        assert_eq!(
+            validate_ingest_url("rtmp://[fe80::1]/app/live_key", k),
+            Ok(())
+        );
+        for (bad, why) in [
+            ("rtmp://[]/app/live_key", "no valid host"),
+            ("rtmp://[::g1]/app/live_key", "no valid host"),
+            ("rtmp://[::1%eth0]/app/live_key", "no valid host"),
+            ("rtmp://[::1]1935/app/live_key", "bad port"),
+        ] {
+            assert_eq!(validate_ingest_url(bad, k), Err(why), "{bad}");
+        }
+    }
+
+    /// A port is one to five ASCII digits naming 1..=65535: no sign, no
+    /// padding past five digits, even when the number would fit.
+    #[test]
+    fn a_port_is_one_to_five_digits_naming_a_nonzero_u16() {
+        let k = "live_key";
+        for ok in ["1", "01935", "65535"] {
+            let url = format!("rtmp://host:{ok}/app/live_key");
+            assert_eq!(validate_ingest_url(&url, k), Ok(()), "{url}");
+        }
+        for bad in ["+1935", "001935", "65536", "19 35"] {
+            let url = format!("rtmp://host:{bad}/app/live_key");
+            let why = if bad.contains(' ') {
+                "not printable ASCII"
+            } else {
+                "bad port"
+            };
+            assert_eq!(validate_ingest_url(&url, k), Err(why), "{url}");
+        }
+    }
+
+    /// [`MAX_INGEST_URL`] is inclusive: a URL (or a template) of exactly
+    /// 2048 bytes is accepted, one byte more is not.
+    #[test]
+    fn the_ingest_url_bound_is_inclusive() {
+        let k = "live_key";
+        let at = |n: usize| format!("rtmp://h/{}/{k}", "a".repeat(n - 10 - k.len()));
+        assert_eq!(at(MAX_INGEST_URL).len(), MAX_INGEST_URL);
+        assert_eq!(validate_ingest_url(&at(MAX_INGEST_URL), k), Ok(()));
+        assert_eq!(
+            validate_ingest_url(&at(MAX_INGEST_URL + 1), k),
+            Err("longer than 2048 bytes")
+        );
+        // A template as long as the bound, its placeholder as long as the
+        // key it becomes.
+        let key = "k".repeat("{stream_key}".len());
+        let template = format!(
+            "rtmp://h/{}/{{stream_key}}",
+            "a".repeat(MAX_INGEST_URL - 22)
+        );
+        assert_eq!(template.len(), MAX_INGEST_URL);
+        let body = |t: &str| format!(r#"{{"ingest_endpoints":[{{"url_template":"{t}"}}]}}"#);
+        assert_eq!(
+            parse_session_url(body(&template).as_bytes(), &key),
+            Ok(template.replace("{stream_key}", &key))
+        );
+        let longer = template.replacen("rtmp://h/", "rtmp://h/a", 1);
+        assert_eq!(
+            parse_session_url(body(&longer).as_bytes(), &key),
+            Err(FetchResult::Error(
+                "bad ingest url: longer than 2048 bytes".into()
+            ))
+        );
+    }
+
     #[test]
     fn a_bad_url_in_the_body_is_a_clear_bounded_error() {
         let body = |t: &str| format!(r#"{{"ingest_endpoints":[{{"url_template":"{t}"}}]}}"#);

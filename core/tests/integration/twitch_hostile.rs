@@ -282,3 +282,47 @@ async fn a_bad_ingest_url_is_a_clear_error() {
         );
     }
 }
+
+/// An announced `Content-Length` over the cap is refused on the headers
+/// alone: the fetch ends at once, without waiting for a body the service
+/// never sends.
+#[tokio::test(start_paused = true)]
+async fn an_announced_body_over_64_kib_is_refused_before_any_of_it_arrives() {
+    let (net, _) = service(|mut s, seen| async move {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
+        put(&mut s, &seen, head.as_bytes()).await;
+        // Holds the connection open and sends nothing more.
+        tokio::time::sleep(BOUND).await;
+    });
+    let (r, took) = fetch(net).await;
+    assert_eq!(
+        r,
+        FetchResult::Error("body: larger than 65536 bytes".into())
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+/// The cap is inclusive: a body of exactly 64 KiB, announced as such, is
+/// read and parsed.
+#[tokio::test(start_paused = true)]
+async fn a_body_of_exactly_64_kib_is_read() {
+    let (net, _) = service(|mut s, seen| async move {
+        let mut body =
+            r#"{"ingest_endpoints":[{"url_template":"rtmp://twitch-ingest:1935/ivs-7/{stream_key}"}]}"#
+                .to_string();
+        body.push_str(&" ".repeat(MAX_BODY - body.len()));
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        put(&mut s, &seen, answer.as_bytes()).await;
+    });
+    let (r, _) = fetch(net).await;
+    assert_eq!(
+        r,
+        FetchResult::Session("rtmp://twitch-ingest:1935/ivs-7/live_key".into())
+    );
+}
