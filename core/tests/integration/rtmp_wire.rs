@@ -195,3 +195,17 @@ fn the_library_clock_and_rng_never_reach_what_the_relay_reads() {
     assert!(a_events.iter().any(|e| e.contains("StreamMetadataChanged")));
     assert_eq!(a_events, b_events, "what the relay reads is the same");
 }
+
+/// Both ends announce a 16 KiB acknowledgement window
+/// (`rtmp::ACK_WINDOW`), so a receiver acknowledges once per 16 KiB it
+/// reads: the exchange's ~19 KiB from the publisher earn it one
+/// acknowledgement, not one per kilobyte, and not none.
+#[test]
+fn a_receiver_acknowledges_once_per_16_kib_window() {
+    let (events, _) = exchange(Duration::ZERO);
+    assert_eq!(
+        events.iter().filter(|e| *e == "ack").count(),
+        1,
+        "{events:?}"
+    );
+}
