@@ -11,6 +11,7 @@
 //! |---|---|
 //! | [`gate_props`] | restream's egress gate (property tests) |
 //! | [`supervisor_model`] | restream's supervisor (proptest state machine) |
+//! | [`restream_relay`] | restream's pumps and whole relay against scripted in-memory peers |
 //! | [`rtmp_hostile`] | the RTMP receive paths under hostile bytes |
 //! | [`rtmp_wire`] | `rml_rtmp`'s wall-clock reads never reach the bytes |
 //! | [`twitch_hostile`] | the Twitch API client against hostile services |
@@ -38,6 +39,7 @@ mod pads_model;
 mod pads_session;
 mod pads_src;
 mod publisher_attempt;
+mod restream_relay;
 mod rtmp_hostile;
 mod rtmp_wire;
 mod supervisor_model;
