@@ -492,6 +492,8 @@ async fn a_pump_answers_pings_and_ends_on_an_error_status_only() {
 struct World {
     peers: Arc<Mutex<BTreeMap<String, MemNet>>>,
     listener: Arc<Mutex<Option<MemListener>>>,
+    /// The addresses `bind` was asked for.
+    bound: Arc<Mutex<Vec<String>>>,
 }
 
 impl World {
@@ -501,6 +503,7 @@ impl World {
         let world = World {
             peers: Arc::default(),
             listener: Arc::new(Mutex::new(Some(listener))),
+            bound: Arc::default(),
         };
         (world, dialer)
     }
@@ -525,7 +528,8 @@ impl Net for World {
         }
     }
 
-    async fn bind(&self, _addr: &str) -> io::Result<MemListener> {
+    async fn bind(&self, addr: &str) -> io::Result<MemListener> {
+        self.bound.lock().unwrap().push(addr.to_string());
         self.listener
             .lock()
             .unwrap()
@@ -718,6 +722,29 @@ async fn a_publishers_media_reaches_every_destination_decodable_from_its_first_f
                 "egress.start dest=kick reason=initial url=rtmp://kick:1935/app/kick_key",
             ]
         );
+    })
+    .await
+    .expect("bounded");
+}
+
+/// `listen_ingest` binds the address it is given and serves ingest there:
+/// a publisher dialing it is admitted.
+#[tokio::test(start_paused = true)]
+async fn listen_ingest_serves_ingest_on_the_address_it_binds() {
+    use relaysim_core::restream::ingest::listen_ingest;
+    timeout(BOUND, async {
+        let (world, dialer) = World::new();
+        let ctl = Arc::new(Controller::new(
+            "key",
+            BugSet::NONE,
+            Emitter::tracing_only("relay"),
+        ));
+        let w = world.clone();
+        let c = ctl.clone();
+        tokio::spawn(async move { listen_ingest(&w, "0.0.0.0:1935", c).await });
+        let _publisher = Publisher::connect(&dialer).await;
+        assert_eq!(*world.bound.lock().unwrap(), ["0.0.0.0:1935"]);
+        assert_eq!((ctl.ingest_alive(), ctl.publisher_token()), (true, 1));
     })
     .await
     .expect("bounded");
