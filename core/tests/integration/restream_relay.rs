@@ -17,16 +17,18 @@ use relaysim_core::restream::media::Media;
 use relaysim_core::restream::pump::run_egress;
 use relaysim_core::restream::relay::{relay_handle, run_relay, RelayConfig, RelayHandle};
 use relaysim_core::restream::rtmp::rml_rtmp::chunk_io::ChunkSerializer;
-use relaysim_core::restream::rtmp::rml_rtmp::handshake::PeerType;
+use relaysim_core::restream::rtmp::rml_rtmp::handshake::{
+    Handshake, HandshakeProcessResult, PeerType,
+};
 use relaysim_core::restream::rtmp::rml_rtmp::messages::RtmpMessage;
 use relaysim_core::restream::rtmp::rml_rtmp::rml_amf0::Amf0Value;
 use relaysim_core::restream::rtmp::rml_rtmp::sessions::{
-    ClientSession, ClientSessionResult, ServerSession, ServerSessionEvent, ServerSessionResult,
-    StreamMetadata,
+    ClientSession, ClientSessionEvent, ClientSessionResult, PublishRequestType, ServerSession,
+    ServerSessionEvent, ServerSessionResult, StreamMetadata,
 };
 use relaysim_core::restream::rtmp::rml_rtmp::time::RtmpTimestamp;
 use relaysim_core::restream::rtmp::{
-    connect_publish, guarded, handshake, server_config, RtmpUrl, READ_BUF,
+    client_config, connect_publish, guarded, server_config, RtmpUrl, READ_BUF,
 };
 use relaysim_core::restream::{DestinationConfig, Platform};
 use relaysim_core::{BugSet, Emitter};
@@ -117,6 +119,42 @@ impl Sink {
     }
 }
 
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// The RTMP handshake as this file's peers run it: rml_rtmp's handshake
+/// driven here, not by the relay's own driver (`rtmp::handshake`), so a
+/// fault in that driver shows against an independent peer instead of being
+/// mirrored by it. Returns the bytes that followed the handshake.
+async fn peer_handshake(s: &mut DuplexStream, peer: PeerType) -> io::Result<Vec<u8>> {
+    let client = peer == PeerType::Client;
+    let mut hs = Handshake::new(peer);
+    if client {
+        let c0c1 = hs.generate_outbound_p0_and_p1().map_err(invalid)?;
+        s.write_all(&c0c1).await?;
+    }
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match hs.process_bytes(&buf[..n]).map_err(invalid)? {
+            HandshakeProcessResult::InProgress { response_bytes } => {
+                s.write_all(&response_bytes).await?
+            }
+            HandshakeProcessResult::Completed {
+                response_bytes,
+                remaining_bytes,
+            } => {
+                s.write_all(&response_bytes).await?;
+                return Ok(remaining_bytes);
+            }
+        }
+    }
+}
+
 /// An `onStatus` with `code` on message stream 1, as its own chunk (a
 /// full header: it needs no state of the session's serializer).
 fn on_status(code: &str) -> Vec<u8> {
@@ -154,7 +192,7 @@ fn is_header(line: &str) -> bool {
 /// Serves one connection as `script` says, recording in `sink`.
 async fn serve_destination(mut s: DuplexStream, script: Script, sink: Arc<Sink>) {
     let conn = sink.connections.fetch_add(1, Ordering::AcqRel) + 1;
-    let Ok(rest) = handshake(&mut s, PeerType::Server).await else {
+    let Ok(rest) = peer_handshake(&mut s, PeerType::Server).await else {
         sink.push(conn, "closed");
         return;
     };
@@ -166,11 +204,7 @@ async fn serve_destination(mut s: DuplexStream, script: Script, sink: Arc<Sink>)
     let mut statuses = script.statuses.clone();
     loop {
         if !input.is_empty() && !refused {
-            let r = guarded(|| {
-                session
-                    .handle_input(&input)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-            });
+            let r = guarded(|| session.handle_input(&input).map_err(invalid));
             match r {
                 Ok(r) => queue.extend(r),
                 Err(_) => {
@@ -585,19 +619,57 @@ struct Publisher {
 }
 
 impl Publisher {
+    /// Connects and publishes with key `key` to app `live` (its own
+    /// client, not the relay's `connect_publish`).
     async fn connect(dialer: &Dialer) -> Publisher {
         let mut stream = dialer.connect();
-        let url = RtmpUrl::parse("rtmp://relay:1935/live/key").unwrap();
-        let p = timeout(BOUND, connect_publish(&mut stream, &url))
-            .await
-            .expect("bounded")
-            .expect("the relay admits the publisher");
+        let session = timeout(BOUND, async {
+            let mut input = peer_handshake(&mut stream, PeerType::Client).await?;
+            let (mut session, init) =
+                ClientSession::new(client_config("rtmp://relay:1935/live")).map_err(invalid)?;
+            let mut results: VecDeque<ClientSessionResult> = init.into();
+            results.push_back(session.request_connection("live".into()).map_err(invalid)?);
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let mut out = Vec::new();
+                let mut published = false;
+                while let Some(r) = results.pop_front() {
+                    match r {
+                        ClientSessionResult::OutboundResponse(p) => out.extend_from_slice(&p.bytes),
+                        ClientSessionResult::RaisedEvent(
+                            ClientSessionEvent::ConnectionRequestAccepted,
+                        ) => results.push_back(
+                            session
+                                .request_publishing("key".into(), PublishRequestType::Live)
+                                .map_err(invalid)?,
+                        ),
+                        ClientSessionResult::RaisedEvent(
+                            ClientSessionEvent::PublishRequestAccepted,
+                        ) => published = true,
+                        _ => {}
+                    }
+                }
+                stream.write_all(&out).await?;
+                if published {
+                    return Ok::<_, io::Error>(session);
+                }
+                if input.is_empty() {
+                    let n = stream.read(&mut buf).await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    input.extend_from_slice(&buf[..n]);
+                }
+                results = session.handle_input(&input).map_err(invalid)?.into();
+                input.clear();
+            }
+        })
+        .await
+        .expect("bounded")
+        .expect("the relay admits the publisher");
         // Off the supervisor's 2 s grid: no frame lands on a tick.
         sleep(Duration::from_millis(10)).await;
-        Publisher {
-            stream,
-            session: p.session,
-        }
+        Publisher { stream, session }
     }
 
     async fn write(&mut self, r: ClientSessionResult) {
