@@ -460,6 +460,60 @@ mod tests {
         assert_eq!(bc.subscriber_count(), 0);
     }
 
+    /// A broadcaster and every stream of it name the track they carry.
+    #[test]
+    fn a_broadcaster_and_its_streams_name_their_track() {
+        let bc = FragmentBroadcaster::new("1.mp4", meta());
+        assert_eq!(bc.track_id(), "1.mp4");
+        assert_eq!(bc.subscribe().track_id(), "1.mp4");
+    }
+
+    /// Every subscriber waiting for a fragment is woken by the emit, each
+    /// gets it, and every one still waiting is woken by the close (no lost
+    /// wake-up, whichever subscribed first). Run on its own thread with a
+    /// bound: a lost wake-up is a hang, and must fail instead.
+    #[test]
+    fn every_waiting_subscriber_is_woken_by_an_emit_and_by_the_close() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            let got = rt.block_on(async {
+                let bc = FragmentBroadcaster::new(VIDEO_TRACK, meta());
+                let readers: Vec<_> = (0..3)
+                    .map(|_| {
+                        let mut s = bc.subscribe();
+                        crate::rt::spawn(async move {
+                            let mut got = Vec::new();
+                            while let Some(f) = s.next_fragment().await {
+                                got.push(f.group_id);
+                            }
+                            got
+                        })
+                    })
+                    .collect();
+                // Every reader is parked on an empty ring.
+                tokio::task::yield_now().await;
+                bc.emit(frag(7));
+                tokio::task::yield_now().await;
+                drop(bc);
+                let mut all = Vec::new();
+                for r in readers {
+                    all.push(r.await.unwrap());
+                }
+                all
+            });
+            let _ = tx.send(got);
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a waiting subscriber was never woken (10 s)");
+        assert_eq!(got, vec![vec![7], vec![7], vec![7]]);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn next_fragment_waits_for_emit_and_ends_on_close() {
         let bc = FragmentBroadcaster::new(VIDEO_TRACK, meta());
