@@ -258,6 +258,133 @@ impl fmt::Display for TranscodeEvent {
 mod tests {
     use super::*;
 
+    /// Every event's line: its name, then its fields as `key=value` in a
+    /// fixed order (reviewers and the checks parse these), with every
+    /// reason and phase in its kebab-case word.
+    #[test]
+    fn every_event_has_its_line_form() {
+        let key = || StatsKey::new("passthrough", "480p", "live/b", "0.mp4");
+        let lines: Vec<String> = [
+            TranscodeEvent::EntryCreated {
+                broadcast: "live/b".into(),
+                track: "1.mp4".into(),
+                generation: 4,
+            },
+            TranscodeEvent::EntryRemoved {
+                broadcast: "live/b".into(),
+                track: "1.mp4".into(),
+                generation: 4,
+            },
+            TranscodeEvent::IngestPublish {
+                broadcast: "live/b".into(),
+                generation: 4,
+            },
+            TranscodeEvent::IngestRejected {
+                broadcast: "live/b".into(),
+                reason: "already-live",
+            },
+            TranscodeEvent::IngestAcceptError {
+                kind: "io-ConnectionReset".into(),
+                backoff_ms: 40,
+            },
+            TranscodeEvent::IngestUnpublish {
+                broadcast: "live/b".into(),
+                generation: 4,
+                fragments: 12,
+            },
+            TranscodeEvent::RunnerInstalled {
+                ladder: vec!["passthrough/720p".into(), "slow/480p".into()],
+            },
+            TranscodeEvent::RenditionAdded {
+                transcoder: "slow".into(),
+                rendition: "240p".into(),
+            },
+            TranscodeEvent::RenditionRejected {
+                transcoder: "slow".into(),
+                rendition: "240p".into(),
+            },
+            TranscodeEvent::RenditionRemoved {
+                rendition: "240p".into(),
+                aborted: 2,
+            },
+            TranscodeEvent::DrainSpawned {
+                key: key(),
+                generation: 4,
+            },
+            TranscodeEvent::DrainSkipped {
+                key: key(),
+                generation: 4,
+                reason: SkipReason::Removed,
+            },
+            TranscodeEvent::DrainSkipped {
+                key: key(),
+                generation: 4,
+                reason: SkipReason::NoRuntime,
+            },
+            TranscodeEvent::DrainSkipped {
+                key: key(),
+                generation: 4,
+                reason: SkipReason::EntryGone,
+            },
+            TranscodeEvent::DrainStarted {
+                key: key(),
+                generation: 4,
+                init_segment: true,
+            },
+            TranscodeEvent::TranscoderPanicked {
+                key: key(),
+                generation: 4,
+                phase: Phase::Stop,
+                at: None,
+            },
+            TranscodeEvent::DrainEnded {
+                key: key(),
+                generation: 4,
+                reason: EndReason::StartPanic,
+                seen: 0,
+                lagged: 0,
+                emitted: 3,
+            },
+            TranscodeEvent::DrainAborted {
+                key: key(),
+                generation: 4,
+            },
+            TranscodeEvent::DrainDied {
+                key: key(),
+                generation: 4,
+                panic: "injected panic in on_fragment".into(),
+            },
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        let k = "key=passthrough/480p:live/b/0.mp4 gen=4";
+        assert_eq!(
+            lines,
+            [
+                "transcode.entry.created broadcast=live/b track=1.mp4 gen=4".to_string(),
+                "transcode.entry.removed broadcast=live/b track=1.mp4 gen=4".to_string(),
+                "transcode.ingest.publish broadcast=live/b gen=4".to_string(),
+                "transcode.ingest.rejected broadcast=live/b reason=already-live".to_string(),
+                "transcode.ingest.accept.error kind=io-ConnectionReset backoff_ms=40".to_string(),
+                "transcode.ingest.unpublish broadcast=live/b gen=4 fragments=12".to_string(),
+                "transcode.runner.installed ladder=passthrough/720p,slow/480p".to_string(),
+                "transcode.rendition.added transcoder=slow rendition=240p".to_string(),
+                "transcode.rendition.rejected transcoder=slow rendition=240p".to_string(),
+                "transcode.rendition.removed rendition=240p aborted=2".to_string(),
+                format!("transcode.drain.spawn {k}"),
+                format!("transcode.drain.skip {k} reason=removed"),
+                format!("transcode.drain.skip {k} reason=no-runtime"),
+                format!("transcode.drain.skip {k} reason=entry-gone"),
+                format!("transcode.drain.start {k} init=true"),
+                format!("transcode.panic {k} phase=stop"),
+                format!("transcode.drain.end {k} reason=start-panic seen=0 lagged=0 emitted=3"),
+                format!("transcode.drain.abort {k}"),
+                format!("transcode.drain.died {k} panic=\"injected panic in on_fragment\""),
+            ]
+        );
+    }
+
     #[test]
     fn normalized_forms() {
         let key = StatsKey::new("passthrough", "720p", "live/a", "0.mp4");
