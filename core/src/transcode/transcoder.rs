@@ -323,6 +323,120 @@ mod tests {
         assert_eq!(t.simulated_work(), Some(Duration::from_millis(150)));
     }
 
+    fn frag(group: u64) -> Fragment {
+        Fragment::new(
+            VIDEO_TRACK,
+            group,
+            0,
+            0,
+            0,
+            0,
+            0,
+            FragmentFlags::DELTA,
+            Bytes::new(),
+        )
+    }
+
+    /// The payload text of a panic the wrapped transcoder's call raised,
+    /// or `None` if the call returned.
+    fn panic_of(call: impl FnOnce()) -> Option<String> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+            .err()
+            .map(|p| panic_message(&*p))
+    }
+
+    /// Each trigger fires in its own phase only: `on_start` in `on_start`,
+    /// `on_stop` in `on_stop`, `at_group` for the fragments of its group.
+    #[test]
+    fn each_trigger_fires_in_its_own_phase_only() {
+        let wrapped = |trigger| {
+            let f = PanickingTranscoderFactory::new(
+                Arc::new(PassthroughTranscoderFactory::new(preset_720p())),
+                trigger,
+            );
+            f.build(&ctx(VIDEO_TRACK)).unwrap()
+        };
+        let c = ctx(VIDEO_TRACK);
+        let mut t = wrapped(PanicTrigger::on_start());
+        assert_eq!(
+            panic_of(|| t.on_start(&c)).as_deref(),
+            Some("injected panic in on_start")
+        );
+        assert_eq!(panic_of(|| t.on_fragment(&frag(0))), None);
+        assert_eq!(panic_of(|| t.on_stop()), None);
+        let mut t = wrapped(PanicTrigger::on_stop());
+        assert_eq!(panic_of(|| t.on_start(&c)), None);
+        assert_eq!(panic_of(|| t.on_fragment(&frag(0))), None);
+        assert_eq!(
+            panic_of(|| t.on_stop()).as_deref(),
+            Some("injected panic in on_stop")
+        );
+        let mut t = wrapped(PanicTrigger::at_group(3));
+        assert_eq!(panic_of(|| t.on_start(&c)), None);
+        assert_eq!(panic_of(|| t.on_fragment(&frag(2))), None);
+        assert_eq!(panic_of(|| t.on_stop()), None);
+    }
+
+    /// Where its trigger does not fire, a panicking transcoder is its inner
+    /// one: every call reaches it, and it keeps the inner one's simulated
+    /// work. A transcoder declares no simulated work unless it says so.
+    #[test]
+    fn a_panicking_wrapper_is_transparent_where_it_does_not_fire() {
+        let f = PanickingTranscoderFactory::new(
+            Arc::new(SlowTranscoderFactory::new(
+                preset_720p(),
+                Duration::from_millis(150),
+            )),
+            PanicTrigger::at_group(9),
+        );
+        let t = f.build(&ctx(VIDEO_TRACK)).unwrap();
+        assert_eq!(t.simulated_work(), Some(Duration::from_millis(150)));
+        assert_eq!(PassthroughTranscoder::default().simulated_work(), None);
+
+        /// Records the calls that reach it.
+        struct Calls(Arc<std::sync::Mutex<Vec<String>>>);
+        impl Transcoder for Calls {
+            fn on_start(&mut self, ctx: &TranscoderContext) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("start {}", ctx.broadcast));
+            }
+            fn on_fragment(&mut self, f: &Fragment) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("fragment {}", f.group_id));
+            }
+            fn on_stop(&mut self) {
+                self.0.lock().unwrap().push("stop".into());
+            }
+        }
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut t = PanickingTranscoder {
+            inner: Box::new(Calls(calls.clone())),
+            ctx: ctx(VIDEO_TRACK),
+            trigger: PanicTrigger::at_group(9),
+        };
+        t.on_start(&ctx(VIDEO_TRACK));
+        t.on_fragment(&frag(1));
+        t.on_stop();
+        assert_eq!(
+            *calls.lock().unwrap(),
+            ["start live/a", "fragment 1", "stop"]
+        );
+    }
+
+    /// The passthrough transcoder counts every fragment it is fed.
+    #[test]
+    fn a_passthrough_transcoder_counts_what_it_is_fed() {
+        let mut t = PassthroughTranscoder::default();
+        for g in 0..3 {
+            t.on_fragment(&frag(g));
+        }
+        assert_eq!(t.fragments, 3);
+    }
+
     #[test]
     fn panicking_factory_panics_where_triggered_with_its_payload() {
         let f = PanickingTranscoderFactory::new(
