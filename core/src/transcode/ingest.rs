@@ -428,6 +428,79 @@ mod tests {
         assert_eq!(broadcast_name("a"), "live/a");
     }
 
+    /// Each frame becomes one video fragment (its group and object from
+    /// the keyframes, its time and duration in the 90 kHz video timescale,
+    /// keyframe or delta flags, the whole payload, the ingest time) and one
+    /// audio fragment (grouped by the frame's sequence number, in the
+    /// 48 kHz timescale, at most 8 bytes of the payload), to the session's
+    /// own entries; the session counts the frames and names its broadcast.
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_becomes_one_video_and_one_audio_fragment() {
+        let registry = FragmentBroadcasterRegistry::new();
+        let bridge = IngestBridge::new(registry.clone());
+        let mut session = bridge.publish("live/a").await.expect("free");
+        let mut video = session.video().subscribe();
+        let mut audio = session.audio().subscribe();
+        assert_eq!(session.broadcast(), "live/a");
+        let payload = Bytes::from_static(b"0123456789abcdef");
+        for (seq, ts_ms, keyframe) in [(0, 1000, true), (1, 1040, false), (2, 1100, true)] {
+            assert!(session.frame(&Frame {
+                seq,
+                ts_ms,
+                keyframe,
+                payload: payload.clone(),
+            }));
+        }
+        assert_eq!(session.fragments(), 3);
+        let take = |s: &mut crate::transcode::BroadcasterStream| {
+            let mut got = Vec::new();
+            while let crate::transcode::TryRecv::Fragment(f) = s.try_recv() {
+                got.push(f);
+            }
+            got
+        };
+        let v = |group, object, ms: u64, dur_ms: u64, flags| {
+            Fragment::new(
+                VIDEO_TRACK,
+                group,
+                object,
+                0,
+                ms * 90,
+                ms * 90,
+                dur_ms * 90,
+                flags,
+                payload.clone(),
+            )
+            .with_ingest_time_ms(ms)
+        };
+        assert_eq!(
+            take(&mut video),
+            [
+                v(0, 0, 1000, 0, FragmentFlags::KEYFRAME),
+                v(0, 1, 1040, 40, FragmentFlags::DELTA),
+                v(1, 0, 1100, 60, FragmentFlags::KEYFRAME),
+            ]
+        );
+        let a = |seq, ms: u64, dur_ms: u64| {
+            Fragment::new(
+                AUDIO_TRACK,
+                seq,
+                0,
+                1,
+                ms * 48,
+                ms * 48,
+                dur_ms * 48,
+                FragmentFlags::AUDIO,
+                payload.slice(..8),
+            )
+        };
+        assert_eq!(
+            take(&mut audio),
+            [a(0, 1000, 0), a(1, 1040, 40), a(2, 1100, 60)]
+        );
+        assert_eq!(session.end(), 3);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_publish_waits_for_its_name_and_is_refused_only_after_its_bound() {
         let registry = FragmentBroadcasterRegistry::new();

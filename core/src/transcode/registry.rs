@@ -300,6 +300,20 @@ mod tests {
         assert!(reg.is_empty());
     }
 
+    /// A registry is empty exactly when it holds no entry, and counts them.
+    #[test]
+    fn a_registry_is_empty_exactly_when_it_holds_no_entry() {
+        let reg = FragmentBroadcasterRegistry::new();
+        assert!(reg.is_empty());
+        reg.get_or_create("live/a", VIDEO_TRACK, meta());
+        reg.get_or_create("live/a", AUDIO_TRACK, meta());
+        assert_eq!((reg.len(), reg.is_empty()), (2, false));
+        reg.remove("live/a", VIDEO_TRACK);
+        assert_eq!((reg.len(), reg.is_empty()), (1, false));
+        reg.remove("live/a", AUDIO_TRACK);
+        assert!(reg.is_empty());
+    }
+
     #[test]
     fn remove_generation_removes_only_that_generation() {
         let reg = FragmentBroadcasterRegistry::new();
