@@ -704,3 +704,261 @@ async fn accept_errors_never_stop_the_ingest() {
     .await
     .expect("bounded");
 }
+
+// ---- rules no parity test states -------------------------------------------
+
+/// S4 per drain: a drain slower than the ring skips what the ring dropped,
+/// counts the skip in its key's `lagged` as it goes (not only when the
+/// track ends), and at the end seen + lagged = emitted since it
+/// subscribed, as its `drain.end` says.
+#[tokio::test(start_paused = true)]
+async fn a_lagging_drain_counts_what_it_skipped_as_it_goes() {
+    let events = Arc::new(Events::default());
+    let registry =
+        FragmentBroadcasterRegistry::with_options(4, Emitter::new("transcode", events.clone()));
+    let h = TranscodeRunner::new()
+        .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
+        .install(&registry);
+    let lagged = |h: &TranscodeRunnerHandle| h.lagged("passthrough", "720p", "live/a", VIDEO_TRACK);
+    let bc = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
+    // 20 fragments before the drain first runs: a ring of 4 keeps 16..20.
+    for i in 0..20 {
+        bc.emit(frag(i));
+    }
+    settle().await;
+    assert_eq!((seen(&h, "720p", "live/a"), lagged(&h)), (4, 16));
+    // Another 10 at once: it skips 6 more.
+    for i in 20..30 {
+        bc.emit(frag(i));
+    }
+    settle().await;
+    assert_eq!((seen(&h, "720p", "live/a"), lagged(&h)), (8, 22));
+    drop(bc);
+    registry.remove("live/a", VIDEO_TRACK);
+    settle().await;
+    let ended: Vec<String> = events
+        .all()
+        .iter()
+        .filter(|e| e.name() == "transcode.drain.end")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        ended,
+        ["transcode.drain.end key=passthrough/720p:live/a/0.mp4 gen=1 reason=closed seen=8 lagged=22 emitted=30"]
+    );
+}
+
+/// A transcoder that takes every track.
+struct AnyTrack(RenditionSpec);
+
+impl TranscoderFactory for AnyTrack {
+    fn name(&self) -> &str {
+        "any"
+    }
+
+    fn rendition(&self) -> &RenditionSpec {
+        &self.0
+    }
+
+    fn build(&self, _ctx: &TranscoderContext) -> Option<Box<dyn Transcoder>> {
+        Some(Box::new(
+            relaysim_core::transcode::transcoder::PassthroughTranscoder::default(),
+        ))
+    }
+}
+
+/// R1: removing one entry prunes that entry's own slots only — not its
+/// broadcast's other tracks, not other broadcasts — so the slots left stay
+/// in the table, where `remove_rendition` finds and aborts them (S1).
+#[tokio::test(start_paused = true)]
+async fn removing_an_entry_prunes_only_its_own_slots() {
+    let registry = FragmentBroadcasterRegistry::new();
+    let h = TranscodeRunner::new()
+        .with_factory(AnyTrack(preset_720p()))
+        .install(&registry);
+    let _a_video = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
+    let _a_audio = registry.get_or_create("live/a", AUDIO_TRACK, video_meta());
+    let _b_video = registry.get_or_create("live/b", VIDEO_TRACK, video_meta());
+    settle().await;
+    registry.remove("live/a", VIDEO_TRACK);
+    let key = |b: &str, t: &str| StatsKey::new("any", "720p", b, t);
+    let slots: Vec<(StatsKey, u64)> = h.tasks().into_iter().map(|(k, g, _)| (k, g)).collect();
+    assert_eq!(
+        slots,
+        [
+            (key("live/a", AUDIO_TRACK), 2),
+            (key("live/b", VIDEO_TRACK), 3)
+        ]
+    );
+    assert_eq!(h.remove_rendition("720p"), 2);
+    settle().await;
+    assert!(h.running().is_empty(), "{:?}", h.running());
+}
+
+/// A runner given its own emitter traces there (its installation, its
+/// drains), not on the registry's.
+#[tokio::test(start_paused = true)]
+async fn a_runner_given_an_emitter_traces_there() {
+    let (registry, on_registry) = recorded_registry();
+    let own = Arc::new(Events::default());
+    let _h = TranscodeRunner::new()
+        .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
+        .with_emitter(Emitter::new("transcode", own.clone()))
+        .install(&registry);
+    registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
+    settle().await;
+    assert_eq!(
+        own.all().first().map(ToString::to_string).as_deref(),
+        Some("transcode.runner.installed ladder=passthrough/720p")
+    );
+    assert!(own.names().contains(&"transcode.drain.spawn"));
+    assert!(
+        !on_registry
+            .names()
+            .iter()
+            .any(|n| n.starts_with("transcode.runner") || n.starts_with("transcode.drain")),
+        "{:?}",
+        on_registry.names()
+    );
+}
+
+/// A builder counts the factories it was given, one per ladder rung.
+#[test]
+fn a_builder_counts_its_factories() {
+    let runner = TranscodeRunner::new()
+        .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
+        .with_ladder(
+            vec![preset_480p(), preset_240p()],
+            PassthroughTranscoderFactory::new,
+        );
+    assert_eq!(runner.factory_count(), 3);
+}
+
+/// Every registration is told apart from every other, those added at run
+/// time included: a rendition removed while its drain is being built is
+/// skipped, even with renditions registered after it still in the list.
+#[tokio::test(start_paused = true)]
+async fn a_rendition_removed_during_its_build_is_skipped_whatever_was_added_after_it() {
+    let registry = FragmentBroadcasterRegistry::new();
+    let slot: Arc<Mutex<Option<TranscodeRunnerHandle>>> = Arc::default();
+    let s = slot.clone();
+    let h = TranscodeRunner::new()
+        .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
+        .install(&registry);
+    *slot.lock().unwrap() = Some(h.clone());
+    assert!(h.add_rendition(Arc::new(BuildHook {
+        inner: passthrough(preset_480p()),
+        hook: Mutex::new(Some(Box::new(move || {
+            let h = s.lock().unwrap().clone().unwrap();
+            h.remove_rendition("480p");
+        }))),
+    })));
+    assert!(h.add_rendition(passthrough(preset_240p())));
+    let _live = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
+    settle().await;
+    let key = |r: &str| StatsKey::new("passthrough", r, "live/a", VIDEO_TRACK);
+    assert_eq!(h.running(), [key("240p"), key("720p")]);
+}
+
+/// A listener that hands out one in-memory listener, recording the
+/// address it was bound to.
+#[derive(Clone)]
+struct BindOnce {
+    listener: Arc<Mutex<Option<crate::support::MemListener>>>,
+    bound: Arc<Mutex<Vec<String>>>,
+}
+
+impl relaysim_core::net::Net for BindOnce {
+    type Stream = tokio::io::DuplexStream;
+    type Listener = crate::support::MemListener;
+
+    async fn connect(&self, _addr: &str) -> std::io::Result<tokio::io::DuplexStream> {
+        Err(std::io::ErrorKind::ConnectionRefused.into())
+    }
+
+    async fn bind(&self, addr: &str) -> std::io::Result<crate::support::MemListener> {
+        self.bound.lock().unwrap().push(addr.to_string());
+        self.listener
+            .lock()
+            .unwrap()
+            .take()
+            .ok_or_else(|| std::io::ErrorKind::AddrInUse.into())
+    }
+}
+
+/// `listen_ingest` binds the address it is given and serves publishers
+/// there: a hello dialed to it is published.
+#[tokio::test(start_paused = true)]
+async fn listen_ingest_serves_publishers_on_the_address_it_binds() {
+    use futures_util::SinkExt;
+    use relaysim_core::media::MediaMsg;
+    use relaysim_core::transcode::ingest::{listen_ingest, IngestBridge};
+    use std::time::Duration;
+    use tokio_util::codec::{FramedWrite, LengthDelimitedCodec};
+
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let bridge = IngestBridge::new(FragmentBroadcasterRegistry::new());
+        let (listener, dialer) = crate::support::mem_listener(64 * 1024);
+        let net = BindOnce {
+            listener: Arc::new(Mutex::new(Some(listener))),
+            bound: Arc::default(),
+        };
+        let (n, b) = (net.clone(), bridge.clone());
+        tokio::spawn(async move { listen_ingest(&n, "0.0.0.0:1936", b).await });
+        let mut publisher = FramedWrite::new(dialer.connect(), LengthDelimitedCodec::new());
+        publisher
+            .send(
+                MediaMsg::Publish {
+                    stream_key: "cam".into(),
+                }
+                .encode(),
+            )
+            .await
+            .expect("send the hello");
+        while bridge.live().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(bridge.live(), ["live/cam"]);
+        assert_eq!(*net.bound.lock().unwrap(), ["0.0.0.0:1936"]);
+    })
+    .await
+    .expect("bounded");
+}
+
+/// A drain that dies of an uncaught panic (the pre-isolation path of
+/// `transcoder-panic-kills-drain`) is reported with its key, the
+/// generation of the entry it read, and the panic's text.
+#[cfg(feature = "known-bugs")]
+#[tokio::test(start_paused = true)]
+async fn a_dead_drain_is_reported_with_its_key_generation_and_panic() {
+    use relaysim_core::KnownBug;
+    let (registry, events) = recorded_registry();
+    let _h = TranscodeRunner::new()
+        .with_factory(PanickingTranscoderFactory::new(
+            passthrough(preset_720p()),
+            PanicTrigger::at_group(0),
+        ))
+        .with_bugs(BugSet::only(KnownBug::TranscoderPanicKillsDrain))
+        .install(&registry);
+    // The audio entry takes generation 1: the video one is the second.
+    let _audio = registry.get_or_create(
+        "live/a",
+        AUDIO_TRACK,
+        FragmentMeta::new("mp4a.40.2", 48_000),
+    );
+    let bc = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
+    bc.emit(frag(0));
+    settle().await;
+    let died: Vec<String> = events
+        .all()
+        .iter()
+        .filter(|e| e.name() == "transcode.drain.died")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        died,
+        [
+            r#"transcode.drain.died key=passthrough/720p:live/a/0.mp4 gen=2 panic="injected panic in on_fragment""#
+        ]
+    );
+}
