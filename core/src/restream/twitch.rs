@@ -19,11 +19,16 @@
 //!   ([`FetchResult::Error`] `body: larger than 65536 bytes`);
 //! - a non-success status is an error without reading the body;
 //! - the **ingest URL is validated** ([`validate_ingest_url`]) before it is
-//!   returned: scheme `rtmp`/`rtmps`, a host (and port, if any), a path
-//!   whose last segment is the stream key, printable ASCII only and at most
-//!   [`MAX_INGEST_URL`] bytes (it goes into the trace and into the egress
-//!   pump). Anything else is a [`FetchResult::Error`] naming what is wrong,
-//!   never quoting the URL;
+//!   returned: it must be one the egress pump can dial, since it becomes
+//!   the Twitch destination's override and an override the pump cannot
+//!   parse would fail every Twitch pump for the rest of the publish
+//!   session: scheme `rtmp` (the egress speaks plain RTMP), a host and a
+//!   port, a path of an application and the stream key as its last
+//!   segment (the egress's `rtmp://host:port/app/key`), printable ASCII
+//!   only and at most [`MAX_INGEST_URL`] bytes (it goes into the trace and
+//!   into the egress pump). Anything else is a [`FetchResult::Error`]
+//!   naming what is wrong, never quoting the URL, and the destination
+//!   keeps the ingest it had;
 //! - every error text is bounded ([`MAX_ERROR`]).
 
 use crate::event::Emitter;
@@ -246,11 +251,12 @@ pub fn parse_session_url(body: &[u8], stream_key: &str) -> Result<String, FetchR
     Ok(url)
 }
 
-/// Checks an ingest URL the service returned for `stream_key`: `rtmp://` or
-/// `rtmps://`, a host with an optional numeric port, a path whose last
-/// segment is the stream key, printable ASCII only, at most
-/// [`MAX_INGEST_URL`] bytes. The error says what is wrong without quoting
-/// the URL.
+/// Checks an ingest URL the service returned for `stream_key`: `rtmp://`,
+/// a host and a numeric port, a path of an application and then the stream
+/// key as its last segment, printable ASCII only, at most
+/// [`MAX_INGEST_URL`] bytes. Whatever it accepts, the egress
+/// ([`RtmpUrl::parse`](crate::restream::rtmp::RtmpUrl::parse)) can dial.
+/// The error says what is wrong without quoting the URL.
 pub fn validate_ingest_url(url: &str, stream_key: &str) -> Result<(), &'static str> {
     const _: () = assert!(MAX_INGEST_URL == 2048, "update the message below");
     if url.len() > MAX_INGEST_URL {
@@ -260,8 +266,8 @@ pub fn validate_ingest_url(url: &str, stream_key: &str) -> Result<(), &'static s
         return Err("not printable ASCII");
     }
     let (scheme, rest) = url.split_once("://").ok_or("no scheme")?;
-    if !(scheme.eq_ignore_ascii_case("rtmp") || scheme.eq_ignore_ascii_case("rtmps")) {
-        return Err("scheme is not rtmp or rtmps");
+    if scheme != "rtmp" {
+        return Err("scheme is not rtmp");
     }
     let (authority, path) = rest.split_once('/').ok_or("no path")?;
     let (host_ok, port) = match authority.strip_prefix('[') {
@@ -293,13 +299,19 @@ pub fn validate_ingest_url(url: &str, stream_key: &str) -> Result<(), &'static s
     if !host_ok {
         return Err("no valid host");
     }
-    if let Some(p) = port {
-        let digits = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
-        if !digits || !p.parse::<u16>().is_ok_and(|p| p > 0) {
-            return Err("bad port");
-        }
+    let p = port.ok_or("no port")?;
+    let digits = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits || !p.parse::<u16>().is_ok_and(|p| p > 0) {
+        return Err("bad port");
     }
-    if stream_key.is_empty() || !format!("/{path}").ends_with(&format!("/{stream_key}")) {
+    // The egress splits the path at its last slash: the application
+    // before it (not empty), the key after it (the whole stream key: a key
+    // holding a slash cannot be named).
+    match path.rsplit_once('/') {
+        Some((app, _)) if !app.is_empty() => {}
+        _ => return Err("no application before the stream key"),
+    }
+    if stream_key.is_empty() || path.rsplit('/').next() != Some(stream_key) {
         return Err("path does not name the stream key");
     }
     Ok(())
@@ -325,15 +337,31 @@ mod tests {
         let k = "live_key";
         for ok in [
             "rtmp://twitch-ingest:1935/ivs-3/live_key",
-            "rtmps://ingest.example.net:443/app/live_key",
-            "RTMP://host/live_key",
             "rtmp://[::1]:1935/app/live_key",
-            "rtmp://10.0.0.1/app/live_key",
+            "rtmp://10.0.0.1:1935/app/live_key",
+            "rtmp://host:1935/two/segments/live_key",
         ] {
             assert_eq!(validate_ingest_url(ok, k), Ok(()), "{ok}");
         }
         for (bad, why) in [
-            ("http://host:80/app/live_key", "scheme is not rtmp or rtmps"),
+            ("http://host:80/app/live_key", "scheme is not rtmp"),
+            // What the egress cannot dial: TLS, a scheme it does not
+            // match, no port, no application.
+            (
+                "rtmps://ingest.example.net:443/app/live_key",
+                "scheme is not rtmp",
+            ),
+            ("RTMP://host:1935/app/live_key", "scheme is not rtmp"),
+            ("rtmp://host/app/live_key", "no port"),
+            ("rtmp://[::1]/app/live_key", "no port"),
+            (
+                "rtmp://host:1935/live_key",
+                "no application before the stream key",
+            ),
+            (
+                "rtmp://host:1935//live_key",
+                "no application before the stream key",
+            ),
             ("rtmp:/host/app/live_key", "no scheme"),
             ("rtmp://host:1935", "no path"),
             ("rtmp:///app/live_key", "no valid host"),
@@ -344,20 +372,20 @@ mod tests {
             ("rtmp://host:/app/live_key", "bad port"),
             ("rtmp://host:1:2/app/live_key", "bad port"),
             (
-                "rtmp://host/app/other_key",
+                "rtmp://host:1935/app/other_key",
                 "path does not name the stream key",
             ),
             (
-                "rtmp://host/app/xlive_key",
+                "rtmp://host:1935/app/xlive_key",
                 "path does not name the stream key",
             ),
             (
-                "rtmp://host/app/live_key?x=1",
+                "rtmp://host:1935/app/live_key?x=1",
                 "path does not name the stream key",
             ),
-            ("rtmp://host/app/live_key\n", "not printable ASCII"),
-            ("rtmp://hôst/app/live_key", "not printable ASCII"),
-            ("rtmp://host/app /live_key", "not printable ASCII"),
+            ("rtmp://host:1935/app/live_key\n", "not printable ASCII"),
+            ("rtmp://hôst:1935/app/live_key", "not printable ASCII"),
+            ("rtmp://host:1935/app /live_key", "not printable ASCII"),
         ] {
             assert_eq!(validate_ingest_url(bad, k), Err(why), "{bad}");
         }
@@ -366,9 +394,16 @@ mod tests {
             Err("longer than 2048 bytes")
         );
         assert_eq!(
-            validate_ingest_url("rtmp://h/app/", ""),
+            validate_ingest_url("rtmp://h:1/app/", ""),
             Err("path does not name the stream key")
         );
+        // The egress takes the last segment for the key: a key holding a
+        // slash would be published under its tail, so it is refused.
+        assert_eq!(
+            validate_ingest_url("rtmp://h:1/app/a/b", "a/b"),
+            Err("path does not name the stream key")
+        );
+        assert_eq!(validate_ingest_url("rtmp://h:1/app/a/b", "b"), Ok(()));
     }
 
     /// An error text over [`MAX_ERROR`] bytes is clipped to at most that
@@ -405,13 +440,13 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            validate_ingest_url("rtmp://[fe80::1]/app/live_key", k),
+            validate_ingest_url("rtmp://[fe80::1]:1935/app/live_key", k),
             Ok(())
         );
         for (bad, why) in [
-            ("rtmp://[]/app/live_key", "no valid host"),
-            ("rtmp://[::g1]/app/live_key", "no valid host"),
-            ("rtmp://[::1%eth0]/app/live_key", "no valid host"),
+            ("rtmp://[]:1935/app/live_key", "no valid host"),
+            ("rtmp://[::g1]:1935/app/live_key", "no valid host"),
+            ("rtmp://[::1%eth0]:1935/app/live_key", "no valid host"),
             ("rtmp://[::1]1935/app/live_key", "bad port"),
         ] {
             assert_eq!(validate_ingest_url(bad, k), Err(why), "{bad}");
@@ -443,7 +478,7 @@ mod tests {
     #[test]
     fn the_ingest_url_bound_is_inclusive() {
         let k = "live_key";
-        let at = |n: usize| format!("rtmp://h/{}/{k}", "a".repeat(n - 10 - k.len()));
+        let at = |n: usize| format!("rtmp://h:1/{}/{k}", "a".repeat(n - 12 - k.len()));
         assert_eq!(at(MAX_INGEST_URL).len(), MAX_INGEST_URL);
         assert_eq!(validate_ingest_url(&at(MAX_INGEST_URL), k), Ok(()));
         assert_eq!(
@@ -454,8 +489,8 @@ mod tests {
         // key it becomes.
         let key = "k".repeat("{stream_key}".len());
         let template = format!(
-            "rtmp://h/{}/{{stream_key}}",
-            "a".repeat(MAX_INGEST_URL - 22)
+            "rtmp://h:1/{}/{{stream_key}}",
+            "a".repeat(MAX_INGEST_URL - 24)
         );
         assert_eq!(template.len(), MAX_INGEST_URL);
         let body = |t: &str| format!(r#"{{"ingest_endpoints":[{{"url_template":"{t}"}}]}}"#);
@@ -463,7 +498,7 @@ mod tests {
             parse_session_url(body(&template).as_bytes(), &key),
             Ok(template.replace("{stream_key}", &key))
         );
-        let longer = template.replacen("rtmp://h/", "rtmp://h/a", 1);
+        let longer = template.replacen("rtmp://h:1/", "rtmp://h:1/a", 1);
         assert_eq!(
             parse_session_url(body(&longer).as_bytes(), &key),
             Err(FetchResult::Error(
@@ -478,7 +513,7 @@ mod tests {
         assert_eq!(
             parse_session_url(body("https://t/app/{stream_key}").as_bytes(), "k"),
             Err(FetchResult::Error(
-                "bad ingest url: scheme is not rtmp or rtmps".into()
+                "bad ingest url: scheme is not rtmp".into()
             ))
         );
         assert_eq!(

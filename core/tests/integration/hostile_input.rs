@@ -36,6 +36,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use relaysim_core::event::Emitter;
 use relaysim_core::media::{Frame, MediaMsg};
+use relaysim_core::restream::rtmp::RtmpUrl;
 use relaysim_core::restream::twitch::{
     parse_session_url, validate_ingest_url, TwitchApi, TwitchTimeouts, MAX_ERROR, MAX_INGEST_URL,
 };
@@ -409,7 +410,8 @@ fn twitch_bodies() -> Vec<Vec<u8>> {
     [
         r#"{"ingest_endpoints":[{"url_template":"rtmp://twitch-ingest:1935/ivs-3/{stream_key}"}]}"#,
         r#"{"ingest_endpoints":[{"url_template":"rtmps://[::1]:443/app/{stream_key}"},{"url_template":"x"}]}"#,
-        r#"{"ingest_endpoints":[{"url_template":"rtmp://h/{stream_key}{stream_key}"}]}"#,
+        r#"{"ingest_endpoints":[{"url_template":"rtmp://[::1]:1935/app/{stream_key}"}]}"#,
+        r#"{"ingest_endpoints":[{"url_template":"rtmp://h:1/{stream_key}{stream_key}"}]}"#,
         r#"{"ingest_endpoints":[]}"#,
     ]
     .into_iter()
@@ -420,8 +422,10 @@ fn twitch_bodies() -> Vec<Vec<u8>> {
 fn check_url(url: &str, key: &str) -> Result<(), TestCaseError> {
     prop_assert!(url.len() <= MAX_INGEST_URL);
     prop_assert!(url.bytes().all(|b| b.is_ascii_graphic()));
-    let lower = url.to_ascii_lowercase();
-    prop_assert!(lower.starts_with("rtmp://") || lower.starts_with("rtmps://"));
+    prop_assert!(url.starts_with("rtmp://"));
+    // Whatever the fetch accepts becomes the Twitch destination's
+    // override: the egress must be able to dial it.
+    prop_assert!(RtmpUrl::parse(url).is_ok(), "{url} is not dialable");
     let tail = format!("/{key}");
     prop_assert!(
         !key.is_empty() && url.ends_with(&tail),
@@ -468,6 +472,7 @@ proptest! {
             b"rtmp://twitch-ingest:1935/ivs-3/live_key".to_vec(),
             b"rtmps://[2001:db8::1]:443/app/live_key".to_vec(),
             b"RTMP://host/live_key".to_vec(),
+            b"rtmp://[2001:db8::1]:1935/app/live_key".to_vec(),
         ], 128),
         key in keys(),
     ) {

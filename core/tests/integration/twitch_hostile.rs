@@ -259,7 +259,7 @@ async fn a_bad_ingest_url_is_a_clear_error() {
     for (template, why) in [
         (
             "https://twitch-ingest/app/{stream_key}",
-            "scheme is not rtmp or rtmps",
+            "scheme is not rtmp",
         ),
         (
             "rtmp://twitch-ingest:1935/app/other",
