@@ -379,7 +379,8 @@ install() {
 # the workspace root, so a mutated copy's build and the real tree's share
 # file names, and a mutant left half-built (an interrupted run) can be taken
 # for the real thing by the next ordinary build there.
-# The loom pass builds under <dir>/loom (other rustflags, release profile).
+# The loom and shuttle passes build there too, with core's loom or shuttle
+# feature (so each such pass rebuilds the workspace crates once).
 build_dir=${MUTANTS_TARGET_DIR:-$root/target/mutants-build}
 case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
 
@@ -489,9 +490,17 @@ forget_mutants() {
 }
 
 run_pass() {
-  local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 profile=${6:-}
+  local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 targets=${6:-} profile=${7:-}
   local args=(--output "$out" --test-package "$test_pkg") nextest_profile=()
-  local pass_features=("${features[@]}")
+  local pass_features=("${features[@]}") target_args=() t
+  # The test targets the filter can select, when it names them: only those
+  # are built, per mutant and in the baseline (the sim pass's build was
+  # every test binary of the scenarios crate, its unit tests and CLI tests
+  # included, for one binary's tests).
+  for t in $targets; do
+    target_args+=("--test=$t")
+    args+=("--cargo-arg=--test=$t")
+  done
   forget_mutants
   if [ "$pass" = loom ] || [ "$pass" = shuttle ]; then
     # The models build only with their checker's feature of core.
@@ -504,14 +513,14 @@ run_pass() {
   fi
   if [ "$pass" != unit ]; then
     local log=$out/$pass-baseline.log t0 t1 t2 timeout
-    echo "   $pass baseline (unmutated): cargo nextest run -p $test_pkg ${nextest_profile[*]} -E '$filter'"
+    echo "   $pass baseline (unmutated): cargo nextest run -p $test_pkg ${target_args[*]} ${nextest_profile[*]} -E '$filter'"
     t0=$SECONDS
-    if ! cargo nextest run --no-run --package "$test_pkg" "${pass_features[@]}" "${nextest_profile[@]}" >"$log" 2>&1; then
+    if ! cargo nextest run --no-run --package "$test_pkg" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" >"$log" 2>&1; then
       echo "mutants: $c: the $pass pass's baseline does not build (see $log)" >&2
       exit 4
     fi
     t1=$SECONDS
-    if ! cargo nextest run --package "$test_pkg" "${pass_features[@]}" "${nextest_profile[@]}" -E "$filter" >>"$log" 2>&1; then
+    if ! cargo nextest run --package "$test_pkg" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" -E "$filter" >>"$log" 2>&1; then
       echo "mutants: $c: the $pass pass's baseline fails on the unmutated tree (see $log)" >&2
       exit 4
     fi
@@ -573,7 +582,7 @@ for c in "${selected[@]}"; do
     echo "== $c: sim pass over $(survivors "$out") survivor(s): /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"
     status=0
     CARGO_TARGET_DIR=$build_dir RELAYSIM_SEEDS=0..$seeds \
-      run_pass "$c" sim "$out" relaysim-scenarios "$(sim_filter_of "$c")" || status=$?
+      run_pass "$c" sim "$out" relaysim-scenarios "$(sim_filter_of "$c")" sim || status=$?
   fi
 
   # The loom models see preemption inside the shared-state types, which no
@@ -584,7 +593,7 @@ for c in "${selected[@]}"; do
     for m in $models; do loom_filter="${loom_filter:+$loom_filter | }binary($m)"; done
     echo "== $c: loom pass over $(survivors "$out") survivor(s): $models"
     status=0
-    CARGO_TARGET_DIR=$build_dir run_pass "$c" loom "$out" relaysim-core "$loom_filter" || status=$?
+    CARGO_TARGET_DIR=$build_dir run_pass "$c" loom "$out" relaysim-core "$loom_filter" "$models" || status=$?
   fi
   # The shuttle models: the whole surface of the component's shared-state
   # types under randomized preemption, including bounded waits.
@@ -592,7 +601,7 @@ for c in "${selected[@]}"; do
   if [ "$loom" = 1 ] && [ -n "$pattern" ] && [ "$(survivors "$out")" -gt 0 ]; then
     echo "== $c: shuttle pass over $(survivors "$out") survivor(s): /$pattern/"
     status=0
-    CARGO_TARGET_DIR=$build_dir run_pass "$c" shuttle "$out" relaysim-core "binary(shuttle) & test(/$pattern/)" || status=$?
+    CARGO_TARGET_DIR=$build_dir run_pass "$c" shuttle "$out" relaysim-core "binary(shuttle) & test(/$pattern/)" shuttle || status=$?
   fi
   # Every pass this component needed ran: --merge-shards counts it.
   echo "$status" >"$out/complete"
