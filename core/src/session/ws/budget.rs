@@ -117,3 +117,89 @@ impl BusyFlag {
         self.busy.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per contract clause, single-threaded: the `ws-budget`
+    //! shuttle model asserts the same clauses under preemption.
+    use super::*;
+
+    #[test]
+    fn a_reservation_that_fits_is_counted_and_returns_the_new_count() {
+        let b = OutboundBudget::new(100);
+        assert_eq!(b.limit(), 100);
+        assert_eq!(b.queued(), 0);
+        assert_eq!(b.try_reserve(30), Ok(30));
+        assert_eq!(
+            b.try_reserve(70),
+            Ok(100),
+            "filling to the limit exactly fits"
+        );
+        assert_eq!(b.queued(), 100);
+    }
+
+    #[test]
+    fn a_refused_reservation_changes_neither_the_count_nor_the_peak() {
+        let b = OutboundBudget::new(100);
+        assert_eq!(b.try_reserve(60), Ok(60));
+        assert_eq!(b.try_reserve(41), Err(60), "the count that left no room");
+        assert_eq!(b.queued(), 60);
+        assert_eq!(b.peak(), 60);
+        assert_eq!(
+            b.try_reserve(u64::MAX),
+            Err(60),
+            "an overflowing sum is refused"
+        );
+        assert_eq!(b.queued(), 60);
+    }
+
+    #[test]
+    fn releases_give_back_what_was_reserved() {
+        let b = OutboundBudget::new(100);
+        b.try_reserve(40).unwrap();
+        b.try_reserve(25).unwrap();
+        b.release(40);
+        assert_eq!(b.queued(), 25);
+        b.release(25);
+        assert_eq!(b.queued(), 0);
+        assert_eq!(
+            b.try_reserve(100),
+            Ok(100),
+            "released bytes make room again"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "released 2 bytes with only 1 queued")]
+    fn releasing_more_than_is_queued_panics() {
+        let b = OutboundBudget::new(100);
+        b.try_reserve(1).unwrap();
+        b.release(2);
+    }
+
+    #[test]
+    fn the_peak_is_the_largest_count_ever_reserved() {
+        let b = OutboundBudget::new(100);
+        assert_eq!(b.peak(), 0);
+        b.try_reserve(30).unwrap();
+        b.try_reserve(20).unwrap();
+        assert_eq!(b.peak(), 50);
+        b.release(50);
+        b.try_reserve(10).unwrap();
+        assert_eq!(b.queued(), 10);
+        assert_eq!(b.peak(), 50, "a lower count later leaves the peak");
+    }
+
+    #[test]
+    fn the_busy_flag_admits_one_holder_until_it_leaves() {
+        let f = BusyFlag::new();
+        assert!(!f.is_busy());
+        assert!(f.try_enter(), "a free slot is entered");
+        assert!(f.is_busy());
+        assert!(!f.try_enter(), "a held slot refuses");
+        assert!(f.is_busy(), "a refused entry changes nothing");
+        f.leave();
+        assert!(!f.is_busy());
+        assert!(f.try_enter(), "after leave the next entry succeeds");
+    }
+}

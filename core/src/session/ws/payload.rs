@@ -45,9 +45,34 @@ pub fn crc(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc::RecvTimeoutError;
+
+    /// Runs `f` on a thread and fails the test if it has not returned
+    /// within 10 s: the fill loop must end at the length, so a test of
+    /// `pattern` fails rather than hangs when it does not.
+    fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("pattern did not return within 10 s: its fill loop must end at the length")
+            }
+            Err(RecvTimeoutError::Disconnected) => match worker.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the worker sends before it returns"),
+            },
+        }
+    }
 
     #[test]
     fn deterministic_sized_and_block_stamped() {
+        bounded(deterministic_sized_and_block_stamped_body);
+    }
+
+    fn deterministic_sized_and_block_stamped_body() {
         let a = pattern(7, 10_000);
         assert_eq!(a.len(), 10_000);
         assert_eq!(a, pattern(7, 10_000));
@@ -68,9 +93,23 @@ mod tests {
     /// build. A change here changes every ws trace; it needs a reason.
     #[test]
     fn patterns_are_pinned() {
-        assert_eq!(crc(&pattern(7, 10_000)), PINNED[0]);
-        assert_eq!(crc(&pattern(0, BLOCK)), PINNED[1]);
-        assert_eq!(crc(&pattern(u64::MAX, 3 * BLOCK + 17)), PINNED[2]);
+        let crcs = bounded(|| {
+            [
+                crc(&pattern(7, 10_000)),
+                crc(&pattern(0, BLOCK)),
+                crc(&pattern(u64::MAX, 3 * BLOCK + 17)),
+            ]
+        });
+        assert_eq!(crcs, PINNED);
+    }
+
+    /// Every length is met exactly, at and around the stamp's and the
+    /// block's sizes, zero included (an empty payload is a valid upload).
+    #[test]
+    fn every_length_is_met_exactly() {
+        let lens = [0, 1, 15, 16, 17, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK];
+        let got = bounded(move || lens.map(|len| pattern(9, len).len()));
+        assert_eq!(got, lens);
     }
 
     const PINNED: [u32; 3] = [0x0bdd_70c3, 0x7dd5_9e27, 0xc4f5_313b];

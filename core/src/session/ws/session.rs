@@ -757,3 +757,89 @@ pub async fn run_session<S: NetStream>(stream: S, ctx: SessionCtx) {
         reason,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    //! Tests per rule of the session's pure parts. The tasks themselves are
+    //! judged by the ws scenarios and the `ws-budget` / `ws-conn` shuttle
+    //! models.
+    use super::*;
+
+    /// A client's limits are upstream's (`max_size=100 MiB`, for a frame
+    /// as for a message), read in the small chunk every ws end here uses.
+    #[test]
+    fn a_client_has_upstream_limits_and_the_small_read_chunk() {
+        let c = ws_config();
+        assert_eq!(c.max_message_size, Some(MAX_MESSAGE));
+        assert_eq!(c.max_frame_size, Some(MAX_MESSAGE));
+        assert_eq!(c.read_buffer_size, READ_CHUNK);
+    }
+
+    /// The queue's bound counts an answer as 64 bytes and a push as its
+    /// payload plus 64 (module doc, "The outbound queue's bound").
+    #[test]
+    fn an_item_counts_its_payload_plus_64_bytes() {
+        assert_eq!(Outbound::Json(ServerMsg::ParamsAck { seq: 1 }).bytes(), 64);
+        let push = |len: usize| Outbound::Push {
+            header: ServerMsg::Slice {
+                n: 1,
+                bytes: len as u64,
+                crc: 0,
+            },
+            push: Push::Slice { n: 1 },
+            payload: Bytes::from(vec![0; len]),
+            crc: 0,
+            traced: false,
+            ends_swap: false,
+        };
+        assert_eq!(push(0).bytes(), 64);
+        assert_eq!(push(1000).bytes(), 1064);
+    }
+
+    /// Every close code the server sends on a violation carries its own
+    /// reason text; any other code the generic one.
+    #[test]
+    fn every_violation_close_has_its_own_reason_text() {
+        assert_eq!(
+            [PROTOCOL, INVALID_DATA, POLICY, TOO_BIG].map(close_text),
+            [
+                "protocol error",
+                "invalid payload data",
+                "outbound queue full",
+                "message too big"
+            ]
+        );
+        assert_eq!(close_text(1000), "closing");
+    }
+
+    /// Payload tags differ per seed, per owner and per part, so no two
+    /// pushes of a run (nor two runs) carry the same bytes by accident.
+    #[test]
+    fn a_tag_is_distinct_per_seed_owner_and_part() {
+        let base = tag(7, 3, 1);
+        assert_ne!(base, tag(8, 3, 1), "seed");
+        assert_ne!(base, tag(7, 4, 1), "owner");
+        assert_ne!(base, tag(7, 3, 2), "part");
+        assert_eq!(base, tag(7, 3, 1), "a tag is a function of its inputs");
+    }
+
+    /// Value stability: a tag names a payload's bytes, and traces,
+    /// snapshots and the real peer's CRCs carry those bytes, so the same
+    /// inputs give the same tag in every build. A change here changes
+    /// every ws trace; it needs a reason.
+    #[test]
+    fn tags_are_pinned() {
+        let got = [
+            tag(5, 0xFFFF, 0xFFFF),
+            tag(7, 3, 1),
+            tag(u64::MAX, 1 << 40, 2),
+        ];
+        assert_eq!(got, PINNED_TAGS, "{got:#x?}");
+    }
+
+    const PINNED_TAGS: [u64; 3] = [
+        0x1715_6090_8384_9396,
+        0x5384_5412_7b39_6492,
+        0x71c8_8646_80b5_83e9,
+    ];
+}
