@@ -74,6 +74,9 @@
 //!   unreachable for at least 3 s.
 //! - **S5** Protocol errors close with the code they deserve (1002, 1007,
 //!   1008, 1009, 1013), and a peer's close is echoed.
+//! - **S6** A swap pushes exactly the parts its `swap_ready` announced
+//!   (the mirror, then the stems), all of them before the next swap's
+//!   `swap_ready` on that connection.
 //! - **L1** While link and client are healthy, every command is answered
 //!   within 3 s; after a heal the client is connected and answered.
 //! - **L2** A peer unreachable for 7 s or more is closed (1011) within

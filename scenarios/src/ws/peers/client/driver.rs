@@ -20,13 +20,17 @@ use relaysim_core::session::ws::protocol::{Command, PayloadKind, ServerMsg};
 use relaysim_core::session::ws::session::ws_config;
 use relaysim_harness::segment::SegmentedNet;
 use relaysim_harness::{Recorder, SimNet};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+/// A connection's swaps whose parts are still arriving: swap id ->
+/// (parts its `swap_ready` announced, parts seen).
+type Swaps = BTreeMap<u64, (u32, u32)>;
 
 /// How often a blocked send looks for a reset of its connection.
 pub const RESET_POLL: Duration = Duration::from_millis(10);
@@ -273,12 +277,48 @@ impl WsClient {
         }
     }
 
+    /// A swap's announcement (`swap_ready`): the swap before it on this
+    /// connection must be whole by now (one swap at a time, pushed in
+    /// order), and this one's parts are counted as they arrive.
+    fn on_swap_ready(&self, conn: u64, swap: u64, parts: u32, swaps: &mut Swaps) {
+        for (earlier, (announced, seen)) in std::mem::take(swaps) {
+            if seen < announced {
+                self.record(WsClientEvent::Unexpected {
+                    conn,
+                    what: format!("swap_ready of swap {swap} while swap {earlier} had {seen} of the {announced} parts it announced"),
+                });
+            }
+        }
+        swaps.insert(swap, (parts, 0));
+    }
+
+    /// One pushed part (a mirror or a stem) of `swap`: it must follow the
+    /// swap's announcement and stay within the parts announced.
+    fn on_part(&self, conn: u64, swap: u64, swaps: &mut Swaps) {
+        match swaps.get_mut(&swap) {
+            None => self.record(WsClientEvent::Unexpected {
+                conn,
+                what: format!("a part of swap {swap} with no swap_ready before it"),
+            }),
+            Some((announced, seen)) => {
+                *seen += 1;
+                if *seen > *announced {
+                    self.record(WsClientEvent::Unexpected {
+                        conn,
+                        what: format!("part {seen} of swap {swap}, which announced {announced}"),
+                    });
+                }
+            }
+        }
+    }
+
     /// One message from the server. `Err(reason)` ends the session.
     fn on_message(
         &self,
         conn: u64,
         msg: Message,
         expect: &mut Option<ServerMsg>,
+        swaps: &mut Swaps,
     ) -> Result<(), String> {
         match msg {
             Message::Text(t) => {
@@ -299,7 +339,9 @@ impl WsClient {
                         ),
                     });
                 }
-                if m.announces().is_some() {
+                if let ServerMsg::SwapReady { swap, parts } = m {
+                    self.on_swap_ready(conn, swap, parts, swaps);
+                } else if m.announces().is_some() {
                     *expect = Some(m);
                 } else if let Some(seq) = m.answers() {
                     self.on_answer(conn, &m, seq);
@@ -322,6 +364,9 @@ impl WsClient {
                 let (bytes, want) = h.announces().unwrap_or_default();
                 let got = crc(&b);
                 let intact = b.len() as u64 == bytes && got == want;
+                if let ServerMsg::Mirror { swap, .. } | ServerMsg::Stem { swap, .. } = &h {
+                    self.on_part(conn, *swap, swaps);
+                }
                 match h {
                     ServerMsg::Mirror { swap, .. } => self.record(WsClientEvent::Push {
                         conn,
@@ -378,6 +423,7 @@ impl WsClient {
         params.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut paused_until: Option<Instant> = None;
         let mut expect: Option<ServerMsg> = None;
+        let mut swaps = Swaps::new();
         let mut knob = 0u32;
         // With an idle timeout: when the server was last heard from.
         let mut heard = Instant::now();
@@ -435,7 +481,7 @@ impl WsClient {
                 msg = ws.next() => match msg {
                     Some(Ok(m)) => {
                         heard = Instant::now();
-                        if let Err(reason) = self.on_message(conn, m, &mut expect) {
+                        if let Err(reason) = self.on_message(conn, m, &mut expect, &mut swaps) {
                             break reason;
                         }
                     }
