@@ -9,7 +9,7 @@
 //! the peers saw (a destination's own record of each session) and from the
 //! relay's trace lines.
 
-use crate::support::{mem_listener, Dialer, Events, MemListener, MemNet};
+use crate::support::{mem_listener, read_request, Dialer, Events, MemListener, MemNet};
 use bytes::Bytes;
 use relaysim_core::net::Net;
 use relaysim_core::restream::controller::Controller;
@@ -579,22 +579,7 @@ fn twitch_api() -> MemNet {
     MemNet::spawning(PIPE, move |mut s: DuplexStream| {
         let sessions = sessions.clone();
         async move {
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if s.read(&mut byte).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            let mut body = vec![0u8; len];
-            if s.read_exact(&mut body).await.is_err() {
+            if !read_request(&mut s).await {
                 return;
             }
             let n = sessions.fetch_add(1, Ordering::AcqRel) + 1;
@@ -607,7 +592,7 @@ fn twitch_api() -> MemNet {
             );
             let _ = s.write_all(answer.as_bytes()).await;
             // Holds the connection until the client drops it.
-            let _ = s.read(&mut byte).await;
+            let _ = s.read(&mut [0u8; 1]).await;
         }
     })
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use support::MemNet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncWriteExt, DuplexStream};
 // tokio's clock: paused in these tests.
 use tokio::time::{timeout, Instant};
 
@@ -38,26 +38,6 @@ struct Seen {
     done: AtomicBool,
 }
 
-/// Reads one request: headers, then `Content-Length` bytes of body.
-async fn read_request(s: &mut DuplexStream) {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte).await.unwrap_or(0) == 0 {
-            return;
-        }
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-    let len = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    let _ = s.read_exact(&mut body).await;
-}
-
 /// A service answering every request with `respond`, recording in `seen`.
 fn service<F, Fut>(respond: F) -> (MemNet, Arc<Seen>)
 where
@@ -70,7 +50,7 @@ where
     let net = MemNet::spawning(16 * 1024, move |mut stream| {
         let (seen, respond) = (s2.clone(), respond.clone());
         async move {
-            read_request(&mut stream).await;
+            support::read_request(&mut stream).await;
             respond(stream, seen.clone()).await;
             seen.done.store(true, Ordering::Release);
         }

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncReadExt, DuplexStream};
 use tokio::sync::mpsc;
 
 /// The address every in-memory stream claims.
@@ -149,4 +149,25 @@ impl Events {
             .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
             .collect()
     }
+}
+
+/// Reads one HTTP request from `s`: headers, then `Content-Length` bytes of
+/// body. False when the stream ended before the request was whole.
+pub async fn read_request(s: &mut DuplexStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).await.unwrap_or(0) == 0 {
+            return false;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.is_ok()
 }
