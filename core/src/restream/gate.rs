@@ -5,7 +5,11 @@
 //! must be decodable from its first frame, so it sends the publish
 //! session's metadata and AVC and AAC sequence headers first, then media
 //! from a keyframe on. Timestamps are rebased so every egress session starts
-//! at 0 and never goes backwards.
+//! at 0 and never goes backwards, and **rebasing keeps their spacing**: from
+//! the keyframe that opens the gate until it closes again, every frame's
+//! out-timestamp is its in-timestamp plus one offset fixed at that keyframe
+//! (a later keyframe of an open gate is forwarded like any frame; it does
+//! not re-anchor), held at the last one sent if an in-timestamp steps back.
 //!
 //! **A new publish session** (the publisher reconnected, maybe with another
 //! encoder configuration) reaches a running egress session in-band: its
@@ -202,6 +206,33 @@ mod tests {
                 (Audio, Some(40)),
                 (Video, Some(100)),
             ]
+        );
+    }
+
+    #[test]
+    fn a_keyframe_of_an_open_gate_keeps_the_spacing() {
+        let mut g = EgressGate::new(BugSet::NONE, false);
+        let mut sent = g.start(&headers(1));
+        for m in [
+            v(1000, KEY),
+            v(1040, INTER),
+            v(1080, KEY),
+            a(1100, AUD),
+            v(2000, KEY),
+        ] {
+            sent.extend(g.push(&MediaFrame { token: 1, media: m }));
+        }
+        use MediaKind::*;
+        assert_eq!(
+            kinds(&sent[3..]),
+            [
+                (Keyframe, Some(0)),
+                (Video, Some(40)),
+                (Keyframe, Some(80)),
+                (Audio, Some(100)),
+                (Keyframe, Some(1000)),
+            ],
+            "one offset from the opening keyframe on"
         );
     }
 

@@ -10,7 +10,10 @@
 //!   both headers went out (from the snapshot or in-band);
 //! - after a loss or a new publish session the next media frame is a
 //!   keyframe, and once open the gate forwards every media frame;
-//! - timestamps never go backwards.
+//! - timestamps never go backwards, and while the gate stays open they keep
+//!   their spacing: every frame's out-timestamp is its in-timestamp plus the
+//!   offset of the keyframe that opened the gate (the inputs' timestamps
+//!   never step back within a publish session here).
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -126,6 +129,8 @@ proptest! {
         let mut headers: Vec<MediaKind> = Vec::new();
         let mut last_ts: Option<u32> = None;
         let mut open = false;
+        // out - in, fixed by the keyframe that opened the gate.
+        let mut offset: Option<i64> = None;
         for m in gate.start(&cache) {
             headers.push(m.kind());
             sent.push(m.kind());
@@ -142,6 +147,7 @@ proptest! {
                 open = false;
             }
             let kind = s.frame.media.kind();
+            let opened_before = open;
             let out = gate.push(&s.frame);
             if let Some(m) = &out {
                 prop_assert_eq!(m.kind(), kind, "the gate never changes a frame's kind");
@@ -170,6 +176,17 @@ proptest! {
                 (false, _, None) => {}
                 (true, _, None) => prop_assert!(false, "an open gate dropped a {:?}", kind),
                 (true, _, Some(_)) => {}
+            }
+            if let (Some(m), Some(in_ts)) = (&out, s.frame.media.ts()) {
+                let shift = i64::from(m.ts().expect("media keeps a timestamp")) - i64::from(in_ts);
+                match offset {
+                    // Still open since the frame that fixed the offset.
+                    Some(o) if opened_before => prop_assert_eq!(
+                        shift, o,
+                        "an open gate changed a {:?}'s spacing (in {}): sent {:?}", kind, in_ts, sent
+                    ),
+                    _ => offset = Some(shift),
+                }
             }
         }
     }
