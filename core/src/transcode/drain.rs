@@ -184,15 +184,16 @@ impl Drain {
             });
             return;
         }
+        // Lag is counted as the stream skips ahead, which it does only on the
+        // way to a fragment it then returns (a lagging subscriber's ring
+        // always holds the fragment it skips to): so this fragment's turn
+        // accounts for every skip before it, and the stream's end adds none.
         let mut lagged = 0;
         while let Some(frag) = self.sub.next_fragment().await {
             self.stats.fragments_seen.fetch_add(1, Ordering::AcqRel);
-            if self.sub.lagged() > lagged {
-                self.stats
-                    .lagged
-                    .fetch_add(self.sub.lagged() - lagged, Ordering::AcqRel);
-                lagged = self.sub.lagged();
-            }
+            let now = self.sub.lagged();
+            self.stats.lagged.fetch_add(now - lagged, Ordering::AcqRel);
+            lagged = now;
             if let Err(msg) = self.guarded(|t| t.on_fragment(&frag)) {
                 self.panicked(Phase::Fragment, Some((frag.group_id, frag.object_id)), &msg);
             }
@@ -200,11 +201,11 @@ impl Drain {
                 tokio::time::sleep(work).await;
             }
         }
-        if self.sub.lagged() > lagged {
-            self.stats
-                .lagged
-                .fetch_add(self.sub.lagged() - lagged, Ordering::AcqRel);
-        }
+        debug_assert_eq!(
+            self.sub.lagged(),
+            lagged,
+            "lag counted after the last fragment"
+        );
         if let Err(msg) = self.guarded(|t| t.on_stop()) {
             self.panicked(Phase::Stop, None, &msg);
         }
