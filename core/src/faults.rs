@@ -132,7 +132,8 @@ pub fn fire(site: &'static str) -> bool {
     }
 }
 
-#[cfg(all(test, feature = "fault-points"))]
+#[cfg(test)]
+#[cfg(feature = "fault-points")]
 mod tests {
     use super::*;
 

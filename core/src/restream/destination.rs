@@ -156,7 +156,8 @@ impl DestinationState {
 
 /// Parity with the upstream PR's twelve tests (seed-systems.md §0.4): one test
 /// here per behaviour there, same names.
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};

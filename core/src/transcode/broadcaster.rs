@@ -374,7 +374,8 @@ impl Drop for BroadcasterStream {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use crate::transcode::fragment::{FragmentFlags, VIDEO_TRACK};

@@ -246,7 +246,8 @@ impl FragmentBroadcasterRegistry {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use crate::sync::Mutex;

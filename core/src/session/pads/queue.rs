@@ -201,7 +201,8 @@ impl std::fmt::Debug for PadQueue {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use crate::session::pads::Buffer;

@@ -110,7 +110,8 @@ impl std::fmt::Debug for EosLatch {
     }
 }
 
-#[cfg(all(test, not(feature = "loom")))]
+#[cfg(test)]
+#[cfg(not(feature = "loom"))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;

@@ -121,7 +121,8 @@ impl std::fmt::Debug for StopOnce {
     }
 }
 
-#[cfg(all(test, not(any(feature = "loom", feature = "shuttle"))))]
+#[cfg(test)]
+#[cfg(not(any(feature = "loom", feature = "shuttle")))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
