@@ -201,9 +201,10 @@ fn model(bugs: BugSet) -> impl Fn() + Send + Sync {
                 if let Some(mut s) = registry.subscribe("live/a", VIDEO_TRACK) {
                     let mut last = None;
                     for _ in 0..3 {
-                        // In emit order: the ingest's fragments (0, 1) in
-                        // theirs; the reconnect's (2) may come before them
-                        // when it joined the entry before the unpublish.
+                        // The ingest's fragments (0, 1) arrive in the order
+                        // it emitted them; the reconnect's (2) may come
+                        // before them when it joined the entry before the
+                        // unpublish, so its place is not checked.
                         if let TryRecv::Fragment(f) = s.try_recv() {
                             if f.group_id < 2 {
                                 assert!(last < Some(f.group_id), "out of order");
