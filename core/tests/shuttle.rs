@@ -63,7 +63,7 @@ use shuttle::{Config, FailurePersistence, Runner};
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Iterations per scheduler (random walk, then PCT) when
 /// `RELAYSIM_SHUTTLE_ITERS` is unset.
@@ -99,11 +99,6 @@ fn failure_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shuttle-failures")
 }
 
-/// One exploration at a time: a failing schedule is found by listing the
-/// directory before and after, and shuttle's scheduler state is per thread
-/// but its panic hook is global.
-static EXCLUSIVE: Mutex<()> = Mutex::new(());
-
 fn schedules(dir: &Path) -> BTreeSet<PathBuf> {
     std::fs::read_dir(dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -115,6 +110,40 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "(non-string panic)".into())
+}
+
+/// The panic message of `body` replayed on the schedule in `file`, or
+/// `None` if that schedule runs to the end without a failure.
+fn replay_failure<F>(body: &Arc<F>, file: &Path) -> Option<String>
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let b = body.clone();
+    catch_unwind(AssertUnwindSafe(|| {
+        shuttle::replay_from_file(move || b(), file)
+    }))
+    .err()
+    .map(|p| panic_text(&*p))
+}
+
+/// Which of the schedules that appeared during a failing exploration is
+/// its own. Models explore side by side (libtest's threads), and shuttle's
+/// panic hook writes every model's failing schedule into the one directory,
+/// so two models failing at once both see two new files. An exploration's
+/// own schedule is always among them: alone, it is that one; otherwise it
+/// is the one that replays `body` to a failure with the same first line.
+fn own_schedule<F>(fresh: &[PathBuf], body: &Arc<F>, first: &str) -> Option<PathBuf>
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    match fresh {
+        [] => None,
+        [only] => Some(only.clone()),
+        several => several
+            .iter()
+            .find(|f| replay_failure(body, f).is_some_and(|m| m.lines().next() == Some(first)))
+            .cloned(),
+    }
 }
 
 /// Runs `body` under shuttle: `RELAYSIM_SHUTTLE_ITERS` executions under a
@@ -132,7 +161,6 @@ pub fn explore<F>(model: &str, body: F) -> usize
 where
     F: Fn() + Send + Sync + 'static,
 {
-    let _one = EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner());
     let dir = failure_dir();
     std::fs::create_dir_all(&dir).expect("create the shuttle failure directory");
     let body = Arc::new(body);
@@ -174,8 +202,9 @@ where
             Ok(n) => total += n,
             Err(p) => {
                 let msg = panic_text(&*p);
-                let fresh = schedules(&dir).difference(&before).max().cloned();
-                let replay = match fresh {
+                let fresh: Vec<PathBuf> = schedules(&dir).difference(&before).cloned().collect();
+                let first = msg.lines().next().unwrap_or_default();
+                let replay = match own_schedule(&fresh, &body, first) {
                     Some(f) => format!(
                         "RELAYSIM_SHUTTLE_REPLAY={model}={} {COMMAND} -- --exact {test}",
                         f.display()
@@ -217,12 +246,8 @@ where
         .and_then(|rest| rest.split_whitespace().next())
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("{model}: no replay command in {msg:?}"));
-    let again = catch_unwind(AssertUnwindSafe(|| {
-        let _one = EXCLUSIVE.lock().unwrap_or_else(|p| p.into_inner());
-        shuttle::replay_from_file(move || body(), &file)
-    }))
-    .expect_err("the persisted schedule must replay the failure");
-    let again = panic_text(&*again);
+    let again = replay_failure(&body, &file)
+        .unwrap_or_else(|| panic!("{model}: the persisted schedule must replay the failure"));
     let first_line = msg.lines().next().unwrap_or_default();
     assert!(
         again.lines().next() == Some(first_line),
