@@ -328,14 +328,9 @@ fn loom_ws_fragments_that_let_go_of_the_lock_complete() {
     // On the fixed path nobody waits while holding the lock, so the
     // keepalive's one lock take never waits and cannot change the outcome:
     // the model without it runs at a preemption bound of 3 (what loom
-    // recommends; ~25 s), the full model (next test) at 1 (bound 2 with
-    // four threads takes minutes). Two tests, so libtest runs them side by
-    // side.
+    // recommends; ~25 s), the full model at 1 (bound 2 with four threads
+    // takes minutes).
     model(SendPolicy::fixed(1), false, 3);
-}
-
-#[test]
-fn loom_ws_fragments_that_let_go_of_the_lock_complete_beside_the_keepalive() {
     model(SendPolicy::fixed(1), true, 1);
 }
 
