@@ -3,7 +3,8 @@
 # a stuck fake test binary is stopped at its bound with exit 124 and a
 # message naming the stuck test and not the finished one; a passing and a
 # failing binary keep their own exit statuses; a non-test binary passes
-# through unbounded. Takes about 3 seconds.
+# through unbounded; and CI's model runner (scripts/models.sh run) fails
+# the run on a failed model binary and names it. Takes about 3 seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runner=$PWD/scripts/test-runner.sh
@@ -48,4 +49,33 @@ RELAYSIM_TEST_LIMIT_SECS=1 "$runner" "$tmp/tool" || rc=$?
 rc=0
 RELAYSIM_TEST_LIMIT_SECS=soon "$runner" "$tmp/deps/pass" 2>/dev/null || rc=$?
 ((rc == 2)) || fail "a bad RELAYSIM_TEST_LIMIT_SECS exited $rc, expected 2"
-echo "check-test-runner: ok (stuck binary stopped at its bound and named; statuses kept; tools unbounded)"
+
+# CI's model runner (scripts/models.sh run) over fake model binaries: every
+# output printed, a failed binary fails the run and is named, a missing
+# binary or list is refused.
+models=$tmp/models
+mkdir -p "$models"
+printf '#!/bin/sh\necho "test model_a ... ok"\n' >"$tmp/deps/loom_a"
+printf '#!/bin/sh\necho "test model_b ... FAILED"\nexit 101\n' >"$tmp/deps/loom_b"
+chmod +x "$tmp/deps/loom_a" "$tmp/deps/loom_b"
+printf 'loom_a %s\nloom_b %s\nshuttle %s\n' "$tmp/deps/loom_a" "$tmp/deps/loom_b" "$tmp/deps/pass" >"$models/binaries"
+rc=0
+RELAYSIM_MODELS_DIR=$models bash scripts/models.sh run >"$tmp/out" 2>&1 || rc=$?
+((rc == 1)) || fail "a failed model binary: models.sh exited $rc, expected 1"
+for want in "test model_a ... ok" "test model_b ... FAILED" "test a ... ok" \
+	"loom_b FAILED (exit 101" "--test loom_b" "shuttle passed" "1 of 3 model binaries failed: loom_b"; do
+	grep -qF -- "$want" "$tmp/out" || fail "models.sh's output lacks '$want': $(cat "$tmp/out")"
+done
+printf 'loom_a %s\n' "$tmp/deps/loom_a" >"$models/binaries"
+rc=0
+RELAYSIM_MODELS_DIR=$models bash scripts/models.sh run >"$tmp/out" 2>&1 || rc=$?
+((rc == 0)) || fail "a passing model binary: models.sh exited $rc: $(cat "$tmp/out")"
+printf 'loom_a %s\n' "$tmp/deps/gone" >"$models/binaries"
+rc=0
+RELAYSIM_MODELS_DIR=$models bash scripts/models.sh run >/dev/null 2>&1 || rc=$?
+((rc == 2)) || fail "a missing model binary: models.sh exited $rc, expected 2"
+rm "$models/binaries"
+rc=0
+RELAYSIM_MODELS_DIR=$models bash scripts/models.sh run >/dev/null 2>&1 || rc=$?
+((rc == 2)) || fail "no list of model binaries: models.sh exited $rc, expected 2"
+echo "check-test-runner: ok (stuck binary stopped at its bound and named; statuses kept; tools unbounded; the model runner fails on a failed model)"

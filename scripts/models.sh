@@ -23,11 +23,13 @@
 # the run with its exit code. The list must name exactly the binaries the
 # build made: `run` refuses a missing list or binary (exit 2).
 #
-# RELAYSIM_MODELS_JOBS (default 2) sets how many binaries run at once.
+# RELAYSIM_MODELS_JOBS (default 2) sets how many binaries run at once;
+# RELAYSIM_MODELS_DIR (default target/models) where the list and the logs
+# are (scripts/check-test-runner.sh runs fake model binaries through it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-dir=target/models
+dir=${RELAYSIM_MODELS_DIR:-target/models}
 list=$dir/binaries
 
 # Longest first (docs/models.md's budget), so the two slots end together;
