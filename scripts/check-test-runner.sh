@@ -51,18 +51,22 @@ RELAYSIM_TEST_LIMIT_SECS=soon "$runner" "$tmp/deps/pass" 2>/dev/null || rc=$?
 ((rc == 2)) || fail "a bad RELAYSIM_TEST_LIMIT_SECS exited $rc, expected 2"
 
 # CI's model runner (scripts/models.sh run) over fake model binaries: every
-# output printed, a failed binary fails the run and is named, a missing
-# binary or list is refused.
+# output printed, .cargo/config.toml's [env] given as cargo gives it, a
+# failed binary fails the run and is named, a missing binary or list is
+# refused.
 models=$tmp/models
 mkdir -p "$models"
-printf '#!/bin/sh\necho "test model_a ... ok"\n' >"$tmp/deps/loom_a"
+# shellcheck disable=SC2016 # the fake prints the variable it was given
+printf '#!/bin/sh\necho "test model_a ... ok seed=$PROPTEST_RNG_SEED"\n' >"$tmp/deps/loom_a"
 printf '#!/bin/sh\necho "test model_b ... FAILED"\nexit 101\n' >"$tmp/deps/loom_b"
 chmod +x "$tmp/deps/loom_a" "$tmp/deps/loom_b"
 printf 'loom_a %s\nloom_b %s\nshuttle %s\n' "$tmp/deps/loom_a" "$tmp/deps/loom_b" "$tmp/deps/pass" >"$models/binaries"
 rc=0
-RELAYSIM_MODELS_DIR=$models bash scripts/models.sh run >"$tmp/out" 2>&1 || rc=$?
+env -u PROPTEST_RNG_SEED RELAYSIM_MODELS_DIR="$models" bash scripts/models.sh run >"$tmp/out" 2>&1 || rc=$?
 ((rc == 1)) || fail "a failed model binary: models.sh exited $rc, expected 1"
-for want in "test model_a ... ok" "test model_b ... FAILED" "test a ... ok" \
+seed=$(sed -n 's/^PROPTEST_RNG_SEED = "\(.*\)"$/\1/p' .cargo/config.toml)
+[[ -n $seed ]] || fail "no PROPTEST_RNG_SEED in .cargo/config.toml's [env]"
+for want in "test model_a ... ok seed=$seed" "test model_b ... FAILED" "test a ... ok" \
 	"loom_b FAILED (exit 101" "--test loom_b" "shuttle passed" "1 of 3 model binaries failed: loom_b"; do
 	grep -qF -- "$want" "$tmp/out" || fail "models.sh's output lacks '$want': $(cat "$tmp/out")"
 done

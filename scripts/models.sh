@@ -102,6 +102,15 @@ run() {
 		[[ " ${order[*]} " == *" $name "* ]] || queue+=("$name")
 	done <"$list"
 
+	# cargo gives the tests it runs .cargo/config.toml's [env] (a value
+	# already in the environment wins); so does this.
+	local key value
+	while IFS=$'\t' read -r key value; do
+		[[ -n ${!key+set} ]] || export "$key=$value"
+	done < <(python3 -c 'import sys, tomllib
+for k, v in tomllib.load(open(".cargo/config.toml", "rb")).get("env", {}).items():
+    print(k, v["value"] if isinstance(v, dict) else v, sep="\t")')
+
 	rm -f "$dir"/*.rc "$dir"/*.log
 	# On an interruption, stop every binary still running (each runs in its
 	# own subshell under the bound's `timeout`).
