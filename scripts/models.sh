@@ -18,6 +18,9 @@
 #                             list's order and one line per binary, and
 #                             exits 1 if any failed, naming them
 #
+# Stop a run by its process group (.ci/run starts it in its own and stops
+# that group if CI ends early); a terminal's Ctrl-C reaches the whole group.
+#
 # Nothing is lost: every binary's output is kept in target/models/<name>.log
 # and printed whole; a binary that failed, crashed or hit its bound fails
 # the run with its exit code. The list must name exactly the binaries the
@@ -32,6 +35,11 @@ root=$PWD
 dir=${RELAYSIM_MODELS_DIR:-target/models}
 list=$dir/binaries
 
+# Each checker's build: core's feature, and known-bugs, which the models'
+# own known-bug tests require.
+loom_args=(--workspace --features "relaysim-core/loom,relaysim-core/known-bugs")
+shuttle_args=(--workspace --features "relaysim-core/shuttle,relaysim-core/known-bugs")
+
 # Longest first (docs/models.md's budget), so the two slots end together;
 # a model binary not named here runs after these, in name order.
 order=(loom_ws loom_transcode_runner shuttle loom_destination
@@ -41,10 +49,8 @@ build() {
 	mkdir -p "$dir"
 	local json=$dir/build.jsonl
 	: >"$json"
-	cargo test --workspace --features relaysim-core/loom,relaysim-core/known-bugs \
-		--test 'loom_*' --no-run --message-format=json-render-diagnostics >>"$json"
-	cargo test --workspace --features relaysim-core/shuttle,relaysim-core/known-bugs \
-		--test shuttle --no-run --message-format=json-render-diagnostics >>"$json"
+	cargo test "${loom_args[@]}" --test 'loom_*' --no-run --message-format=json-render-diagnostics >>"$json"
+	cargo test "${shuttle_args[@]}" --test shuttle --no-run --message-format=json-render-diagnostics >>"$json"
 	# cargo's JSON messages name each test target and its executable.
 	python3 - "$json" >"$list.new" <<'EOF'
 import json, sys
@@ -71,8 +77,8 @@ EOF
 # The cargo command that builds and runs one model binary.
 replay() {
 	case $1 in
-	shuttle) echo "cargo test --workspace --features relaysim-core/shuttle,relaysim-core/known-bugs --test shuttle" ;;
-	*) echo "cargo test --workspace --features relaysim-core/loom,relaysim-core/known-bugs --test $1" ;;
+	shuttle) echo "cargo test ${shuttle_args[*]} --test shuttle" ;;
+	*) echo "cargo test ${loom_args[*]} --test $1" ;;
 	esac
 }
 
@@ -112,10 +118,6 @@ for k, v in tomllib.load(open(".cargo/config.toml", "rb")).get("env", {}).items(
     print(k, v["value"] if isinstance(v, dict) else v, sep="\t")')
 
 	rm -f "$dir"/*.rc "$dir"/*.log
-	# On an interruption, stop every binary still running (each runs in its
-	# own subshell under the bound's `timeout`).
-	trap 'kill $(jobs -p) 2>/dev/null; exit 130' INT
-	trap 'kill $(jobs -p) 2>/dev/null; exit 143' TERM
 	for n in "${queue[@]}"; do
 		while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
 		(
