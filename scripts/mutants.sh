@@ -24,7 +24,8 @@
 #
 # Each component is judged in up to four cargo-mutants passes, cheapest
 # first, each over what the one before left alive (`--iterate`): the mutated
-# package's own tests; then the component's scenario family over
+# package's own tests (the core's with its integration suites' package);
+# then the component's scenario family over
 # RELAYSIM_SEEDS=0..N with every bug off, the known-bug detection test and
 # the trace/card snapshots; then, for components with shared state, the
 # loom models and the shuttle models (each a build with its checker's
@@ -66,6 +67,17 @@ package_of() {
   case $1 in
     checks) echo relaysim-harness ;;
     *) echo relaysim-core ;;
+  esac
+}
+
+# The packages whose tests the unit pass runs (comma-separated, as
+# cargo-mutants' --test-package takes them): the mutated package's own,
+# and for the core its integration suites, which are a package of their
+# own (core/tests/integration/Cargo.toml, built at opt-level 0).
+unit_packages_of() {
+  case $1 in
+    checks) echo relaysim-harness ;;
+    *) echo relaysim-core,relaysim-core-integration ;;
   esac
 }
 
@@ -112,10 +124,11 @@ shuttle_of() {
 # The nextest filtersets of a component's passes. Each pass judges only
 # what the one before it left alive (`--iterate`), cheapest first; a mutant
 # is caught when any pass catches it, as if one command ran them all.
-#  - unit: the mutated package's own tests (for the core: unit tests,
-#    proptest suites, the sans-IO models and hostile-input tests; not
-#    ws_real_peer, which needs real peers in real time). Only that package
-#    and its tests are rebuilt, so this pass is the cheap one;
+#  - unit: the mutated package's own tests (for the core: its unit tests
+#    and its integration suites' package: proptest suites, the sans-IO
+#    models and hostile-input tests; not ws_real_peer, which needs real
+#    peers in real time). Only that package and its tests are rebuilt, so
+#    this pass is the cheap one;
 #  - sim: the component's scenario family with every bug off, the
 #    known-bug detection test (a mutant that disarms a known-bug switch or
 #    blinds a check fails it) and the trace and card snapshots (the trace is
@@ -124,7 +137,7 @@ shuttle_of() {
 unit_filter_of() {
   case $1 in
     checks) echo 'package(relaysim-harness)' ;;
-    *) echo 'package(relaysim-core) & !test(/^ws_real_peer::/)' ;;
+    *) echo '(package(relaysim-core) | package(relaysim-core-integration)) & !test(/^ws_real_peer::/)' ;;
   esac
 }
 sim_filter_of() {
@@ -461,17 +474,19 @@ if [ -n "$budget" ] && [ "$mode" != shard ]; then
 fi
 
 
-# One pass: cargo-mutants over the component, judged by one package's tests
-# under one nextest filterset. The first pass starts afresh; later ones take
+# One pass: cargo-mutants over the component, judged by one or more
+# packages' tests (comma-separated) under one nextest filterset. The first pass starts afresh; later ones take
 # only the survivors. Each pass's lists are kept in <pass>.out
 # (cargo-mutants keeps one generation only).
 #
 # cargo-mutants runs its baseline (the unmutated tree, which sets the test
 # timeout) on the mutated package's tests, whatever --test-package says; for
-# the later passes, whose judges live in another package or another build,
-# that baseline would test nothing. Those passes run their own baseline here
-# (it must pass: a failing one would count every mutant as caught) and hand
-# cargo-mutants the timeout it implies.
+# a pass whose judges live in another package or another build (the core's
+# integration suites, the scenarios, the models), that baseline would test
+# nothing or only part of them. Every pass therefore runs its own baseline
+# here, on exactly the tests and build its mutants get (it must pass: a
+# failing one would count every mutant as caught), and hands cargo-mutants
+# the timeout it implies.
 # The build dir holds the last mutant's build of the workspace crates, under
 # the same file names a build of the real tree uses (cargo names them after
 # their path relative to the workspace root, and its dep-info paths are
@@ -492,7 +507,8 @@ forget_mutants() {
 run_pass() {
   local c=$1 pass=$2 out=$3 test_pkg=$4 filter=$5 targets=${6:-} profile=${7:-}
   local args=(--output "$out" --test-package "$test_pkg") nextest_profile=()
-  local pass_features=("${features[@]}") target_args=() t
+  local pass_features=("${features[@]}") target_args=() pkg_args=() opt_args=() t
+  for t in ${test_pkg//,/ }; do pkg_args+=(--package "$t"); done
   # The unit pass builds the workspace crates at opt-level 0 (the
   # dependencies stay as built, at 2): its tests take the same few seconds
   # either way, but a mutant's rebuild of the core and its test binaries
@@ -501,6 +517,7 @@ run_pass() {
   # run simulations and model checkers, whose run time opt-level 1 keeps.
   if [ "$pass" = unit ]; then
     for t in relaysim-core relaysim-harness; do
+      opt_args+=("--config=profile.dev.package.$t.opt-level=0")
       args+=("--cargo-arg=--config=profile.dev.package.$t.opt-level=0")
     done
   fi
@@ -522,25 +539,25 @@ run_pass() {
     args+=(--profile "$profile")
     nextest_profile=(--cargo-profile "$profile")
   fi
-  if [ "$pass" != unit ]; then
-    local log=$out/$pass-baseline.log t0 t1 t2 timeout
-    echo "   $pass baseline (unmutated): cargo nextest run -p $test_pkg ${target_args[*]} ${nextest_profile[*]} -E '$filter'"
-    t0=$SECONDS
-    if ! cargo nextest run --no-run --package "$test_pkg" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" >"$log" 2>&1; then
-      echo "mutants: $c: the $pass pass's baseline does not build (see $log)" >&2
-      exit 4
-    fi
-    t1=$SECONDS
-    if ! cargo nextest run --package "$test_pkg" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" -E "$filter" >>"$log" 2>&1; then
-      echo "mutants: $c: the $pass pass's baseline fails on the unmutated tree (see $log)" >&2
-      exit 4
-    fi
-    t2=$SECONDS
-    timeout=$((3 * (t2 - t1)))
-    [ "$timeout" -ge 60 ] || timeout=60
-    echo "   $pass baseline passed: build $((t1 - t0)) s, tests $((t2 - t1)) s; test timeout $timeout s"
-    args+=(--iterate --baseline skip --timeout "$timeout" --build-timeout "$build_timeout")
+  local log=$out/$pass-baseline.log t0 t1 t2 timeout
+  echo "   $pass baseline (unmutated): cargo nextest run ${pkg_args[*]} ${target_args[*]} ${nextest_profile[*]} ${opt_args[*]} -E '$filter'"
+  t0=$SECONDS
+  if ! cargo nextest run --no-run "${pkg_args[@]}" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" "${opt_args[@]}" >"$log" 2>&1; then
+    echo "mutants: $c: the $pass pass's baseline does not build (see $log)" >&2
+    exit 4
   fi
+  t1=$SECONDS
+  if ! cargo nextest run "${pkg_args[@]}" "${target_args[@]}" "${pass_features[@]}" "${nextest_profile[@]}" "${opt_args[@]}" -E "$filter" >>"$log" 2>&1; then
+    echo "mutants: $c: the $pass pass's baseline fails on the unmutated tree (see $log)" >&2
+    exit 4
+  fi
+  t2=$SECONDS
+  timeout=$((3 * (t2 - t1)))
+  [ "$timeout" -ge 60 ] || timeout=60
+  echo "   $pass baseline passed: build $((t1 - t0)) s, tests $((t2 - t1)) s; test timeout $timeout s"
+  args+=(--baseline skip --timeout "$timeout" --build-timeout "$build_timeout")
+  # The first pass starts afresh; the later ones judge its survivors.
+  [ "$pass" = unit ] || args+=(--iterate)
   local status=0
   "$bin" "${common[@]}" "${args[@]}" "${extra[@]}" -- -E "$filter" || status=$?
   if [ "$status" = 4 ] || [ "$status" -ge 5 ]; then
@@ -587,7 +604,7 @@ for c in "${selected[@]}"; do
   status=0
 
   echo "== $c: unit pass: mutants of ${file_args[*]}"
-  CARGO_TARGET_DIR=$build_dir run_pass "$c" unit "$out" "$pkg" "$(unit_filter_of "$c")" || status=$?
+  CARGO_TARGET_DIR=$build_dir run_pass "$c" unit "$out" "$(unit_packages_of "$c")" "$(unit_filter_of "$c")" || status=$?
 
   if [ "$(survivors "$out")" -gt 0 ]; then
     echo "== $c: sim pass over $(survivors "$out") survivor(s): /$(scenarios_of "$c")/ over RELAYSIM_SEEDS=0..$seeds"

@@ -1,11 +1,20 @@
 //! The core's integration tests, in one test binary: every suite that
-//! needs no special build (loom's models are `tests/loom_*.rs` under the
-//! `loom` feature, shuttle's `tests/shuttle.rs` under the `shuttle`
-//! feature). One binary links the core and its dependencies once instead
-//! of once per suite, which is most of what these tests cost to build.
+//! needs no special build (loom's models are `core/tests/loom_*.rs` under
+//! core's `loom` feature, shuttle's `core/tests/shuttle.rs` under its
+//! `shuttle` feature). One binary links the core and its dependencies once
+//! instead of once per suite, which is most of what these tests cost to
+//! build.
+//!
+//! The binary is the only target of its own test-only package,
+//! `relaysim-core-integration` (this folder's `Cargo.toml`), so that it
+//! builds at opt-level 0 while the core it judges stays at 1 (cargo sets
+//! opt-level per package). Its `known-bugs` and `fault-points` features,
+//! on by default, switch on the core's. The model checkers' builds select
+//! their own test targets (`--test 'loom_*'`, `--test shuttle`) and never
+//! build this one.
 //!
 //! A suite is a module named for what it judges; run one with
-//! `cargo test -p relaysim-core --test integration <module>::`.
+//! `cargo test -p relaysim-core-integration <module>::`.
 //!
 //! | module | judges |
 //! |---|---|
@@ -28,7 +37,6 @@
 //!
 //! [`common`] (proptest state-machine support) and [`support`] (an
 //! in-memory network and an event recorder) are shared helpers.
-#![cfg(not(any(feature = "loom", feature = "shuttle")))]
 
 mod common;
 mod support;

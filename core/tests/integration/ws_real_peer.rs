@@ -25,7 +25,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const PEER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers");
+const PEER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../peers");
 
 /// Every event the server emitted.
 #[derive(Default)]
