@@ -32,6 +32,7 @@
 //! | [`publisher_attempt`] | one publish attempt against an in-memory room |
 //! | [`ws_props`] | the ws session's sans-IO parts and send path |
 //! | [`ws_hostile`] | the ws server under hostile peers |
+//! | [`ws_tasks`] | the ws server's tasks end with their session (the runtime's count) |
 //! | [`ws_real_peer`] | the ws server against Python's `websockets` |
 //! | [`hostile_input`] | every parser and receive path under arbitrary bytes |
 //!
@@ -57,6 +58,7 @@ mod twitch_hostile;
 mod ws_hostile;
 mod ws_props;
 mod ws_real_peer;
+mod ws_tasks;
 
 /// proptest takes its seed from `.cargo/config.toml`, not OS entropy, so
 /// every run of these suites draws the same cases (the project's rule: no

@@ -39,25 +39,25 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 /// Bounds every test (paused time: reached at once if everything idles).
-const BOUND: Duration = Duration::from_secs(120);
+pub(crate) const BOUND: Duration = Duration::from_secs(120);
 
-type Client = WebSocketStream<DuplexStream>;
+pub(crate) type Client = WebSocketStream<DuplexStream>;
 
 /// A quiet server: no slices, no keepalive pings within a test.
-fn config() -> WsConfig {
+pub(crate) fn config() -> WsConfig {
     let mut cfg = WsConfig::new("mem:0", BugSet::NONE, 1);
     cfg.slice_interval = Duration::from_secs(3600);
     cfg.keepalive_interval = Duration::from_secs(3600);
     cfg
 }
 
-struct Server {
-    dialer: Dialer,
-    events: Arc<Events>,
-    stats: Arc<ServerStats>,
+pub(crate) struct Server {
+    pub(crate) dialer: Dialer,
+    pub(crate) events: Arc<Events>,
+    pub(crate) stats: Arc<ServerStats>,
 }
 
-fn start(cfg: WsConfig, pipe: usize) -> Server {
+pub(crate) fn start(cfg: WsConfig, pipe: usize) -> Server {
     let (listener, dialer) = mem_listener(pipe);
     let events = Events::new();
     let stats = ServerStats::new();
@@ -70,7 +70,7 @@ fn start(cfg: WsConfig, pipe: usize) -> Server {
     }
 }
 
-async fn connect(server: &Server) -> Client {
+pub(crate) async fn connect(server: &Server) -> Client {
     let (ws, _) = tokio_tungstenite::client_async("ws://ws-server/", server.dialer.connect())
         .await
         .expect("handshake");
@@ -79,7 +79,7 @@ async fn connect(server: &Server) -> Client {
 
 /// Reads until the server's close frame; its code (`None`: the stream ended
 /// without one).
-async fn close_code(ws: &mut Client) -> Option<u16> {
+pub(crate) async fn close_code(ws: &mut Client) -> Option<u16> {
     while let Some(msg) = ws.next().await {
         match msg {
             Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
@@ -91,7 +91,11 @@ async fn close_code(ws: &mut Client) -> Option<u16> {
 }
 
 /// Waits (paused time) until an event matches.
-async fn wait_for(events: &Events, what: &str, pred: impl Fn(&WsEvent) -> bool) -> WsEvent {
+pub(crate) async fn wait_for(
+    events: &Events,
+    what: &str,
+    pred: impl Fn(&WsEvent) -> bool,
+) -> WsEvent {
     let found = timeout(Duration::from_secs(30), async {
         loop {
             if let Some(e) = events.ws().into_iter().find(&pred) {
@@ -116,7 +120,7 @@ async fn closed_line(server: &Server, conn: u64) -> String {
 }
 
 /// A masked client frame, raw: `head` is FIN/RSV/opcode, mask key zero.
-fn raw_frame(head: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_frame(head: u8, payload: &[u8]) -> Vec<u8> {
     assert!(payload.len() < 126);
     let mut b = vec![head, 0x80 | payload.len() as u8, 0, 0, 0, 0];
     b.extend_from_slice(payload);
