@@ -21,15 +21,19 @@
 //! | [`gate_props`] | restream's egress gate (property tests) |
 //! | [`supervisor_model`] | restream's supervisor (proptest state machine) |
 //! | [`restream_relay`] | restream's pumps and whole relay against scripted in-memory peers |
+//! | [`restream_tasks`] | replaced pumps leave no task, a publish session's end none (the runtime's count) |
 //! | [`rtmp_hostile`] | the RTMP receive paths under hostile bytes |
 //! | [`rtmp_wire`] | `rml_rtmp`'s wall-clock reads never reach the bytes |
 //! | [`twitch_hostile`] | the Twitch API client against hostile services |
 //! | [`transcode_model`] | the transcode registry and runner (state machine) |
 //! | [`transcode_runner`] | the transcode runner, deterministically |
+//! | [`transcode_tasks`] | drain tasks = live tracks x ladder, none once unpublished (the runtime's count) |
 //! | [`pads_model`] | the MoQ source's pad forwarding (state machine) |
 //! | [`pads_session`] | the MoQ session's controller and pumps against a scripted relay |
 //! | [`pads_src`] | the MoQ source element's session lifecycle |
+//! | [`pads_tasks`] | a stopped MoQ session leaves no task (the runtime's count) |
 //! | [`publisher_attempt`] | one publish attempt against an in-memory room |
+//! | [`publisher_tasks`] | the publisher leaves no task once it finished (the runtime's count) |
 //! | [`ws_props`] | the ws session's sans-IO parts and send path |
 //! | [`ws_hostile`] | the ws server under hostile peers |
 //! | [`ws_tasks`] | the ws server's tasks end with their session (the runtime's count) |
@@ -47,13 +51,17 @@ mod hostile_input;
 mod pads_model;
 mod pads_session;
 mod pads_src;
+mod pads_tasks;
 mod publisher_attempt;
+mod publisher_tasks;
 mod restream_relay;
+mod restream_tasks;
 mod rtmp_hostile;
 mod rtmp_wire;
 mod supervisor_model;
 mod transcode_model;
 mod transcode_runner;
+mod transcode_tasks;
 mod twitch_hostile;
 mod ws_hostile;
 mod ws_props;

@@ -35,14 +35,14 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 /// One subscription the relay accepted: what (`catalog` or a track) and
 /// the test's handle to send on it.
-struct Sub {
-    what: String,
-    tx: mpsc::UnboundedSender<RelayMessage>,
+pub(crate) struct Sub {
+    pub(crate) what: String,
+    pub(crate) tx: mpsc::UnboundedSender<RelayMessage>,
 }
 
 /// A relay that accepts every subscription, hands it to the test and sends
 /// exactly what the test tells it to.
-fn scripted_relay() -> (MemNet, mpsc::UnboundedReceiver<Sub>) {
+pub(crate) fn scripted_relay() -> (MemNet, mpsc::UnboundedReceiver<Sub>) {
     let (subs_tx, subs) = mpsc::unbounded_channel();
     let net = MemNet::spawning(64 * 1024, move |stream| {
         let subs_tx = subs_tx.clone();
@@ -78,7 +78,7 @@ fn scripted_relay() -> (MemNet, mpsc::UnboundedReceiver<Sub>) {
     (net, subs)
 }
 
-fn catalog(version: u64, tracks: &[&str]) -> RelayMessage {
+pub(crate) fn catalog(version: u64, tracks: &[&str]) -> RelayMessage {
     RelayMessage::Catalog(Catalog {
         version,
         tracks: tracks
@@ -93,7 +93,7 @@ fn catalog(version: u64, tracks: &[&str]) -> RelayMessage {
     })
 }
 
-fn frame(seq: u64) -> RelayMessage {
+pub(crate) fn frame(seq: u64) -> RelayMessage {
     RelayMessage::Frame(WireFrame {
         seq,
         ts_ms: seq * 33,
@@ -104,14 +104,14 @@ fn frame(seq: u64) -> RelayMessage {
 
 /// An element started over a scripted relay: the element, its bus, the
 /// relay's further subscriptions, and the catalog subscription it made.
-struct Started {
-    src: Arc<MoqSrc<MemNet>>,
-    bus: mpsc::UnboundedReceiver<BusMessage>,
-    subs: mpsc::UnboundedReceiver<Sub>,
-    cat: Sub,
+pub(crate) struct Started {
+    pub(crate) src: Arc<MoqSrc<MemNet>>,
+    pub(crate) bus: mpsc::UnboundedReceiver<BusMessage>,
+    pub(crate) subs: mpsc::UnboundedReceiver<Sub>,
+    pub(crate) cat: Sub,
 }
 
-async fn started(downstream: Arc<CountingDownstream>, emitter: Emitter) -> Started {
+pub(crate) async fn started(downstream: Arc<CountingDownstream>, emitter: Emitter) -> Started {
     let (net, mut subs) = scripted_relay();
     let (src, bus) = MoqSrc::new(
         net,
@@ -131,7 +131,7 @@ async fn started(downstream: Arc<CountingDownstream>, emitter: Emitter) -> Start
 }
 
 /// The next subscription within 1 s, if any.
-async fn next_sub(subs: &mut mpsc::UnboundedReceiver<Sub>) -> Option<Sub> {
+pub(crate) async fn next_sub(subs: &mut mpsc::UnboundedReceiver<Sub>) -> Option<Sub> {
     tokio::time::timeout(Duration::from_secs(1), subs.recv())
         .await
         .ok()

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 /// A room that joins, publishes (sid `TR_<track>`) and ignores the leave.
-fn room() -> MemNet {
+pub(crate) fn room() -> MemNet {
     MemNet::spawning(64 * 1024, |stream| async move {
         let mut conn = Framed::new(stream, LengthDelimitedCodec::new());
         while let Some(Ok(frame)) = conn.next().await {

@@ -43,7 +43,7 @@ use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 
 /// Bounds every wait of these tests (paused time: costs nothing).
-const BOUND: Duration = Duration::from_secs(60);
+pub(crate) const BOUND: Duration = Duration::from_secs(60);
 /// Bytes each direction of an in-memory connection buffers.
 const PIPE: usize = 64 * 1024;
 
@@ -51,7 +51,7 @@ const PIPE: usize = 64 * 1024;
 
 /// How a destination answers a publisher.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Answer {
+pub(crate) enum Answer {
     /// Accepts the connect and the publish.
     Accept,
     /// Refuses the connect (an `_error` to it).
@@ -68,19 +68,19 @@ enum Answer {
 /// and silent: a publisher that missed the refusal waits, it is not told
 /// by a close.
 #[derive(Debug, Clone)]
-struct Script {
-    answer: Answer,
+pub(crate) struct Script {
+    pub(crate) answer: Answer,
     /// Pings the publisher once its first message (of any kind) arrived.
-    ping: bool,
+    pub(crate) ping: bool,
     /// `onStatus` codes sent once this many frames (media, not headers)
     /// have arrived.
-    statuses: Vec<(usize, &'static str)>,
+    pub(crate) statuses: Vec<(usize, &'static str)>,
     /// The first connection is dropped once this many frames arrived.
-    drop_first_after: Option<usize>,
+    pub(crate) drop_first_after: Option<usize>,
 }
 
 impl Script {
-    fn answer(answer: Answer) -> Script {
+    pub(crate) fn answer(answer: Answer) -> Script {
         Script {
             answer,
             ping: false,
@@ -94,7 +94,7 @@ impl Script {
 /// `connect app=…`, `publish key=…`, `metadata`, `<MediaKind> ts=…`,
 /// `pong`, `unpublished`, `closed`.
 #[derive(Default)]
-struct Sink {
+pub(crate) struct Sink {
     connections: AtomicUsize,
     lines: Mutex<Vec<(usize, String)>>,
 }
@@ -114,7 +114,7 @@ impl Sink {
             .collect()
     }
 
-    fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
     }
 }
@@ -335,7 +335,7 @@ async fn serve_destination(mut s: DuplexStream, script: Script, sink: Arc<Sink>)
 }
 
 /// A network whose every connection reaches one scripted destination.
-fn destination(script: Script) -> (MemNet, Arc<Sink>) {
+pub(crate) fn destination(script: Script) -> (MemNet, Arc<Sink>) {
     let sink = Arc::new(Sink::default());
     let s = sink.clone();
     let net = MemNet::spawning(PIPE, move |stream| {
@@ -523,7 +523,7 @@ async fn a_pump_answers_pings_and_ends_on_an_error_status_only() {
 /// The relay's world: `connect` reaches the peer serving that address
 /// (refused when none does); `bind` hands out the ingest listener, once.
 #[derive(Clone)]
-struct World {
+pub(crate) struct World {
     peers: Arc<Mutex<BTreeMap<String, MemNet>>>,
     listener: Arc<Mutex<Option<MemListener>>>,
     /// The addresses `bind` was asked for.
@@ -532,7 +532,7 @@ struct World {
 
 impl World {
     /// A world with an ingest listener; publishers dial the returned end.
-    fn new() -> (World, Dialer) {
+    pub(crate) fn new() -> (World, Dialer) {
         let (listener, dialer) = mem_listener(PIPE);
         let world = World {
             peers: Arc::default(),
@@ -543,7 +543,7 @@ impl World {
     }
 
     /// `addr` is served by `net`'s server.
-    fn serve(&self, addr: &str, net: MemNet) {
+    pub(crate) fn serve(&self, addr: &str, net: MemNet) {
         self.peers.lock().unwrap().insert(addr.to_string(), net);
     }
 }
@@ -574,7 +574,7 @@ impl Net for World {
 
 /// A Twitch API answering every request with an ingest URL on
 /// `twitch-ingest:1935` naming IVS session `n` (counting from 1).
-fn twitch_api() -> MemNet {
+pub(crate) fn twitch_api() -> MemNet {
     let sessions = Arc::new(AtomicUsize::new(0));
     MemNet::spawning(PIPE, move |mut s: DuplexStream| {
         let sessions = sessions.clone();
@@ -598,7 +598,7 @@ fn twitch_api() -> MemNet {
 }
 
 /// A publisher admitted by the relay's ingest.
-struct Publisher {
+pub(crate) struct Publisher {
     stream: DuplexStream,
     session: ClientSession,
 }
@@ -606,7 +606,7 @@ struct Publisher {
 impl Publisher {
     /// Connects and publishes with key `key` to app `live` (its own
     /// client, not the relay's `connect_publish`).
-    async fn connect(dialer: &Dialer) -> Publisher {
+    pub(crate) async fn connect(dialer: &Dialer) -> Publisher {
         let mut stream = dialer.connect();
         let session = timeout(BOUND, async {
             let mut input = peer_handshake(&mut stream, PeerType::Client).await?;
@@ -679,7 +679,7 @@ impl Publisher {
     }
 
     /// Sends its headers, then frames `from..to`, one every 40 ms.
-    async fn stream(&mut self, from: u32, to: u32) {
+    pub(crate) async fn stream(&mut self, from: u32, to: u32) {
         if from == 0 {
             for m in headers() {
                 self.send(m).await;
@@ -694,7 +694,7 @@ impl Publisher {
     }
 
     /// Stops publishing, keeping its connection open.
-    async fn unpublish(&mut self) {
+    pub(crate) async fn unpublish(&mut self) {
         for r in self.session.stop_publishing().unwrap() {
             self.write(r).await;
         }
@@ -702,7 +702,7 @@ impl Publisher {
 }
 
 /// A running relay over `world` with `destinations`, tracing into `events`.
-fn relay(
+pub(crate) fn relay(
     world: &World,
     destinations: Vec<DestinationConfig>,
     bugs: BugSet,
@@ -715,11 +715,11 @@ fn relay(
     (handle, events)
 }
 
-fn youtube() -> DestinationConfig {
+pub(crate) fn youtube() -> DestinationConfig {
     DestinationConfig::new("youtube", Platform::YouTube, "rtmp://yt:1935/app", "yt_key")
 }
 
-fn kick() -> DestinationConfig {
+pub(crate) fn kick() -> DestinationConfig {
     DestinationConfig::new("kick", Platform::Kick, "rtmp://kick:1935/app", "kick_key")
 }
 

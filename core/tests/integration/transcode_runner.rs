@@ -22,11 +22,11 @@ use relaysim_core::transcode::{
 use relaysim_core::BugSet;
 use std::sync::{Arc, Mutex};
 
-fn video_meta() -> FragmentMeta {
+pub(crate) fn video_meta() -> FragmentMeta {
     FragmentMeta::new("avc1.64001f", 90_000)
 }
 
-fn frag(idx: u64) -> Fragment {
+pub(crate) fn frag(idx: u64) -> Fragment {
     Fragment::new(
         VIDEO_TRACK,
         idx,
@@ -43,7 +43,7 @@ fn frag(idx: u64) -> Fragment {
 /// Lets every spawned drain run until it waits again (current-thread
 /// runtime: a yield runs every ready task; paused time auto-advances past
 /// any simulated work).
-async fn settle() {
+pub(crate) async fn settle() {
     for _ in 0..64 {
         tokio::task::yield_now().await;
     }
@@ -53,7 +53,7 @@ async fn settle() {
     }
 }
 
-fn passthrough(spec: RenditionSpec) -> Arc<dyn TranscoderFactory> {
+pub(crate) fn passthrough(spec: RenditionSpec) -> Arc<dyn TranscoderFactory> {
     Arc::new(PassthroughTranscoderFactory::new(spec))
 }
 
@@ -413,9 +413,9 @@ async fn republished_broadcast_is_transcoded_again() {
 /// A factory whose `build` runs an admin operation first: a deterministic
 /// stand-in for the admin API landing on another thread while ingest's
 /// entry-created callback is building this transcoder.
-struct BuildHook {
-    inner: Arc<dyn TranscoderFactory>,
-    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+pub(crate) struct BuildHook {
+    pub(crate) inner: Arc<dyn TranscoderFactory>,
+    pub(crate) hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl TranscoderFactory for BuildHook {

@@ -15,6 +15,7 @@
 //! only when it acts after its session closed; these tests see a silent one
 //! too. A leak fails with the number of tasks left and the server's trace.
 
+use crate::support::{alive_tasks, no_task_left};
 use crate::ws_hostile::{close_code, config, connect, raw_frame, start, wait_for, Server, BOUND};
 use futures_util::{SinkExt, StreamExt};
 use relaysim_core::session::ws::protocol::Command;
@@ -46,16 +47,10 @@ fn busy() -> WsConfig {
     cfg
 }
 
-fn alive() -> usize {
-    tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks()
-}
-
-/// Waits [`QUIET`], then requires `closed` sessions closed in the trace,
-/// nothing of a session traced after its close, and `before` live tasks.
+/// Waits [`QUIET`], then requires `before` live tasks, `closed` sessions
+/// closed in the trace, and nothing of a session traced after its close.
 async fn nothing_outlives(what: &str, server: &Server, before: usize, closed: usize) {
-    sleep(QUIET).await;
+    no_task_left(what, before, QUIET, &server.events).await;
     let lines = server.events.lines();
     let ended = server
         .events
@@ -78,13 +73,6 @@ async fn nothing_outlives(what: &str, server: &Server, before: usize, closed: us
             );
         }
     }
-    let left = alive();
-    assert_eq!(
-        left,
-        before,
-        "{what}: {} task(s) outlived their session ({left} alive, {before} before it); trace: {lines:#?}",
-        left.abs_diff(before)
-    );
 }
 
 /// Sends one command as text.
@@ -96,7 +84,7 @@ async fn send(ws: &mut crate::ws_hostile::Client, cmd: Command) {
 async fn the_peer_closes() {
     timeout(BOUND, async {
         let server = start(busy(), PIPE);
-        let before = alive();
+        let before = alive_tasks();
         let mut ws = connect(&server).await;
         send(&mut ws, Command::Params { seq: 1, knob: 0 }).await;
         sleep(Duration::from_millis(500)).await;
@@ -113,7 +101,7 @@ async fn the_peer_closes() {
 async fn the_peer_drops_the_link_while_slices_flow() {
     timeout(BOUND, async {
         let server = start(busy(), PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // Not reading: the slices fill the pipe, then the queue sheds them.
         let ws = connect(&server).await;
         sleep(Duration::from_secs(3)).await;
@@ -128,7 +116,7 @@ async fn the_peer_drops_the_link_while_slices_flow() {
 async fn the_peer_drops_the_link_in_every_phase_of_a_swap() {
     timeout(BOUND, async {
         let server = start(busy(), PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // From before the generation starts to past the parts' push.
         let delays = [0u64, 50, 150, 300, 450, 700, 1_000];
         for (i, ms) in delays.into_iter().enumerate() {
@@ -160,7 +148,7 @@ async fn the_peer_drops_the_link_while_a_payload_is_awaited() {
         let mut cfg = busy();
         cfg.keepalive_interval = Duration::from_secs(3600);
         let server = start(cfg, PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // The header comes, its payload never does: dropped while the
         // payload wait runs, then once past it (answered `*_failed`).
         for (seq, wait) in [(1u64, 1u64), (2, 12)] {
@@ -179,7 +167,7 @@ async fn the_peer_drops_the_link_while_a_payload_is_awaited() {
 async fn protocol_errors_end_every_task() {
     timeout(BOUND, async {
         let server = start(busy(), PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // A reserved bit (1002), text that is not UTF-8 (1007), a frame
         // over max_frame (1009).
         let mut over = raw_frame(0x82, &[]);
@@ -206,7 +194,7 @@ async fn protocol_errors_end_every_task() {
 async fn the_keepalive_deadline_ends_every_task() {
     timeout(BOUND, async {
         let server = start(busy(), PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // Never read, so never a pong: the server gives up after 2 s + 4 s.
         // The client keeps its end open, unread, throughout.
         let ws = connect(&server).await;
@@ -228,7 +216,7 @@ async fn a_full_queue_ends_every_task() {
         cfg.max_queued = Some(40 * 64);
         // Small pipes: the answers back up as soon as the client stops reading.
         let server = start(cfg, 1024);
-        let before = alive();
+        let before = alive_tasks();
         let (mut tx, rx) = connect(&server).await.split();
         let flood = tokio::spawn(async move {
             for seq in 1..=2_000u64 {
@@ -259,7 +247,7 @@ async fn refused_and_silent_connections_leave_nothing() {
         let mut cfg = busy();
         cfg.max_sessions = 1;
         let server = start(cfg, PIPE);
-        let before = alive();
+        let before = alive_tasks();
         // Under the cap a connection that never sends its handshake (the
         // session's handshake deadline), then the one session.
         let silent = server.dialer.connect();
@@ -286,9 +274,9 @@ async fn refused_and_silent_connections_leave_nothing() {
 #[tokio::test(start_paused = true)]
 async fn an_idle_server_is_one_task() {
     timeout(BOUND, async {
-        let before = alive();
+        let before = alive_tasks();
         let _server = start(config(), PIPE);
-        assert_eq!(alive(), before + 1);
+        assert_eq!(alive_tasks(), before + 1);
     })
     .await
     .expect("bounded");

@@ -171,3 +171,28 @@ pub async fn read_request(s: &mut DuplexStream) -> bool {
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).await.is_ok()
 }
+
+/// The tasks alive on the current runtime: tokio's own count
+/// (`RuntimeMetrics::num_alive_tasks`), which no component can bend. The
+/// `*_tasks` suites judge each component's resource clause with it ("no
+/// task outlives its owner") from outside its bookkeeping.
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Waits `quiet` (paused time: every deadline the component holds has
+/// passed by then), then requires the `before` tasks alive, and no more:
+/// a task left behind by `what` fails with the count and the trace.
+pub async fn no_task_left(what: &str, before: usize, quiet: std::time::Duration, events: &Events) {
+    tokio::time::sleep(quiet).await;
+    let left = alive_tasks();
+    assert_eq!(
+        left,
+        before,
+        "{what}: {} task(s) outlived their owner ({left} alive, {before} before it); trace: {:#?}",
+        left.abs_diff(before),
+        events.lines()
+    );
+}
