@@ -28,21 +28,29 @@ const QUIET: Duration = Duration::from_secs(30);
 /// Bounds every test (paused time: reached at once if everything idles).
 const BOUND: Duration = Duration::from_secs(120);
 
+/// The tasks alive before anything started, a trace, and an element
+/// started over the scripted relay tracing into it.
+async fn counted_start() -> (usize, Arc<Events>, Started) {
+    let events = Events::new();
+    let before = alive_tasks();
+    let started = started(
+        Arc::new(CountingDownstream::default()),
+        Emitter::new("gst", events.clone()),
+    )
+    .await;
+    (before, events, started)
+}
+
 #[tokio::test(start_paused = true)]
 async fn stopping_pumps_blocked_behind_a_stalled_main_loop_leaves_nothing() {
     timeout(BOUND, async {
-        let events = Events::new();
-        let before = alive_tasks();
+        let (before, events, started) = counted_start().await;
         let Started {
             src,
             bus: _bus,
             mut subs,
             cat,
-        } = started(
-            Arc::new(CountingDownstream::default()),
-            Emitter::new("gst", events.clone()),
-        )
-        .await;
+        } = started;
         cat.tx.send(catalog(1, &["cam", "mic"])).unwrap();
         let cam = next_sub(&mut subs).await.expect("cam subscribed");
         let mic = next_sub(&mut subs).await.expect("mic subscribed");
@@ -70,18 +78,13 @@ async fn stopping_pumps_blocked_behind_a_stalled_main_loop_leaves_nothing() {
 #[tokio::test(start_paused = true)]
 async fn stopping_at_every_step_of_a_start_leaves_nothing() {
     timeout(BOUND, async {
-        let events = Events::new();
-        let before = alive_tasks();
+        let (before, events, started) = counted_start().await;
         let Started {
             src,
             bus: _bus,
             mut subs,
             cat,
-        } = started(
-            Arc::new(CountingDownstream::default()),
-            Emitter::new("gst", events.clone()),
-        )
-        .await;
+        } = started;
         // Session 1: subscribed to the catalog, which never comes.
         sleep(Duration::from_millis(100)).await;
         assert!(src.stop().await);
@@ -121,18 +124,13 @@ async fn stopping_at_every_step_of_a_start_leaves_nothing() {
 #[tokio::test(start_paused = true)]
 async fn sessions_that_failed_leave_nothing_once_stopped() {
     timeout(BOUND, async {
-        let events = Events::new();
-        let before = alive_tasks();
+        let (before, events, started) = counted_start().await;
         let Started {
             src,
             mut bus,
             mut subs,
             cat,
-        } = started(
-            Arc::new(CountingDownstream::default()),
-            Emitter::new("gst", events.clone()),
-        )
-        .await;
+        } = started;
         // Session 1: the relay refuses the catalog.
         cat.tx
             .send(RelayMessage::Error {

@@ -413,9 +413,9 @@ async fn republished_broadcast_is_transcoded_again() {
 /// A factory whose `build` runs an admin operation first: a deterministic
 /// stand-in for the admin API landing on another thread while ingest's
 /// entry-created callback is building this transcoder.
-pub(crate) struct BuildHook {
-    pub(crate) inner: Arc<dyn TranscoderFactory>,
-    pub(crate) hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+struct BuildHook {
+    inner: Arc<dyn TranscoderFactory>,
+    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl TranscoderFactory for BuildHook {
@@ -437,8 +437,13 @@ impl TranscoderFactory for BuildHook {
 }
 
 /// Publishes `live/a` while a `remove_rendition("480p")` lands inside the
-/// callback's build of 480p; returns the running keys afterwards.
-async fn remove_during_build(bugs: BugSet) -> (Vec<StatsKey>, Vec<TranscodeEvent>) {
+/// callback's build of 480p; returns the running keys afterwards, the
+/// events, and the tasks alive then beyond those alive before
+/// (`transcode_tasks` judges the drains by that count).
+pub(crate) async fn remove_during_build(
+    bugs: BugSet,
+) -> (Vec<StatsKey>, Vec<TranscodeEvent>, usize) {
+    let base = crate::support::alive_tasks();
     let (registry, events) = recorded_registry();
     let slot: Arc<Mutex<Option<TranscodeRunnerHandle>>> = Arc::default();
     let s = slot.clone();
@@ -457,12 +462,16 @@ async fn remove_during_build(bugs: BugSet) -> (Vec<StatsKey>, Vec<TranscodeEvent
     *slot.lock().unwrap() = Some(h.clone());
     let _live = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
     settle().await;
-    (h.running(), events.all())
+    (
+        h.running(),
+        events.all(),
+        crate::support::alive_tasks() - base,
+    )
 }
 
 #[tokio::test(start_paused = true)]
 async fn removal_during_a_build_does_not_leak_a_drain() {
-    let (running, events) = remove_during_build(BugSet::NONE).await;
+    let (running, events, _) = remove_during_build(BugSet::NONE).await;
     assert_eq!(
         running,
         vec![StatsKey::new("passthrough", "720p", "live/a", VIDEO_TRACK)]
@@ -606,7 +615,8 @@ mod known_bugs {
 
     #[tokio::test(start_paused = true)]
     async fn rendition_remove_leak_spawns_for_the_removed_rendition() {
-        let (running, _) = remove_during_build(BugSet::only(KnownBug::RenditionRemoveLeak)).await;
+        let (running, _, _) =
+            remove_during_build(BugSet::only(KnownBug::RenditionRemoveLeak)).await;
         assert!(
             running.contains(&StatsKey::new("passthrough", "480p", "live/a", VIDEO_TRACK)),
             "{running:?}"

@@ -11,14 +11,13 @@
 //! shows here even when the runner's own bookkeeping agrees with itself.
 
 use crate::support::alive_tasks;
-use crate::transcode_runner::{frag, passthrough, settle, video_meta, BuildHook};
+use crate::transcode_runner::{frag, passthrough, remove_during_build, settle, video_meta};
 use relaysim_core::transcode::fragment::{FragmentMeta, AUDIO_TRACK, VIDEO_TRACK};
 use relaysim_core::transcode::{
-    default_ladder, preset_240p, preset_480p, preset_720p, FragmentBroadcasterRegistry,
+    default_ladder, preset_240p, preset_480p, FragmentBroadcasterRegistry,
     PassthroughTranscoderFactory, TranscodeRunner, TranscodeRunnerHandle,
 };
 use relaysim_core::BugSet;
-use std::sync::{Arc, Mutex};
 
 /// After the runner settled: the tasks alive beyond `base` are `want`.
 async fn drains_alive(what: &str, base: usize, want: usize, h: &TranscodeRunnerHandle) {
@@ -78,30 +77,10 @@ async fn drain_tasks_follow_the_ladder_through_every_edit_and_end_with_their_ent
     drains_alive("everything unpublished", base, 0, &h).await;
 }
 
-/// Publishes `live/a` under a 720p + 480p ladder while a
-/// `remove_rendition("480p")` lands inside the callback's build of 480p;
-/// returns the drain tasks alive once settled.
+/// The drain tasks alive after `remove_during_build` (a 720p + 480p
+/// ladder, `remove_rendition("480p")` landing inside the build of 480p).
 async fn drains_after_a_removal_during_the_build(bugs: BugSet) -> usize {
-    let base = alive_tasks();
-    let registry = FragmentBroadcasterRegistry::new();
-    let slot: Arc<Mutex<Option<TranscodeRunnerHandle>>> = Arc::default();
-    let s = slot.clone();
-    let hooked = Arc::new(BuildHook {
-        inner: passthrough(preset_480p()),
-        hook: Mutex::new(Some(Box::new(move || {
-            let h = s.lock().unwrap().clone().unwrap();
-            h.remove_rendition("480p");
-        }))),
-    });
-    let h = TranscodeRunner::new()
-        .with_factory(PassthroughTranscoderFactory::new(preset_720p()))
-        .with_factory_arc(hooked)
-        .with_bugs(bugs)
-        .install(&registry);
-    *slot.lock().unwrap() = Some(h.clone());
-    let _live = registry.get_or_create("live/a", VIDEO_TRACK, video_meta());
-    settle().await;
-    alive_tasks() - base
+    remove_during_build(bugs).await.2
 }
 
 #[tokio::test(start_paused = true)]
