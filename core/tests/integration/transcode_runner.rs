@@ -465,7 +465,9 @@ pub(crate) async fn remove_during_build(
     (
         h.running(),
         events.all(),
-        crate::support::alive_tasks() - base,
+        crate::support::alive_tasks()
+            .checked_sub(base)
+            .expect("fewer tasks alive than before the runner existed"),
     )
 }
 

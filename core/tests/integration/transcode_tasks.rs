@@ -22,7 +22,9 @@ use relaysim_core::BugSet;
 /// After the runner settled: the tasks alive beyond `base` are `want`.
 async fn drains_alive(what: &str, base: usize, want: usize, h: &TranscodeRunnerHandle) {
     settle().await;
-    let drains = alive_tasks() - base;
+    let drains = alive_tasks()
+        .checked_sub(base)
+        .expect("fewer tasks alive than before the runner existed");
     assert_eq!(
         drains,
         want,
