@@ -12,13 +12,14 @@
 //! connections end with the element's, and no controller, pump or
 //! main-loop task of a stopped session is left.
 
-use crate::pads_session::{catalog, frame, next_sub, started, Started};
+use crate::pads_session::{catalog, frame, next_sub, started, Started, Sub};
 use crate::support::{alive_tasks, no_task_left, Events};
 use relaysim_core::session::pads::element::CountingDownstream;
 use relaysim_core::session::pads::wire::RelayMessage;
 use relaysim_core::Emitter;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout};
 
 /// Longer than every deadline a session holds (the connect and pump idle
@@ -39,6 +40,18 @@ async fn counted_start() -> (usize, Arc<Events>, Started) {
     )
     .await;
     (before, events, started)
+}
+
+/// The next subscription to `what`, skipping those a stopped session made.
+async fn sub_named(subs: &mut mpsc::UnboundedReceiver<Sub>, what: &str) -> Sub {
+    loop {
+        let sub = next_sub(subs)
+            .await
+            .unwrap_or_else(|| panic!("no subscription to {what}"));
+        if sub.what == what {
+            return sub;
+        }
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -103,12 +116,7 @@ async fn stopping_at_every_step_of_a_start_leaves_nothing() {
         let cat = next_sub(&mut subs).await.expect("the catalog subscription");
         assert_eq!(cat.what, "catalog");
         cat.tx.send(catalog(1, &["cam"])).unwrap();
-        let cam = loop {
-            let sub = next_sub(&mut subs).await.expect("cam subscribed");
-            if sub.what == "cam" {
-                break sub;
-            }
-        };
+        let cam = sub_named(&mut subs, "cam").await;
         for seq in 0..5 {
             cam.tx.send(frame(seq)).unwrap();
         }
@@ -143,12 +151,7 @@ async fn sessions_that_failed_leave_nothing_once_stopped() {
         // Session 2: the relay ends a track's subscription, then goes
         // silent past the pumps' idle bound.
         src.start();
-        let cat = loop {
-            let sub = next_sub(&mut subs).await.expect("the catalog subscription");
-            if sub.what == "catalog" {
-                break sub;
-            }
-        };
+        let cat = sub_named(&mut subs, "catalog").await;
         cat.tx.send(catalog(1, &["cam", "mic"])).unwrap();
         let mut tracks = Vec::new();
         while let Some(sub) = next_sub(&mut subs).await {

@@ -119,6 +119,21 @@ async fn closed_line(server: &Server, conn: u64) -> String {
     e.to_string()
 }
 
+/// Sends 2,000 commands on `tx` (until it fails), never reading their
+/// answers: the server's outbound queue fills.
+pub(crate) fn flood(
+    mut tx: futures_util::stream::SplitSink<Client, Message>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for seq in 1..=2_000u64 {
+            let cmd = Command::Params { seq, knob: 0 };
+            if tx.send(Message::text(cmd.to_json())).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
 /// A masked client frame, raw: `head` is FIN/RSV/opcode, mask key zero.
 pub(crate) fn raw_frame(head: u8, payload: &[u8]) -> Vec<u8> {
     assert!(payload.len() < 126);
@@ -502,19 +517,8 @@ async fn a_full_outbound_queue_closes_the_session_1008() {
         // Small pipes: the answers back up as soon as the client stops reading.
         let server = start(cfg, 1024);
         let ws = connect(&server).await;
-        let (mut tx, mut rx) = ws.split();
-        // Commands, never reading their answers.
-        let flood = tokio::spawn(async move {
-            for seq in 1..=2_000u64 {
-                if tx
-                    .send(Message::text(Command::Params { seq, knob: 0 }.to_json()))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let (tx, mut rx) = ws.split();
+        let flood = flood(tx);
         let full = wait_for(&server.events, "ws.queue.full", |e| {
             matches!(e, WsEvent::QueueFull { .. })
         })

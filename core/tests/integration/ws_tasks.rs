@@ -16,7 +16,9 @@
 //! too. A leak fails with the number of tasks left and the server's trace.
 
 use crate::support::{alive_tasks, no_task_left};
-use crate::ws_hostile::{close_code, config, connect, raw_frame, start, wait_for, Server, BOUND};
+use crate::ws_hostile::{
+    close_code, config, connect, flood, raw_frame, start, wait_for, Server, BOUND,
+};
 use futures_util::{SinkExt, StreamExt};
 use relaysim_core::session::ws::protocol::Command;
 use relaysim_core::session::ws::{WsConfig, WsEvent};
@@ -217,15 +219,8 @@ async fn a_full_queue_ends_every_task() {
         // Small pipes: the answers back up as soon as the client stops reading.
         let server = start(cfg, 1024);
         let before = alive_tasks();
-        let (mut tx, rx) = connect(&server).await.split();
-        let flood = tokio::spawn(async move {
-            for seq in 1..=2_000u64 {
-                let cmd = Command::Params { seq, knob: 0 };
-                if tx.send(Message::text(cmd.to_json())).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let (tx, rx) = connect(&server).await.split();
+        let flood = flood(tx);
         wait_for(&server.events, "ws.queue.full", |e| {
             matches!(e, WsEvent::QueueFull { .. })
         })
